@@ -1,0 +1,25 @@
+# The two commands of a fresh machine: `make book` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= auto
+
+.PHONY: book test notebooks html clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[book,dev]"
+	touch $@
+
+book: notebooks html
+
+notebooks: $(VENV)/.installed
+	$(VENV)/bin/lrlab notebooks --profile $(PROFILE)
+
+html: $(VENV)/.installed
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf _build book/_generated

@@ -1,0 +1,116 @@
+"""The `lrlab` command (also `python -m lrlab`). `sweep` and `bench` need only torch, numpy, pillow."""
+import argparse
+import sys
+
+from lrlab.errors import LrlabError
+
+
+def _sweep(args):
+    from lrlab.sweep import sweep
+    sweep(args.experiment, args.profile, args.results, args.device, args.data, args.compile,
+          progress=not args.no_progress)
+
+
+def _status(args):
+    from lrlab.sweep import status
+    rows = status(args.results)
+    cols = ("experiment", "profile", "declared", "done", "diverged", "missing", "corrupt")
+    print("  ".join(f"{c:>10}" for c in cols))
+    for row in rows:
+        print("  ".join(f"{row[c]:>10}" for c in cols))
+    corrupt = sum(r["corrupt"] for r in rows)
+    if corrupt:
+        raise LrlabError(f"{corrupt} corrupt record(s); `lrlab sweep` redoes them")
+
+
+def _notebooks(args):
+    from lrlab.notebooks import run_chapters
+    for out in run_chapters(args.names, args.profile, args.results, args.allow_training):
+        print(f"wrote {out}")
+
+
+def _data(args):
+    from lrlab.data import load_cifar10, load_tiny_shakespeare
+    cifar = load_cifar10(args.data, download=args.download)
+    print(f"CIFAR-10: {len(cifar.train_labels)} train / {len(cifar.test_labels)} test images "
+          f"from {cifar.source} (sha256 {cifar.sha256})")
+    corpus = load_tiny_shakespeare(args.data, download=args.download)
+    print(f"Tiny Shakespeare: {len(corpus.text)} characters, {len(corpus.vocab)} symbols "
+          f"from {corpus.source} (sha256 {corpus.sha256})")
+
+
+def _bench(args):
+    from lrlab.bench import bench
+    from lrlab.config import MODELS
+    from lrlab.errors import check_choice
+    for model in args.models:
+        check_choice("model", model, MODELS[:4])
+    print(f"{'model':>10} {'batch':>6} {'precision':>9} {'images/s':>10} {'s/epoch':>8}  device")
+    for model in args.models:
+        r = bench(model, args.batch_size, args.device, args.steps, compile=args.compile)
+        print(f"{r['model']:>10} {r['batch_size']:>6} {r['precision']:>9} {r['images_per_s']:>10.0f} "
+              f"{r['epoch_s']:>8.1f}  {r['device']}")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes print one line naming the value and the choices, and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parser():
+    from lrlab.config import MODELS
+    from lrlab.experiments import EXPERIMENTS
+    from lrlab.results import PROFILES
+    p = OneLineParser(prog="lrlab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sweep", help="train the missing runs of an experiment")
+    s.add_argument("experiment", choices=list(EXPERIMENTS))
+    s.add_argument("--profile", required=True, choices=PROFILES)
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    s.add_argument("--results", default="results", help="results folder (default: results)")
+    s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
+    s.add_argument("--compile", action="store_true", help="torch.compile the model")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(run=_sweep)
+
+    s = sub.add_parser("status", help="done / missing / diverged runs per experiment and profile")
+    s.add_argument("--results", default="results")
+    s.set_defaults(run=_status)
+
+    s = sub.add_parser("notebooks", help="execute chapters with papermill into book/_generated/")
+    s.add_argument("names", nargs="*", help="chapters, e.g. 01_basics (default: all)")
+    s.add_argument("--profile", default="auto", choices=("auto",) + PROFILES,
+                   help="auto: full where all its runs are recorded, else quick")
+    s.add_argument("--results", default="results")
+    s.add_argument("--allow-training", action="store_true", help="train missing runs instead of failing")
+    s.set_defaults(run=_notebooks)
+
+    s = sub.add_parser("data", help="find, verify and decode the data sets")
+    s.add_argument("--data", default=None)
+    s.add_argument("--download", action="store_true", help="download what is missing (needs network)")
+    s.set_defaults(run=_data)
+
+    s = sub.add_parser("bench", help="training images/s for a model, batch and device")
+    s.add_argument("models", nargs="*", default=["resnet20", "resnet56"], help=", ".join(MODELS[:4]))
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--steps", type=int, default=10)
+    s.add_argument("--compile", action="store_true")
+    s.set_defaults(run=_bench)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except LrlabError as e:
+        print(f"lrlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lrlab: interrupted; finished runs are saved, rerun to resume", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,92 @@
+"""A run's configuration: a frozen dataclass whose canonical JSON hashes to the run's id.
+
+Only what changes the result belongs here. Where and how fast a run executes (device,
+torch.compile, checkpoint cadence) does not, so the same declaration resumes on a CPU or a GPU.
+"""
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from lrlab.errors import LrlabError, check_choice, check_positive
+
+TASKS = ("cifar10", "shakespeare")
+MODELS = ("resnet20", "resnet32", "resnet56", "mlp", "chargpt")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str = "cifar10"
+    model: str = "resnet20"
+    width: int | None = None            # MLP hidden / GPT d_model; ResNets use their fixed 16/32/64
+    depth: int | None = None            # GPT layers
+    parameterization: str = "sp"        # "sp" or "mup" (muP via the `mup` package)
+    optimizer: str = "sgd"
+    lr: float = 0.1                     # peak/base LR; schedules multiply it
+    momentum: float = 0.9               # SGD momentum, or Adam beta1
+    nesterov: bool = False
+    weight_decay: float = 0.0           # the paper's lambda (see lrlab.optim for the torch mapping)
+    decay_norm_and_bias: bool = True    # False: no weight decay on 1-D params (BN, biases)
+    schedule: str = "constant"
+    schedule_args: dict = field(default_factory=dict)
+    epochs: int = 1
+    steps_per_epoch: int | None = None  # None: one pass over the training set
+    batch_size: int = 128
+    micro_batch: int | None = None      # accumulate gradients over batch_size/micro_batch chunks
+    augment: str = "crop+flip"
+    train_per_class: int | None = None  # stratified subset for smoke/quick; None: all of it
+    test_per_class: int | None = None
+    bn_momentum: float = 0.1            # torch convention: Caffe's moving_average_fraction 0.95 is 0.05
+    zero_init_residual: bool = False
+    block_size: int = 128               # GPT context
+    grad_clip: float | None = None
+    precision: str = "auto"             # auto: bf16 autocast on CUDA, fp32 on CPU
+    divergence_factor: float = 4.0      # smoothed loss above factor x the first loss ends the run
+    seed: int = 0
+
+    def __post_init__(self):
+        from lrlab.data import AUGMENTATIONS
+        from lrlab.optim import OPTIMIZERS
+        from lrlab.schedules import SCHEDULES
+        check_choice("task", self.task, TASKS)
+        check_choice("model", self.model, MODELS)
+        check_choice("parameterization", self.parameterization, ("sp", "mup"))
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("augmentation", self.augment, AUGMENTATIONS)
+        check_choice("precision", self.precision, PRECISIONS)
+        for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor"):
+            check_positive(name, getattr(self, name))
+        for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",
+                     "test_per_class", "grad_clip"):
+            check_positive(name, getattr(self, name), allow_none=True)
+        if self.model in ("mlp", "chargpt") and self.width is None:
+            raise LrlabError(f"model {self.model!r} needs a width (a positive integer)")
+        if self.micro_batch and self.batch_size % self.micro_batch:
+            raise LrlabError(f"micro_batch {self.micro_batch} must divide batch_size {self.batch_size}")
+        if not 0 <= self.momentum < 1:
+            raise LrlabError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.weight_decay < 0:
+            raise LrlabError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def canonical_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def id(self):
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise LrlabError(f"unknown config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        return cls(**d)

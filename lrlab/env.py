@@ -1,0 +1,45 @@
+"""Where a run ran: every record carries the device's own name, versions, commit and data."""
+import os
+import pathlib
+import platform
+import subprocess
+
+import torch
+
+import lrlab
+
+
+def device_name(device):
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:  # the CPU's model name, e.g. "AMD EPYC 7B13"
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def git_commit():
+    """The commit the code came from; LRLAB_GIT_COMMIT wins (a copied tree may have no .git)."""
+    if os.environ.get("LRLAB_GIT_COMMIT"):
+        return os.environ["LRLAB_GIT_COMMIT"]
+    root = pathlib.Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_env(device, data=None, **extra):
+    env = dict(device=device_name(device), device_type=torch.device(device).type,
+               torch=torch.__version__, lrlab=lrlab.__version__, python=platform.python_version(),
+               git=git_commit())
+    if data is not None:
+        env["data"] = dict(source=data.source, sha256=data.sha256)
+    env.update(extra)
+    return env

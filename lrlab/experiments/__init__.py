@@ -1,0 +1,23 @@
+"""Each chapter's experiment declares its runs per profile; it never trains.
+
+A chapter module defines `runs(profile) -> list[RunConfig]`. `smoke` is for the tests (seconds,
+CPU), `quick` an honest small-scale CPU version (minutes), `full` the paper's scale on a GPU.
+"""
+import importlib
+
+from lrlab.errors import check_choice
+from lrlab.results import PROFILES
+
+EXPERIMENTS = {           # name -> (module, chapter notebook)
+    "basics": ("lrlab.experiments.basics", "01_basics"),
+}
+
+
+def get(name):
+    check_choice("experiment", name, EXPERIMENTS)
+    return importlib.import_module(EXPERIMENTS[name][0])
+
+
+def runs(name, profile):
+    check_choice("profile", profile, PROFILES)
+    return get(name).runs(profile)

@@ -1,0 +1,22 @@
+"""Basics chapter: the quadratic needs no runs; this sweep shows the same story in a real network.
+
+A constant-LR sweep of a 2-hidden-layer MLP on CIFAR-10, plain SGD and SGD with momentum 0.9, over
+a log2 grid wide enough to include the runs that diverge. Momentum's effective step eta/(1-mu) is
+then measured by lining up the two curves.
+"""
+from lrlab.config import RunConfig
+
+PROFILE_SETTINGS = {
+    #         log2 LR grid         width  epochs  images/class  test/class
+    "smoke": (range(-6, 4, 4),       64,     1,        20,          10),
+    "quick": (range(-10, 5),        256,     4,       500,         200),
+    "full":  (range(-12, 5),       1024,    20,      None,        None),
+}
+
+
+def runs(profile):
+    log2_lrs, width, epochs, train_per_class, test_per_class = PROFILE_SETTINGS[profile]
+    base = RunConfig(task="cifar10", model="mlp", width=width, optimizer="sgd", schedule="constant",
+                     epochs=epochs, batch_size=64, augment="none", train_per_class=train_per_class,
+                     test_per_class=test_per_class)
+    return [base.replace(lr=2.0 ** k, momentum=mu) for mu in (0.0, 0.9) for k in log2_lrs]

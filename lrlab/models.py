@@ -1,0 +1,149 @@
+"""The book's models: CIFAR ResNets (He et al. 2016), a 2-hidden-layer MLP, a character GPT."""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lrlab.errors import LrlabError, check_choice, check_positive
+
+RESNET_DEPTHS = {"resnet20": 20, "resnet32": 32, "resnet56": 56}
+
+
+# ---------------------------------------------------------------- CIFAR ResNet
+class BasicBlock(nn.Module):
+    def __init__(self, c_in, c_out, stride, bn_momentum):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out, momentum=bn_momentum)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out, momentum=bn_momentum)
+        # He et al.'s CIFAR option A: a parameter-free shortcut (subsample, zero-pad channels)
+        self.pad = c_out - c_in
+        self.stride = stride
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        if self.pad:
+            shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, self.pad))
+        return F.relu(out + shortcut)
+
+
+class CifarResNet(nn.Module):
+    """ResNet-(6n+2) for 32x32 inputs: three stages of n blocks, 16/32/64 channels."""
+
+    def __init__(self, depth=20, num_classes=10, zero_init_residual=False, bn_momentum=0.1):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise LrlabError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 56, ...), got {depth}")
+        n = (depth - 2) // 6
+        self.conv = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(16, momentum=bn_momentum)
+        blocks, c_in = [], 16
+        for stage, c_out in enumerate((16, 32, 64)):
+            for i in range(n):
+                stride = 2 if stage > 0 and i == 0 else 1
+                blocks.append(BasicBlock(c_in, c_out, stride, bn_momentum))
+                c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if zero_init_residual:  # Goyal et al.: each block starts as the identity
+            for block in blocks:
+                nn.init.zeros_(block.bn2.weight)
+
+    def forward(self, x):                         # (B, 3, 32, 32)
+        x = F.relu(self.bn(self.conv(x)))
+        x = self.blocks(x)                        # (B, 64, 8, 8)
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)                         # (B, classes)
+
+
+# ---------------------------------------------------------------- MLP
+class MLP(nn.Module):
+    """f(x) = W3 relu(W2 relu(W1 x)): the muP paper's Fig. 3 network (Yang et al. 2022)."""
+
+    def __init__(self, width, d_in=3 * 32 * 32, num_classes=10, bias=False):
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, width, bias=bias)
+        self.fc2 = nn.Linear(width, width, bias=bias)
+        self.readout = nn.Linear(width, num_classes, bias=bias)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        return self.readout(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+# ---------------------------------------------------------------- character GPT
+class CausalSelfAttention(nn.Module):
+    def __init__(self, width, n_head, attn_scale):
+        super().__init__()
+        self.n_head, self.attn_scale = n_head, attn_scale
+        self.qkv = nn.Linear(width, 3 * width, bias=False)
+        self.proj = nn.Linear(width, width, bias=False)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.attn_scale)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Block(nn.Module):
+    def __init__(self, width, n_head, attn_scale):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn = CausalSelfAttention(width, n_head, attn_scale)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width, bias=False), nn.GELU(),
+                                 nn.Linear(4 * width, width, bias=False))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class CharGPT(nn.Module):
+    """A small GPT over characters; head size 32 at every width, so width sets n_head."""
+
+    def __init__(self, vocab_size, width=128, depth=4, block_size=128, head_size=32, attn_scale=None):
+        super().__init__()
+        if width % head_size:
+            raise LrlabError(f"GPT width must be a multiple of {head_size}, got {width}")
+        # attn_scale None: 1/sqrt(head_size) (SP); muP passes 1/head_size
+        self.tok = nn.Embedding(vocab_size, width)
+        self.pos = nn.Embedding(block_size, width)
+        self.blocks = nn.Sequential(*[Block(width, width // head_size, attn_scale) for _ in range(depth)])
+        self.ln_f = nn.LayerNorm(width)
+        self.readout = nn.Linear(width, vocab_size, bias=False)
+        for name, p in self.named_parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+            if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):  # GPT-2: scale residual outputs
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * depth))
+
+    def forward(self, idx):                       # (B, T) int64
+        pos = torch.arange(idx.shape[1], device=idx.device)
+        x = self.tok(idx) + self.pos(pos)
+        return self.readout(self.ln_f(self.blocks(x)))   # (B, T, vocab)
+
+
+def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual=False,
+                bn_momentum=0.1, block_size=128):
+    """One place that turns a config's model fields into a module."""
+    from lrlab.config import MODELS
+    check_choice("model", name, MODELS)
+    if name in RESNET_DEPTHS:
+        return CifarResNet(RESNET_DEPTHS[name], num_classes, zero_init_residual, bn_momentum)
+    check_positive("width", width)
+    if name == "mlp":
+        return MLP(width, num_classes=num_classes)
+    return CharGPT(num_classes, width, depth or 4, block_size)
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())

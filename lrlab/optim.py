@@ -1,0 +1,138 @@
+"""Optimizers: SGD and Adam with coupled L2, SGDW and AdamW with decoupled weight decay.
+
+`weight_decay` is always the paper's lambda (Loshchilov & Hutter 2019, "Decoupled Weight Decay
+Regularization", Alg. 1 for SGDW, Alg. 2 for AdamW), whatever the optimizer:
+
+  sgd, adam (coupled L2):   g_t <- g_t + lambda * theta, then the usual update. torch's weight_decay
+                            does exactly this, so lambda is passed as is.
+  sgdw, adamw (decoupled):  theta <- theta - eta_t * lambda * theta next to the gradient step, where
+                            eta_t is the schedule MULTIPLIER (alpha is not in the decay term).
+                            torch.optim.AdamW (see its docs' algorithm) and our SGDW instead decay by
+                            lr_t * weight_decay, with lr_t = lr * eta_t the scheduled LR; so we pass
+                            weight_decay = lambda / lr (each group's own lr) to make the two equal.
+
+With that mapping, changing the base LR leaves the decay alone, which is the point of decoupling
+(the paper's Fig. 2: the good lambda no longer moves with the LR, the search space separates).
+"""
+import torch
+
+from lrlab.errors import LrlabError, check_choice, check_positive
+
+OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
+
+
+class SGDW(torch.optim.SGD):
+    """SGD with decoupled weight decay (Loshchilov & Hutter Alg. 1, line 9); torch has none.
+
+    Decay follows torch.optim.AdamW's convention: p <- p * (1 - lr_t * weight_decay) applied before
+    the gradient step, so weight_decay = lambda_paper / base_lr makes the decay lambda_paper * eta_t
+    with eta_t the schedule multiplier, as in the paper. Momentum, Nesterov and dampening are SGD's.
+    """
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        decays = [group["weight_decay"] for group in self.param_groups]
+        for group, decay in zip(self.param_groups, decays):
+            params = [p for p in group["params"] if p.grad is not None]
+            if decay != 0 and params:
+                torch._foreach_mul_(params, 1 - group["lr"] * decay)
+            group["weight_decay"] = 0  # SGD.step must not add its coupled L2 on top
+        try:
+            super().step()
+        finally:
+            for group, decay in zip(self.param_groups, decays):
+                group["weight_decay"] = decay
+        return loss
+
+
+def param_groups(model, weight_decay, decay_norm_and_bias=True):
+    """Trainable parameters of `model` as optimizer groups carrying the paper's lambda.
+
+    With decay_norm_and_bias=False, matrices and conv kernels (ndim >= 2) get `weight_decay` and
+    1-D parameters (BatchNorm/LayerNorm gains and shifts, biases) get none. Empty groups are dropped.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise LrlabError(f"param_groups needs a torch.nn.Module, got {type(model).__name__}")
+    _check_non_negative("weight_decay", weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise LrlabError(f"{type(model).__name__} has no trainable parameters")
+    if decay_norm_and_bias:
+        return [{"params": params, "weight_decay": weight_decay}]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    return [group for group in groups if group["params"]]
+
+
+def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, weight_decay=0.0,
+                    betas=(0.9, 0.999), eps=1e-8, decay_norm_and_bias=True):
+    """Optimizer `name` over a model (split by param_groups), a list of tensors, or a list of group dicts.
+
+    `weight_decay` (and any group's own "weight_decay") is the paper's lambda; see the module docstring
+    for how it maps to torch. `momentum` and `nesterov` are for sgd/sgdw, `betas` and `eps` for adam/adamw.
+    """
+    check_choice("optimizer", name, OPTIMIZERS)
+    check_positive("lr", lr)
+    _check_unit("momentum", momentum)
+    _check_non_negative("weight_decay", weight_decay)
+    betas = tuple(betas)
+    if len(betas) != 2:
+        raise LrlabError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    _check_unit("beta1", betas[0])
+    _check_unit("beta2", betas[1])
+    check_positive("eps", eps)
+    if nesterov and (name not in ("sgd", "sgdw") or momentum == 0):
+        raise LrlabError(f"nesterov needs momentum > 0 and an SGD optimizer (sgd, sgdw), got {name!r} "
+                         f"with momentum={momentum!r}")
+
+    if isinstance(params_or_model, torch.nn.Module):
+        groups = param_groups(params_or_model, weight_decay, decay_norm_and_bias)
+    else:
+        groups = _as_groups(params_or_model, weight_decay)
+
+    decoupled = name in ("sgdw", "adamw")
+    for group in groups:
+        group_lr = check_positive("lr", group.get("lr", lr))
+        _check_non_negative("weight_decay", group["weight_decay"])
+        if decoupled:  # torch decays by lr_t * weight_decay; the paper by eta_t * lambda
+            group["weight_decay"] = group["weight_decay"] / group_lr
+    default_decay = weight_decay / lr if decoupled else weight_decay  # for groups added later
+
+    try:
+        if name == "sgd":
+            return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=default_decay)
+        if name == "sgdw":
+            return SGDW(groups, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=default_decay)
+        if name == "adam":
+            return torch.optim.Adam(groups, lr=lr, betas=betas, eps=eps, weight_decay=default_decay)
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=default_decay)
+    except (ValueError, TypeError) as err:  # e.g. a non-leaf tensor, a parameter in two groups
+        raise LrlabError(f"cannot build optimizer {name!r}: {' '.join(str(err).split())}") from None
+
+
+def _as_groups(params, weight_decay):
+    """A tensor, tensors or group dicts as a list of group dicts (copies), each with a weight_decay."""
+    items = [params] if isinstance(params, torch.Tensor) else list(params)
+    if not items:
+        raise LrlabError("build_optimizer got no parameters to optimize")
+    if all(isinstance(item, dict) for item in items):
+        return [{"weight_decay": weight_decay, **item} for item in items]
+    if any(isinstance(item, dict) for item in items):
+        raise LrlabError("build_optimizer got a mix of tensors and group dicts; pass one kind")
+    return [{"params": items, "weight_decay": weight_decay}]
+
+
+def _check_non_negative(name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
+        raise LrlabError(f"{name} must be a number >= 0, got {value!r}")
+    return value
+
+
+def _check_unit(name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise LrlabError(f"{name} must be in [0, 1), got {value!r}")
+    return value

@@ -1,0 +1,113 @@
+"""The results store: one JSON record per run at results/<profile>/<experiment>/<id>.json.
+
+Records are written atomically (temp file + rename), so a killed sweep never leaves half a
+record. A record that does not parse, lacks a field, or whose config no longer hashes to its id
+is corrupt: the sweep redoes it and readers refuse it; nothing ever reads it as a result.
+"""
+import json
+import os
+import pathlib
+import tempfile
+
+from lrlab.config import RunConfig
+from lrlab.errors import LrlabError, check_choice
+
+PROFILES = ("smoke", "quick", "full")
+STATUSES = ("completed", "diverged")
+RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "history", "final", "env", "wall_s")
+HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+
+
+def default_root():
+    return pathlib.Path(os.environ.get("LRLAB_RESULTS", "results"))
+
+
+def write_json_atomic(path, obj):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def validate_record(record, path=""):
+    """Raise LrlabError (one line) if `record` is not a whole, self-consistent run record."""
+    if not isinstance(record, dict):
+        raise LrlabError(f"corrupt record {path}: not a JSON object")
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        raise LrlabError(f"corrupt record {path}: missing {', '.join(missing)}")
+    if record["status"] not in STATUSES:
+        raise LrlabError(f"corrupt record {path}: status {record['status']!r}; valid: {', '.join(STATUSES)}")
+    config = RunConfig.from_dict(record["config"])
+    if config.id != record["id"]:
+        raise LrlabError(f"corrupt record {path}: its config hashes to {config.id}, not {record['id']}")
+    for row in record["history"]:
+        if any(k not in row for k in HISTORY_KEYS):
+            raise LrlabError(f"corrupt record {path}: a history row lacks one of {', '.join(HISTORY_KEYS)}")
+    return record
+
+
+class Store:
+    def __init__(self, root=None):
+        self.root = pathlib.Path(root) if root is not None else default_root()
+
+    def path(self, profile, experiment, run_id):
+        return self.root / profile / experiment / f"{run_id}.json"
+
+    def checkpoint_path(self, profile, experiment, run_id):
+        # git-ignored; holds a long run's partial state so a kill loses at most a few epochs
+        return self.root / ".checkpoints" / profile / experiment / f"{run_id}.pt"
+
+    def read(self, path):
+        """The record at `path`; LrlabError if it is corrupt."""
+        try:
+            record = json.loads(pathlib.Path(path).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise LrlabError(f"corrupt record {path}: {type(e).__name__} (truncated or not JSON)") from None
+        return validate_record(record, path)
+
+    def load(self, profile, experiment, config):
+        """The finished record of `config`, or None when it is missing. Raises on a corrupt one."""
+        path = self.path(profile, experiment, config.id)
+        return self.read(path) if path.exists() else None
+
+    def save(self, record):
+        validate_record(record)
+        write_json_atomic(self.path(record["profile"], record["experiment"], record["id"]), record)
+
+    def paths(self, profile=None, experiment=None):
+        pattern = f"{profile or '*'}/{experiment or '*'}/*.json"
+        return sorted(p for p in self.root.glob(pattern) if not p.name.startswith("."))
+
+    def records(self, profile=None, experiment=None):
+        if profile is not None:
+            check_choice("profile", profile, PROFILES)
+        return [self.read(p) for p in self.paths(profile, experiment)]
+
+    # -- queries as pandas DataFrames (pandas is imported here only: sweeps do not need it)
+    def runs(self, experiment, profile):
+        """One row per run: config fields, status, final metrics, wall time, device."""
+        import pandas as pd
+        rows = []
+        for r in self.records(profile, experiment):
+            row = {"id": r["id"], "status": r["status"], **r["config"]}
+            row.update({f"final_{k}": v for k, v in r["final"].items()})
+            row.update(wall_s=r["wall_s"], device=r["env"].get("device"),
+                       diverged_at_step=r.get("diverged_at_step"))
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def history(self, experiment, profile):
+        """One row per (run, epoch), with the run's config fields beside the metrics."""
+        import pandas as pd
+        rows = [{"id": r["id"], "status": r["status"], **r["config"], **h}
+                for r in self.records(profile, experiment) for h in r["history"]]
+        return pd.DataFrame(rows)

@@ -1,0 +1,236 @@
+"""The one training loop. Every run in the book goes through `train`.
+
+Per step: the schedule (and its momentum cycle), bf16 autocast and channels_last on CUDA,
+gradient accumulation and clipping. Per epoch: train and test loss/accuracy, LR, seconds.
+The loop never syncs with the device inside an epoch except every `CHECK_EVERY` steps to see
+whether the run diverged; losses and accuracies accumulate on the device.
+"""
+import math
+import pathlib
+import time
+
+import torch
+import torch.nn.functional as F
+
+from lrlab import data as lrdata
+from lrlab.config import RunConfig
+from lrlab.env import run_env
+from lrlab.models import build_model
+from lrlab.optim import build_optimizer
+from lrlab.schedules import build_schedule
+
+CHECK_EVERY = 16        # steps between divergence checks (the only host syncs in an epoch)
+LOSS_EMA = 0.9          # smoothing of the training loss for the divergence rule
+EVAL_BATCH = 1000
+
+
+def load_task_data(config, data_root=None):
+    """The decoded data a config needs: Cifar10 or CharCorpus (decoded once, cached)."""
+    if config.task == "cifar10":
+        return lrdata.load_cifar10(data_root)
+    return lrdata.load_tiny_shakespeare(data_root)
+
+
+def _finite_or_none(x):
+    return x if x is not None and math.isfinite(x) else None
+
+
+class CifarTask:
+    """CIFAR-10 batches from device-resident uint8 arrays, optionally a stratified subset."""
+
+    def __init__(self, config, cifar, device):
+        train_x, train_y, test_x, test_y = cifar.train_images, cifar.train_labels, cifar.test_images, cifar.test_labels
+        # subsets are drawn with a fixed seed so that the seeds of a headline number share the data
+        if config.train_per_class:
+            idx = lrdata.stratified_subset(train_y, config.train_per_class, seed=0)
+            train_x, train_y = train_x[idx], train_y[idx]
+        if config.test_per_class:
+            idx = lrdata.stratified_subset(test_y, config.test_per_class, seed=0)
+            test_x, test_y = test_x[idx], test_y[idx]
+        channels_last = device.type == "cuda" and config.model.startswith("resnet")
+        self.train = lrdata.DeviceLoader(train_x, train_y, config.batch_size, device, config.augment,
+                                         shuffle=True, drop_last=True, seed=config.seed,
+                                         channels_last=channels_last)
+        self.test = lrdata.DeviceLoader(test_x, test_y, EVAL_BATCH, device, "none", shuffle=False,
+                                        channels_last=channels_last)
+        self.num_classes = int(max(train_y.max(), test_y.max())) + 1
+        self.steps_per_epoch = config.steps_per_epoch or len(self.train)
+
+    def train_batches(self, epoch):
+        self.train.set_epoch(epoch)
+        for step, (x, y) in enumerate(self.train):
+            if step == self.steps_per_epoch:
+                break
+            yield x, y
+
+    def test_batches(self):
+        self.test.set_epoch(0)
+        return iter(self.test)
+
+
+class CharTask:
+    """Random windows of Tiny Shakespeare; an 'epoch' is steps_per_epoch steps."""
+
+    def __init__(self, config, corpus, device):
+        self.config, self.corpus, self.device = config, corpus, device
+        self.num_classes = len(corpus.vocab)
+        tokens_per_step = config.batch_size * config.block_size
+        self.steps_per_epoch = config.steps_per_epoch or max(1, len(corpus.train) // tokens_per_step)
+
+    def train_batches(self, epoch):
+        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        for _ in range(self.steps_per_epoch):
+            yield lrdata.char_batch(self.corpus.train, self.config.block_size, self.config.batch_size,
+                                    gen, self.device)
+
+    def test_batches(self, n_batches=20):
+        gen = torch.Generator().manual_seed(12345)   # the same validation windows for every run
+        for _ in range(n_batches):
+            yield lrdata.char_batch(self.corpus.val, self.config.block_size, self.config.batch_size,
+                                    gen, self.device)
+
+
+def _loss_and_correct(logits, y):
+    logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+    loss = F.cross_entropy(logits.float(), y)
+    return loss, (logits.argmax(-1) == y).sum(), y.numel()
+
+
+@torch.no_grad()
+def evaluate(model, task, autocast):
+    model.eval()
+    loss_sum = correct = count = 0
+    for x, y in task.test_batches():
+        with autocast():
+            loss, c, n = _loss_and_correct(model(x), y)
+        loss_sum, correct, count = loss_sum + loss * n, correct + c, count + n
+    model.train()
+    return (loss_sum / count).item(), (correct / count).item()
+
+
+def _autocast_for(config, device):
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    if bf16:
+        return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
+    return (lambda: torch.autocast(device.type, enabled=False)), "fp32"
+
+
+def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint_path=None,
+          checkpoint_every_s=60.0, compile=False, progress=True):
+    """Train one run; return its record body (everything but experiment/profile).
+
+    A non-finite loss, or a smoothed loss above `divergence_factor` x the first, ends the run as
+    `diverged` at that step: a result, not an exception. With `checkpoint_path`, the run saves its
+    state every `checkpoint_every_s` seconds (at epoch ends) and resumes from it after a kill.
+    """
+    device = torch.device(device)
+    data = data if data is not None else load_task_data(config, data_root)
+    task = CifarTask(config, data, device) if config.task == "cifar10" else CharTask(config, data, device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, task.num_classes, config.width, config.depth,
+                        config.zero_init_residual, config.bn_momentum, config.block_size).to(device)
+    if device.type == "cuda" and config.model.startswith("resnet"):
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, config.optimizer, config.lr, config.momentum, config.nesterov,
+                                config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias)
+    total_steps = config.epochs * task.steps_per_epoch
+    schedule = build_schedule(optimizer, config.schedule, total_steps, task.steps_per_epoch,
+                              **config.schedule_args)
+    forward = torch.compile(model) if compile else model
+    autocast, precision = _autocast_for(config, device)
+    chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
+
+    history, start_epoch, wall_before, first_loss_resumed = [], 0, 0.0, None
+    ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
+    if ckpt and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        if state["config_id"] == config.id:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
+            first_loss_resumed = state["first_loss"]
+            torch.set_rng_state(state["rng"])
+
+    t_start, last_save = time.perf_counter(), time.perf_counter()
+    status, diverged_at = "completed", None
+    first_loss = ema = None
+    if first_loss_resumed is not None:   # the divergence rule keeps the reference it started with
+        first_loss = torch.tensor(first_loss_resumed, device=device)
+        ema = first_loss.clone()
+    first_bad = torch.tensor(-1, device=device)
+    step = start_epoch * task.steps_per_epoch
+    bar = _progress(total_steps, step, config, progress)
+    for epoch in range(start_epoch, config.epochs):
+        t_epoch = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for x, y in task.train_batches(epoch):
+            step_loss = torch.zeros((), device=device)
+            for xc, yc in zip(x.chunk(chunks), y.chunk(chunks)):
+                with autocast():
+                    loss, c, n = _loss_and_correct(forward(xc), yc)
+                (loss / chunks).backward()
+                step_loss += loss.detach() / chunks
+                correct += c
+                seen += n
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            schedule.step()
+            loss_sum += step_loss
+            # divergence bookkeeping stays on the device: no sync per step
+            if first_loss is None:
+                first_loss, ema = step_loss.clone(), step_loss.clone()
+            ema = LOSS_EMA * ema + (1 - LOSS_EMA) * step_loss
+            bad = ~torch.isfinite(step_loss) | (ema > config.divergence_factor * first_loss)
+            first_bad = torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
+            step += 1
+            bar.update(1)
+            if step % CHECK_EVERY == 0 and first_bad.item() >= 0:
+                break
+        if first_bad.item() >= 0:
+            status, diverged_at = "diverged", int(first_bad.item())
+        test_loss, test_acc = evaluate(model, task, autocast)
+        n_batches = max(1, seen // (config.batch_size if config.task == "cifar10" else config.batch_size * config.block_size))
+        history.append(dict(epoch=epoch + 1, lr=schedule.lrs()[0],
+                            train_loss=_finite_or_none((loss_sum / n_batches).item()),
+                            train_acc=correct.item() / max(1, seen),
+                            test_loss=_finite_or_none(test_loss), test_acc=test_acc,
+                            seconds=time.perf_counter() - t_epoch))
+        bar.set_postfix(loss=history[-1]["train_loss"], test_acc=f"{test_acc:.3f}")
+        if status == "diverged":
+            break
+        schedule.step_epoch(test_loss)
+        if ckpt and epoch + 1 < config.epochs and time.perf_counter() - last_save >= checkpoint_every_s:
+            _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
+                             wall_before + time.perf_counter() - t_start, first_loss.item())
+            last_save = time.perf_counter()
+    bar.close()
+    if ckpt:
+        ckpt.unlink(missing_ok=True)
+    last = history[-1]
+    return dict(
+        id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
+        history=history,
+        final=dict(test_acc=last["test_acc"], test_loss=last["test_loss"],
+                   train_loss=last["train_loss"], steps=step),
+        env=run_env(device, data, precision=precision, compile=compile),
+        wall_s=wall_before + time.perf_counter() - t_start)
+
+
+def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                    schedule=schedule.state_dict(), history=history, epoch=epoch, wall_s=wall_s,
+                    first_loss=first_loss, rng=torch.get_rng_state()), tmp)
+    tmp.replace(path)
+
+
+def _progress(total, initial, config, enabled):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, initial=initial, disable=not enabled, leave=False, unit="step",
+                desc=f"{config.model} lr={config.lr:g} {config.optimizer}")

@@ -1,0 +1,23 @@
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    """The real data sets: $LRLAB_DATA, else the offline copies beside the checkout."""
+    root = pathlib.Path(os.environ.get("LRLAB_DATA", SHARED_DATA)).expanduser()
+    from lrlab.data import find_cifar10
+    if find_cifar10(root) is None:
+        pytest.skip(f"no CIFAR-10 in {root}; set LRLAB_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def cifar(data_root):
+    from lrlab.data import load_cifar10
+    return load_cifar10(data_root)

@@ -1,0 +1,46 @@
+"""Each chapter executes through papermill at profile=smoke, and the book builds with -W."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lrlab.notebooks import ROOT, chapters, run_chapters
+
+pytestmark = pytest.mark.book
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory, data_root):
+    """A copy of the book whose chapters were executed at profile=smoke, training allowed."""
+    book = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, book / name)
+    shutil.copytree(ROOT / "book", book / "book", ignore=shutil.ignore_patterns("_generated"))
+    os.environ.setdefault("LRLAB_DATA", str(data_root))
+    run_chapters(None, "smoke", book / "results", allow_training=True,
+                 out_dir=book / "book" / "_generated", log=lambda m: None)
+    return book
+
+
+def test_every_chapter_executes_at_smoke(smoke_book):
+    generated = {p.stem for p in (smoke_book / "book" / "_generated").glob("*.ipynb")}
+    assert generated == set(chapters())
+    assert not list((smoke_book / "book" / "_generated").glob("*.partial.ipynb"))
+
+
+def test_every_chapter_is_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    for name in chapters():
+        assert f"book/_generated/{name}" in toc
+
+
+def test_the_book_builds_without_warnings(smoke_book):
+    jb = pathlib.Path(sys.executable).parent / "jupyter-book"   # the venv that runs the tests
+    out = subprocess.run([jb, "build", str(smoke_book), "-W", "-n", "--keep-going"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    html = (smoke_book / "_build" / "html" / "book" / "_generated" / "01_basics.html").read_text()
+    assert "The schedule gallery" in html and "smoke" in html

@@ -1,0 +1,103 @@
+import json
+
+import pytest
+
+from lrlab.config import RunConfig
+from lrlab.errors import LrlabError
+from lrlab.results import Store, validate_record, write_json_atomic
+
+
+def record_for(config, status="completed", experiment="basics", profile="smoke"):
+    row = dict(epoch=1, lr=0.1, train_loss=1.0, train_acc=0.5, test_loss=1.1, test_acc=0.4, seconds=0.1)
+    return dict(id=config.id, experiment=experiment, profile=profile, config=config.to_dict(),
+                status=status, history=[row], final=dict(test_acc=0.4, test_loss=1.1, train_loss=1.0, steps=10),
+                env=dict(device="cpu"), wall_s=0.1)
+
+
+def test_id_is_a_stable_hash_of_every_field():
+    a = RunConfig(lr=0.1)
+    assert a.id == RunConfig(lr=0.1).id and len(a.id) == 16
+    assert a.id != a.replace(lr=0.2).id
+    assert a.id != a.replace(schedule_args={"gamma": 0.5}, schedule="step").id
+    assert json.loads(a.canonical_json()) == a.to_dict()
+    assert RunConfig.from_dict(a.to_dict()) == a
+
+
+@pytest.mark.parametrize("changes, needle", [
+    (dict(model="resnet99"), "resnet99"), (dict(optimizer="lion"), "lion"),
+    (dict(schedule="wiggly"), "wiggly"), (dict(lr=0), "lr"), (dict(lr=-1e-3), "lr"),
+    (dict(batch_size=0), "batch_size"), (dict(epochs=-2), "epochs"),
+    (dict(model="mlp", width=-8), "width"), (dict(model="mlp"), "width"),
+    (dict(augment="mixup"), "mixup"), (dict(momentum=1.0), "momentum"),
+    (dict(batch_size=100, micro_batch=30), "micro_batch"),
+])
+def test_bad_config_names_the_value(changes, needle):
+    with pytest.raises(LrlabError) as e:
+        RunConfig(**changes)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_model_lists_the_choices():
+    with pytest.raises(LrlabError, match="resnet20, resnet32, resnet56, mlp, chargpt"):
+        RunConfig(model="vgg")
+
+
+def test_from_dict_rejects_unknown_fields():
+    with pytest.raises(LrlabError, match="colour"):
+        RunConfig.from_dict({**RunConfig().to_dict(), "colour": "red"})
+
+
+def test_store_round_trip_and_queries(tmp_path):
+    store = Store(tmp_path)
+    configs = [RunConfig(lr=lr) for lr in (0.1, 0.2)]
+    for c in configs:
+        store.save(record_for(c))
+    assert store.load("smoke", "basics", configs[0])["id"] == configs[0].id
+    assert store.load("smoke", "basics", RunConfig(lr=0.3)) is None
+    runs = store.runs("basics", "smoke")
+    assert sorted(runs.lr) == [0.1, 0.2] and set(runs.status) == {"completed"}
+    assert len(store.history("basics", "smoke")) == 2
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"a": 1})
+
+    def explode(*a, **k):
+        raise RuntimeError("killed mid-write")
+    monkeypatch.setattr(json, "dump", explode)
+    with pytest.raises(RuntimeError):
+        write_json_atomic(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1}          # the old record is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # and no temp file is left
+
+
+def test_non_finite_numbers_never_reach_a_record(tmp_path):
+    with pytest.raises(ValueError):
+        write_json_atomic(tmp_path / "x.json", {"loss": float("nan")})
+
+
+@pytest.mark.parametrize("damage", ["truncate", "wrong_id", "no_status", "bad_status"])
+def test_corrupt_records_are_detected(tmp_path, damage):
+    store = Store(tmp_path)
+    config = RunConfig()
+    store.save(record_for(config))
+    path = store.path("smoke", "basics", config.id)
+    rec = json.loads(path.read_text())
+    if damage == "truncate":
+        path.write_text(path.read_text()[:40])
+    else:
+        if damage == "wrong_id":
+            rec["config"]["lr"] = 0.5
+        elif damage == "no_status":
+            del rec["status"]
+        else:
+            rec["status"] = "great"
+        path.write_text(json.dumps(rec))
+    with pytest.raises(LrlabError) as e:
+        store.load("smoke", "basics", config)
+    assert "corrupt record" in str(e.value) and str(path) in str(e.value)
+
+
+def test_validate_accepts_a_diverged_record():
+    validate_record(record_for(RunConfig(), status="diverged"))

@@ -1,0 +1,103 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lrlab import experiments
+from lrlab.sweep import ensure_runs, status, sweep
+from lrlab.errors import LrlabError
+from lrlab.results import Store
+
+
+def lrlab(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "lrlab", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300, **kw)
+
+
+def test_every_experiment_declares_valid_runs_for_every_profile():
+    for name in experiments.EXPERIMENTS:
+        for profile in ("smoke", "quick", "full"):
+            configs = experiments.runs(name, profile)
+            assert len({c.id for c in configs}) == len(configs)   # no duplicate runs
+
+
+def test_sweep_trains_the_missing_and_skips_the_done(tmp_path, data_root):
+    n = len(experiments.runs("basics", "smoke"))
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None) == n
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None) == 0
+    row = [r for r in status(tmp_path) if r["experiment"] == "basics" and r["profile"] == "smoke"][0]
+    assert row["done"] + row["diverged"] == n and row["missing"] == 0
+    records = Store(tmp_path).records("smoke", "basics")
+    assert all(r["env"]["device"] and r["env"]["torch"] for r in records)
+
+    # a truncated record is reported by `status` and redone by `sweep`
+    victim = Store(tmp_path).paths("smoke", "basics")[0]
+    victim.write_text(victim.read_text()[:100])
+    out = lrlab("status", "--results", str(tmp_path))
+    assert out.returncode != 0 and "corrupt" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None) == 1
+    json.loads(victim.read_text())
+
+
+def test_kill_dash_nine_loses_no_finished_run(tmp_path, data_root):
+    cmd = [sys.executable, "-m", "lrlab", "sweep", "basics", "--profile", "smoke",
+           "--results", str(tmp_path), "--data", str(data_root), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not Store(tmp_path).paths("smoke", "basics") and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p: p.read_bytes() for p in Store(tmp_path).paths("smoke", "basics")}
+    assert 0 < len(before) < len(experiments.runs("basics", "smoke")), "the kill must land mid-sweep"
+    for p in before:
+        json.loads(p.read_bytes())      # every file present is a whole record
+    out = lrlab(*cmd[3:])
+    assert out.returncode == 0, out.stderr
+    after = Store(tmp_path).paths("smoke", "basics")
+    assert len(after) == len(experiments.runs("basics", "smoke"))
+    for p, content in before.items():
+        assert p.read_bytes() == content   # finished runs were not redone
+
+
+def test_a_chapter_without_records_says_how_to_make_them(tmp_path):
+    with pytest.raises(LrlabError, match="lrlab sweep basics --profile quick"):
+        ensure_runs("basics", "quick", tmp_path, allow_training=False)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["sweep", "nope", "--profile", "quick"], "nope"),
+    (["sweep", "basics", "--profile", "huge"], "huge"),
+    (["bench", "vgg16"], "vgg16"),
+    (["bench", "resnet20", "--steps", "0"], "steps"),
+    (["bench", "resnet20", "--batch-size", "-4"], "batch size"),
+    (["notebooks", "99_nothing", "--profile", "smoke"], "99_nothing"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_cli_errors_are_one_line_and_non_zero(args, needle, tmp_path):
+    out = lrlab(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert list(tmp_path.iterdir()) == []    # nothing half-written
+
+
+def test_cli_no_data_names_the_ways_to_provide_it(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = lrlab("sweep", "basics", "--profile", "smoke", "--results", str(tmp_path / "res"),
+                env={"LRLAB_DATA": str(empty)})
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert str(empty) in out.stderr and "cifar-10-batches-py" in out.stderr
+    assert not (tmp_path / "res").exists() or not any((tmp_path / "res").rglob("*.json"))
+
+
+def test_cli_bench_and_status(tmp_path):
+    out = lrlab("bench", "resnet20", "mlp", "--steps", "2", "--batch-size", "8")
+    assert out.returncode == 0, out.stderr
+    assert "resnet20" in out.stdout and "images/s" in out.stdout
+    out = lrlab("status", "--results", str(tmp_path))
+    assert out.returncode == 0 and "basics" in out.stdout

@@ -1,0 +1,90 @@
+import json
+import math
+
+import pytest
+
+from lrlab import train as train_mod
+from lrlab.config import RunConfig
+from lrlab.train import train
+
+MLP = RunConfig(model="mlp", width=64, optimizer="sgd", lr=0.05, epochs=3, batch_size=50,
+                augment="flip", train_per_class=30, test_per_class=10)
+
+
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+def test_training_loss_falls_on_a_real_subset(cifar):
+    record = train(MLP, data=cifar, progress=False)
+    losses = [h["train_loss"] for h in record["history"]]
+    assert record["status"] == "completed" and len(losses) == 3
+    assert losses[-1] < 0.9 * losses[0]
+    assert record["final"]["steps"] == 3 * (300 // 50)
+    assert record["env"]["data"]["sha256"] == cifar.sha256
+    json.dumps(record, allow_nan=False)
+
+
+def test_resnet_and_schedules_run_through_the_same_loop(cifar):
+    config = RunConfig(model="resnet20", lr=0.1, epochs=2, steps_per_epoch=2, batch_size=16,
+                       schedule="one_cycle", train_per_class=4, test_per_class=2,
+                       zero_init_residual=True, bn_momentum=0.05, decay_norm_and_bias=False,
+                       weight_decay=1e-4, nesterov=True)
+    record = train(config, data=cifar, progress=False)
+    assert record["status"] == "completed" and record["final"]["steps"] == 4
+    assert record["history"][-1]["lr"] < config.lr    # one-cycle ends far below its peak
+
+
+def test_a_huge_learning_rate_is_recorded_as_diverged(cifar):
+    record = train(MLP.replace(lr=1e4), data=cifar, progress=False)
+    assert record["status"] == "diverged"
+    assert 0 <= record["diverged_at_step"] < record["final"]["steps"]
+    json.dumps(record, allow_nan=False)   # NaN losses are stored as null, not NaN
+
+
+def test_same_seed_same_history_other_seed_differs(cifar):
+    a = train(MLP, data=cifar, progress=False)
+    b = train(MLP, data=cifar, progress=False)
+    c = train(MLP.replace(seed=1), data=cifar, progress=False)
+    assert without_seconds(a["history"]) == without_seconds(b["history"])
+    assert without_seconds(a["history"]) != without_seconds(c["history"])
+
+
+def test_gradient_accumulation_matches_the_full_batch(cifar):
+    # the MLP has no BatchNorm, so accumulating 5 chunks of 10 is the same step as one of 50
+    a = train(MLP, data=cifar, progress=False)
+    b = train(MLP.replace(micro_batch=10), data=cifar, progress=False)
+    for x, y in zip(a["history"], b["history"]):
+        assert math.isclose(x["train_loss"], y["train_loss"], rel_tol=1e-4)
+
+
+def test_a_killed_run_resumes_from_its_checkpoint(cifar, tmp_path, monkeypatch):
+    ckpt = tmp_path / "run.pt"
+    whole = train(MLP, data=cifar, progress=False)
+
+    real_evaluate, calls = train_mod.evaluate, []
+
+    def evaluate_then_die(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt   # killed during epoch 2, after epoch 1's checkpoint
+        return real_evaluate(*args)
+    monkeypatch.setattr(train_mod, "evaluate", evaluate_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(MLP, data=cifar, checkpoint_path=ckpt, checkpoint_every_s=0, progress=False)
+    assert ckpt.exists()
+    monkeypatch.setattr(train_mod, "evaluate", real_evaluate)
+    resumed = train(MLP, data=cifar, checkpoint_path=ckpt, checkpoint_every_s=0, progress=False)
+    assert without_seconds(resumed["history"]) == without_seconds(whole["history"])
+    assert not ckpt.exists()     # a finished run leaves no checkpoint behind
+
+
+def test_char_gpt_trains_on_tiny_shakespeare(data_root):
+    from lrlab.data import load_tiny_shakespeare
+    corpus = load_tiny_shakespeare(data_root)
+    config = RunConfig(task="shakespeare", model="chargpt", width=64, depth=2, optimizer="adamw",
+                       lr=3e-3, schedule="warmup_cosine", epochs=2, steps_per_epoch=4, batch_size=8,
+                       block_size=32, augment="none", grad_clip=1.0)
+    record = train(config, data=corpus, progress=False)
+    assert record["status"] == "completed"
+    assert record["history"][-1]["train_loss"] < math.log(len(corpus.vocab))
