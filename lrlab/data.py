@@ -312,7 +312,8 @@ def load_cifar10(root=None, download=False):
             _write_atomically(cache_file, lambda f: np.savez(f, **arrays))
         except OSError as e:  # an unwritable cache costs time on the next call, not correctness
             warnings.warn(f"could not cache CIFAR-10 in {cache_file}: {_one_line(e)}; point $LRLAB_CACHE elsewhere")
-    return Cifar10(**arrays, source=f"{kind} {source}", sha256=sha256)
+    # the name, not the local path: records are committed and compared across machines
+    return Cifar10(**arrays, source=f"{kind} {source.name}", sha256=sha256)
 
 
 def _download_cifar10(root):
@@ -466,7 +467,7 @@ def load_tiny_shakespeare(root=None, download=False):
     index = {char: i for i, char in enumerate(vocab)}
     ids = torch.tensor([index[char] for char in text], dtype=torch.int64)
     split = int(0.9 * len(ids))
-    return CharCorpus(text=text, vocab=vocab, train=ids[:split], val=ids[split:], source=str(path), sha256=sha256)
+    return CharCorpus(text=text, vocab=vocab, train=ids[:split], val=ids[split:], source=path.name, sha256=sha256)
 
 
 def char_batch(data, block_size, batch_size, generator, device="cpu"):

@@ -57,4 +57,4 @@ def effective_step(curvature, lr, momentum, steps=400):
     thetas, _ = descend([curvature], lr, steps, momentum)
     t = np.arange(steps // 2, steps + 1)
     slope = np.polyfit(t, np.log(np.abs(thetas[t, 0])), 1)[0]
-    return -slope / curvature
+    return float(-slope / curvature)

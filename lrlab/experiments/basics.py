@@ -6,11 +6,16 @@ then measured by lining up the two curves.
 """
 from lrlab.config import RunConfig
 
+def half_octaves(lo, hi):
+    """log2 learning rates lo, lo + 1/2, ..., hi: fine enough to locate a factor-of-10 shift."""
+    return [k / 2 for k in range(2 * lo, 2 * hi + 1)]
+
+
 PROFILE_SETTINGS = {
-    #         log2 LR grid         width  epochs  images/class  test/class
-    "smoke": (range(-6, 4, 4),       64,     1,        20,          10),
-    "quick": (range(-10, 5),        256,     4,       500,         200),
-    "full":  (range(-12, 5),       1024,    20,      None,        None),
+    #         log2 LR grid             width  epochs  images/class  test/class
+    "smoke": ([-6, -2],                   64,     1,        20,          10),
+    "quick": (half_octaves(-10, 4),      256,     8,      1000,         500),
+    "full":  (half_octaves(-12, 4),     1024,    20,      None,        None),
 }
 
 
