@@ -1,15 +1,54 @@
-"""`lrlab bench`: training images/s of a model at a batch size on a device, through `train` itself.
+"""`lrlab bench`: how fast the one training loop trains, per model, batch, device and mode.
 
-It times the real training loop (the same code every run uses) on synthetic uint8 images, so
-the number includes the on-device augmentation, the optimizer and the schedule. The first epoch
-is warm-up (allocator, cuDNN autotuning, compilation) and is not counted.
+Every number times `train` itself (the code every run uses) on synthetic data of the real shapes,
+so it includes the on-device augmentation, the optimizer and the schedule. Epoch 1 is warm-up
+(allocator, cuDNN autotuning, compilation) and is not counted; its extra time is reported as the
+compile cost. The classic recipe (PIL images through torchvision transforms and a DataLoader
+with workers, fp32) runs through the same loop as the baseline. Results are also written as a
+record, so the book can show them.
 """
+import os
+import re
+import time
+
 import numpy as np
+import torch
 
 from lrlab.config import RunConfig
-from lrlab.data import Cifar10
-from lrlab.errors import check_positive
+from lrlab.data import CIFAR10_MEAN, CIFAR10_STD, CharCorpus, Cifar10
+from lrlab.env import run_env
+from lrlab.errors import LrlabError, check_choice, check_positive
+from lrlab.models import build_model
+from lrlab.results import write_json_atomic
 from lrlab.train import train
+
+MODES = {                      # name: (precision, channels_last, torch.compile)
+    "fp32": ("fp32", False, False),
+    "bf16": ("bf16", False, False),
+    "bf16+channels_last": ("bf16", True, False),
+    "bf16+channels_last+compile": ("bf16", True, True),
+}
+BENCH_MODELS = ("resnet20", "resnet32", "resnet56", "mlp", "chargpt")
+# Dense peak FLOP/s from the vendors' datasheets, looked up by a substring of the device's name
+# (first match wins, so "H100 PCIe" is tried before "H100"). CPUs have no entry: no fraction.
+PEAK_FLOPS = (("H100 PCIe", {"bf16": 756e12, "fp32": 51e12}),
+              ("H100", {"bf16": 989e12, "fp32": 67e12}),
+              ("H200", {"bf16": 989e12, "fp32": 67e12}),
+              ("A100", {"bf16": 312e12, "fp32": 19.5e12}))
+GPT_BLOCK, GPT_DEPTH, VOCAB = 128, 4, 65
+
+
+def parse_model(spec):
+    """'resnet56', 'mlp-1024' or 'chargpt-256' -> (name, width)."""
+    match = re.fullmatch(r"([a-z0-9]+)(?:-(\d+))?", spec)
+    name, width = (match.group(1), match.group(2)) if match else (spec, None)
+    check_choice("model", name, BENCH_MODELS)
+    if name in ("mlp", "chargpt"):
+        width = int(width) if width else (1024 if name == "mlp" else 256)
+        check_positive("width", width)
+    elif width:
+        raise LrlabError(f"model {name!r} has no width; write it as {name}")
+    return name, width
 
 
 def synthetic_cifar(n_train, n_test=10, seed=0):
@@ -20,17 +59,130 @@ def synthetic_cifar(n_train, n_test=10, seed=0):
                    np.arange(n_test, dtype=np.int64) % 10, "synthetic", "none")
 
 
-def bench(model="resnet20", batch_size=128, device="cpu", steps=20, width=None, compile=False,
-          precision="auto"):
+def synthetic_corpus(n_tokens, seed=0):
+    ids = torch.from_numpy(np.random.default_rng(seed).integers(0, VOCAB, n_tokens)).long()
+    vocab = "".join(chr(32 + i) for i in range(VOCAB))
+    return CharCorpus(text="", vocab=vocab, train=ids, val=ids[: 4 * GPT_BLOCK * 8],
+                      source="synthetic", sha256="none")
+
+
+def train_flops_per_example(config):
+    """Forward + backward FLOPs per image (per token for the GPT), counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model = build_model(config.model, VOCAB if config.task == "shakespeare" else 10, config.width,
+                        config.depth, block_size=config.block_size)
+    x = (torch.randint(0, VOCAB, (2, config.block_size)) if config.task == "shakespeare"
+         else torch.randn(2, 3, 32, 32))
+    with FlopCounterMode(display=False) as counter:
+        model(x).float().sum().backward()
+    per = 2 * (config.block_size if config.task == "shakespeare" else 1)
+    return counter.get_total_flops() / per
+
+
+class ArrayImages(torch.utils.data.Dataset):
+    """What torchvision.datasets.CIFAR10 does: a PIL image per item, transformed on the CPU."""
+
+    def __init__(self, images, labels, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+class ClassicTask:
+    """The textbook input pipeline, for comparison only; `train` steps through it as usual."""
+    channels_last = False
+    num_classes = 10
+
+    def __init__(self, cifar, batch_size, device, steps, workers=None):
+        import torchvision.transforms as T
+        transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                               T.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
+        workers = min(4, os.cpu_count() or 1) if workers is None else workers
+        self.loader = torch.utils.data.DataLoader(
+            ArrayImages(cifar.train_images, cifar.train_labels, transform), batch_size, shuffle=True,
+            num_workers=workers, drop_last=True, pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0)
+        self.test = [(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))]
+        self.device, self.steps_per_epoch = device, steps
+
+    def train_batches(self, epoch):
+        for step, (x, y) in enumerate(self.loader):
+            if step == self.steps_per_epoch:
+                break
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def test_batches(self):
+        return ((x.to(self.device), y.to(self.device)) for x, y in self.test)
+
+
+def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic=False):
+    """One row of the table: examples/s of the timed epoch and what it means."""
     check_positive("steps", steps)
     check_positive("batch size", batch_size)
-    config = RunConfig(model=model, width=width or (1024 if model == "mlp" else None),
-                       batch_size=batch_size, epochs=2, steps_per_epoch=steps, lr=0.01,
-                       precision=precision, divergence_factor=1e9)
-    record = train(config, device=device, data=synthetic_cifar(batch_size * steps),
-                   compile=compile, progress=False)
-    timed = record["history"][1]["seconds"]
-    return dict(model=model, batch_size=batch_size, device=record["env"]["device"],
-                precision=record["env"]["precision"], compile=compile, steps=steps,
-                seconds=timed, images_per_s=batch_size * steps / timed,
-                epoch_s=50_000 / (batch_size * steps / timed))
+    check_choice("mode", mode, MODES)
+    name, width = parse_model(spec)
+    precision, channels_last, compile = MODES[mode]
+    device = torch.device(device)
+    gpt = name == "chargpt"
+    config = RunConfig(task="shakespeare" if gpt else "cifar10", model=name, width=width,
+                       depth=GPT_DEPTH if gpt else None, block_size=GPT_BLOCK,
+                       augment="none" if gpt else "crop+flip", batch_size=batch_size, epochs=2,
+                       steps_per_epoch=steps, lr=1e-3 if gpt else 0.01,
+                       optimizer="adamw" if gpt else "sgd", precision=precision,
+                       divergence_factor=1e9)
+    data = synthetic_corpus(batch_size * GPT_BLOCK * steps + 1) if gpt else synthetic_cifar(batch_size * steps)
+    task = ClassicTask(data, batch_size, device, steps) if classic else None
+    channels_last = channels_last and name.startswith("resnet") and not classic
+    record = train(config, device=device, data=data, compile=compile, progress=False,
+                   channels_last=channels_last, task=task)
+    warmup_s, timed_s = (h["seconds"] for h in record["history"])
+    per_step = batch_size * (GPT_BLOCK if gpt else 1)
+    rate = per_step * steps / timed_s
+    flops = train_flops_per_example(config)
+    peak = next((p[precision] for key, p in PEAK_FLOPS if key in record["env"]["device"]), None)
+    return dict(model=spec, batch_size=batch_size, mode="classic (DataLoader, fp32)" if classic else mode,
+                device=record["env"]["device"], unit="tokens" if gpt else "images",
+                per_s=rate, epoch_s=None if gpt else 50_000 / rate,
+                train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
+                peak_fraction=rate * flops / peak if peak else None,
+                compile_s=max(0.0, warmup_s - timed_s) if compile else None, steps=steps)
+
+
+def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classic=False, out=None,
+          log=print):
+    """Measure every (model, mode) and, with `classic`, the classic recipe beside each model."""
+    rows = []
+    for spec in specs:
+        for mode in modes:
+            rows.append(bench_one(spec, batch_size, device, steps, mode))
+            log(format_row(rows[-1]))
+        if classic and not spec.startswith("chargpt"):
+            classic_row = bench_one(spec, batch_size, device, steps, "fp32", classic=True)
+            ours = max(r["per_s"] for r in rows if r["model"] == spec)
+            classic_row["ours_over_classic"] = ours / classic_row["per_s"]
+            rows.append(classic_row)
+            log(format_row(classic_row))
+            log(f"{'':>12} our fastest mode over the classic recipe: {classic_row['ours_over_classic']:.1f}x")
+    if out:
+        record = dict(status="completed", kind="bench", created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      env=run_env(device), rows=rows)
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", record["env"]["device"]).strip("-").lower()
+        path = os.path.join(out, f"{slug}.json")
+        write_json_atomic(path, record)
+        log(f"wrote {path}")
+    return rows
+
+
+HEADER = f"{'model':>12} {'batch':>6} {'mode':>28} {'per s':>10} {'s/epoch':>8} {'TFLOP/s':>8} {'of peak':>8}"
+
+
+def format_row(r):
+    epoch = f"{r['epoch_s']:.1f}" if r["epoch_s"] else "-"
+    peak = f"{100 * r['peak_fraction']:.1f}%" if r["peak_fraction"] else "-"
+    return (f"{r['model']:>12} {r['batch_size']:>6} {r['mode']:>28} {r['per_s']:>10.0f} {epoch:>8} "
+            f"{r['achieved_tflops']:>8.3f} {peak:>8}")

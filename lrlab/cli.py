@@ -40,16 +40,13 @@ def _data(args):
 
 
 def _bench(args):
-    from lrlab.bench import bench
-    from lrlab.config import MODELS
+    from lrlab.bench import HEADER, MODES, bench
     from lrlab.errors import check_choice
-    for model in args.models:
-        check_choice("model", model, MODELS[:4])
-    print(f"{'model':>10} {'batch':>6} {'precision':>9} {'images/s':>10} {'s/epoch':>8}  device")
-    for model in args.models:
-        r = bench(model, args.batch_size, args.device, args.steps, compile=args.compile)
-        print(f"{r['model']:>10} {r['batch_size']:>6} {r['precision']:>9} {r['images_per_s']:>10.0f} "
-              f"{r['epoch_s']:>8.1f}  {r['device']}")
+    modes = list(MODES) if args.modes == "all" else args.modes.split(",")
+    for mode in modes:
+        check_choice("mode", mode, list(MODES) + ["all"])
+    print(HEADER)
+    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -60,7 +57,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parser():
-    from lrlab.config import MODELS
     from lrlab.experiments import EXPERIMENTS
     from lrlab.results import PROFILES
     p = OneLineParser(prog="lrlab", description=__doc__)
@@ -94,11 +90,16 @@ def parser():
     s.set_defaults(run=_data)
 
     s = sub.add_parser("bench", help="training images/s for a model, batch and device")
-    s.add_argument("models", nargs="*", default=["resnet20", "resnet56"], help=", ".join(MODELS[:4]))
+    s.add_argument("models", nargs="*", default=["resnet20", "resnet56"],
+                   help="resnet20, resnet32, resnet56, mlp-WIDTH, chargpt-WIDTH")
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--device", default="cpu")
-    s.add_argument("--steps", type=int, default=10)
-    s.add_argument("--compile", action="store_true")
+    s.add_argument("--steps", type=int, default=10, help="timed steps (after as many warm-up steps)")
+    s.add_argument("--modes", default="fp32", help="comma-separated: fp32, bf16, bf16+channels_last, "
+                   "bf16+channels_last+compile; or all")
+    s.add_argument("--classic", action="store_true", help="also time the classic DataLoader recipe")
+    s.add_argument("--out", default=None, help="also write the table as a record in this folder "
+                   "(the book reads results/bench)")
     s.set_defaults(run=_bench)
     return p
 

@@ -38,7 +38,7 @@ def _finite_or_none(x):
 class CifarTask:
     """CIFAR-10 batches from device-resident uint8 arrays, optionally a stratified subset."""
 
-    def __init__(self, config, cifar, device):
+    def __init__(self, config, cifar, device, channels_last=None):
         train_x, train_y, test_x, test_y = cifar.train_images, cifar.train_labels, cifar.test_images, cifar.test_labels
         # subsets are drawn with a fixed seed so that the seeds of a headline number share the data
         if config.train_per_class:
@@ -47,7 +47,9 @@ class CifarTask:
         if config.test_per_class:
             idx = lrdata.stratified_subset(test_y, config.test_per_class, seed=0)
             test_x, test_y = test_x[idx], test_y[idx]
-        channels_last = device.type == "cuda" and config.model.startswith("resnet")
+        if channels_last is None:   # pays off for convolutions on CUDA, nowhere else
+            channels_last = device.type == "cuda" and config.model.startswith("resnet")
+        self.channels_last = channels_last
         self.train = lrdata.DeviceLoader(train_x, train_y, config.batch_size, device, config.augment,
                                          shuffle=True, drop_last=True, seed=config.seed,
                                          channels_last=channels_last)
@@ -116,20 +118,24 @@ def _autocast_for(config, device):
 
 
 def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint_path=None,
-          checkpoint_every_s=60.0, compile=False, progress=True):
+          checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None):
     """Train one run; return its record body (everything but experiment/profile).
 
     A non-finite loss, or a smoothed loss above `divergence_factor` x the first, ends the run as
     `diverged` at that step: a result, not an exception. With `checkpoint_path`, the run saves its
     state every `checkpoint_every_s` seconds (at epoch ends) and resumes from it after a kill.
+    `channels_last` (None: on CUDA for ResNets) and `task` (a batch source; `lrlab bench` passes
+    the classic DataLoader recipe) change speed only, never the config.
     """
     device = torch.device(device)
     data = data if data is not None else load_task_data(config, data_root)
-    task = CifarTask(config, data, device) if config.task == "cifar10" else CharTask(config, data, device)
+    if task is None:
+        task = (CifarTask(config, data, device, channels_last) if config.task == "cifar10"
+                else CharTask(config, data, device))
     torch.manual_seed(config.seed)
     model = build_model(config.model, task.num_classes, config.width, config.depth,
                         config.zero_init_residual, config.bn_momentum, config.block_size).to(device)
-    if device.type == "cuda" and config.model.startswith("resnet"):
+    if getattr(task, "channels_last", False):
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config.optimizer, config.lr, config.momentum, config.nesterov,
                                 config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias)
