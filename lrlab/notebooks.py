@@ -1,4 +1,5 @@
 """Execute each chapter's MyST source with papermill into book/_generated/ for Jupyter Book."""
+import os
 import pathlib
 
 from lrlab.errors import LrlabError, check_choice
@@ -41,8 +42,9 @@ def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATE
         check_choice("chapter", name, available)
     outs = []
     for name in names or available:
-        params = dict(profile=profile, results=str(pathlib.Path(results).resolve()),
-                      allow_training=allow_training)
+        # relative to notebooks/, where the chapter runs: no local path lands in the book
+        results_rel = os.path.relpath(pathlib.Path(results).resolve(), NOTEBOOKS)
+        params = dict(profile=profile, results=results_rel, allow_training=allow_training)
         log(f"executing {name} (profile={profile})")
         try:
             outs.append(run_notebook(available[name], out_dir, params))

@@ -73,6 +73,7 @@ def test_a_chapter_without_records_says_how_to_make_them(tmp_path):
     (["sweep", "nope", "--profile", "quick"], "nope"),
     (["sweep", "basics", "--profile", "huge"], "huge"),
     (["bench", "vgg16"], "vgg16"),
+    (["bench", "resnet20", "--modes", "fp8"], "fp8"),
     (["bench", "resnet20", "--steps", "0"], "steps"),
     (["bench", "resnet20", "--batch-size", "-4"], "batch size"),
     (["notebooks", "99_nothing", "--profile", "smoke"], "99_nothing"),
@@ -96,8 +97,8 @@ def test_cli_no_data_names_the_ways_to_provide_it(tmp_path):
 
 
 def test_cli_bench_and_status(tmp_path):
-    out = lrlab("bench", "resnet20", "mlp", "--steps", "2", "--batch-size", "8")
+    out = lrlab("bench", "resnet20", "mlp-64", "--steps", "2", "--batch-size", "8")
     assert out.returncode == 0, out.stderr
-    assert "resnet20" in out.stdout and "images/s" in out.stdout
+    assert "resnet20" in out.stdout and "per s" in out.stdout and "mlp-64" in out.stdout
     out = lrlab("status", "--results", str(tmp_path))
     assert out.returncode == 0 and "basics" in out.stdout

@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from lrlab import bench
+from lrlab.config import RunConfig
+from lrlab.errors import LrlabError
+
+
+@pytest.mark.parametrize("model, forward_mflops", [("resnet20", 81), ("resnet56", 251)])
+def test_flop_count_matches_the_published_forward_cost(model, forward_mflops):
+    # train FLOPs = forward + backward, about 3x the forward cost He et al.'s nets are known for
+    flops = bench.train_flops_per_example(RunConfig(model=model))
+    assert flops / 3 == pytest.approx(forward_mflops * 1e6, rel=0.03)
+
+
+def test_bench_times_the_training_loop_and_the_classic_recipe(tmp_path):
+    lines = []
+    rows = bench.bench(["resnet20", "mlp-64", "chargpt-32"], batch_size=8, steps=2, classic=True,
+                       out=tmp_path, log=lines.append)
+    modes = [(r["model"], r["mode"]) for r in rows]
+    assert ("resnet20", "classic (DataLoader, fp32)") in modes and ("chargpt-32", "fp32") in modes
+    assert all(r["per_s"] > 0 and r["train_flops_per_example"] > 0 for r in rows)
+    assert [r["unit"] for r in rows if r["model"] == "chargpt-32"] == ["tokens"]
+    record = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert record["status"] == "completed" and record["env"]["device"] and len(record["rows"]) == len(rows)
+    assert any("over the classic recipe" in line for line in lines)
+
+
+@pytest.mark.parametrize("spec, needle", [("vgg16", "vgg16"), ("resnet20-64", "no width"),
+                                          ("mlp-0", "width")])
+def test_bad_model_specs(spec, needle):
+    with pytest.raises(LrlabError, match=needle):
+        bench.parse_model(spec)
+
+
+def test_bad_mode():
+    with pytest.raises(LrlabError, match="fp32, bf16"):
+        bench.bench_one("resnet20", 8, steps=1, mode="fp8")
