@@ -99,7 +99,10 @@ class ClassicTask:
     num_classes = 10
 
     def __init__(self, cifar, batch_size, device, steps, workers=None):
-        import torchvision.transforms as T
+        try:
+            import torchvision.transforms as T
+        except ImportError:
+            raise LrlabError("the classic recipe needs torchvision: pip install torchvision") from None
         transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
                                T.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
         workers = min(4, os.cpu_count() or 1) if workers is None else workers

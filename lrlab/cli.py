@@ -6,7 +6,9 @@ from lrlab.errors import LrlabError
 
 
 def _sweep(args):
+    from lrlab.env import check_device
     from lrlab.sweep import sweep
+    check_device(args.device)
     sweep(args.experiment, args.profile, args.results, args.device, args.data, args.compile,
           progress=not args.no_progress)
 
@@ -42,6 +44,8 @@ def _data(args):
 def _bench(args):
     from lrlab.bench import HEADER, MODES, bench
     from lrlab.errors import check_choice
+    from lrlab.env import check_device
+    check_device(args.device)
     modes = list(MODES) if args.modes == "all" else args.modes.split(",")
     for mode in modes:
         check_choice("mode", mode, list(MODES) + ["all"])

@@ -317,7 +317,10 @@ def load_cifar10(root=None, download=False):
 
 
 def _download_cifar10(root):
-    import torchvision  # lazily: only the download path needs it
+    try:  # lazily: only the download path needs torchvision
+        import torchvision
+    except ImportError:
+        raise LrlabError("downloading CIFAR-10 needs torchvision: pip install torchvision") from None
 
     try:
         torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)  # -> root/cifar-10-batches-py

@@ -43,3 +43,20 @@ def run_env(device, data=None, **extra):
         env["data"] = dict(source=data.source, sha256=data.sha256)
     env.update(extra)
     return env
+
+
+def check_device(name):
+    """A device string torch understands and this machine has; else a one-line LrlabError."""
+    from lrlab.errors import LrlabError
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise LrlabError(f"unknown device {name!r}; valid: cpu, cuda, cuda:N, mps") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        have = ", ".join(k for k, ok in available.items() if ok)
+        raise LrlabError(f"device {name!r} is not available on this machine; available: {have}")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise LrlabError(f"device {name!r} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+    return device

@@ -78,6 +78,8 @@ def test_a_chapter_without_records_says_how_to_make_them(tmp_path):
     (["bench", "resnet20", "--batch-size", "-4"], "batch size"),
     (["notebooks", "99_nothing", "--profile", "smoke"], "99_nothing"),
     (["frobnicate"], "frobnicate"),
+    (["sweep", "basics", "--profile", "smoke", "--device", "tpu9"], "tpu9"),
+    (["bench", "resnet20", "--device", "cuda:7"], "cuda:7"),
 ])
 def test_cli_errors_are_one_line_and_non_zero(args, needle, tmp_path):
     out = lrlab(*args, cwd=tmp_path)
@@ -102,3 +104,17 @@ def test_cli_bench_and_status(tmp_path):
     assert "resnet20" in out.stdout and "per s" in out.stdout and "mlp-64" in out.stdout
     out = lrlab("status", "--results", str(tmp_path))
     assert out.returncode == 0 and "basics" in out.stdout
+
+
+def test_sweep_and_bench_need_only_torch_numpy_pillow_tqdm(tmp_path, data_root):
+    # the GPU box has no book stack: make every heavier package unimportable and run both
+    blocked = ("pandas", "matplotlib", "torchvision", "jupytext", "papermill", "myst_nb", "scipy",
+               "IPython", "nbformat", "mup")
+    code = ("import sys\n"
+            f"for m in {blocked!r}: sys.modules[m] = None\n"
+            "from lrlab.cli import main\n"
+            "assert main(sys.argv[1:]) == 0\n")
+    for args in (["sweep", "basics", "--profile", "smoke", "--results", str(tmp_path), "--data",
+                  str(data_root), "--no-progress"], ["bench", "mlp-32", "--steps", "1", "--batch-size", "4"]):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
