@@ -22,6 +22,8 @@ class RunConfig:
     width: int | None = None            # MLP hidden / GPT d_model; ResNets use their fixed 16/32/64
     depth: int | None = None            # GPT layers
     parameterization: str = "sp"        # "sp" or "mup" (muP via the `mup` package)
+    base_width: int = 128               # muP's base shape: at this width muP equals SP
+    init: str = "default"               # "default": torch's layer init; "lecun": N(0, 1/fan_in), zero biases
     optimizer: str = "sgd"
     lr: float = 0.1                     # peak/base LR; schedules multiply it
     momentum: float = 0.9               # SGD momentum, or Adam beta1
@@ -52,11 +54,12 @@ class RunConfig:
         check_choice("task", self.task, TASKS)
         check_choice("model", self.model, MODELS)
         check_choice("parameterization", self.parameterization, ("sp", "mup"))
+        check_choice("init", self.init, ("default", "lecun"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("augmentation", self.augment, AUGMENTATIONS)
         check_choice("precision", self.precision, PRECISIONS)
-        for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor"):
+        for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width"):
             check_positive(name, getattr(self, name))
         for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",
                      "test_per_class", "grad_clip"):
@@ -74,7 +77,10 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def canonical_json(self):
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Only the fields that differ from their defaults: adding a field (with a default that
+        keeps the old behaviour) then leaves every existing run's id, and its record, valid."""
+        changed = {k: v for k, v in self.to_dict().items() if v != _DEFAULTS[k]}
+        return json.dumps(changed, sort_keys=True, separators=(",", ":"))
 
     @property
     def id(self):
@@ -90,3 +96,7 @@ class RunConfig:
         if unknown:
             raise LrlabError(f"unknown config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
         return cls(**d)
+
+
+_DEFAULTS = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+             for f in dataclasses.fields(RunConfig)}

@@ -67,11 +67,14 @@ class CifarResNet(nn.Module):
 class MLP(nn.Module):
     """f(x) = W3 relu(W2 relu(W1 x)): the muP paper's Fig. 3 network (Yang et al. 2022)."""
 
-    def __init__(self, width, d_in=3 * 32 * 32, num_classes=10, bias=False):
+    def __init__(self, width, d_in=3 * 32 * 32, num_classes=10, bias=False, init="default", mup=False):
         super().__init__()
         self.fc1 = nn.Linear(d_in, width, bias=bias)
         self.fc2 = nn.Linear(width, width, bias=bias)
-        self.readout = nn.Linear(width, num_classes, bias=bias)
+        self.readout = _readout(width, num_classes, bias, mup)
+        if init == "lecun":   # the paper's SP: W ~ N(0, 1/fan_in); muP then rescales the readout
+            for layer in (self.fc1, self.fc2, self.readout):
+                nn.init.normal_(layer.weight, std=layer.in_features ** -0.5)
 
     def forward(self, x):
         x = x.flatten(1)
@@ -108,23 +111,32 @@ class Block(nn.Module):
 
 
 class CharGPT(nn.Module):
-    """A small GPT over characters; head size 32 at every width, so width sets n_head."""
+    """A small GPT over characters; head size 32 at every width, so width sets n_head.
 
-    def __init__(self, vocab_size, width=128, depth=4, block_size=128, head_size=32, attn_scale=None):
+    Init: GPT-2's std 0.02 at the base width, with variance 1/fan_in as the width changes (so SP and
+    muP coincide at the base width, as muP requires). muP also divides the attention logits by the
+    head size instead of its square root and uses `mup.MuReadout`.
+    """
+
+    def __init__(self, vocab_size, width=128, depth=4, block_size=128, head_size=32, mup=False,
+                 base_width=128):
         super().__init__()
         if width % head_size:
             raise LrlabError(f"GPT width must be a multiple of {head_size}, got {width}")
-        # attn_scale None: 1/sqrt(head_size) (SP); muP passes 1/head_size
+        attn_scale = 1.0 / head_size if mup else None   # None: torch's 1/sqrt(head_size)
         self.tok = nn.Embedding(vocab_size, width)
         self.pos = nn.Embedding(block_size, width)
         self.blocks = nn.Sequential(*[Block(width, width // head_size, attn_scale) for _ in range(depth)])
         self.ln_f = nn.LayerNorm(width)
-        self.readout = nn.Linear(width, vocab_size, bias=False)
+        self.readout = _readout(width, vocab_size, False, mup)
         for name, p in self.named_parameters():
-            if p.dim() == 2:
-                nn.init.normal_(p, std=0.02)
+            if p.dim() != 2:
+                continue
+            fan_in = p.shape[0] if name in ("tok.weight", "pos.weight") else p.shape[1]
+            std = 0.02 if name in ("tok.weight", "pos.weight") else 0.02 * math.sqrt(base_width / fan_in)
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):  # GPT-2: scale residual outputs
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * depth))
+                std /= math.sqrt(2 * depth)
+            nn.init.normal_(p, std=std)
 
     def forward(self, idx):                       # (B, T) int64
         pos = torch.arange(idx.shape[1], device=idx.device)
@@ -132,17 +144,35 @@ class CharGPT(nn.Module):
         return self.readout(self.ln_f(self.blocks(x)))   # (B, T, vocab)
 
 
+def _readout(width, n_out, bias, mup):
+    if mup:   # output * 1/width_mult, and rescaled by set_base_shapes: muP's readout
+        from mup import MuReadout
+        return MuReadout(width, n_out, bias=bias)
+    return nn.Linear(width, n_out, bias=bias)
+
+
 def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual=False,
-                bn_momentum=0.1, block_size=128):
-    """One place that turns a config's model fields into a module."""
+                bn_momentum=0.1, block_size=128, parameterization="sp", base_width=128, init="default"):
+    """One place that turns a config's model fields into a module (muP through the `mup` package)."""
     from lrlab.config import MODELS
     check_choice("model", name, MODELS)
+    check_choice("parameterization", parameterization, ("sp", "mup"))
     if name in RESNET_DEPTHS:
+        if parameterization != "sp":
+            raise LrlabError(f"model {name!r} supports parameterization 'sp' only; muP: mlp, chargpt")
         return CifarResNet(RESNET_DEPTHS[name], num_classes, zero_init_residual, bn_momentum)
     check_positive("width", width)
-    if name == "mlp":
-        return MLP(width, num_classes=num_classes)
-    return CharGPT(num_classes, width, depth or 4, block_size)
+    mup = parameterization == "mup"
+
+    def make(w):
+        if name == "mlp":
+            return MLP(w, num_classes=num_classes, init=init, mup=mup)
+        return CharGPT(num_classes, w, depth or 4, block_size, mup=mup, base_width=base_width)
+    model = make(width)
+    if mup:   # base and delta models tell `mup` which dimensions grow with width
+        from mup import set_base_shapes
+        set_base_shapes(model, make(base_width), delta=make(2 * base_width))
+    return model
 
 
 def count_params(model):

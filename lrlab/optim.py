@@ -69,8 +69,12 @@ def param_groups(model, weight_decay, decay_norm_and_bias=True):
 
 
 def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, weight_decay=0.0,
-                    betas=(0.9, 0.999), eps=1e-8, decay_norm_and_bias=True):
+                    betas=(0.9, 0.999), eps=1e-8, decay_norm_and_bias=True, mup=False):
     """Optimizer `name` over a model (split by param_groups), a list of tensors, or a list of group dicts.
+
+    `mup=True` wraps the same torch class in the `mup` package's MuSGD/MuAdam (Yang et al. 2022),
+    which splits each group by the parameters' infinite dimensions and rescales its LR (and weight
+    decay); the model must have had `mup.set_base_shapes` applied.
 
     `weight_decay` (and any group's own "weight_decay") is the paper's lambda; see the module docstring
     for how it maps to torch. `momentum` and `nesterov` are for sgd/sgdw, `betas` and `eps` for adam/adamw.
@@ -102,14 +106,17 @@ def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, wei
             group["weight_decay"] = group["weight_decay"] / group_lr
     default_decay = weight_decay / lr if decoupled else weight_decay  # for groups added later
 
+    if name in ("sgd", "sgdw"):
+        kwargs = dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=default_decay)
+    else:
+        kwargs = dict(lr=lr, betas=betas, eps=eps, weight_decay=default_decay)
+    cls = {"sgd": torch.optim.SGD, "sgdw": SGDW, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
     try:
-        if name == "sgd":
-            return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=default_decay)
-        if name == "sgdw":
-            return SGDW(groups, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=default_decay)
-        if name == "adam":
-            return torch.optim.Adam(groups, lr=lr, betas=betas, eps=eps, weight_decay=default_decay)
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=default_decay)
+        if mup:
+            import mup as mup_package
+            wrapper = mup_package.MuSGD if name in ("sgd", "sgdw") else mup_package.MuAdam
+            return wrapper(groups, impl=cls, **kwargs)
+        return cls(groups, **kwargs)
     except (ValueError, TypeError) as err:  # e.g. a non-leaf tensor, a parameter in two groups
         raise LrlabError(f"cannot build optimizer {name!r}: {' '.join(str(err).split())}") from None
 

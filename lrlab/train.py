@@ -134,11 +134,13 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                 else CharTask(config, data, device))
     torch.manual_seed(config.seed)
     model = build_model(config.model, task.num_classes, config.width, config.depth,
-                        config.zero_init_residual, config.bn_momentum, config.block_size).to(device)
+                        config.zero_init_residual, config.bn_momentum, config.block_size,
+                        config.parameterization, config.base_width, config.init).to(device)
     if getattr(task, "channels_last", False):
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config.optimizer, config.lr, config.momentum, config.nesterov,
-                                config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias)
+                                config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias,
+                                mup=config.parameterization == "mup")
     total_steps = config.epochs * task.steps_per_epoch
     schedule = build_schedule(optimizer, config.schedule, total_steps, task.steps_per_epoch,
                               **config.schedule_args)
