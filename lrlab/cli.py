@@ -17,9 +17,10 @@ def _status(args):
     from lrlab.sweep import status
     rows = status(args.results)
     cols = ("experiment", "profile", "declared", "done", "diverged", "missing", "corrupt")
-    print("  ".join(f"{c:>10}" for c in cols))
+    width = max(len(c) for c in [cols[0]] + [r["experiment"] for r in rows])
+    print(f"{cols[0]:<{width}}  " + "  ".join(f"{c:>9}" for c in cols[1:]))
     for row in rows:
-        print("  ".join(f"{row[c]:>10}" for c in cols))
+        print(f"{row['experiment']:<{width}}  " + "  ".join(f"{row[c]:>9}" for c in cols[1:]))
     corrupt = sum(r["corrupt"] for r in rows)
     if corrupt:
         raise LrlabError(f"{corrupt} corrupt record(s); `lrlab sweep` redoes them")
