@@ -16,8 +16,8 @@ MLP_SETTINGS = {
 GPT_SETTINGS = {
     #        widths                       log2 LRs                 depth block batch steps/epoch epochs base
     "smoke": ([32, 64],                   [-8, -6],                    1,   32,    8,     4,       1,    32),
-    "quick": ([32, 64, 128],              list(range(-12, -3)),        2,   64,   32,   100,       2,    32),
-    "full":  ([64, 128, 256, 512, 1024],  list(range(-14, -3)),        4,  256,   64,   100,      10,    64),
+    "quick": ([32, 64, 128],              list(range(-12, -1)),        2,   64,   32,   100,       2,    32),
+    "full":  ([64, 128, 256, 512, 1024],  list(range(-14, -1)),        4,  256,   64,   100,      10,    64),
 }
 
 
