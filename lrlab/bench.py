@@ -28,7 +28,7 @@ MODES = {                      # name: (precision, channels_last, torch.compile)
     "bf16+channels_last": ("bf16", True, False),
     "bf16+channels_last+compile": ("bf16", True, True),
 }
-BENCH_MODELS = ("resnet20", "resnet32", "resnet56", "mlp", "chargpt")
+BENCH_MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
 # Dense peak FLOP/s from the vendors' datasheets, looked up by a substring of the device's name
 # (first match wins, so "H100 PCIe" is tried before "H100"). CPUs have no entry: no fraction.
 PEAK_FLOPS = (("H100 PCIe", {"bf16": 756e12, "fp32": 51e12}),

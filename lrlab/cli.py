@@ -96,7 +96,7 @@ def parser():
 
     s = sub.add_parser("bench", help="training images/s for a model, batch and device")
     s.add_argument("models", nargs="*", default=["resnet20", "resnet56"],
-                   help="resnet20, resnet32, resnet56, mlp-WIDTH, chargpt-WIDTH")
+                   help="resnet8, resnet20, resnet32, resnet56, mlp-WIDTH, chargpt-WIDTH")
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--device", default="cpu")
     s.add_argument("--steps", type=int, default=10, help="timed steps (after as many warm-up steps)")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from lrlab.errors import LrlabError, check_choice, check_positive
 
 TASKS = ("cifar10", "shakespeare")
-MODELS = ("resnet20", "resnet32", "resnet56", "mlp", "chargpt")
+MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 

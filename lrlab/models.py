@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from lrlab.errors import LrlabError, check_choice, check_positive
 
-RESNET_DEPTHS = {"resnet20": 20, "resnet32": 32, "resnet56": 56}
+RESNET_DEPTHS = {"resnet8": 8, "resnet20": 20, "resnet32": 32, "resnet56": 56}
 
 
 # ---------------------------------------------------------------- CIFAR ResNet
@@ -37,7 +37,7 @@ class CifarResNet(nn.Module):
     def __init__(self, depth=20, num_classes=10, zero_init_residual=False, bn_momentum=0.1):
         super().__init__()
         if (depth - 2) % 6:
-            raise LrlabError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 56, ...), got {depth}")
+            raise LrlabError(f"CIFAR ResNet depth must be 6n+2 (8, 20, 32, 56, ...), got {depth}")
         n = (depth - 2) // 6
         self.conv = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn = nn.BatchNorm2d(16, momentum=bn_momentum)

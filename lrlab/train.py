@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from lrlab import data as lrdata
 from lrlab.config import RunConfig
 from lrlab.env import run_env
+from lrlab.errors import LrlabError
 from lrlab.models import build_model
 from lrlab.optim import build_optimizer
 from lrlab.schedules import build_schedule
@@ -22,6 +23,7 @@ from lrlab.schedules import build_schedule
 CHECK_EVERY = 16        # steps between divergence checks (the only host syncs in an epoch)
 LOSS_EMA = 0.9          # smoothing of the training loss for the divergence rule
 EVAL_BATCH = 1000
+EXTRA_PASS_STRIDE = 1_000_003   # seeds of extra passes in one long epoch: far from any real epoch number
 
 
 def load_task_data(config, data_root=None):
@@ -50,6 +52,9 @@ class CifarTask:
         if channels_last is None:   # pays off for convolutions on CUDA, nowhere else
             channels_last = device.type == "cuda" and config.model.startswith("resnet")
         self.channels_last = channels_last
+        if len(train_y) < config.batch_size:   # drop_last would leave no step at all
+            raise LrlabError(f"batch_size {config.batch_size} is larger than the {len(train_y)} training images; "
+                             f"use batch_size <= {len(train_y)} or a larger train_per_class")
         self.train = lrdata.DeviceLoader(train_x, train_y, config.batch_size, device, config.augment,
                                          shuffle=True, drop_last=True, seed=config.seed,
                                          channels_last=channels_last)
@@ -59,11 +64,17 @@ class CifarTask:
         self.steps_per_epoch = config.steps_per_epoch or len(self.train)
 
     def train_batches(self, epoch):
-        self.train.set_epoch(epoch)
-        for step, (x, y) in enumerate(self.train):
-            if step == self.steps_per_epoch:
-                break
-            yield x, y
+        """steps_per_epoch batches; when that is more than one pass, further passes reshuffle
+        (pass 0 is the plain epoch, so runs of one pass or less are unchanged)."""
+        produced, passes = 0, 0
+        while produced < self.steps_per_epoch:
+            self.train.set_epoch(epoch + passes * EXTRA_PASS_STRIDE)
+            for x, y in self.train:
+                if produced == self.steps_per_epoch:
+                    return
+                produced += 1
+                yield x, y
+            passes += 1
 
     def test_batches(self):
         self.test.set_epoch(0)

@@ -44,7 +44,7 @@ def test_bad_config_names_the_value(changes, needle):
 
 
 def test_unknown_model_lists_the_choices():
-    with pytest.raises(LrlabError, match="resnet20, resnet32, resnet56, mlp, chargpt"):
+    with pytest.raises(LrlabError, match="resnet8, resnet20, resnet32, resnet56, mlp, chargpt"):
         RunConfig(model="vgg")
 
 

@@ -42,6 +42,18 @@ def test_a_huge_learning_rate_is_recorded_as_diverged(cifar):
     json.dumps(record, allow_nan=False)   # NaN losses are stored as null, not NaN
 
 
+def test_an_epoch_longer_than_one_pass_takes_every_step_it_declares(cifar):
+    record = train(MLP.replace(epochs=2, steps_per_epoch=15), data=cifar, progress=False)  # 6 batches a pass
+    assert record["final"]["steps"] == 30
+    assert record["history"][-1]["lr"] == MLP.lr
+
+
+def test_a_batch_larger_than_the_training_set_is_a_one_line_error(cifar):
+    from lrlab.errors import LrlabError
+    with pytest.raises(LrlabError, match="batch_size 500 is larger than the 300 training images"):
+        train(MLP.replace(batch_size=500), data=cifar, progress=False)
+
+
 def test_same_seed_same_history_other_seed_differs(cifar):
     a = train(MLP, data=cifar, progress=False)
     b = train(MLP, data=cifar, progress=False)
