@@ -45,6 +45,8 @@ class RunConfig:
     grad_clip: float | None = None
     precision: str = "auto"             # auto: bf16 autocast on CUDA, fp32 on CPU
     divergence_factor: float = 4.0      # smoothed loss above factor x the first loss ends the run
+    trace_every: int | None = None      # also record LR and mean training loss every k steps (range tests)
+    trace_test: bool = False            # ... and test loss/accuracy at each trace point (Smith's Fig. 2b)
     seed: int = 0
 
     def __post_init__(self):
@@ -62,10 +64,12 @@ class RunConfig:
         for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width"):
             check_positive(name, getattr(self, name))
         for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",
-                     "test_per_class", "grad_clip"):
+                     "test_per_class", "grad_clip", "trace_every"):
             check_positive(name, getattr(self, name), allow_none=True)
         if self.model in ("mlp", "chargpt") and self.width is None:
             raise LrlabError(f"model {self.model!r} needs a width (a positive integer)")
+        if self.trace_test and not self.trace_every:
+            raise LrlabError("trace_test needs trace_every (steps between trace points, a positive integer)")
         if self.micro_batch and self.batch_size % self.micro_batch:
             raise LrlabError(f"micro_batch {self.micro_batch} must divide batch_size {self.batch_size}")
         if not 0 <= self.momentum < 1:

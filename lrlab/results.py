@@ -16,6 +16,7 @@ PROFILES = ("smoke", "quick", "full")
 STATUSES = ("completed", "diverged")
 RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "history", "final", "env", "wall_s")
 HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+TRACE_KEYS = ("step", "lr", "train_loss")   # optional per-k-steps rows of a range test
 
 
 def default_root():
@@ -52,6 +53,9 @@ def validate_record(record, path=""):
     for row in record["history"]:
         if any(k not in row for k in HISTORY_KEYS):
             raise LrlabError(f"corrupt record {path}: a history row lacks one of {', '.join(HISTORY_KEYS)}")
+    for row in record.get("trace", []):
+        if any(k not in row for k in TRACE_KEYS):
+            raise LrlabError(f"corrupt record {path}: a trace row lacks one of {', '.join(TRACE_KEYS)}")
     return record
 
 

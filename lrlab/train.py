@@ -159,7 +159,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     autocast, precision = _autocast_for(config, device)
     chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
 
-    history, start_epoch, wall_before, first_loss_resumed = [], 0, 0.0, None
+    history, trace, start_epoch, wall_before, first_loss_resumed = [], [], 0, 0.0, None
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
     if ckpt and ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -168,6 +168,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
             history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
+            trace = state.get("trace", [])
             first_loss_resumed = state["first_loss"]
             torch.set_rng_state(state["rng"])
 
@@ -185,6 +186,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
+        trace_sum, trace_n = torch.zeros((), device=device), 0
         for x, y in task.train_batches(epoch):
             step_loss = torch.zeros((), device=device)
             for xc, yc in zip(x.chunk(chunks), y.chunk(chunks)):
@@ -198,6 +200,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            lr_used = schedule.lrs()[0] if config.trace_every else None
             schedule.step()
             loss_sum += step_loss
             # divergence bookkeeping stays on the device: no sync per step
@@ -208,6 +211,12 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             first_bad = torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
             step += 1
             bar.update(1)
+            if config.trace_every:   # a host sync every trace_every steps, only when asked for
+                trace_sum, trace_n = trace_sum + step_loss, trace_n + 1
+                if step % config.trace_every == 0:
+                    trace.append(_trace_point(step, lr_used, trace_sum / trace_n, model, task, autocast,
+                                              config.trace_test))
+                    trace_sum, trace_n = torch.zeros((), device=device), 0
             if step % CHECK_EVERY == 0 and first_bad.item() >= 0:
                 break
         if first_bad.item() >= 0:
@@ -225,26 +234,35 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         schedule.step_epoch(test_loss)
         if ckpt and epoch + 1 < config.epochs and time.perf_counter() - last_save >= checkpoint_every_s:
             _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
-                             wall_before + time.perf_counter() - t_start, first_loss.item())
+                             wall_before + time.perf_counter() - t_start, first_loss.item(), trace)
             last_save = time.perf_counter()
     bar.close()
     if ckpt:
         ckpt.unlink(missing_ok=True)
     last = history[-1]
+    extra = {"trace": trace} if config.trace_every else {}
     return dict(
         id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
-        history=history,
+        history=history, **extra,
         final=dict(test_acc=last["test_acc"], test_loss=last["test_loss"],
                    train_loss=last["train_loss"], steps=step),
         env=run_env(device, data, precision=precision, compile=compile),
         wall_s=wall_before + time.perf_counter() - t_start)
 
 
-def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss):
+def _trace_point(step, lr, mean_loss, model, task, autocast, with_test):
+    point = dict(step=step, lr=lr, train_loss=_finite_or_none(mean_loss.item()))
+    if with_test:
+        test_loss, test_acc = evaluate(model, task, autocast)
+        point.update(test_loss=_finite_or_none(test_loss), test_acc=test_acc)
+    return point
+
+
+def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, trace):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                    schedule=schedule.state_dict(), history=history, epoch=epoch, wall_s=wall_s,
+                    schedule=schedule.state_dict(), history=history, trace=trace, epoch=epoch, wall_s=wall_s,
                     first_loss=first_loss, rng=torch.get_rng_state()), tmp)
     tmp.replace(path)
 
