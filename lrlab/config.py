@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from lrlab.errors import LrlabError, check_choice, check_positive
 
 TASKS = ("cifar10", "shakespeare")
+RUNNERS = ("lrlab", "torch-lr-finder")
 MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -45,6 +46,7 @@ class RunConfig:
     grad_clip: float | None = None
     precision: str = "auto"             # auto: bf16 autocast on CUDA, fp32 on CPU
     divergence_factor: float = 4.0      # smoothed loss above factor x the first loss ends the run
+    runner: str = "lrlab"               # "torch-lr-finder": a range test run by that tool, for comparison
     trace_every: int | None = None      # also record LR and mean training loss every k steps (range tests)
     trace_test: bool = False            # ... and test loss/accuracy at each trace point (Smith's Fig. 2b)
     seed: int = 0
@@ -61,6 +63,7 @@ class RunConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("augmentation", self.augment, AUGMENTATIONS)
         check_choice("precision", self.precision, PRECISIONS)
+        check_choice("runner", self.runner, RUNNERS)
         for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width"):
             check_positive(name, getattr(self, name))
         for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",

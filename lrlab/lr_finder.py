@@ -12,7 +12,11 @@ The three rules, each returning a learning rate:
   valley       the middle of the longest stretch over which the smoothed loss keeps falling
                (after fastai's `valley`, which reads it as a longest decreasing subsequence).
 """
+import contextlib
+import importlib.metadata
 import math
+import os
+import time
 
 import numpy as np
 
@@ -98,3 +102,78 @@ def _valley_middle(values):
     while previous[first] >= 0:
         first = previous[first]
     return first + (end - first) // 2
+
+
+def run_torch_lr_finder(config: RunConfig, device="cpu", data=None, progress=True):
+    """The range test `config` declares, run by torch-lr-finder (the outside tool the book compares
+    with) on the same model, optimizer, seed and batches, with the tool's defaults (its 0.05 loss
+    smoothing, its stop at 5x the best loss). Returns a record body like `lrlab.train.train`'s,
+    its trace holding the tool's own (smoothed) loss curve."""
+    import torch
+    try:
+        from torch_lr_finder import LRFinder, TrainDataLoaderIter
+    except ImportError as err:   # it also needs matplotlib, which a bare GPU box lacks
+        raise LrlabError(f"run {config.id} compares with torch-lr-finder, which cannot be imported here "
+                         f"({err}); pip install torch-lr-finder (it brings matplotlib)") from None
+
+    from lrlab.env import run_env
+    from lrlab.models import build_model
+    from lrlab.optim import build_optimizer
+    from lrlab.train import CifarTask, evaluate, load_task_data
+
+    if config.task != "cifar10" or config.schedule not in ("exponential", "linear"):
+        raise LrlabError(f"torch-lr-finder runs CIFAR-10 range tests (schedule exponential or linear), "
+                         f"got task {config.task!r}, schedule {config.schedule!r}")
+    device = torch.device(device)
+    data = data if data is not None else load_task_data(config, None)
+    task = CifarTask(config, data, device, channels_last=False)
+    steps = config.epochs * task.steps_per_epoch
+    if config.schedule == "exponential":
+        start, end, mode = config.lr, config.lr * config.schedule_args["gamma"] ** steps, "exp"
+    else:
+        start, end, mode = config.lr * config.schedule_args.get("start_ratio", 1.0), config.lr, "linear"
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, task.num_classes, config.width, config.depth, config.zero_init_residual,
+                        config.bn_momentum, config.block_size, config.parameterization, config.base_width,
+                        config.init).to(device)
+    optimizer = build_optimizer(model, config.optimizer, max(start, 1e-12), config.momentum, config.nesterov,
+                                config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias)
+    t0 = time.perf_counter()
+    finder = LRFinder(model, optimizer, torch.nn.CrossEntropyLoss(), device=device)
+    class SameBatches:   # the batches lrlab.train would draw for this run, in the same order
+        def __iter__(self):
+            return task.train_batches(0)
+
+    with _tqdm_disabled(not progress):   # the tool draws its own bar; honour --no-progress
+        finder.range_test(TrainDataLoaderIter(SameBatches()), start_lr=start or None, end_lr=end,
+                          num_iter=steps, step_mode=mode)
+    lrs, losses = finder.history["lr"], finder.history["loss"]
+    trace = [dict(step=i + 1, lr=float(lr), train_loss=float(loss) if math.isfinite(loss) else None)
+             for i, (lr, loss) in enumerate(zip(lrs, losses))]
+    test_loss, test_acc = evaluate(model, task, lambda: torch.autocast(device.type, enabled=False))
+    stopped = len(trace) < steps
+    seconds = time.perf_counter() - t0
+    last = dict(epoch=1, lr=trace[-1]["lr"], train_loss=trace[-1]["train_loss"], train_acc=None,
+                test_loss=test_loss if math.isfinite(test_loss) else None, test_acc=test_acc, seconds=seconds)
+    return dict(id=config.id, config=config.to_dict(), status="diverged" if stopped else "completed",
+                diverged_at_step=len(trace) if stopped else None, history=[last], trace=trace,
+                final=dict(test_acc=test_acc, test_loss=last["test_loss"], train_loss=last["train_loss"],
+                           steps=len(trace)),
+                env=run_env(device, data, precision="fp32", compile=False,
+                            runner=f"torch-lr-finder {importlib.metadata.version('torch-lr-finder')}"),
+                wall_s=seconds)
+
+
+@contextlib.contextmanager
+def _tqdm_disabled(disabled):
+    """tqdm (>= 4.66) reads TQDM_DISABLE when a bar is created."""
+    before = os.environ.get("TQDM_DISABLE")
+    if disabled:
+        os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before

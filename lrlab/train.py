@@ -138,6 +138,10 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     `channels_last` (None: on CUDA for ResNets) and `task` (a batch source; `lrlab bench` passes
     the classic DataLoader recipe) change speed only, never the config.
     """
+    if config.runner == "torch-lr-finder":   # the outside tool a range test is compared with
+        from lrlab.lr_finder import run_torch_lr_finder
+        return run_torch_lr_finder(config, device, data if data is not None else load_task_data(config, data_root),
+                                   progress)
     device = torch.device(device)
     data = data if data is not None else load_task_data(config, data_root)
     if task is None:

@@ -86,3 +86,14 @@ def test_steepest_rule_matches_torch_lr_finder_on_its_own_curve(cifar):
     lrs, losses = finder.history["lr"][10:-5], finder.history["loss"][10:-5]
     ours = suggestions(lrs, losses, beta=0.0, skip_start=0.0)["steepest"]
     assert ours == pytest.approx(theirs, rel=0.5)
+
+
+def test_torch_lr_finder_runs_the_same_declared_test_as_a_record(cifar):
+    pytest.importorskip("torch_lr_finder")
+    config = range_test_config(MLP, 1e-4, 1.0, steps=30).replace(runner="torch-lr-finder")
+    record = train(config, data=cifar, progress=False)
+    validate_record({**record, "experiment": "x", "profile": "smoke"})
+    lrs = [p["lr"] for p in record["trace"]]
+    assert lrs[0] == pytest.approx(1e-4) and lrs == sorted(lrs) and len(lrs) <= 30
+    assert record["env"]["runner"].startswith("torch-lr-finder")
+    assert config.id != range_test_config(MLP, 1e-4, 1.0, steps=30).id
