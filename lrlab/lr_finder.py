@@ -15,7 +15,6 @@ The three rules, each returning a learning rate:
 import contextlib
 import importlib.metadata
 import math
-import os
 import time
 
 import numpy as np
@@ -144,7 +143,7 @@ def run_torch_lr_finder(config: RunConfig, device="cpu", data=None, progress=Tru
         def __iter__(self):
             return task.train_batches(0)
 
-    with _tqdm_disabled(not progress):   # the tool draws its own bar; honour --no-progress
+    with _tool_quiet(not progress):   # the tool draws its own bar and prints; honour --no-progress
         finder.range_test(TrainDataLoaderIter(SameBatches()), start_lr=start or None, end_lr=end,
                           num_iter=steps, step_mode=mode)
     lrs, losses = finder.history["lr"], finder.history["loss"]
@@ -165,15 +164,19 @@ def run_torch_lr_finder(config: RunConfig, device="cpu", data=None, progress=Tru
 
 
 @contextlib.contextmanager
-def _tqdm_disabled(disabled):
-    """tqdm (>= 4.66) reads TQDM_DISABLE when a bar is created."""
-    before = os.environ.get("TQDM_DISABLE")
-    if disabled:
-        os.environ["TQDM_DISABLE"] = "1"
-    try:
+def _tool_quiet(quiet):
+    """Silence the tool's progress bar and its closing print. tqdm reads TQDM_DISABLE only when it
+    is imported, so the module's own `tqdm` name is swapped for the duration instead."""
+    import functools
+    import io
+    import torch_lr_finder.lr_finder as tool
+    before = tool.tqdm
+    if not quiet:
         yield
+        return
+    tool.tqdm = functools.partial(before, disable=True)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
-        if before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = before
+        tool.tqdm = before

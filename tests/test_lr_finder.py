@@ -88,10 +88,12 @@ def test_steepest_rule_matches_torch_lr_finder_on_its_own_curve(cifar):
     assert ours == pytest.approx(theirs, rel=0.5)
 
 
-def test_torch_lr_finder_runs_the_same_declared_test_as_a_record(cifar):
+def test_torch_lr_finder_runs_the_same_declared_test_as_a_record(cifar, capsys):
     pytest.importorskip("torch_lr_finder")
     config = range_test_config(MLP, 1e-4, 1.0, steps=30).replace(runner="torch-lr-finder")
     record = train(config, data=cifar, progress=False)
+    out = capsys.readouterr()
+    assert "it/s" not in out.err and out.out == ""       # --no-progress silences the tool too
     validate_record({**record, "experiment": "x", "profile": "smoke"})
     lrs = [p["lr"] for p in record["trace"]]
     assert lrs[0] == pytest.approx(1e-4) and lrs == sorted(lrs) and len(lrs) <= 30
