@@ -14,13 +14,14 @@ from lrlab.lr_finder import range_test_config
 
 SETTINGS = {
     # model, images/class, test/class, batch, one-cycle steps, budget-curve steps, modern batch, modern epochs,
-    # range-test steps (loss form), range-test steps (accuracy form), trace_every (accuracy form), seeds
+    # range-test steps (loss form), range-test steps (accuracy form), trace_every (accuracy form), seeds.
+    # budgets: the paper's 2k, 6k and 20k-iteration cycles beside the 10k headline, in proportion to `steps`
     "smoke": dict(model="resnet8", per_class=20, test_per_class=5, batch=50, steps=8, budgets=(4, 16),
                   modern_batch=25, modern_epochs=2, range_steps=12, accuracy_steps=12, accuracy_every=4, seeds=2),
-    "quick": dict(model="resnet8", per_class=250, test_per_class=200, batch=100, steps=500, budgets=(100, 250, 1000),
+    "quick": dict(model="resnet8", per_class=250, test_per_class=200, batch=100, steps=500, budgets=(100, 300, 1000),
                   modern_batch=50, modern_epochs=20, range_steps=300, accuracy_steps=500, accuracy_every=25, seeds=3),
     "full": dict(model="resnet56", per_class=None, test_per_class=None, batch=1000, steps=10_000,
-                 budgets=(2_000, 5_000, 20_000), modern_batch=512, modern_epochs=95, range_steps=500,
+                 budgets=(2_000, 6_000, 20_000), modern_batch=512, modern_epochs=95, range_steps=500,
                  accuracy_steps=5_000, accuracy_every=100, seeds=3),
 }
 PEAKS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 8.0)          # one-cycle peak LRs: octaves, plus the paper's 3
