@@ -103,7 +103,7 @@ def _valley_middle(values):
     return first + (end - first) // 2
 
 
-def run_torch_lr_finder(config: RunConfig, device="cpu", data=None, progress=True):
+def run_torch_lr_finder(config: RunConfig, device, data, progress=True):
     """The range test `config` declares, run by torch-lr-finder (the outside tool the book compares
     with) on the same model, optimizer, seed and batches, with the tool's defaults (its 0.05 loss
     smoothing, its stop at 5x the best loss). Returns a record body like `lrlab.train.train`'s,
@@ -116,27 +116,20 @@ def run_torch_lr_finder(config: RunConfig, device="cpu", data=None, progress=Tru
                          f"({err}); pip install torch-lr-finder (it brings matplotlib)") from None
 
     from lrlab.env import run_env
-    from lrlab.models import build_model
-    from lrlab.optim import build_optimizer
-    from lrlab.train import CifarTask, evaluate, load_task_data
+    from lrlab.train import CifarTask, evaluate, model_and_optimizer
 
     if config.task != "cifar10" or config.schedule not in ("exponential", "linear"):
         raise LrlabError(f"torch-lr-finder runs CIFAR-10 range tests (schedule exponential or linear), "
                          f"got task {config.task!r}, schedule {config.schedule!r}")
     device = torch.device(device)
-    data = data if data is not None else load_task_data(config, None)
     task = CifarTask(config, data, device, channels_last=False)
     steps = config.epochs * task.steps_per_epoch
     if config.schedule == "exponential":
         start, end, mode = config.lr, config.lr * config.schedule_args["gamma"] ** steps, "exp"
     else:
         start, end, mode = config.lr * config.schedule_args.get("start_ratio", 1.0), config.lr, "linear"
-    torch.manual_seed(config.seed)
-    model = build_model(config.model, task.num_classes, config.width, config.depth, config.zero_init_residual,
-                        config.bn_momentum, config.block_size, config.parameterization, config.base_width,
-                        config.init).to(device)
-    optimizer = build_optimizer(model, config.optimizer, max(start, 1e-12), config.momentum, config.nesterov,
-                                config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias)
+    # the tool sets the LR itself; the optimizer only needs a positive one to be built
+    model, optimizer = model_and_optimizer(config, task.num_classes, device, lr=max(start, 1e-12))
     t0 = time.perf_counter()
     finder = LRFinder(model, optimizer, torch.nn.CrossEntropyLoss(), device=device)
     class SameBatches:   # the batches lrlab.train would draw for this run, in the same order

@@ -128,6 +128,21 @@ def _autocast_for(config, device):
     return (lambda: torch.autocast(device.type, enabled=False)), "fp32"
 
 
+def model_and_optimizer(config, num_classes, device, channels_last=False, lr=None):
+    """The run's model, initialised from `config.seed`, and its optimizer (at `lr`, default the
+    config's): built the same way whichever runner trains it."""
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, num_classes, config.width, config.depth,
+                        config.zero_init_residual, config.bn_momentum, config.block_size,
+                        config.parameterization, config.base_width, config.init).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, config.optimizer, config.lr if lr is None else lr, config.momentum,
+                                config.nesterov, config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias,
+                                mup=config.parameterization == "mup")
+    return model, optimizer
+
+
 def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint_path=None,
           checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None):
     """Train one run; return its record body (everything but experiment/profile).
@@ -138,24 +153,15 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     `channels_last` (None: on CUDA for ResNets) and `task` (a batch source; `lrlab bench` passes
     the classic DataLoader recipe) change speed only, never the config.
     """
+    data = data if data is not None else load_task_data(config, data_root)
     if config.runner == "torch-lr-finder":   # the outside tool a range test is compared with
         from lrlab.lr_finder import run_torch_lr_finder
-        return run_torch_lr_finder(config, device, data if data is not None else load_task_data(config, data_root),
-                                   progress)
+        return run_torch_lr_finder(config, device, data, progress)
     device = torch.device(device)
-    data = data if data is not None else load_task_data(config, data_root)
     if task is None:
         task = (CifarTask(config, data, device, channels_last) if config.task == "cifar10"
                 else CharTask(config, data, device))
-    torch.manual_seed(config.seed)
-    model = build_model(config.model, task.num_classes, config.width, config.depth,
-                        config.zero_init_residual, config.bn_momentum, config.block_size,
-                        config.parameterization, config.base_width, config.init).to(device)
-    if getattr(task, "channels_last", False):
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, config.optimizer, config.lr, config.momentum, config.nesterov,
-                                config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias,
-                                mup=config.parameterization == "mup")
+    model, optimizer = model_and_optimizer(config, task.num_classes, device, getattr(task, "channels_last", False))
     total_steps = config.epochs * task.steps_per_epoch
     schedule = build_schedule(optimizer, config.schedule, total_steps, task.steps_per_epoch,
                               **config.schedule_args)
