@@ -49,6 +49,7 @@ class RunConfig:
     runner: str = "lrlab"               # "torch-lr-finder": a range test run by that tool, for comparison
     trace_every: int | None = None      # also record LR and mean training loss every k steps (range tests)
     trace_test: bool = False            # ... and test loss/accuracy at each trace point (Smith's Fig. 2b)
+    noise_scale_every: int | None = None  # measure the gradient noise scale at the start and every k epochs
     seed: int = 0
 
     def __post_init__(self):
@@ -67,7 +68,7 @@ class RunConfig:
         for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width"):
             check_positive(name, getattr(self, name))
         for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",
-                     "test_per_class", "grad_clip", "trace_every"):
+                     "test_per_class", "grad_clip", "trace_every", "noise_scale_every"):
             check_positive(name, getattr(self, name), allow_none=True)
         if self.model in ("mlp", "chargpt") and self.width is None:
             raise LrlabError(f"model {self.model!r} needs a width (a positive integer)")

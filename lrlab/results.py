@@ -17,6 +17,7 @@ STATUSES = ("completed", "diverged")
 RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "history", "final", "env", "wall_s")
 HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 TRACE_KEYS = ("step", "lr", "train_loss")   # optional per-k-steps rows of a range test
+NOISE_KEYS = ("epoch", "step", "b_simple", "grad_sq", "trace_sigma")   # optional noise-scale rows
 
 
 def default_root():
@@ -56,6 +57,9 @@ def validate_record(record, path=""):
     for row in record.get("trace", []):
         if any(k not in row for k in TRACE_KEYS):
             raise LrlabError(f"corrupt record {path}: a trace row lacks one of {', '.join(TRACE_KEYS)}")
+    for row in record.get("noise_scale", []):
+        if any(k not in row for k in NOISE_KEYS):
+            raise LrlabError(f"corrupt record {path}: a noise-scale row lacks one of {', '.join(NOISE_KEYS)}")
     return record
 
 
@@ -107,6 +111,13 @@ class Store:
             row.update(wall_s=r["wall_s"], device=r["env"].get("device"),
                        diverged_at_step=r.get("diverged_at_step"))
             rows.append(row)
+        return pd.DataFrame(rows)
+
+    def noise_scale(self, experiment, profile):
+        """One row per (run, noise-scale measurement), with the run's config fields beside it."""
+        import pandas as pd
+        rows = [{"id": r["id"], "status": r["status"], **r["config"], **point}
+                for r in self.records(profile, experiment) for point in r.get("noise_scale", [])]
         return pd.DataFrame(rows)
 
     def history(self, experiment, profile):

@@ -32,7 +32,7 @@ from lrlab.errors import LrlabError, check_choice, check_positive
 SCHEDULES = (  # names, in gallery order
     "constant", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "warmup_cosine",
     "triangular", "one_cycle", "one_cycle_fastai", "reduce_on_plateau", "polynomial", "linear",
-    "warmup_stable_decay", "inverse_sqrt")
+    "warmup_stable_decay", "inverse_sqrt", "warmup_multistep")
 
 # The options each schedule accepts, with defaults; None means "derived from total_steps".
 _ONE_CYCLE = dict(pct_start=0.45, div_factor=10.0, final_div_factor=1e3, three_phase=True, anneal="linear",
@@ -54,6 +54,10 @@ OPTIONS = {
     "linear": dict(start_ratio=1.0, end_ratio=0.0),
     "warmup_stable_decay": dict(warmup=0.05, decay=0.2, min_lr_ratio=0.0),
     "inverse_sqrt": dict(warmup=None),
+    # Goyal et al.: warm up from start_ratio ("linear": gradual, "constant": hold, then jump), then
+    # x gamma at each milestone (fractions of total_steps, counted from step 0, warmup included)
+    "warmup_multistep": dict(warmup=0.0, start_ratio=0.0, warmup_shape="linear",
+                             milestones=(1 / 3, 2 / 3, 8 / 9), gamma=0.1),
 }
 
 # Kwargs that make each schedule look typical over ~1000 steps (the book's schedule gallery).
@@ -73,6 +77,7 @@ DEFAULT_GALLERY_ARGS = {
     "linear": {},
     "warmup_stable_decay": dict(warmup=0.05, decay=0.2),
     "inverse_sqrt": dict(warmup=50),
+    "warmup_multistep": dict(warmup=5 / 90, start_ratio=1 / 32),  # Goyal et al. at batch 8k: 0.1 -> 3.2
 }
 
 # Group keys the schedulers write; saved with the schedule so a resume restores them whichever of
@@ -240,6 +245,13 @@ def _make_scheduler(optimizer, name, total_steps, **o):
         warmup = o["warmup"] if o["warmup"] is not None else max(1, total_steps // 20)
         _check_int("warmup", warmup, low=1)
         return lambda_lr(functools.partial(_inverse_sqrt, warmup=warmup))
+    if name == "warmup_multistep":
+        warmup = round(_check_range("warmup", o["warmup"], 0, 1) * total_steps)
+        milestones = sorted(round(_check_range("milestone", f, 0, 1) * total_steps) for f in o["milestones"])
+        return lambda_lr(functools.partial(
+            _warmup_multistep, warmup=warmup, start=_check_range("start_ratio", o["start_ratio"], 0, 1),
+            shape=check_choice("warmup_shape", o["warmup_shape"], ("linear", "constant")),
+            milestones=tuple(milestones), gamma=check_positive("gamma", o["gamma"])))
     raise AssertionError(name)  # every name in SCHEDULES is handled above
 
 
@@ -283,6 +295,13 @@ def _warmup_stable_decay(step, total, warmup, decay, floor):
 
 def _inverse_sqrt(step, warmup):
     return min(step / warmup, math.sqrt(warmup / step)) if step > 0 else 0.0
+
+
+def _warmup_multistep(step, warmup, start, shape, milestones, gamma):
+    decay = gamma ** sum(step >= m for m in milestones)
+    if step >= warmup:
+        return decay
+    return decay * (start + (1 - start) * step / warmup if shape == "linear" else start)
 
 
 def _check_int(name, value, low):

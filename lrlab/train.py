@@ -17,6 +17,7 @@ from lrlab.config import RunConfig
 from lrlab.env import run_env
 from lrlab.errors import LrlabError
 from lrlab.models import build_model
+from lrlab.noise_scale import gradient_noise_scale
 from lrlab.optim import build_optimizer
 from lrlab.schedules import build_schedule
 
@@ -24,6 +25,8 @@ CHECK_EVERY = 16        # steps between divergence checks (the only host syncs i
 LOSS_EMA = 0.9          # smoothing of the training loss for the divergence rule
 EVAL_BATCH = 1000
 EXTRA_PASS_STRIDE = 1_000_003   # seeds of extra passes in one long epoch: far from any real epoch number
+NOISE_SMALL_PER_BIG, NOISE_BIG_BATCHES = 8, 8   # noise scale: big batch = 8 small ones, averaged over 8
+NOISE_SEED = 7_777_777          # the measurement's own batches: it never moves the training stream
 
 
 def load_task_data(config, data_root=None):
@@ -58,6 +61,10 @@ class CifarTask:
         self.train = lrdata.DeviceLoader(train_x, train_y, config.batch_size, device, config.augment,
                                          shuffle=True, drop_last=True, seed=config.seed,
                                          channels_last=channels_last)
+        if config.noise_scale_every:   # small batches of the size the model trains on (its BN batch)
+            self.noise = lrdata.DeviceLoader(train_x, train_y, config.micro_batch or config.batch_size, device,
+                                             config.augment, shuffle=True, drop_last=True,
+                                             seed=config.seed + NOISE_SEED, channels_last=channels_last)
         self.test = lrdata.DeviceLoader(test_x, test_y, EVAL_BATCH, device, "none", shuffle=False,
                                         channels_last=channels_last)
         self.num_classes = int(max(train_y.max(), test_y.max())) + 1
@@ -80,6 +87,12 @@ class CifarTask:
         self.test.set_epoch(0)
         return iter(self.test)
 
+    def noise_batches(self, count, first):
+        """`count` independent small batches: the first batch of `count` freshly shuffled epochs."""
+        for j in range(count):
+            self.noise.set_epoch(first + j)
+            yield next(iter(self.noise))
+
 
 class CharTask:
     """Random windows of Tiny Shakespeare; an 'epoch' is steps_per_epoch steps."""
@@ -95,6 +108,12 @@ class CharTask:
         for _ in range(self.steps_per_epoch):
             yield lrdata.char_batch(self.corpus.train, self.config.block_size, self.config.batch_size,
                                     gen, self.device)
+
+    def noise_batches(self, count, first):
+        gen = torch.Generator().manual_seed(self.config.seed + NOISE_SEED + first)
+        size = self.config.micro_batch or self.config.batch_size
+        for _ in range(count):
+            yield lrdata.char_batch(self.corpus.train, self.config.block_size, size, gen, self.device)
 
     def test_batches(self, n_batches=20):
         gen = torch.Generator().manual_seed(12345)   # the same validation windows for every run
@@ -169,7 +188,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     autocast, precision = _autocast_for(config, device)
     chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
 
-    history, trace, start_epoch, wall_before, first_loss_resumed = [], [], 0, 0.0, None
+    history, trace, noise, start_epoch, wall_before, first_loss_resumed = [], [], [], 0, 0.0, None
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
     if ckpt and ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -178,7 +197,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
             history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
-            trace = state.get("trace", [])
+            trace, noise = state.get("trace", []), state.get("noise_scale", [])
             first_loss_resumed = state["first_loss"]
             torch.set_rng_state(state["rng"])
 
@@ -191,6 +210,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     first_bad = torch.tensor(-1, device=device)
     step = start_epoch * task.steps_per_epoch
     bar = _progress(total_steps, step, config, progress)
+    if config.noise_scale_every and start_epoch == 0:
+        noise.append(_noise_point(0, 0, model, task, autocast))
     for epoch in range(start_epoch, config.epochs):
         t_epoch = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
@@ -242,15 +263,19 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         if status == "diverged":
             break
         schedule.step_epoch(test_loss)
+        if config.noise_scale_every and (epoch + 1) % config.noise_scale_every == 0:
+            noise.append(_noise_point(epoch + 1, step, model, task, autocast))
         if ckpt and epoch + 1 < config.epochs and time.perf_counter() - last_save >= checkpoint_every_s:
             _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
-                             wall_before + time.perf_counter() - t_start, first_loss.item(), trace)
+                             wall_before + time.perf_counter() - t_start, first_loss.item(), trace, noise)
             last_save = time.perf_counter()
     bar.close()
     if ckpt:
         ckpt.unlink(missing_ok=True)
     last = history[-1]
     extra = {"trace": trace} if config.trace_every else {}
+    if config.noise_scale_every:
+        extra["noise_scale"] = noise
     return dict(
         id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
         history=history, **extra,
@@ -268,11 +293,19 @@ def _trace_point(step, lr, mean_loss, model, task, autocast, with_test):
     return point
 
 
-def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, trace):
+def _noise_point(epoch, step, model, task, autocast):
+    def loss_of(x, y):
+        with autocast():
+            return _loss_and_correct(model(x), y)[0]
+    batches = task.noise_batches(NOISE_SMALL_PER_BIG * NOISE_BIG_BATCHES, first=epoch * 1000)
+    return dict(epoch=epoch, step=step, **gradient_noise_scale(model, loss_of, batches, NOISE_SMALL_PER_BIG))
+
+
+def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, trace, noise):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                    schedule=schedule.state_dict(), history=history, trace=trace, epoch=epoch, wall_s=wall_s,
+                    schedule=schedule.state_dict(), history=history, trace=trace, noise_scale=noise, epoch=epoch, wall_s=wall_s,
                     first_loss=first_loss, rng=torch.get_rng_state()), tmp)
     tmp.replace(path)
 

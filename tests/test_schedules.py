@@ -71,6 +71,13 @@ CLOSED_FORMS = [
      lambda t: t / 20 if t < 20 else 1.0 if t < 100 else 0.1 + 0.9 * (T - t) / 100),
     ("inverse_sqrt", {}, lambda t: min(t / 10, math.sqrt(10 / t)) if t else 0.0),
     ("inverse_sqrt", dict(warmup=25), lambda t: min(t / 25, math.sqrt(25 / t)) if t else 0.0),
+    ("warmup_multistep", {}, lambda t: 0.1 ** sum(t >= round(f * T) for f in (1 / 3, 2 / 3, 8 / 9))),
+    # Goyal's gradual warmup at k = 8: 1/8 -> 1 linearly over 20 steps, then the 30/60/80-of-90 steps
+    ("warmup_multistep", dict(warmup=0.1, start_ratio=1 / 8),
+     lambda t: (1 / 8 + 7 / 8 * t / 20 if t < 20 else 1.0) * 0.1 ** sum(t >= round(f * T) for f in (1 / 3, 2 / 3, 8 / 9))),
+    # constant warmup: hold the small LR, then jump
+    ("warmup_multistep", dict(warmup=0.1, start_ratio=1 / 8, warmup_shape="constant", milestones=[0.5]),
+     lambda t: 1 / 8 if t < 20 else 1.0 if t < 100 else 0.1),
 ]
 
 

@@ -11,6 +11,7 @@ from lrlab.results import PROFILES
 EXPERIMENTS = {           # name -> (module, chapter notebook)
     "basics": ("lrlab.experiments.basics", "01_basics"),
     "super_convergence": ("lrlab.experiments.super_convergence", "02_super_convergence"),
+    "linear_scaling": ("lrlab.experiments.linear_scaling", "03_linear_scaling"),
     "weight_decay": ("lrlab.experiments.weight_decay", "04_weight_decay"),
     "lr_vs_width": ("lrlab.experiments.lr_vs_width", "05_lr_vs_width"),
 }
