@@ -50,6 +50,7 @@ class RunConfig:
     trace_every: int | None = None      # also record LR and mean training loss every k steps (range tests)
     trace_test: bool = False            # ... and test loss/accuracy at each trace point (Smith's Fig. 2b)
     noise_scale_every: int | None = None  # measure the gradient noise scale at the start and every k epochs
+    noise_scale_batches: int = 8        # ... averaged over this many big batches (of 8 micro-batches each)
     seed: int = 0
 
     def __post_init__(self):
@@ -65,7 +66,8 @@ class RunConfig:
         check_choice("augmentation", self.augment, AUGMENTATIONS)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("runner", self.runner, RUNNERS)
-        for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width"):
+        for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width",
+                     "noise_scale_batches"):
             check_positive(name, getattr(self, name))
         for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",
                      "test_per_class", "grad_clip", "trace_every", "noise_scale_every"):

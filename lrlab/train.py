@@ -25,7 +25,7 @@ CHECK_EVERY = 16        # steps between divergence checks (the only host syncs i
 LOSS_EMA = 0.9          # smoothing of the training loss for the divergence rule
 EVAL_BATCH = 1000
 EXTRA_PASS_STRIDE = 1_000_003   # seeds of extra passes in one long epoch: far from any real epoch number
-NOISE_SMALL_PER_BIG, NOISE_BIG_BATCHES = 8, 8   # noise scale: big batch = 8 small ones, averaged over 8
+NOISE_SMALL_PER_BIG = 8         # noise scale: a big batch is 8 independent small ones
 NOISE_SEED = 7_777_777          # the measurement's own batches: it never moves the training stream
 
 
@@ -211,7 +211,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     step = start_epoch * task.steps_per_epoch
     bar = _progress(total_steps, step, config, progress)
     if config.noise_scale_every and start_epoch == 0:
-        noise.append(_noise_point(0, 0, model, task, autocast))
+        noise.append(_noise_point(0, 0, model, task, autocast, config.noise_scale_batches))
     for epoch in range(start_epoch, config.epochs):
         t_epoch = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
@@ -264,7 +264,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             break
         schedule.step_epoch(test_loss)
         if config.noise_scale_every and (epoch + 1) % config.noise_scale_every == 0:
-            noise.append(_noise_point(epoch + 1, step, model, task, autocast))
+            noise.append(_noise_point(epoch + 1, step, model, task, autocast, config.noise_scale_batches))
         if ckpt and epoch + 1 < config.epochs and time.perf_counter() - last_save >= checkpoint_every_s:
             _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
                              wall_before + time.perf_counter() - t_start, first_loss.item(), trace, noise)
@@ -293,11 +293,11 @@ def _trace_point(step, lr, mean_loss, model, task, autocast, with_test):
     return point
 
 
-def _noise_point(epoch, step, model, task, autocast):
+def _noise_point(epoch, step, model, task, autocast, big_batches):
     def loss_of(x, y):
         with autocast():
             return _loss_and_correct(model(x), y)[0]
-    batches = task.noise_batches(NOISE_SMALL_PER_BIG * NOISE_BIG_BATCHES, first=epoch * 1000)
+    batches = task.noise_batches(NOISE_SMALL_PER_BIG * big_batches, first=epoch * 1000)
     return dict(epoch=epoch, step=step, **gradient_noise_scale(model, loss_of, batches, NOISE_SMALL_PER_BIG))
 
 

@@ -37,10 +37,10 @@ def test_estimator_needs_one_full_big_batch():
 def test_a_run_records_the_noise_scale_without_changing_its_training(cifar):
     base = RunConfig(model="resnet8", train_per_class=20, test_per_class=5, batch_size=32, epochs=2, lr=0.05)
     plain = train(base, data=cifar, progress=False)
-    measured = train(base.replace(noise_scale_every=1), data=cifar, progress=False)
+    measured = train(base.replace(noise_scale_every=1, noise_scale_batches=2), data=cifar, progress=False)
     assert "noise_scale" not in plain
     assert [p["epoch"] for p in measured["noise_scale"]] == [0, 1, 2]
-    assert all(p["small_batch"] == 32 and p["big_batch"] == 256 and p["trace_sigma"] > 0
+    assert all(p["small_batch"] == 32 and p["big_batch"] == 256 and p["big_batches"] == 2 and p["trace_sigma"] > 0
                for p in measured["noise_scale"])
     # the measurement draws its own batches and restores BatchNorm's statistics
     assert [h["train_loss"] for h in measured["history"]] == [h["train_loss"] for h in plain["history"]]

@@ -28,13 +28,13 @@ SETTINGS = {
     # Table 2a rules (no scaling, square root) also run; seeds: of every point of the sweep.
     # quick: 4,100 images, so every batch up to 4096 takes exactly 4,096 images per epoch.
     "smoke": dict(model="resnet8", per_class=30, test_per_class=5, epochs=2, batches=(32, 128, 256),
-                  warmup_from=256, largest=(256,), seeds=2, noise_every=1),
+                  warmup_from=256, largest=(256,), seeds=2, noise_every=2, noise_batches=1),
     "quick": dict(model="resnet8", per_class=410, test_per_class=100, epochs=10,
                   batches=(32, 64, 128, 256, 512, 1024, 2048, 4096), warmup_from=512, largest=(1024, 2048),
-                  seeds=2, noise_every=2),
+                  seeds=2, noise_every=2, noise_batches=8),
     "full": dict(model="resnet20", per_class=None, test_per_class=None, epochs=30,
                  batches=(128, 256, 512, 1024, 2048, 4096, 8192, 16384), warmup_from=512, largest=(8192, 16384),
-                 seeds=2, noise_every=3),
+                 seeds=2, noise_every=3, noise_batches=8),
 }
 
 
@@ -70,8 +70,8 @@ def parts(profile):
                      train_per_class=s["per_class"], test_per_class=s["test_per_class"])
     sweep = [config_for(base, b, seed=k) for b in s["batches"] for k in range(s["seeds"])]
     # the noise scale is measured during the reference run, as McCandlish et al. do at a small batch
-    sweep = [c.replace(noise_scale_every=s["noise_every"]) if c.batch_size == REFERENCE_BATCH else c
-             for c in sweep]
+    sweep = [c.replace(noise_scale_every=s["noise_every"], noise_scale_batches=s["noise_batches"])
+             if c.batch_size == REFERENCE_BATCH else c for c in sweep]
     large = [b for b in s["batches"] if b >= s["warmup_from"]]
     return {
         "batch_sweep": sweep,
