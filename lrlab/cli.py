@@ -10,7 +10,7 @@ def _sweep(args):
     from lrlab.sweep import sweep
     check_device(args.device)
     sweep(args.experiment, args.profile, args.results, args.device, args.data, args.compile,
-          progress=not args.no_progress)
+          progress=not args.no_progress, jobs=args.jobs)
 
 
 def _status(args):
@@ -74,6 +74,8 @@ def parser():
     s.add_argument("--results", default="results", help="results folder (default: results)")
     s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--compile", action="store_true", help="torch.compile the model")
+    s.add_argument("--jobs", type=int, default=1, help="runs to train at once, each in its own process "
+                   "(default: 1)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(run=_sweep)
 

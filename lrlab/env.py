@@ -38,7 +38,7 @@ def git_commit():
 def run_env(device, data=None, **extra):
     env = dict(device=device_name(device), device_type=torch.device(device).type,
                torch=torch.__version__, lrlab=lrlab.__version__, python=platform.python_version(),
-               git=git_commit())
+               git=git_commit(), threads=torch.get_num_threads())   # CPU float sums depend on it
     if data is not None:
         env["data"] = dict(source=data.source, sha256=data.sha256)
     env.update(extra)

@@ -43,6 +43,16 @@ def test_sweep_trains_the_missing_and_skips_the_done(tmp_path, data_root):
     json.loads(victim.read_text())
 
 
+def test_sweep_with_jobs_trains_every_run_once_in_workers(tmp_path, data_root):
+    n = len(experiments.runs("basics", "smoke"))
+    lines = []
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, jobs=2, log=lines.append) == n
+    assert "2 at a time" in lines[0] and len(lines) == n + 1
+    records = Store(tmp_path).records("smoke", "basics")
+    assert sorted(r["id"] for r in records) == sorted(c.id for c in experiments.runs("basics", "smoke"))
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, jobs=2, log=lambda m: None) == 0
+
+
 def test_kill_dash_nine_loses_no_finished_run(tmp_path, data_root):
     cmd = [sys.executable, "-m", "lrlab", "sweep", "basics", "--profile", "smoke",
            "--results", str(tmp_path), "--data", str(data_root), "--no-progress"]
@@ -79,6 +89,7 @@ def test_a_chapter_without_records_says_how_to_make_them(tmp_path):
     (["notebooks", "99_nothing", "--profile", "smoke"], "99_nothing"),
     (["frobnicate"], "frobnicate"),
     (["sweep", "basics", "--profile", "smoke", "--device", "tpu9"], "tpu9"),
+    (["sweep", "basics", "--profile", "smoke", "--jobs", "0"], "jobs"),
     (["bench", "resnet20", "--device", "cuda:7"], "cuda:7"),
 ])
 def test_cli_errors_are_one_line_and_non_zero(args, needle, tmp_path):
