@@ -17,6 +17,17 @@ EXPERIMENTS = {           # name -> (module, chapter notebook)
 }
 
 
+def union_of_parts(parts):
+    """The runs of a chapter whose `parts(profile)` names what each run is for: each run once, in order."""
+    seen, out = set(), []
+    for configs in parts.values():
+        for config in configs:
+            if config.id not in seen:
+                seen.add(config.id)
+                out.append(config)
+    return out
+
+
 def get(name):
     check_choice("experiment", name, EXPERIMENTS)
     return importlib.import_module(EXPERIMENTS[name][0])

@@ -15,6 +15,7 @@ spans 1/6 of training: the issue's 5 epochs of the full profile's 30.
 import math
 
 from lrlab.config import RunConfig
+from lrlab.experiments import union_of_parts
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
 BN_BATCH = 128                        # images per BatchNorm batch (micro-batch) above the reference
@@ -83,10 +84,4 @@ def parts(profile):
 
 
 def runs(profile):
-    seen, out = set(), []
-    for configs in parts(profile).values():
-        for config in configs:
-            if config.id not in seen:
-                seen.add(config.id)
-                out.append(config)
-    return out
+    return union_of_parts(parts(profile))

@@ -10,6 +10,7 @@ modern recipe (Smith 2018, fastai): batch 512, crop+flip, one-cycle 0.08 -> 0.8 
 `parts(profile)` names what each run is for (a run can serve several parts); `runs` is their union.
 """
 from lrlab.config import RunConfig
+from lrlab.experiments import union_of_parts
 from lrlab.lr_finder import range_test_config
 
 SETTINGS = {
@@ -75,10 +76,4 @@ def parts(profile):
 
 
 def runs(profile):
-    seen, out = set(), []
-    for configs in parts(profile).values():
-        for config in configs:
-            if config.id not in seen:
-                seen.add(config.id)
-                out.append(config)
-    return out
+    return union_of_parts(parts(profile))
