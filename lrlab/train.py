@@ -1,7 +1,8 @@
 """The one training loop. Every run in the book goes through `train`.
 
 Per step: the schedule (and its momentum cycle), bf16 autocast and channels_last on CUDA,
-gradient accumulation and clipping. Per epoch: train and test loss/accuracy, LR, seconds.
+gradient accumulation and clipping. Per epoch: train and test loss/accuracy, LR, seconds. With
+torch.compile, the first step's extra time is the run's `compile_s`, kept out of the epoch's seconds.
 The loop never syncs with the device inside an epoch except every `CHECK_EVERY` steps to see
 whether the run diverged; losses and accuracies accumulate on the device.
 """
@@ -189,6 +190,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
 
     history, trace, noise, start_epoch, wall_before, first_loss_resumed = [], [], [], 0, 0.0, None
+    compile_s = 0.0   # with `compile`: what the first step cost beyond a typical one, kept out of epoch times
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
     if ckpt and ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -198,6 +200,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             schedule.load_state_dict(state["schedule"])
             history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
             trace, noise = state.get("trace", []), state.get("noise_scale", [])
+            compile_s = state.get("compile_s", 0.0)
             first_loss_resumed = state["first_loss"]
             torch.set_rng_state(state["rng"])
 
@@ -218,6 +221,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         trace_sum, trace_n = torch.zeros((), device=device), 0
+        first_step_s, steps_this_epoch = None, 0
         for x, y in task.train_batches(epoch):
             step_loss = torch.zeros((), device=device)
             for xc, yc in zip(x.chunk(chunks), y.chunk(chunks)):
@@ -241,6 +245,10 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             bad = ~torch.isfinite(step_loss) | (ema > config.divergence_factor * first_loss)
             first_bad = torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
             step += 1
+            steps_this_epoch += 1
+            if compile and epoch == start_epoch and steps_this_epoch == 1:
+                _sync(device)
+                first_step_s = time.perf_counter() - t_epoch
             bar.update(1)
             if config.trace_every:   # a host sync every trace_every steps, only when asked for
                 trace_sum, trace_n = trace_sum + step_loss, trace_n + 1
@@ -252,13 +260,19 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                 break
         if first_bad.item() >= 0:
             status, diverged_at = "diverged", int(first_bad.item())
+        train_s = time.perf_counter() - t_epoch   # first_bad.item() above waited for the device
         test_loss, test_acc = evaluate(model, task, autocast)
+        epoch_s = time.perf_counter() - t_epoch
+        if first_step_s is not None and steps_this_epoch > 1:
+            typical_step_s = (train_s - first_step_s) / (steps_this_epoch - 1)
+            this_compile_s = max(0.0, first_step_s - typical_step_s)
+            compile_s, epoch_s = compile_s + this_compile_s, epoch_s - this_compile_s
         n_batches = max(1, seen // (config.batch_size if config.task == "cifar10" else config.batch_size * config.block_size))
         history.append(dict(epoch=epoch + 1, lr=schedule.lrs()[0],
                             train_loss=_finite_or_none((loss_sum / n_batches).item()),
                             train_acc=correct.item() / max(1, seen),
                             test_loss=_finite_or_none(test_loss), test_acc=test_acc,
-                            seconds=time.perf_counter() - t_epoch))
+                            seconds=epoch_s))
         bar.set_postfix(loss=history[-1]["train_loss"], test_acc=f"{test_acc:.3f}")
         if status == "diverged":
             break
@@ -267,7 +281,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             noise.append(_noise_point(epoch + 1, step, model, task, autocast, config.noise_scale_batches))
         if ckpt and epoch + 1 < config.epochs and time.perf_counter() - last_save >= checkpoint_every_s:
             _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
-                             wall_before + time.perf_counter() - t_start, first_loss.item(), trace, noise)
+                             wall_before + time.perf_counter() - t_start, first_loss.item(), trace, noise,
+                             compile_s)
             last_save = time.perf_counter()
     bar.close()
     if ckpt:
@@ -276,6 +291,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     extra = {"trace": trace} if config.trace_every else {}
     if config.noise_scale_every:
         extra["noise_scale"] = noise
+    if compile:
+        extra["compile_s"] = compile_s
     return dict(
         id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
         history=history, **extra,
@@ -301,12 +318,18 @@ def _noise_point(epoch, step, model, task, autocast, big_batches):
     return dict(epoch=epoch, step=step, **gradient_noise_scale(model, loss_of, batches, NOISE_SMALL_PER_BIG))
 
 
-def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, trace, noise):
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, trace, noise,
+                     compile_s):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
                     schedule=schedule.state_dict(), history=history, trace=trace, noise_scale=noise, epoch=epoch, wall_s=wall_s,
-                    first_loss=first_loss, rng=torch.get_rng_state()), tmp)
+                    compile_s=compile_s, first_loss=first_loss, rng=torch.get_rng_state()), tmp)
     tmp.replace(path)
 
 

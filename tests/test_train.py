@@ -100,3 +100,27 @@ def test_char_gpt_trains_on_tiny_shakespeare(data_root):
     record = train(config, data=corpus, progress=False)
     assert record["status"] == "completed"
     assert record["history"][-1]["train_loss"] < math.log(len(corpus.vocab))
+
+
+def test_compile_cost_is_recorded_and_kept_out_of_epoch_times(cifar, monkeypatch):
+    import time
+
+    import torch
+
+    def slow_first_call(model):   # stands in for torch.compile: the first call pays a fixed cost
+        calls = []
+
+        def forward(x):
+            if not calls:
+                time.sleep(1.0)
+            calls.append(1)
+            return model(x)
+        return forward
+    monkeypatch.setattr(torch, "compile", slow_first_call)
+    eager = train(MLP, data=cifar, progress=False)
+    compiled = train(MLP, data=cifar, progress=False, compile=True)
+    assert "compile_s" not in eager
+    assert 0.9 < compiled["compile_s"] < 1.5
+    assert compiled["history"][0]["seconds"] < eager["history"][0]["seconds"] + 0.5   # the 1 s is not in it
+    assert without_seconds(compiled["history"]) == without_seconds(eager["history"])
+    assert compiled["env"]["compile"] is True
