@@ -2,8 +2,8 @@
 
 Every number times `train` itself (the code every run uses) on synthetic data of the real shapes,
 so it includes the on-device augmentation, the optimizer and the schedule. Epoch 1 is warm-up
-(allocator, cuDNN autotuning, compilation) and is not counted; its extra time is reported as the
-compile cost. The classic recipe (PIL images through torchvision transforms and a DataLoader
+(allocator, cuDNN autotuning, compilation) and is not counted; with torch.compile, the first
+step's extra time is the compile cost, and a second model of the same shape shows what reuse costs. The classic recipe (PIL images through torchvision transforms and a DataLoader
 with workers, fp32) runs through the same loop as the baseline. Results are also written as a
 record, so the book can show them.
 """
@@ -19,7 +19,7 @@ from lrlab.data import CIFAR10_MEAN, CIFAR10_STD, CharCorpus, Cifar10
 from lrlab.env import run_env
 from lrlab.errors import LrlabError, check_choice, check_positive
 from lrlab.models import build_model
-from lrlab.results import write_json_atomic
+from lrlab.results import Store, write_json_atomic
 from lrlab.train import train
 
 MODES = {                      # name: (precision, channels_last, torch.compile)
@@ -143,7 +143,11 @@ def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic
     channels_last = channels_last and name.startswith("resnet") and not classic
     record = train(config, device=device, data=data, compile=compile, progress=False,
                    channels_last=channels_last, task=task)
-    warmup_s, timed_s = (h["seconds"] for h in record["history"])
+    # torch reuses the compiled code for a new model of the same shape in the same process (and
+    # its on-disk cache across processes): a second run shows what each later run of a sweep pays
+    reuse = train(config.replace(seed=1), device=device, data=data, compile=True, progress=False,
+                  channels_last=channels_last) if compile else None
+    timed_s = record["history"][1]["seconds"]
     per_step = batch_size * (GPT_BLOCK if gpt else 1)
     rate = per_step * steps / timed_s
     flops = train_flops_per_example(config)
@@ -153,7 +157,8 @@ def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic
                 per_s=rate, epoch_s=None if gpt else 50_000 / rate,
                 train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
                 peak_fraction=rate * flops / peak if peak else None,
-                compile_s=max(0.0, warmup_s - timed_s) if compile else None, steps=steps)
+                compile_s=record["compile_s"] if compile else None,
+                compile_reuse_s=reuse["compile_s"] if compile else None, steps=steps)
 
 
 def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classic=False, out=None,
@@ -181,11 +186,46 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
     return rows
 
 
-HEADER = f"{'model':>12} {'batch':>6} {'mode':>28} {'per s':>10} {'s/epoch':>8} {'TFLOP/s':>8} {'of peak':>8}"
+def bench_sweep(experiment, profile, device="cpu", jobs=(1, 2), compile=False, data_root=None, out=None,
+                log=print):
+    """Time a whole sweep, from an empty store, at each number of runs at once (`lrlab sweep
+    --jobs`): many small runs leave a device idle between kernels, and this measures how much
+    running several at once recovers. The runs are thrown away; the timings are the result."""
+    import tempfile
+
+    from lrlab.sweep import sweep
+    for n in jobs:
+        check_positive("jobs", n)
+    rows = []
+    for n in jobs:
+        with tempfile.TemporaryDirectory() as store:
+            start = time.perf_counter()
+            runs = sweep(experiment, profile, store, device, data_root, compile, progress=False,
+                         log=lambda line: None, jobs=n)
+            elapsed = time.perf_counter() - start
+            runs_wall_s = sum(r["wall_s"] for r in Store(store).records(profile, experiment))
+        rows.append(dict(experiment=experiment, profile=profile, jobs=n, compile=compile, runs=runs,
+                         elapsed_s=elapsed, runs_wall_s=runs_wall_s,
+                         speedup=rows[0]["elapsed_s"] / elapsed if rows else 1.0))
+        log(f"{experiment}/{profile}: {runs} runs, {n} at a time: {elapsed:.1f} s "
+            f"({rows[-1]['speedup']:.2f}x the first)")
+    if out:
+        env = run_env(device)
+        record = dict(status="completed", kind="bench-sweep", env=env, sweeps=rows,
+                      created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{env['device']} sweep {experiment} {profile}").strip("-").lower()
+        write_json_atomic(os.path.join(out, f"{slug}.json"), record)
+        log(f"wrote {os.path.join(out, f'{slug}.json')}")
+    return rows
+
+
+HEADER = (f"{'model':>12} {'batch':>6} {'mode':>28} {'per s':>10} {'s/epoch':>8} {'TFLOP/s':>8} {'of peak':>8}"
+          f" {'compile s (reuse)':>18}")
 
 
 def format_row(r):
     epoch = f"{r['epoch_s']:.1f}" if r["epoch_s"] else "-"
     peak = f"{100 * r['peak_fraction']:.1f}%" if r["peak_fraction"] else "-"
+    compiled = f"{r['compile_s']:.1f} ({r['compile_reuse_s']:.2f})" if r.get("compile_s") is not None else "-"
     return (f"{r['model']:>12} {r['batch_size']:>6} {r['mode']:>28} {r['per_s']:>10.0f} {epoch:>8} "
-            f"{r['achieved_tflops']:>8.3f} {peak:>8}")
+            f"{r['achieved_tflops']:>8.3f} {peak:>8} {compiled:>18}")

@@ -43,10 +43,17 @@ def _data(args):
 
 
 def _bench(args):
-    from lrlab.bench import HEADER, MODES, bench
+    from lrlab.bench import HEADER, MODES, bench, bench_sweep
     from lrlab.errors import check_choice
     from lrlab.env import check_device
     check_device(args.device)
+    if args.sweep:
+        try:
+            jobs = [int(n) for n in args.jobs.split(",")]
+        except ValueError:
+            raise LrlabError(f"--jobs {args.jobs!r} is not a comma-separated list of whole numbers, e.g. 1,2") from None
+        bench_sweep(args.sweep, args.profile, args.device, jobs, args.compile, args.data, args.out)
+        return
     modes = list(MODES) if args.modes == "all" else args.modes.split(",")
     for mode in modes:
         check_choice("mode", mode, list(MODES) + ["all"])
@@ -105,6 +112,12 @@ def parser():
     s.add_argument("--modes", default="fp32", help="comma-separated: fp32, bf16, bf16+channels_last, "
                    "bf16+channels_last+compile; or all")
     s.add_argument("--classic", action="store_true", help="also time the classic DataLoader recipe")
+    s.add_argument("--sweep", default=None, choices=list(EXPERIMENTS),
+                   help="instead: time this experiment's whole sweep (into a scratch store) at each --jobs")
+    s.add_argument("--profile", default="quick", choices=PROFILES, help="the sweep's profile (default: quick)")
+    s.add_argument("--jobs", default="1,2", help="runs at once to time the sweep with (default: 1,2)")
+    s.add_argument("--compile", action="store_true", help="the sweep compiles its models")
+    s.add_argument("--data", default=None, help="data folder for the sweep (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--out", default=None, help="also write the table as a record in this folder "
                    "(the book reads results/bench)")
     s.set_defaults(run=_bench)

@@ -37,3 +37,24 @@ def test_bad_model_specs(spec, needle):
 def test_bad_mode():
     with pytest.raises(LrlabError, match="fp32, bf16"):
         bench.bench_one("resnet20", 8, steps=1, mode="fp8")
+
+
+def test_bench_sweep_times_a_whole_sweep_at_each_jobs_and_keeps_no_runs(tmp_path, data_root, monkeypatch):
+    from lrlab import experiments
+    monkeypatch.chdir(tmp_path)   # a stray default store would appear here
+    rows = bench.bench_sweep("basics", "smoke", jobs=(1, 2), data_root=data_root, out=tmp_path / "bench",
+                             log=lambda line: None)
+    declared = len(experiments.runs("basics", "smoke"))
+    assert [(r["jobs"], r["runs"]) for r in rows] == [(1, declared), (2, declared)]
+    assert all(r["elapsed_s"] > 0 and r["runs_wall_s"] > 0 for r in rows) and rows[0]["speedup"] == 1.0
+    record = json.loads(next((tmp_path / "bench").glob("*sweep-basics-smoke.json")).read_text())
+    assert record["kind"] == "bench-sweep" and record["sweeps"] == rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench"]
+
+
+@pytest.mark.parametrize("jobs, needle", [("1,x", "comma-separated"), ("0", "jobs must be a positive")])
+def test_bench_sweep_bad_jobs_is_a_one_line_error(jobs, needle, capsys):
+    from lrlab.cli import main
+    assert main(["bench", "--sweep", "basics", "--jobs", jobs]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
