@@ -20,7 +20,7 @@ from lrlab.env import run_env
 from lrlab.errors import LrlabError, check_choice, check_positive
 from lrlab.models import build_model
 from lrlab.results import Store, write_json_atomic
-from lrlab.train import train
+from lrlab.train import sync_device, train
 
 MODES = {                      # name: (precision, channels_last, torch.compile)
     "fp32": ("fp32", False, False),
@@ -151,19 +151,90 @@ def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic
     per_step = batch_size * (GPT_BLOCK if gpt else 1)
     rate = per_step * steps / timed_s
     flops = train_flops_per_example(config)
-    peak = next((p[precision] for key, p in PEAK_FLOPS if key in record["env"]["device"]), None)
     return dict(model=spec, batch_size=batch_size, mode="classic (DataLoader, fp32)" if classic else mode,
                 device=record["env"]["device"], unit="tokens" if gpt else "images",
                 per_s=rate, epoch_s=None if gpt else 50_000 / rate,
                 train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
-                peak_fraction=rate * flops / peak if peak else None,
+                peak_fraction=_peak_fraction(rate * flops, record["env"]["device"], precision),
                 compile_s=record["compile_s"] if compile else None,
                 compile_reuse_s=reuse["compile_s"] if compile else None, steps=steps)
 
 
+def bench_stacked(spec, models=8, batch_size=128, device="cpu", steps=20):
+    """An MLP grid's `models` runs trained at once, two ways: one after another in one process, and
+    stacked into one batched model with torch.func (stack_module_state + vmap), one optimizer step
+    for all. Every model sees the same batches, as the runs of a learning-rate grid do. Two rows,
+    in images per second summed over the models; both are bare loops (no augmentation, schedule or
+    evaluation), so they compare with each other, not with the rows that time `train`."""
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+    check_positive("models", models)
+    check_positive("steps", steps)
+    name, width = parse_model(spec)
+    if name != "mlp":
+        raise LrlabError(f"stacking is measured for the MLP grids only, not {spec!r}; e.g. mlp-256")
+    device = torch.device(device)
+    nets = [build_model("mlp", 10, width).to(device) for _ in range(models)]
+    x = torch.randn(batch_size, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+
+    def one_after_another():
+        optimizers = [torch.optim.SGD(n.parameters(), lr=0.01, momentum=0.9) for n in nets]
+
+        def step():
+            for net, opt in zip(nets, optimizers):
+                torch.nn.functional.cross_entropy(net(x), y).backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        return step
+
+    def stacked():
+        params, buffers = stack_module_state(nets)   # leaves of shape (models, ...)
+        template = copy.deepcopy(nets[0]).to("meta")
+        optimizer = torch.optim.SGD(params.values(), lr=0.01, momentum=0.9)
+
+        def loss_of_one(p, b):
+            return torch.nn.functional.cross_entropy(functional_call(template, (p, b), (x,)), y)
+        losses = vmap(loss_of_one)
+
+        def step():
+            losses(params, buffers).sum().backward()   # the sum's gradient is each model's own
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return step
+
+    flops = train_flops_per_example(RunConfig(model="mlp", width=width))
+    rows = []
+    for mode, make_step in ((f"{models} models, one after another", one_after_another),
+                            (f"{models} models stacked (torch.func)", stacked)):
+        step = make_step()
+        for _ in range(steps):   # warm-up
+            step()
+        sync_device(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync_device(device)
+        rate = models * batch_size * steps / (time.perf_counter() - start)
+        rows.append(dict(model=spec, batch_size=batch_size, mode=mode, device=run_env(device)["device"],
+                         unit="images", per_s=rate, epoch_s=50_000 * models / rate,
+                         train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
+                         peak_fraction=_peak_fraction(rate * flops, run_env(device)["device"], "fp32"),
+                         compile_s=None, compile_reuse_s=None, steps=steps))
+    rows[1]["stacked_over_sequential"] = rows[1]["per_s"] / rows[0]["per_s"]
+    return rows
+
+
+def _peak_fraction(flops_per_s, device_name, precision):
+    peak = next((p[precision] for key, p in PEAK_FLOPS if key in device_name), None)
+    return flops_per_s / peak if peak else None
+
+
 def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classic=False, out=None,
-          log=print):
-    """Measure every (model, mode) and, with `classic`, the classic recipe beside each model."""
+          log=print, stack=None):
+    """Measure every (model, mode); with `classic`, the classic recipe beside each model; with
+    `stack`, that many MLPs trained one after another and stacked, beside each MLP."""
     rows = []
     for spec in specs:
         for mode in modes:
@@ -176,6 +247,11 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
             rows.append(classic_row)
             log(format_row(classic_row))
             log(f"{'':>12} our fastest mode over the classic recipe: {classic_row['ours_over_classic']:.1f}x")
+        if stack and spec.startswith("mlp"):
+            rows += bench_stacked(spec, stack, batch_size, device, steps)
+            log(format_row(rows[-2]))
+            log(format_row(rows[-1]))
+            log(f"{'':>12} stacked over one after another: {rows[-1]['stacked_over_sequential']:.1f}x")
     if out:
         record = dict(status="completed", kind="bench", created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       env=run_env(device), rows=rows)

@@ -58,7 +58,7 @@ def _bench(args):
     for mode in modes:
         check_choice("mode", mode, list(MODES) + ["all"])
     print(HEADER)
-    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out)
+    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=args.stack)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -112,6 +112,8 @@ def parser():
     s.add_argument("--modes", default="fp32", help="comma-separated: fp32, bf16, bf16+channels_last, "
                    "bf16+channels_last+compile; or all")
     s.add_argument("--classic", action="store_true", help="also time the classic DataLoader recipe")
+    s.add_argument("--stack", type=int, default=None, metavar="K",
+                   help="also train K copies of each MLP one after another and stacked with torch.func")
     s.add_argument("--sweep", default=None, choices=list(EXPERIMENTS),
                    help="instead: time this experiment's whole sweep (into a scratch store) at each --jobs")
     s.add_argument("--profile", default="quick", choices=PROFILES, help="the sweep's profile (default: quick)")

@@ -247,7 +247,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             step += 1
             steps_this_epoch += 1
             if compile and epoch == start_epoch and steps_this_epoch == 1:
-                _sync(device)
+                sync_device(device)
                 first_step_s = time.perf_counter() - t_epoch
             bar.update(1)
             if config.trace_every:   # a host sync every trace_every steps, only when asked for
@@ -318,7 +318,7 @@ def _noise_point(epoch, step, model, task, autocast, big_batches):
     return dict(epoch=epoch, step=step, **gradient_noise_scale(model, loss_of, batches, NOISE_SMALL_PER_BIG))
 
 
-def _sync(device):
+def sync_device(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

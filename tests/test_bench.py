@@ -58,3 +58,16 @@ def test_bench_sweep_bad_jobs_is_a_one_line_error(jobs, needle, capsys):
     assert main(["bench", "--sweep", "basics", "--jobs", jobs]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
+
+
+def test_bench_stacked_times_an_mlp_grid_both_ways():
+    rows = bench.bench_stacked("mlp-32", models=3, batch_size=8, steps=2)
+    assert [r["mode"] for r in rows] == ["3 models, one after another", "3 models stacked (torch.func)"]
+    assert all(r["per_s"] > 0 for r in rows)
+    assert rows[1]["stacked_over_sequential"] == pytest.approx(rows[1]["per_s"] / rows[0]["per_s"])
+
+
+@pytest.mark.parametrize("spec, models, needle", [("resnet20", 2, "MLP grids only"), ("mlp-32", 0, "models")])
+def test_bench_stacked_bad_input(spec, models, needle):
+    with pytest.raises(LrlabError, match=needle):
+        bench.bench_stacked(spec, models=models, steps=1)
