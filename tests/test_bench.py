@@ -71,3 +71,12 @@ def test_bench_stacked_times_an_mlp_grid_both_ways():
 def test_bench_stacked_bad_input(spec, models, needle):
     with pytest.raises(LrlabError, match=needle):
         bench.bench_stacked(spec, models=models, steps=1)
+
+
+def test_compile_mode_reports_cold_cached_and_same_process_costs():
+    import os
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    row = bench.bench_one("mlp-32", batch_size=8, steps=2, mode="bf16+channels_last+compile")
+    assert row["compile_s"] > 0 and row["compile_cached_s"] >= 0 and row["compile_reuse_s"] >= 0
+    assert row["compile_reuse_s"] < row["compile_s"]   # the same shape again is not compiled again
+    assert os.environ.get("TORCHINDUCTOR_CACHE_DIR") == before   # the scratch cache is gone
