@@ -78,6 +78,11 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # and no temp file is left
 
 
+def test_a_record_is_readable_by_everyone(tmp_path):
+    write_json_atomic(tmp_path / "r.json", {"a": 1})
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_non_finite_numbers_never_reach_a_record(tmp_path):
     with pytest.raises(ValueError):
         write_json_atomic(tmp_path / "x.json", {"loss": float("nan")})
