@@ -12,14 +12,16 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import SHARED_DATA
 from lrlab import data
 from lrlab.data import (AUGMENTATIONS, CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, char_batch, find_cifar10,
                         load_cifar10, load_tiny_shakespeare, stratified_subset)
 from lrlab.errors import LrlabError
 
-REAL_TINY_SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
-# read before the autouse fixture hides them
-REAL_DATA_ROOT, REAL_CACHE = os.environ.get("LRLAB_DATA"), os.environ.get("LRLAB_CACHE")
+# read before the autouse fixture hides them; the offline copies beside the checkout by default
+REAL_DATA_ROOT = os.environ.get("LRLAB_DATA") or str(SHARED_DATA)
+REAL_CACHE = os.environ.get("LRLAB_CACHE")
+REAL_TINY_SHAKESPEARE = Path(REAL_DATA_ROOT) / "tinyshakespeare.txt"
 CLASSES = ("dog", "airplane", "cat")  # alphabetical order gives airplane=0, cat=1, dog=2
 
 
