@@ -319,6 +319,38 @@ def bench_sweep(experiment, profile, device="cpu", jobs=(1, 2), compile=False, d
     return rows
 
 
+def bench_command(command, label=None, out=None, log=print):
+    """Time a shell command on this machine (`make book`, `make test`: the book's CPU goals) and
+    merge it, by label, into this machine's commands record. A failing command records nothing."""
+    import json
+    import subprocess
+    label = label or command
+    start = time.perf_counter()
+    returncode = subprocess.run(command, shell=True).returncode
+    elapsed = time.perf_counter() - start
+    if returncode != 0:
+        raise LrlabError(f"command {command!r} failed with exit status {returncode}; nothing recorded")
+    row = dict(label=label, command=command, elapsed_s=elapsed,
+               created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    log(f"{label}: {elapsed:.1f} s")
+    if out:
+        env = run_env("cpu")
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{env['device']} commands").strip("-").lower()
+        path = os.path.join(out, f"{slug}.json")
+        rows = []
+        if os.path.exists(path):
+            try:
+                with open(path) as f:
+                    rows = json.load(f)["commands"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise LrlabError(f"corrupt record {path}: not a commands record; delete it to start afresh") from None
+        rows = [r for r in rows if r["label"] != label] + [row]
+        write_json_atomic(path, dict(status="completed", kind="bench-commands", env=env, commands=rows,
+                                     created=row["created"]))
+        log(f"wrote {path}")
+    return row
+
+
 HEADER = (f"{'model':>12} {'batch':>6} {'mode':>28} {'per s':>10} {'s/epoch':>8} {'TFLOP/s':>8} {'of peak':>8}"
           f" {'compile s cold/disk/same':>24}")
 

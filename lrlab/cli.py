@@ -47,6 +47,10 @@ def _bench(args):
     from lrlab.errors import check_choice
     from lrlab.env import check_device
     check_device(args.device)
+    if args.command:
+        from lrlab.bench import bench_command
+        bench_command(args.command, args.label, args.out)
+        return
     if args.sweep:
         try:
             jobs = [int(n) for n in args.jobs.split(",")]
@@ -119,6 +123,8 @@ def parser():
     s.add_argument("--profile", default="quick", choices=PROFILES, help="the sweep's profile (default: quick)")
     s.add_argument("--jobs", default="1,2", help="runs at once to time the sweep with (default: 1,2)")
     s.add_argument("--compile", action="store_true", help="the sweep compiles its models")
+    s.add_argument("--command", default=None, help="instead: time this shell command (e.g. 'make test')")
+    s.add_argument("--label", default=None, help="the command's name in the record (default: the command)")
     s.add_argument("--data", default=None, help="data folder for the sweep (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--out", default=None, help="also write the table as a record in this folder "
                    "(the book reads results/bench)")

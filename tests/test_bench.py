@@ -80,3 +80,15 @@ def test_compile_mode_reports_cold_cached_and_same_process_costs():
     assert row["compile_s"] > 0 and row["compile_cached_s"] >= 0 and row["compile_reuse_s"] >= 0
     assert row["compile_reuse_s"] < row["compile_s"]   # the same shape again is not compiled again
     assert os.environ.get("TORCHINDUCTOR_CACHE_DIR") == before   # the scratch cache is gone
+
+
+def test_bench_command_records_by_label_and_a_failure_records_nothing(tmp_path):
+    bench.bench_command("true", label="make nothing", out=tmp_path, log=lambda line: None)
+    bench.bench_command("sleep 0.2", label="make nothing", out=tmp_path, log=lambda line: None)
+    bench.bench_command("true", label="other", out=tmp_path, log=lambda line: None)
+    record = json.loads(next(tmp_path.glob("*commands.json")).read_text())
+    assert [r["label"] for r in record["commands"]] == ["make nothing", "other"]
+    assert record["commands"][0]["elapsed_s"] >= 0.2     # the later timing replaced the earlier
+    with pytest.raises(LrlabError, match="exit status 3; nothing recorded"):
+        bench.bench_command("exit 3", label="broken", out=tmp_path, log=lambda line: None)
+    assert "broken" not in next(tmp_path.glob("*commands.json")).read_text()
