@@ -4,9 +4,11 @@ Every number times `train` itself (the code every run uses) on synthetic data of
 so it includes the on-device augmentation, the optimizer and the schedule. Epoch 1 is warm-up
 (allocator, cuDNN autotuning, compilation) and is not counted; with torch.compile, the first
 step's extra time is the compile cost: cold (empty caches), from torch's on-disk cache (what a
-later process pays), and for a second model of the same shape in the same process. The classic recipe (PIL images through torchvision transforms and a DataLoader
-with workers, fp32) runs through the same loop as the baseline. Results are also written as a
-record, so the book can show them.
+later process pays), and for a second model of the same shape in the same process. The classic
+recipe (PIL images through torchvision transforms and a DataLoader with workers, fp32) runs
+through the same loop as the baseline. Results are also written as a record, so the book can
+show them. Beside the per-model table: an MLP grid stacked with torch.func (`bench_stacked`), a
+whole sweep at several runs at once (`bench_sweep`), and shell commands (`bench_command`).
 """
 import contextlib
 import os
