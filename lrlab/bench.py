@@ -233,6 +233,7 @@ def bench_stacked(spec, models=8, batch_size=128, device="cpu", steps=20):
         return step
 
     flops = train_flops_per_example(RunConfig(model="mlp", width=width))
+    device_name = run_env(device)["device"]
     rows = []
     for mode, make_step in ((f"{models} models, one after another", one_after_another),
                             (f"{models} models stacked (torch.func)", stacked)):
@@ -245,10 +246,10 @@ def bench_stacked(spec, models=8, batch_size=128, device="cpu", steps=20):
             step()
         sync_device(device)
         rate = models * batch_size * steps / (time.perf_counter() - start)
-        rows.append(dict(model=spec, batch_size=batch_size, mode=mode, device=run_env(device)["device"],
+        rows.append(dict(model=spec, batch_size=batch_size, mode=mode, device=device_name,
                          unit="images", per_s=rate, epoch_s=50_000 * models / rate,
                          train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
-                         peak_fraction=_peak_fraction(rate * flops, run_env(device)["device"], "fp32"),
+                         peak_fraction=_peak_fraction(rate * flops, device_name, "fp32"),
                          compile_s=None, compile_cached_s=None, compile_reuse_s=None, steps=steps))
     rows[1]["stacked_over_sequential"] = rows[1]["per_s"] / rows[0]["per_s"]
     return rows
@@ -263,6 +264,8 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
           log=print, stack=None):
     """Measure every (model, mode); with `classic`, the classic recipe beside each model; with
     `stack`, that many MLPs trained one after another and stacked, beside each MLP."""
+    if stack is not None:
+        check_positive("stack", stack)
     rows = []
     for spec in specs:
         for mode in modes:
@@ -275,19 +278,29 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
             rows.append(classic_row)
             log(format_row(classic_row))
             log(f"{'':>12} our fastest mode over the classic recipe: {classic_row['ours_over_classic']:.1f}x")
-        if stack and spec.startswith("mlp"):
+        if stack is not None and spec.startswith("mlp"):
             rows += bench_stacked(spec, stack, batch_size, device, steps)
             log(format_row(rows[-2]))
             log(format_row(rows[-1]))
             log(f"{'':>12} stacked over one after another: {rows[-1]['stacked_over_sequential']:.1f}x")
     if out:
-        record = dict(status="completed", kind="bench", created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                      env=run_env(device), rows=rows)
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", record["env"]["device"]).strip("-").lower()
-        path = os.path.join(out, f"{slug}.json")
-        write_json_atomic(path, record)
-        log(f"wrote {path}")
+        log(f"wrote {_write_record(out, '', dict(kind='bench', env=run_env(device), rows=rows))}")
     return rows
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _record_path(out, env, name):
+    """results/bench/<device>[-<name>].json: one record per device and measurement."""
+    return os.path.join(out, re.sub(r"[^A-Za-z0-9]+", "-", f"{env['device']} {name}").strip("-").lower() + ".json")
+
+
+def _write_record(out, name, record):
+    path = _record_path(out, record["env"], name)
+    write_json_atomic(path, dict(status="completed", created=_now(), **record))
+    return path
 
 
 def bench_sweep(experiment, profile, device="cpu", jobs=(1, 2), compile=False, data_root=None, out=None,
@@ -312,12 +325,8 @@ def bench_sweep(experiment, profile, device="cpu", jobs=(1, 2), compile=False, d
         log(f"{experiment}/{profile}: {runs} runs, {n} at a time: {elapsed:.1f} s "
             f"({rows[-1]['speedup']:.2f}x the first)")
     if out:
-        env = run_env(device)
-        record = dict(status="completed", kind="bench-sweep", env=env, sweeps=rows,
-                      created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{env['device']} sweep {experiment} {profile}").strip("-").lower()
-        write_json_atomic(os.path.join(out, f"{slug}.json"), record)
-        log(f"wrote {os.path.join(out, f'{slug}.json')}")
+        record = dict(kind="bench-sweep", env=run_env(device), sweeps=rows)
+        log(f"wrote {_write_record(out, f'sweep {experiment} {profile}', record)}")
     return rows
 
 
@@ -332,13 +341,11 @@ def bench_command(command, label=None, out=None, log=print):
     elapsed = time.perf_counter() - start
     if returncode != 0:
         raise LrlabError(f"command {command!r} failed with exit status {returncode}; nothing recorded")
-    row = dict(label=label, command=command, elapsed_s=elapsed,
-               created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    row = dict(label=label, command=command, elapsed_s=elapsed, created=_now())
     log(f"{label}: {elapsed:.1f} s")
     if out:
         env = run_env("cpu")
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{env['device']} commands").strip("-").lower()
-        path = os.path.join(out, f"{slug}.json")
+        path = _record_path(out, env, "commands")
         rows = []
         if os.path.exists(path):
             try:
@@ -347,9 +354,7 @@ def bench_command(command, label=None, out=None, log=print):
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise LrlabError(f"corrupt record {path}: not a commands record; delete it to start afresh") from None
         rows = [r for r in rows if r["label"] != label] + [row]
-        write_json_atomic(path, dict(status="completed", kind="bench-commands", env=env, commands=rows,
-                                     created=row["created"]))
-        log(f"wrote {path}")
+        log(f"wrote {_write_record(out, 'commands', dict(kind='bench-commands', env=env, commands=rows))}")
     return row
 
 

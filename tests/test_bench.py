@@ -73,6 +73,12 @@ def test_bench_stacked_bad_input(spec, models, needle):
         bench.bench_stacked(spec, models=models, steps=1)
 
 
+def test_stack_zero_is_an_error_not_ignored(capsys):
+    from lrlab.cli import main
+    assert main(["bench", "mlp-32", "--stack", "0", "--steps", "1"]) == 2
+    assert "stack must be a positive" in capsys.readouterr().err
+
+
 def test_compile_mode_reports_cold_cached_and_same_process_costs():
     import os
     before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
