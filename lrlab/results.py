@@ -12,7 +12,7 @@ import tempfile
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError, check_choice
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "gpu", "full")   # gpu: what the book publishes from short GPU jobs
 STATUSES = ("completed", "diverged")
 RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "history", "final", "env", "wall_s")
 HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")

@@ -30,7 +30,10 @@ def test_full_profile_is_the_papers_protocol():
 def test_every_profile_has_the_parts_the_chapter_reads(profile):
     p = sc.parts(profile)
     assert len(p["peak_sweep"]) >= 7 and len(p["constant_sweep"]) >= 7
-    assert len(p["headline_one_cycle"]) >= 2 and len(p["headline_baseline"]) >= 2
+    # the headline pair with seeds: on the paper's net, or (gpu) first on ResNet-20, whose pair the logs report
+    pair = ("first_headline_one_cycle", "first_headline_baseline") if profile == "gpu" else (
+        "headline_one_cycle", "headline_baseline")
+    assert len(p[pair[0]]) >= 2 and len(p[pair[1]]) >= 2
     assert p["range_test_loss_torch_lr_finder"][0].runner == "torch-lr-finder"
     assert p["range_test_accuracy"][0].trace_test
     runs = sc.runs(profile)
@@ -43,3 +46,17 @@ def test_headline_pair_has_three_seeds_where_it_counts():
         p = sc.parts(profile)
         assert len({c.seed for c in p["headline_one_cycle"]}) >= 3
         assert len({c.seed for c in p["headline_baseline"]}) >= 3
+
+
+def test_gpu_profile_tests_resnet20s_logged_pair_first_and_keeps_resnet56():
+    from lrlab import experiments
+    p = sc.parts("gpu")
+    cycle, baseline = p["first_headline_one_cycle"][0], p["first_headline_baseline"][0]
+    assert (cycle.model, cycle.batch_size, steps(cycle), cycle.lr) == ("resnet20", 1000, 10_000, 3.0)
+    assert (baseline.lr, steps(baseline)) == (0.35, 40_000)
+    assert {c.model for c in p["headline_one_cycle"] + p["headline_baseline"] + p["budget_curve"]} == {"resnet56"}
+    assert {steps(c) for c in p["peak_sweep"] + p["constant_sweep"]} == {2_000}   # 2k-iteration cycles
+    chunks = experiments.chunks("super_convergence", "gpu")
+    assert [c.name for c in chunks if c.tier == 1] == ["range_tests", "resnet20_headline"]
+    first = next(c for c in chunks if c.name == "resnet20_headline")
+    assert {(c.schedule, c.seed) for c in first.runs} == {("triangular", 0), ("triangular", 1), ("multistep", 0)}

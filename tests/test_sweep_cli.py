@@ -19,10 +19,17 @@ def lrlab(*args, env=None, **kw):
 
 
 def test_every_experiment_declares_valid_runs_for_every_profile():
+    from lrlab.results import PROFILES
     for name in experiments.EXPERIMENTS:
-        for profile in ("smoke", "quick", "full"):
+        for profile in PROFILES:
             configs = experiments.runs(name, profile)
             assert len({c.id for c in configs}) == len(configs)   # no duplicate runs
+            # its chunks hold every run exactly once, tier 1 before tier 2 within the chapter
+            chunks = experiments.chunks(name, profile)
+            assert [c.tier for c in chunks] == sorted(c.tier for c in chunks)
+            ids = [c.id for chunk in chunks for c in chunk.runs]
+            assert sorted(ids) == sorted(c.id for c in configs) and len(ids) == len(set(ids))
+            assert all(chunk.runs and chunk.tier in (1, 2) and chunk.settles for chunk in chunks)
 
 
 def test_sweep_trains_the_missing_and_skips_the_done(tmp_path, data_root):

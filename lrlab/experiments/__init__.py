@@ -1,11 +1,17 @@
 """Each chapter's experiment declares its runs per profile; it never trains.
 
 A chapter module defines `runs(profile) -> list[RunConfig]`. `smoke` is for the tests (seconds,
-CPU), `quick` an honest small-scale CPU version (minutes), `full` the paper's scale on a GPU.
+CPU), `quick` an honest small-scale CPU version (minutes), `gpu` what the book publishes from
+short GPU jobs, `full` the paper's scale for whoever has GPU hours.
+
+A chapter may also define `chunks(profile) -> list[Chunk]`: its runs cut into named sets, each of
+which settles one claim and fits one short GPU job. `lrlab queue` orders them across the book and
+`lrlab job` runs them to a deadline. A chapter without `chunks` is one chunk, "all".
 """
 import importlib
+from dataclasses import dataclass
 
-from lrlab.errors import check_choice
+from lrlab.errors import LrlabError, check_choice
 from lrlab.results import PROFILES
 
 EXPERIMENTS = {           # name -> (module, chapter notebook)
@@ -15,6 +21,23 @@ EXPERIMENTS = {           # name -> (module, chapter notebook)
     "weight_decay": ("lrlab.experiments.weight_decay", "04_weight_decay"),
     "lr_vs_width": ("lrlab.experiments.lr_vs_width", "05_lr_vs_width"),
 }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A named set of runs that settles one claim: the unit of GPU work.
+
+    tier 1: the first GPU-scale verdict on a claim; tier 2: completeness (more seeds, finer grids,
+    the paper's larger model)."""
+    name: str
+    tier: int
+    settles: str
+    runs: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "runs", tuple(self.runs))
+        if self.tier not in (1, 2):
+            raise LrlabError(f"chunk {self.name!r}: tier must be 1 or 2, got {self.tier!r}")
 
 
 def union_of_parts(parts):
@@ -36,3 +59,24 @@ def get(name):
 def runs(name, profile):
     check_choice("profile", profile, PROFILES)
     return get(name).runs(profile)
+
+
+def chunks(name, profile):
+    """The chunks of experiment `name` at `profile`, in the chapter's own priority order. A run that
+    several chunks name belongs to the first: chunks are disjoint, so their minutes add up."""
+    check_choice("profile", profile, PROFILES)
+    module = get(name)
+    declared = (module.chunks(profile) if hasattr(module, "chunks")
+                else [Chunk("all", 2, "every run of the chapter", module.runs(profile))])
+    seen, out = set(), []
+    for chunk in declared:
+        own = [c for c in union_of_parts({chunk.name: chunk.runs}) if c.id not in seen]
+        seen.update(c.id for c in own)
+        if own:
+            out.append(Chunk(chunk.name, chunk.tier, chunk.settles, own))
+    return out
+
+
+def union_of_chunks(declared):
+    """Every run of a chapter that declares chunks: each once, in chunk order."""
+    return union_of_parts({c.name: c.runs for c in declared})

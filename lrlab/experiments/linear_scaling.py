@@ -15,7 +15,7 @@ spans 1/6 of training: the issue's 5 epochs of the full profile's 30.
 import math
 
 from lrlab.config import RunConfig
-from lrlab.experiments import union_of_parts
+from lrlab.experiments import Chunk, union_of_chunks
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
 BN_BATCH = 128                        # images per BatchNorm batch (micro-batch) above the reference
@@ -37,6 +37,7 @@ SETTINGS = {
                  batches=(128, 256, 512, 1024, 2048, 4096, 8192, 16384), warmup_from=512, largest=(8192, 16384),
                  seeds=2, noise_every=3, noise_batches=8),
 }
+SETTINGS["gpu"] = SETTINGS["full"]   # it fits short jobs as declared: only the order of its chunks is new
 
 
 def config_for(base, batch, rule="linear", warmup="gradual", seed=0):
@@ -83,5 +84,23 @@ def parts(profile):
     }
 
 
+# the gpu profile is `full`; only the order differs (the chapter prints this beside the results)
+GPU_CHANGES = ("none from the full profile: seed 0 of every batch and the largest batches' warmups and rules "
+               "run first, the second seed and the other warmups after",)
+
+
+def chunks(profile):
+    """Seed 0 of every batch with the warmups and rules at the largest batches first: the elbow, the
+    warmup's effect and the rules' order all show in it; the second seed and the middle batches' warmups
+    after."""
+    p, largest = parts(profile), SETTINGS[profile]["largest"]
+    first = [c for c in p["batch_sweep"] if c.seed == 0] + [
+        c for c in p["warmups"] + p["rules"] if c.batch_size in largest]
+    return [Chunk("elbow_and_rules", 1, "the batch where the linear rule stops holding; gradual warmup against "
+                  "none and constant, and linear against square-root and no scaling, at the largest batches", first),
+            Chunk("seeds_and_warmups", 2, "the sweep's second seed (its noise) and the three warmups at every "
+                  "large batch", p["batch_sweep"] + p["warmups"])]
+
+
 def runs(profile):
-    return union_of_parts(parts(profile))
+    return union_of_chunks(chunks(profile))
