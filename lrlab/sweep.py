@@ -2,17 +2,14 @@
 
 With jobs > 1, that many runs train at once in worker processes (spawned, so CUDA is safe), each
 with its share of the CPU threads; the parent alone writes records, each as its run finishes.
-Small runs leave a GPU (or a CPU) mostly idle between kernels; several at once fill it.
+Small runs leave a GPU (or a CPU) mostly idle between kernels; several at once fill it. A run that
+fails is reported and the others go on; the sweep then exits non-zero naming it.
 """
-import concurrent.futures
-import multiprocessing
-import os
 import sys
 
 from lrlab import experiments
 from lrlab.errors import LrlabError, check_positive
 from lrlab.results import PROFILES, Store
-from lrlab.train import load_task_data, train
 
 
 def plan(name, profile, store):
@@ -32,7 +29,8 @@ def plan(name, profile, store):
 def sweep(name, profile, results=None, device="cpu", data_root=None, compile=False, progress=True,
           log=print, jobs=1):
     """Run every missing (or corrupt) run of `name` at `profile`, `jobs` at a time; returns the
-    number trained."""
+    number trained. Failed runs raise one LrlabError at the end, after every other run is saved."""
+    from lrlab.runner import train_runs
     check_positive("jobs", jobs)
     store = Store(results)
     todo = [(c, s) for c, s in plan(name, profile, store) if s in ("missing", "corrupt")]
@@ -42,50 +40,13 @@ def sweep(name, profile, results=None, device="cpu", data_root=None, compile=Fal
     for config, state in todo:
         if state == "corrupt":
             log(f"redoing corrupt record {store.path(profile, name, config.id)}")
-
-    def finished(i, record):
-        record.update(experiment=name, profile=profile)
-        store.save(record)
-        log(f"[{i}/{len(todo)}] {record['id']} {record['status']} test_acc={record['final']['test_acc']:.4f} "
-            f"({record['wall_s']:.1f} s)")
-
-    if jobs > 1 and len(todo) > 1:
-        _sweep_in_workers(name, profile, store, [c for c, _ in todo], device, data_root, compile, jobs, finished)
-        return len(todo)
-    data_by_task = {}
-    for i, (config, _) in enumerate(todo, 1):
-        if config.task not in data_by_task:   # decode once per sweep, not per run
-            data_by_task[config.task] = load_task_data(config, data_root)
-        finished(i, train(config, device=device, data=data_by_task[config.task], compile=compile,
-                          checkpoint_path=store.checkpoint_path(profile, name, config.id), progress=progress))
+    outcomes = train_runs([(name, profile, c) for c, _ in todo], store, device, data_root, compile, jobs,
+                          progress, log=log)
+    failed = [o for o in outcomes if o.state == "failed"]
+    if failed:
+        raise LrlabError(f"{len(failed)} of {len(todo)} runs failed, the others are saved (first: run "
+                         f"{failed[0].config.id}: {failed[0].error}); rerun to retry them")
     return len(todo)
-
-
-_WORKER_DATA = {}
-
-
-def _worker_train(config, device, data_root, compile, checkpoint_path, threads):
-    """One run in a worker process; the data is decoded (from the shared cache) once per worker."""
-    import torch
-    torch.set_num_threads(threads)
-    if config.task not in _WORKER_DATA:
-        _WORKER_DATA[config.task] = load_task_data(config, data_root)
-    return train(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
-                 checkpoint_path=checkpoint_path, progress=False)
-
-
-def _sweep_in_workers(name, profile, store, configs, device, data_root, compile, jobs, finished):
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=context) as pool:
-        futures = [pool.submit(_worker_train, c, device, data_root, compile,
-                               store.checkpoint_path(profile, name, c.id), threads) for c in configs]
-        try:
-            for i, future in enumerate(concurrent.futures.as_completed(futures), 1):
-                finished(i, future.result())
-        except BaseException:   # an error or Ctrl-C: start nothing new (running runs keep their checkpoints)
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
 
 
 def status(results=None, names=None, profiles=PROFILES):
@@ -114,8 +75,12 @@ def ensure_runs(name, profile, results=None, allow_training=False, device="cpu",
 
 
 def resolve_profile(name, profile, results=None):
-    """'auto' picks `full` when all of its runs are recorded, else `quick`: the book shows the best."""
+    """'auto' picks `full` when all of its runs are recorded, else `gpu` when all of its are, else
+    `quick`: the book shows the best complete profile."""
     if profile != "auto":
         return profile
-    states = [s for _, s in plan(name, "full", Store(results))]
-    return "full" if states and all(s in ("done", "diverged") for s in states) else "quick"
+    for candidate in ("full", "gpu"):
+        states = [s for _, s in plan(name, candidate, Store(results))]
+        if states and all(s in ("done", "diverged") for s in states):
+            return candidate
+    return "quick"

@@ -28,6 +28,20 @@ EVAL_BATCH = 1000
 EXTRA_PASS_STRIDE = 1_000_003   # seeds of extra passes in one long epoch: far from any real epoch number
 NOISE_SMALL_PER_BIG = 8         # noise scale: a big batch is 8 independent small ones
 NOISE_SEED = 7_777_777          # the measurement's own batches: it never moves the training stream
+DEADLINE_MARGIN = 1.25          # an epoch may take this much longer than the last before the deadline
+
+
+class DeadlineReached(Exception):
+    """`train` stopped for a GPU job's deadline; the run resumes from `epoch` (its checkpoint) next time."""
+
+    def __init__(self, run_id, epoch, epochs, checkpointed):
+        self.run_id, self.epoch, self.epochs, self.checkpointed = run_id, epoch, epochs, checkpointed
+        where = (f"checkpointed after epoch {epoch} of {epochs}" if checkpointed else
+                 f"in epoch {epoch + 1} of {epochs}; it resumes from its last checkpoint, if any")
+        super().__init__(f"run {run_id} stopped for the deadline, {where}")
+
+    def __reduce__(self):   # it crosses from a worker process to the parent
+        return DeadlineReached, (self.run_id, self.epoch, self.epochs, self.checkpointed)
 
 
 def load_task_data(config, data_root=None):
@@ -164,7 +178,7 @@ def model_and_optimizer(config, num_classes, device, channels_last=False, lr=Non
 
 
 def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint_path=None,
-          checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None):
+          checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None, stop_at=None):
     """Train one run; return its record body (everything but experiment/profile).
 
     A non-finite loss, or a smoothed loss above `divergence_factor` x the first, ends the run as
@@ -172,6 +186,10 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     state every `checkpoint_every_s` seconds (at epoch ends) and resumes from it after a kill.
     `channels_last` (None: on CUDA for ResNets) and `task` (a batch source; `lrlab bench` passes
     the classic DataLoader recipe) change speed only, never the config.
+
+    `stop_at` (a time.time() value) is a GPU job's deadline: at an epoch's end, when the next epoch
+    would not finish by then, the run checkpoints and raises DeadlineReached; past it in the middle
+    of an epoch, it raises without a new checkpoint (the epoch is redone on resume).
     """
     data = data if data is not None else load_task_data(config, data_root)
     if config.runner == "torch-lr-finder":   # the outside tool a range test is compared with
@@ -190,6 +208,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
 
     history, trace, noise, start_epoch, wall_before, first_loss_resumed = [], [], [], 0, 0.0, None
+    ema_resumed = None
     compile_s = 0.0   # with `compile`: what the first step cost beyond a typical one, kept out of epoch times
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
     if ckpt and ckpt.exists():
@@ -201,7 +220,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
             trace, noise = state.get("trace", []), state.get("noise_scale", [])
             compile_s = state.get("compile_s", 0.0)
-            first_loss_resumed = state["first_loss"]
+            first_loss_resumed, ema_resumed = state["first_loss"], state.get("ema", state["first_loss"])
             torch.set_rng_state(state["rng"])
 
     t_start, last_save = time.perf_counter(), time.perf_counter()
@@ -209,7 +228,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     first_loss = ema = None
     if first_loss_resumed is not None:   # the divergence rule keeps the reference it started with
         first_loss = torch.tensor(first_loss_resumed, device=device)
-        ema = first_loss.clone()
+        ema = torch.tensor(ema_resumed, device=device)
     first_bad = torch.tensor(-1, device=device)
     step = start_epoch * task.steps_per_epoch
     bar = _progress(total_steps, step, config, progress)
@@ -256,8 +275,12 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                     trace.append(_trace_point(step, lr_used, trace_sum / trace_n, model, task, autocast,
                                               config.trace_test))
                     trace_sum, trace_n = torch.zeros((), device=device), 0
-            if step % CHECK_EVERY == 0 and first_bad.item() >= 0:
-                break
+            if step % CHECK_EVERY == 0:
+                if first_bad.item() >= 0:
+                    break
+                if stop_at is not None and time.time() > stop_at:
+                    bar.close()
+                    raise DeadlineReached(config.id, epoch, config.epochs, checkpointed=False)
         if first_bad.item() >= 0:
             status, diverged_at = "diverged", int(first_bad.item())
         train_s = time.perf_counter() - t_epoch   # first_bad.item() above waited for the device
@@ -279,11 +302,16 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         schedule.step_epoch(test_loss)
         if config.noise_scale_every and (epoch + 1) % config.noise_scale_every == 0:
             noise.append(_noise_point(epoch + 1, step, model, task, autocast, config.noise_scale_batches))
-        if ckpt and epoch + 1 < config.epochs and time.perf_counter() - last_save >= checkpoint_every_s:
+        more = epoch + 1 < config.epochs
+        out_of_time = stop_at is not None and time.time() + DEADLINE_MARGIN * epoch_s > stop_at
+        if ckpt and more and (out_of_time or time.perf_counter() - last_save >= checkpoint_every_s):
             _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
-                             wall_before + time.perf_counter() - t_start, first_loss.item(), trace, noise,
-                             compile_s)
+                             wall_before + time.perf_counter() - t_start, first_loss.item(), ema.item(), trace,
+                             noise, compile_s)
             last_save = time.perf_counter()
+        if more and out_of_time:
+            bar.close()
+            raise DeadlineReached(config.id, epoch + 1, config.epochs, checkpointed=ckpt is not None)
     bar.close()
     if ckpt:
         ckpt.unlink(missing_ok=True)
@@ -323,13 +351,13 @@ def sync_device(device):
         torch.cuda.synchronize(device)
 
 
-def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, trace, noise,
-                     compile_s):
+def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, ema, trace,
+                     noise, compile_s):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
                     schedule=schedule.state_dict(), history=history, trace=trace, noise_scale=noise, epoch=epoch, wall_s=wall_s,
-                    compile_s=compile_s, first_loss=first_loss, rng=torch.get_rng_state()), tmp)
+                    compile_s=compile_s, first_loss=first_loss, ema=ema, rng=torch.get_rng_state()), tmp)
     tmp.replace(path)
 
 

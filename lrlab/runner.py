@@ -1,0 +1,210 @@
+"""Train a list of runs, in this process or in N worker processes, saving each record as it finishes.
+
+What `lrlab sweep` and `lrlab job` share. One run's failure (an exception, CUDA out of memory, a
+worker that dies) never costs another run: it is reported and the rest go on. The data is decoded
+in the parent before any worker starts, so N workers do not decode the same JPEGs N times.
+
+With a deadline (`stop_at`, a time.time() value), a run starts only when it is predicted to finish
+in time, or when it can never fit one job (it then trains to the deadline and checkpoints, to go on
+in the next job); the run in flight checkpoints at the deadline.
+"""
+import concurrent.futures
+import multiprocessing
+import os
+import time
+import traceback
+from dataclasses import dataclass
+
+from lrlab.train import DeadlineReached, load_task_data, train
+
+MIN_START_S = 5.0      # never start a run with less time than this left
+
+
+@dataclass
+class Outcome:
+    """What became of one run: completed | diverged | failed | checkpointed | stopped | not started."""
+    experiment: str
+    profile: str
+    config: object
+    state: str
+    seconds: float = 0.0
+    predicted_s: float | None = None
+    error: str | None = None
+    record: dict | None = None
+
+    def row(self):
+        """The job log's line for this run (no record body: that is in the store)."""
+        return dict(experiment=self.experiment, profile=self.profile, id=self.config.id, state=self.state,
+                    seconds=round(self.seconds, 3), predicted_s=None if self.predicted_s is None
+                    else round(self.predicted_s, 3), error=self.error)
+
+
+def error_line(exc):
+    """One line naming an exception: its type and the last line of its message."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def prepare_data(configs, data_root=None):
+    """Decode each task's data once, here, before any run or worker starts (bad data fails here, in
+    one line, before any training)."""
+    data = {}
+    for config in configs:
+        if config.task not in data:
+            data[config.task] = load_task_data(config, data_root)
+    return data
+
+
+class Planner:
+    """Decides, against a deadline, whether a run may start: it must be predicted to finish in time,
+    or be longer than a whole job (then it checkpoints at the deadline and goes on next job)."""
+
+    def __init__(self, stop_at=None, predict=None, job_s=None):
+        self.stop_at, self.predict, self.job_s = stop_at, predict, job_s
+
+    def check(self, config):
+        """(may it start, predicted seconds, why not)."""
+        predicted = self.predict(config) if self.predict else None
+        if self.stop_at is None:
+            return True, predicted, None
+        left = self.stop_at - time.time()
+        if left < MIN_START_S:
+            return False, predicted, f"{left:.0f} s left"
+        if predicted is None or predicted <= left:
+            return True, predicted, None
+        if self.job_s and predicted > self.job_s:   # it can never fit a job: go as far as it can
+            return True, predicted, None
+        return False, predicted, f"needs {predicted:.0f} s, {left:.0f} s left"
+
+
+def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1, progress=False,
+               planner=None, log=print, on_outcome=None):
+    """Train each (experiment, profile, config) of `items` whose record is missing; returns Outcomes.
+
+    Each finished record is saved at once. `on_outcome(outcome)` is called after each (a job keeps
+    its log up to date with it, so a killed job still says what it did)."""
+    planner = planner or Planner()
+    data = prepare_data([c for _, _, c in items], data_root)
+    outcomes, done = [], [0]
+
+    def report(outcome):
+        outcomes.append(outcome)
+        if outcome.record is not None:
+            outcome.record.update(experiment=outcome.experiment, profile=outcome.profile)
+            store.save(outcome.record)
+            done[0] += 1
+            r = outcome.record
+            log(f"[{done[0]}/{len(items)}] {r['id']} {r['status']} test_acc={r['final']['test_acc']:.4f} "
+                f"({r['wall_s']:.1f} s)")
+        elif outcome.state == "failed":
+            log(f"FAILED {outcome.experiment} {outcome.config.id}: {outcome.error}")
+        elif outcome.state in ("checkpointed", "stopped"):
+            log(f"deadline: {outcome.error}")
+        if on_outcome:
+            on_outcome(outcome)
+
+    if jobs > 1 and len(items) > 1:
+        _in_workers(items, store, device, data_root, compile, jobs, planner, report)
+    else:
+        _in_process(items, store, device, data, compile, progress, planner, report)
+    return outcomes
+
+
+def _finish(item, started, predicted, call):
+    """Run `call()` (a training) and turn what happened into an Outcome."""
+    experiment, profile, config = item
+    try:
+        record = call()
+    except DeadlineReached as stop:
+        return Outcome(experiment, profile, config, "checkpointed" if stop.checkpointed else "stopped",
+                       time.time() - started, predicted, str(stop))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:   # noqa: BLE001 - one run's failure must not end the others
+        return Outcome(experiment, profile, config, "failed", time.time() - started, predicted, error_line(exc))
+    return Outcome(experiment, profile, config, record["status"], time.time() - started, predicted,
+                   record=record)
+
+
+def _in_process(items, store, device, data, compile, progress, planner, report):
+    for i, item in enumerate(items):
+        experiment, profile, config = item
+        ok, predicted, why = planner.check(config)
+        if not ok:
+            report(Outcome(experiment, profile, config, "not started", predicted_s=predicted, error=why))
+            continue
+        started = time.time()
+        outcome = _finish(item, started, predicted, lambda: train(
+            config, device=device, data=data[config.task], compile=compile, progress=progress,
+            checkpoint_path=store.checkpoint_path(profile, experiment, config.id), stop_at=planner.stop_at))
+        if outcome.state == "failed":
+            traceback.print_exc()   # the whole story on stderr; the log keeps one line
+            _free_device_memory(device)
+        report(outcome)
+        if outcome.state in ("checkpointed", "stopped"):   # the deadline has come: nothing else starts
+            for rest in items[i + 1:]:
+                report(Outcome(*rest, "not started", error="the deadline came"))
+            return
+
+
+_WORKER_DATA = {}
+
+
+def _worker_train(config, device, data_root, compile, checkpoint_path, threads, stop_at):
+    """One run in a worker process; the data comes from the cache the parent filled, once per worker."""
+    import torch
+    torch.set_num_threads(threads)
+    if config.task not in _WORKER_DATA:
+        _WORKER_DATA[config.task] = load_task_data(config, data_root)
+    return train(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
+                 checkpoint_path=checkpoint_path, progress=False, stop_at=stop_at)
+
+
+def _in_workers(items, store, device, data_root, compile, jobs, planner, report):
+    """Keep `jobs` runs in flight; each new run is planned when a worker frees up."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")   # CUDA cannot be forked
+    pending, in_flight, deadline_hit = list(items), {}, False
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context)
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < jobs and not deadline_hit:
+                item = pending.pop(0)
+                experiment, profile, config = item
+                ok, predicted, why = planner.check(config)
+                if not ok:
+                    report(Outcome(experiment, profile, config, "not started", predicted_s=predicted, error=why))
+                    continue
+                future = pool.submit(_worker_train, config, device, data_root, compile,
+                                     store.checkpoint_path(profile, experiment, config.id), threads, planner.stop_at)
+                in_flight[future] = (item, time.time(), predicted)
+            if not in_flight:
+                break
+            finished, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                item, started, predicted = in_flight.pop(future)
+                outcome = _finish(item, started, predicted, future.result)
+                broken |= isinstance(future.exception(), concurrent.futures.process.BrokenProcessPool)
+                deadline_hit |= outcome.state in ("checkpointed", "stopped")
+                report(outcome)
+            if broken:   # a worker died (killed, out of host memory): the others' runs go on in a new pool
+                pool.shutdown(wait=True, cancel_futures=True)
+                for future, (item, started, predicted) in list(in_flight.items()):
+                    report(_finish(item, started, predicted, future.result))
+                in_flight.clear()
+                pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+            for item in (pending if deadline_hit else []):
+                report(Outcome(item[0], item[1], item[2], "not started", error="the deadline came"))
+            if deadline_hit:
+                pending = []
+    except BaseException:   # Ctrl-C: start nothing new; finished runs are saved, running ones keep checkpoints
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _free_device_memory(device):
+    import torch
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
