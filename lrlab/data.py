@@ -97,7 +97,7 @@ def find_cifar10(root=None):
 
 # ----------------------------------------------------------------------------- hashing
 
-def _sha256_file(path):
+def sha256_file(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -155,7 +155,7 @@ def _folder_sha256(folder, files):
 
 def _verified_archive_sha256(archive):
     """Hash an archive and check it against KNOWN_ARCHIVE_SHA256 and a `<name>.sha256` sidecar, if any."""
-    actual = _sha256_file(archive)
+    actual = sha256_file(archive)
     expected = [KNOWN_ARCHIVE_SHA256[archive.name]] if archive.name in KNOWN_ARCHIVE_SHA256 else []
     sidecar = archive.with_name(archive.name + ".sha256")
     if sidecar.is_file():

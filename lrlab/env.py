@@ -23,16 +23,24 @@ def device_name(device):
 
 
 def git_commit():
-    """The commit the code came from; LRLAB_GIT_COMMIT wins (a copied tree may have no .git)."""
+    """The commit the code came from; LRLAB_GIT_COMMIT wins, then git. A tree copied to a GPU box
+    has no .git: there the commit `lrlab stage` wrote, $LRLAB_STAGE/commit (default .stage/commit,
+    relative to the checkout), says it."""
     if os.environ.get("LRLAB_GIT_COMMIT"):
         return os.environ["LRLAB_GIT_COMMIT"]
     root = pathlib.Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 else "unknown"
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        pass
+    try:
+        staged = (root / (os.environ.get("LRLAB_STAGE") or ".stage") / "commit").read_text().split()
+    except (OSError, UnicodeDecodeError):
+        staged = []
+    return staged[0] if staged else "unknown"
 
 
 def run_env(device, data=None, **extra):
