@@ -26,6 +26,40 @@ def _status(args):
         raise LrlabError(f"{corrupt} corrupt record(s); `lrlab sweep` redoes them")
 
 
+def _queue(args):
+    from lrlab.queue import queue, table
+    print(table(queue(args.profile, args.results, device_name=args.device_name, scenario=args.scenario)))
+
+
+def _job(args):
+    from lrlab.env import check_device
+    from lrlab.job import check_deadline, exit_status, run_job
+    deadline = check_deadline(args.deadline)
+    check_device(args.device)
+    record = run_job(deadline, args.chunks, args.profile, args.results, args.device, args.data, args.compile,
+                     args.jobs, progress=not args.no_progress)
+    return exit_status(record)
+
+
+def _stage(args):
+    from pathlib import Path
+    from lrlab.stage import stage, verify_staged
+    if args.verify:
+        print(f"{verify_staged(Path(args.out) / 'data')} staged data file(s) match their sha256")
+        return
+    stage(args.out, args.data, wheels=not args.no_wheels)
+
+
+def _pack(args):
+    from lrlab.pack import pack
+    pack(args.results, args.outdir, newer_than=args.newer_than)
+
+
+def _unpack(args):
+    from lrlab.pack import unpack
+    unpack(args.files, args.results)
+
+
 def _notebooks(args):
     from lrlab.notebooks import run_chapters
     for out in run_chapters(args.names, args.profile, args.results, args.allow_training):
@@ -90,6 +124,48 @@ def parser():
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(run=_sweep)
 
+    s = sub.add_parser("queue", help="the book's GPU work as chunks in priority order, with states and minutes")
+    s.add_argument("--profile", default="gpu", choices=PROFILES)
+    s.add_argument("--results", default="results")
+    s.add_argument("--device-name", default="H100", help="the GPU the minutes are for: H100 or H200")
+    s.add_argument("--scenario", default="central", help="the step-time model's pessimistic, central or "
+                   "optimistic parameters")
+    s.set_defaults(run=_queue)
+
+    s = sub.add_parser("job", help="train the next pending chunks (or those named) until a deadline")
+    s.add_argument("chunks", nargs="*", help="experiment/chunk names from `lrlab queue` (default: every "
+                   "pending chunk in queue order)")
+    s.add_argument("--deadline", required=True, help="minutes from now; no run starts that would not finish "
+                   "by then, and the run in flight checkpoints")
+    s.add_argument("--profile", default="gpu", choices=PROFILES)
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    s.add_argument("--results", default="results")
+    s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
+    s.add_argument("--compile", action="store_true", help="torch.compile the model")
+    s.add_argument("--jobs", type=int, default=1, help="runs to train at once, each in its own process")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(run=_job)
+
+    s = sub.add_parser("stage", help="make the git-ignored folder a bare GPU box needs: data, wheels, commit")
+    s.add_argument("--out", default=".stage", help="the folder to make; must be git-ignored (default: .stage)")
+    s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
+    s.add_argument("--no-wheels", action="store_true", help="fetch no wheels (keeps any staged before)")
+    s.add_argument("--verify", action="store_true", help="instead: check the staged data against its sha256 sums")
+    s.set_defaults(run=_stage)
+
+    s = sub.add_parser("pack", help="pack new records, bench records, job logs and checkpoints into a few "
+                       "size-capped lrlab-pack-N.tgz")
+    s.add_argument("outdir", help="folder for the packs; must hold none yet")
+    s.add_argument("--results", default="results", help="results folder (default: results)")
+    s.add_argument("--newer-than", default=None, metavar="FILE_OR_TIMESTAMP",
+                   help="only files modified after this file was, or after this POSIX time (default: all)")
+    s.set_defaults(run=_pack)
+
+    s = sub.add_parser("unpack", help="check packs, then merge them into the results folder: all or nothing")
+    s.add_argument("files", nargs="+", metavar="FILES", help="lrlab-pack-N.tgz files")
+    s.add_argument("--results", default="results", help="results folder (default: results)")
+    s.set_defaults(run=_unpack)
+
     s = sub.add_parser("status", help="done / missing / diverged runs per experiment and profile")
     s.add_argument("--results", default="results")
     s.set_defaults(run=_status)
@@ -135,11 +211,11 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except LrlabError as e:
         print(f"lrlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lrlab: interrupted; finished runs are saved, rerun to resume", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

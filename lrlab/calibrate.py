@@ -1,0 +1,116 @@
+"""The queue's first chunk: every CUDA path at smoke size, then the bench of each model at its batch.
+
+Nothing in the book has run on a GPU before this: bf16 autocast, channels_last, torch.compile
+(muP models too), runs in worker processes, the noise scale, traced range tests, torch-lr-finder and
+the GPT's attention. Each path runs at smoke size into a scratch store, and whether it worked (or
+the one line it failed with) is recorded. Then `lrlab bench` times each model at the batch its
+`gpu` profile trains with; those rows replace the step-time model's guesses in `lrlab queue` and
+`lrlab job`. The record, results/bench/<device>-calibration-<time>.json, marks the chunk done once whole.
+"""
+import tempfile
+import time
+
+from lrlab import experiments
+from lrlab.errors import LrlabError
+from lrlab.results import Store
+
+# (experiment, chunk) at smoke size: together they touch every code path the gpu profile uses
+SMOKE_CHUNKS = (("basics", "momentum_shift"), ("super_convergence", "range_tests"),
+                ("linear_scaling", "elbow_and_rules"), ("weight_decay", "coarse"),
+                ("lr_vs_width", "mlp"), ("lr_vs_width", "gpt"))
+BENCH_MODE = "bf16+channels_last"   # what a run on CUDA uses (channels_last applies to the ResNets only)
+BENCH_STEPS = 30
+MARGIN_S = 20.0                     # stop starting new paths this close to the deadline
+COMPILE_S = 150.0                   # what a cold torch.compile may take on a fresh machine (audit: 0.5-1.5 min)
+
+
+def bench_shapes(profile="gpu"):
+    """Each (model spec, batch) the profile trains: the batch a step's forward sees (its micro-batch)."""
+    from lrlab.cost import model_spec
+    shapes = []
+    for name in experiments.EXPERIMENTS:
+        for config in experiments.runs(name, profile):
+            shape = (model_spec(config), config.micro_batch or config.batch_size)
+            if shape not in shapes:
+                shapes.append(shape)
+    return shapes
+
+
+def _compile_configs():
+    """A ResNet and the two muP models at smoke size, for torch.compile (muP under compile is the risk)."""
+    runs = {c.model + ("-mup" if c.parameterization == "mup" else ""): c
+            for name in ("basics", "lr_vs_width", "super_convergence") for c in experiments.runs(name, "smoke")}
+    return [runs[key] for key in ("resnet8", "mlp-mup", "chargpt-mup") if key in runs]
+
+
+def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=None, steps=BENCH_STEPS,
+              log=print):
+    """Run every path, bench every shape, write the record; returns it. `shapes` and `steps` shrink
+    it for tests. Stops starting new work MARGIN_S before `stop_at`; the record then says incomplete."""
+    from lrlab.bench import _write_record, bench_one
+    from lrlab.env import run_env
+    from lrlab.runner import train_runs
+    from lrlab.train import train
+
+    store = Store(results)
+    paths, rows, complete = [], [], True
+
+    def time_left(needed=MARGIN_S):
+        return stop_at is None or time.time() < stop_at - needed
+
+    def attempt(name, work):
+        started = time.time()
+        try:
+            detail = work() or {}
+            paths.append(dict(name=name, ok=not detail.get("failed"), seconds=time.time() - started, **detail))
+        except Exception as exc:   # noqa: BLE001 - a broken path is the finding, not the end of calibration
+            from lrlab.runner import error_line
+            paths.append(dict(name=name, ok=False, seconds=time.time() - started, error=error_line(exc)))
+        log(f"calibrate: {name}: {'ok' if paths[-1]['ok'] else 'FAILED ' + str(paths[-1].get('error'))} "
+            f"({paths[-1]['seconds']:.1f} s)")
+
+    def smoke(items, jobs=1):
+        with tempfile.TemporaryDirectory() as scratch:
+            outcomes = train_runs(items, Store(scratch), device, data_root, jobs=jobs, log=lambda m: None)
+        failed = [o for o in outcomes if o.state == "failed"]
+        return dict(runs=len(outcomes), failed=len(failed), error=failed[0].error if failed else None)
+
+    # in order of what the queue needs most: the paths, then the speeds, then compile (slow to start)
+    for experiment, chunk_name in SMOKE_CHUNKS:
+        if not time_left():
+            complete = False
+            break
+        chunk = next(c for c in experiments.chunks(experiment, "smoke") if c.name == chunk_name)
+        attempt(f"smoke {experiment}/{chunk_name}", lambda: smoke([(experiment, "smoke", c) for c in chunk.runs]))
+    for spec, batch in (shapes if shapes is not None else bench_shapes()):
+        if not time_left():
+            complete = False
+            break
+        try:
+            rows.append(bench_one(spec, batch, device, steps, BENCH_MODE))
+            log(f"calibrate: bench {spec} @ {batch}: {rows[-1]['per_s']:.0f} {rows[-1]['unit']}/s")
+        except Exception as exc:   # noqa: BLE001 - e.g. out of memory at one shape
+            from lrlab.runner import error_line
+            paths.append(dict(name=f"bench {spec} @ {batch}", ok=False, error=error_line(exc)))
+            log(f"calibrate: bench {spec} @ {batch}: FAILED {paths[-1]['error']}")
+    if time_left():
+        basics = experiments.chunks("basics", "smoke")[0].runs
+        attempt("2 runs at once (spawned workers)", lambda: smoke([("basics", "smoke", c) for c in basics], jobs=2))
+    else:
+        complete = False
+    for config in _compile_configs():
+        if not time_left(COMPILE_S):   # a cold compile cannot be stopped half-way
+            complete = False
+            break
+        label = config.model + (" muP" if config.parameterization == "mup" else "")
+        attempt(f"compile {label}", lambda: {"compile_s": train(config, device=device, data_root=data_root,
+                                                                compile=True, progress=False).get("compile_s")})
+    if not complete:
+        log("calibrate: stopped for the deadline; the record says incomplete and the chunk stays pending")
+    record = dict(kind="calibration", complete=complete, env=run_env(device), paths=paths, rows=rows)
+    # named by its time too: a later calibration (after an incomplete one) never collides with it
+    path = _write_record(store.root / "bench", f"calibration {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}", record)
+    log(f"wrote {path}")
+    if not paths and not rows:
+        raise LrlabError("calibration did nothing: the deadline left no time")
+    return record

@@ -1,0 +1,188 @@
+"""`lrlab job`: the next pending chunks of the queue, trained until a deadline.
+
+GPU time comes in short windows (ours: one command of at most ~9 minutes on a bare machine). A job
+starts no run that is not predicted to finish by its deadline, checkpoints the run in flight when
+the deadline comes and exits 0; every finished run is saved at once. A run that raises is logged
+as failed (not as a result) and the job goes on; runs that need an optional package this machine
+lacks are skipped with one line naming it. The job's log (results/jobs/<start>-<device>.json) is
+rewritten after every run, so even a killed job says what it did, and its predicted against
+measured seconds recalibrate the queue.
+"""
+import importlib.util
+import re
+import time
+
+from lrlab import queue as work_queue
+from lrlab.env import device_name as name_of_device, run_env
+from lrlab.errors import LrlabError, check_positive
+from lrlab.results import Store, write_json_atomic
+from lrlab.runner import Planner, train_runs
+
+FAILED_EXIT = 3     # some runs failed (2 is bad input)
+# import name -> what to tell the user; a run needs these beyond torch, numpy, pillow and tqdm
+OPTIONAL = {"mup": "mup (muP runs)", "torch_lr_finder": "torch-lr-finder (its range test)",
+            "matplotlib": "matplotlib (torch-lr-finder imports it)"}
+
+
+def needed_packages(config):
+    """The optional packages (import names) a run cannot train without."""
+    needs = []
+    if config.parameterization == "mup":
+        needs.append("mup")
+    if config.runner == "torch-lr-finder":
+        needs += ["torch_lr_finder", "matplotlib"]
+    return needs
+
+
+def importable(package):
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def without_missing_packages(items, log=print, available=importable):
+    """`items` less the runs that need a package this machine lacks; one line per missing package."""
+    missing = {}
+    for item in items:
+        for package in needed_packages(item[2]):
+            if not available(package):
+                missing.setdefault(package, []).append(item[2].id)
+    for package, ids in missing.items():
+        log(f"skipping {len(ids)} run(s) that need {OPTIONAL[package]}, which cannot be imported here "
+            f"(carry its wheel: see `lrlab stage`)")
+    skipped = {run_id for ids in missing.values() for run_id in ids}
+    return [item for item in items if item[2].id not in skipped], {p: len(ids) for p, ids in missing.items()}
+
+
+def cost_device(device):
+    """The step-time model's name for this device (H100, H200), or None where it has no model."""
+    name = name_of_device(device)
+    return next((key for key in ("H200", "H100") if key in name), None)
+
+
+class Predictor:
+    """Seconds a run needs: measured in this job for the same shape where it can be (steps x the
+    seconds per step of a finished run), else the calibrated step-time model, else unknown."""
+
+    def __init__(self, device_key, calibration):
+        self.device_key, self.calibration, self.per_step = device_key, calibration, {}
+
+    @staticmethod
+    def shape(config):
+        return (config.model, config.width, config.depth, config.batch_size, config.micro_batch,
+                config.block_size, config.runner, config.trace_test)
+
+    def learn(self, record):
+        from lrlab.config import RunConfig
+        steps = record["final"]["steps"]
+        if steps and record["wall_s"] > 0:
+            self.per_step[self.shape(RunConfig.from_dict(record["config"]))] = record["wall_s"] / steps
+
+    def __call__(self, config):
+        from lrlab import cost
+        rate = self.per_step.get(self.shape(config))
+        if rate is not None:
+            return rate * cost.run_steps(config)
+        if self.device_key is None:
+            return None
+        return cost.run_seconds(config, device=self.device_key, calibration=self.calibration)
+
+
+def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu", data_root=None,
+            compile=False, jobs=1, progress=False, log=print, started=None):
+    """Run the named chunks (default: every pending one, in queue order) until the deadline.
+    Returns the job's log record; its "failed" count decides the exit status."""
+    check_positive("deadline (minutes)", deadline_minutes)
+    check_positive("jobs", jobs)
+    started = started or time.time()
+    stop_at = started + 60 * deadline_minutes
+    store = Store(results)
+    device_key = cost_device(device)
+    rows = work_queue.queue(profile, store.root, device_name=device_key or "H100")
+    chosen = work_queue.find(rows, names) if names else [r for r in rows if r.state != "done"]
+    calibration, _ = work_queue.calibrated(store, device_key or "H100")
+    env = run_env(device)
+    log_path = store.root / "jobs" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(started))}-{_slug(env['device'])}.json"
+    record = dict(kind="job", status="running", env=env, profile=profile, deadline_minutes=deadline_minutes,
+                  started=_iso(started), finished=None, chunks=[r.name for r in chosen], skipped_packages={},
+                  runs=[], counts={})
+
+    def save_log():
+        record["counts"] = _counts(record["runs"])
+        write_json_atomic(log_path, record)
+
+    items, calibrate_first = [], False
+    for row in chosen:
+        if row.experiment != work_queue.CALIBRATE:
+            items += [(row.experiment, profile, config) for config in row.missing]
+        elif names or device_key:   # unasked, only on the GPUs the queue plans for
+            calibrate_first = True
+    items, record["skipped_packages"] = without_missing_packages(items, log)
+    log(f"job: {len(items)} run(s) of {len(chosen)} chunk(s) on {env['device']}, deadline in "
+        f"{(stop_at - time.time()) / 60:.1f} min")
+    save_log()
+    if calibrate_first:
+        from lrlab.calibrate import calibrate
+        calibration_record = calibrate(device, store.root, data_root, stop_at=stop_at, log=log)
+        record["calibration"] = dict(complete=calibration_record["complete"],
+                                     failed=[p["name"] for p in calibration_record["paths"] if not p["ok"]])
+        calibration, _ = work_queue.calibrated(store, device_key or "H100")
+        save_log()
+    predictor = Predictor(device_key, calibration)
+
+    def on_outcome(outcome):
+        if outcome.record is not None:
+            predictor.learn(outcome.record)
+        record["runs"].append(outcome.row())
+        save_log()
+
+    train_runs(items, store, device, data_root, compile, jobs, progress,
+               planner=Planner(stop_at, predictor, job_s=60 * work_queue.JOB_MINUTES), log=log, on_outcome=on_outcome)
+    record.update(status="completed", finished=_iso(time.time()))
+    save_log()
+    log(summary(record))
+    log(f"wrote {log_path}")
+    return record
+
+
+def _counts(rows):
+    counts = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    return counts
+
+
+def summary(record):
+    """What the job did, a line per state, then each failure."""
+    counts = record["counts"]
+    lines = ["job summary: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) if counts
+             else "job summary: no run was due"]
+    lines += [f"  failed {r['experiment']} {r['id']}: {r['error']}" for r in record["runs"] if r["state"] == "failed"]
+    lines += [f"  skipped {n} run(s) needing {p}" for p, n in record["skipped_packages"].items()]
+    if "calibration" in record:
+        c = record["calibration"]
+        lines.append(f"  calibration {'complete' if c['complete'] else 'incomplete'}"
+                     + (f"; failed paths: {', '.join(c['failed'])}" if c["failed"] else "; every path worked"))
+    return "\n".join(lines)
+
+
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def exit_status(record):
+    return FAILED_EXIT if record["counts"].get("failed") else 0
+
+
+def check_deadline(value):
+    """A positive number of minutes, or a one-line error."""
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        raise LrlabError(f"deadline {value!r} is not a number of minutes, e.g. 7.5") from None
+    return check_positive("deadline (minutes)", minutes)

@@ -1,0 +1,189 @@
+"""`lrlab queue`: every chunk of GPU work in the book, in the one order a GPU should run them.
+
+A chunk is a chapter's named set of runs that settles one claim (lrlab.experiments.Chunk). The
+queue puts calibration first (it measures the device, and its bench records replace the step-time
+model's guesses), then tier 1 (one GPU-scale verdict per claim), then tier 2 (completeness). Each
+row has its state in the store (done / partial / pending) and the minutes its missing runs need,
+from the step-time model of lrlab.cost, calibrated by the bench records of the same device.
+"""
+from dataclasses import dataclass, field
+
+from lrlab import experiments
+from lrlab.errors import LrlabError, check_choice
+from lrlab.results import PROFILES, Store
+
+CALIBRATE = "calibrate"
+CALIBRATE_MINUTES = 4.5     # smoke runs of every CUDA path (~1.5 min) and the bench of each model (~3 min)
+JOB_MINUTES = 8.0           # one job's budget for chunks: a ~9.5-minute command less setup and packing
+# Within a tier, chunks run in this order (the audit's, shared/reference/gpu-plan.md); others follow
+# in chapter order. Cheap verdicts first; the ResNet-56 chunks last, as they need the most minutes.
+PRIORITY = (
+    ("basics", "momentum_shift"),
+    ("super_convergence", "range_tests"),
+    ("super_convergence", "resnet20_headline"),
+    ("linear_scaling", "elbow_and_rules"),
+    ("weight_decay", "coarse"),
+    ("lr_vs_width", "mlp_coarse"),
+    ("lr_vs_width", "gpt"),
+    ("super_convergence", "resnet56_headline"),
+    ("super_convergence", "resnet56_baseline"),
+    ("linear_scaling", "seeds_and_warmups"),
+    ("lr_vs_width", "gpt_widest"),
+    ("lr_vs_width", "mlp_fill"),
+    ("weight_decay", "fill_adam"),
+    ("weight_decay", "fill_adamw"),
+    ("weight_decay", "fill_sgd"),
+    ("weight_decay", "fill_sgdw"),
+    ("weight_decay", "headline_seeds"),
+    ("super_convergence", "resnet20_sweeps"),
+    ("super_convergence", "resnet56_budget"),
+    ("super_convergence", "modern"),
+)
+
+
+@dataclass
+class Row:
+    """One chunk in the queue, with what the store holds of it."""
+    experiment: str
+    chunk: str
+    tier: int
+    settles: str
+    configs: tuple = ()
+    done: int = 0
+    minutes: float = 0.0        # estimated for the runs still missing
+    minutes_all: float = 0.0    # estimated for all its runs
+    missing: list = field(default_factory=list)
+    run_minutes: list = field(default_factory=list)       # each missing run's estimate
+    run_minutes_all: list = field(default_factory=list)   # each run's estimate
+
+    @property
+    def name(self):
+        return self.chunk if self.experiment == CALIBRATE else f"{self.experiment}/{self.chunk}"
+
+    @property
+    def runs(self):
+        return len(self.configs) if self.experiment != CALIBRATE else 1
+
+    @property
+    def state(self):
+        return "done" if self.done >= self.runs else "partial" if self.done else "pending"
+
+
+def ordered_chunks(profile):
+    """[(experiment, Chunk)] across the book: tier, then PRIORITY, then chapter order."""
+    check_choice("profile", profile, PROFILES)
+    rank = {key: i for i, key in enumerate(PRIORITY)}
+    names = list(experiments.EXPERIMENTS)
+    found = [(experiment, i, chunk) for experiment in names
+             for i, chunk in enumerate(experiments.chunks(experiment, profile))]
+    found.sort(key=lambda e: (e[2].tier, rank.get((e[0], e[2].name), len(rank)), names.index(e[0]), e[1]))
+    return [(experiment, chunk) for experiment, _, chunk in found]
+
+
+def calibrated(store, device_name):
+    """The bench calibration of `device_name` from results/bench, and whether calibration is done."""
+    from lrlab import cost
+    records = [r for r in _bench_records(store) if device_name.lower() in r.get("env", {}).get("device", "").lower()]
+    whole = any(r.get("kind") == "calibration" and r.get("complete") for r in records)
+    return cost.calibration_from_bench(records, device_name), whole
+
+
+def _bench_records(store):
+    import json
+    out = []
+    for path in sorted((store.root / "bench").glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue   # a broken bench file costs its rows, never the queue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def queue(profile="gpu", results=None, device_name="H100", scenario="central"):
+    """The rows of the queue, calibration first."""
+    from lrlab import cost
+    store = Store(results)
+    calibration, calibrated_here = calibrated(store, device_name)
+    rows = [Row(CALIBRATE, CALIBRATE, 1, f"the step-time model against the {device_name}; every CUDA path "
+                "at smoke size", done=int(calibrated_here), minutes=0.0 if calibrated_here else CALIBRATE_MINUTES,
+                minutes_all=CALIBRATE_MINUTES, run_minutes=[] if calibrated_here else [CALIBRATE_MINUTES],
+                run_minutes_all=[CALIBRATE_MINUTES])]
+    for experiment, chunk in ordered_chunks(profile):
+        row = Row(experiment, chunk.name, chunk.tier, chunk.settles, chunk.runs)
+        for config in chunk.runs:
+            try:
+                record = store.load(profile, experiment, config)
+            except LrlabError:
+                record = None   # corrupt: redone, so still to do
+            minutes = cost.run_seconds(config, device=device_name, scenario=scenario, calibration=calibration) / 60
+            row.minutes_all += minutes
+            row.run_minutes_all.append(minutes)
+            if record is None:
+                row.missing.append(config)
+                row.minutes += minutes
+                row.run_minutes.append(minutes)
+            else:
+                row.done += 1
+        rows.append(row)
+    return rows
+
+
+def find(rows, names):
+    """The rows named `experiment/chunk` (or a chunk name no other experiment uses), in queue order."""
+    by_name = {row.name: row for row in rows}
+    short = {}
+    for row in rows:
+        short.setdefault(row.chunk, []).append(row)
+    chosen = []
+    for name in names:
+        if name in by_name:
+            chosen.append(by_name[name])
+        elif len(short.get(name, [])) == 1:
+            chosen.append(short[name][0])
+        else:
+            raise LrlabError(f"unknown chunk {name!r}; valid: {', '.join(by_name)}")
+    return [row for row in rows if row in chosen]
+
+
+def jobs_needed(run_minutes, job_minutes=JOB_MINUTES):
+    """How many jobs of `job_minutes` train these runs, packed as `lrlab job` packs them: in order,
+    each job taking every next run that still fits it (a run that does not waits for the next
+    job), and a run longer than any job going on from job to job through its checkpoint."""
+    pending, jobs = [m for m in run_minutes if m > 0], 0
+    while pending:
+        jobs, room, later = jobs + 1, job_minutes, []
+        for m in pending:
+            if m <= room:
+                room -= m
+            elif m > job_minutes:            # it never fits: it trains to each deadline and resumes
+                m -= room
+                whole = -(-m // job_minutes)
+                jobs, room = jobs + int(whole), whole * job_minutes - m
+            else:
+                later.append(m)
+        pending = later
+    return jobs
+
+
+def tier_totals(rows, tier, job_minutes=JOB_MINUTES):
+    """(minutes left, jobs left, minutes from scratch, jobs from scratch) of one tier."""
+    tier_rows = [r for r in rows if r.tier == tier]
+    left = [m for r in tier_rows for m in r.run_minutes]
+    whole = [m for r in tier_rows for m in r.run_minutes_all]
+    return sum(left), jobs_needed(left, job_minutes), sum(whole), jobs_needed(whole, job_minutes)
+
+
+def table(rows, job_minutes=JOB_MINUTES):
+    """The queue as text: a line per chunk, then each tier's minutes and jobs."""
+    width = max(len(r.name) for r in rows)
+    lines = [f"{'#':>2}  {'tier':>4}  {'chunk':<{width}}  {'state':<7}  {'runs':>9}  {'min left':>8}  {'min all':>7}"]
+    for i, r in enumerate(rows):
+        lines.append(f"{i:>2}  {r.tier:>4}  {r.name:<{width}}  {r.state:<7}  {r.done:>4}/{r.runs:<4}  "
+                     f"{r.minutes:>8.1f}  {r.minutes_all:>7.1f}")
+    for tier in (1, 2):
+        left, jobs_left, whole, jobs_whole = tier_totals(rows, tier, job_minutes)
+        lines.append(f"tier {tier}: {left:.1f} min left, {jobs_left} jobs of {job_minutes:g} min "
+                     f"(from scratch: {whole:.1f} min, {jobs_whole} jobs)")
+    return "\n".join(lines)

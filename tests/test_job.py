@@ -1,0 +1,204 @@
+"""GPU jobs on the CPU: deadlines, failures that cost no other run, missing packages, kill and resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lrlab import experiments, job, runner
+from lrlab.config import RunConfig
+from lrlab.results import Store
+from lrlab.train import DeadlineReached, train
+
+
+def lrlab(*args, env=None, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "lrlab", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, **kw)
+
+
+def comparable(record):
+    """What must not change when a run is interrupted and resumed: its id, history and final numbers."""
+    history = [{k: v for k, v in row.items() if k != "seconds"} for row in record["history"]]
+    return record["id"], history, record["final"], record["status"]
+
+
+SHORT = RunConfig(task="cifar10", model="mlp", width=32, batch_size=64, epochs=3, augment="none",
+                  train_per_class=20, test_per_class=5, lr=0.05)   # 3 steps an epoch: no mid-epoch check
+
+
+def test_a_run_at_its_deadline_checkpoints_and_resumes_to_the_same_record(tmp_path, data_root):
+    whole = train(SHORT, data_root=data_root, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(DeadlineReached) as stop:
+        train(SHORT, data_root=data_root, progress=False, checkpoint_path=ckpt, stop_at=time.time())
+    assert stop.value.checkpointed and stop.value.epoch == 1 and ckpt.exists()
+    resumed = train(SHORT, data_root=data_root, progress=False, checkpoint_path=ckpt)
+    assert comparable(resumed) == comparable(whole)
+    assert not ckpt.exists()
+
+
+def test_the_planner_starts_only_what_fits_or_what_can_never_fit_a_job():
+    now = time.time()
+    planner = runner.Planner(stop_at=now + 60, predict=lambda c: c.epochs, job_s=480)
+    assert planner.check(SHORT.replace(epochs=30))[0]          # 30 s of 60 left
+    assert not planner.check(SHORT.replace(epochs=100))[0]     # 100 s: would not finish, would fit a job
+    assert planner.check(SHORT.replace(epochs=1000))[0]        # longer than any job: goes, checkpoints
+    assert not runner.Planner(stop_at=now + 1, predict=lambda c: 0.1).check(SHORT)[0]   # too little left
+    assert runner.Planner().check(SHORT)[0]                    # no deadline: everything goes
+
+
+def test_a_failing_run_costs_no_other_run_in_workers(tmp_path, data_root):
+    good = [SHORT.replace(epochs=1, seed=k) for k in range(2)]
+    bad = SHORT.replace(epochs=1, batch_size=4096)   # larger than the 200 training images: raises in train
+    items = [("basics", "smoke", c) for c in (good[0], bad, good[1])]
+    outcomes = runner.train_runs(items, Store(tmp_path), data_root=data_root, jobs=2, log=lambda m: None)
+    states = {o.config.id: o.state for o in outcomes}
+    assert states[bad.id] == "failed" and "batch_size 4096" in next(o.error for o in outcomes if o.config == bad)
+    assert all(states[c.id] == "completed" for c in good)
+    assert {r["id"] for r in Store(tmp_path).records("smoke", "basics")} == {c.id for c in good}
+
+
+def test_a_job_logs_a_failure_goes_on_and_exits_non_zero(tmp_path, data_root, monkeypatch):
+    chunk = experiments.chunks("basics", "smoke")[0]
+    victim = chunk.runs[1]
+    real_train = runner.train
+
+    def flaky(config, **kw):
+        if config.id == victim.id:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real_train(config, **kw)
+    monkeypatch.setattr(runner, "train", flaky)
+    lines = []
+    record = job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lines.append)
+    assert record["counts"]["failed"] == 1 and sum(record["counts"].values()) == len(chunk.runs)
+    assert job.exit_status(record) == job.FAILED_EXIT
+    assert any("FAILED" in line and victim.id in line and "out of memory" in line for line in lines)
+    saved = {r["id"] for r in Store(tmp_path).records("smoke", "basics")}
+    assert victim.id not in saved and len(saved) == len(chunk.runs) - 1   # a failure is not a result
+    log = json.loads(next((tmp_path / "jobs").glob("*.json")).read_text())
+    assert log["status"] == "completed" and [r["state"] for r in log["runs"]].count("failed") == 1
+
+
+def test_a_job_starts_no_run_predicted_to_miss_the_deadline(tmp_path, data_root, monkeypatch):
+    monkeypatch.setattr(job.Predictor, "__call__", lambda self, config: 100.0)   # each run 100 s, 60 s left
+    record = job.run_job(1, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lambda m: None)
+    assert set(record["counts"]) == {"not started"} and job.exit_status(record) == 0
+    assert Store(tmp_path).records("smoke", "basics") == []
+
+
+def test_a_job_without_mup_skips_those_runs_with_one_line_and_finishes_the_rest(tmp_path, data_root):
+    code = ("import sys\nsys.modules['mup'] = None\nfrom lrlab.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    out = subprocess.run([sys.executable, "-c", code, "job", "lr_vs_width/mlp", "--profile", "smoke", "--deadline",
+                          "5", "--results", str(tmp_path), "--data", str(data_root), "--no-progress"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    skipped = [line for line in out.stdout.splitlines() if line.startswith("skipping")]
+    assert len(skipped) == 1 and "mup" in skipped[0]
+    mlp = experiments.chunks("lr_vs_width", "smoke")[0].runs
+    saved = {r["id"] for r in Store(tmp_path).records("smoke", "lr_vs_width")}
+    assert saved == {c.id for c in mlp if c.parameterization == "sp"}
+
+
+def test_unknown_chunk_and_bad_deadline_are_one_line_errors(tmp_path):
+    for args, needle in ((["job", "nope/nothing", "--deadline", "5"], "nope/nothing"),
+                         (["job", "--deadline", "soon"], "soon"),
+                         (["job", "--deadline", "-1"], "deadline")):
+        out = lrlab(*args, "--results", str(tmp_path / "r"), "--profile", "smoke")
+        assert out.returncode == 2 and needle in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_killed_job_resumed_packed_and_unpacked_equals_an_uninterrupted_one(tmp_path, data_root):
+    from lrlab.pack import pack, unpack
+    chunk = "super_convergence/headline"
+    args = ["job", chunk, "--profile", "smoke", "--deadline", "10", "--data", str(data_root), "--no-progress"]
+    clean = tmp_path / "clean"
+    assert lrlab(*args, "--results", str(clean)).returncode == 0
+
+    box = tmp_path / "box"   # the GPU machine's checkout: killed mid-job, then run again
+    proc = subprocess.Popen([sys.executable, "-m", "lrlab", *args, "--results", str(box)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not Store(box).paths("smoke", "super_convergence") and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_runs = len(next(c for c in experiments.chunks("super_convergence", "smoke") if c.name == "headline").runs)
+    assert 0 < len(Store(box).paths("smoke", "super_convergence")) < n_runs, "the kill must land mid-job"
+    out = lrlab(*args, "--results", str(box))
+    assert out.returncode == 0, out.stderr
+
+    packs = pack(box, tmp_path / "out", log=lambda m: None)
+    fresh = tmp_path / "fresh"
+    unpack(packs, fresh, log=lambda m: None)
+    got = {r["id"]: comparable(r) for r in Store(fresh).records("smoke", "super_convergence")}
+    want = {r["id"]: comparable(r) for r in Store(clean).records("smoke", "super_convergence")}
+    assert got == want and len(got) == n_runs
+
+
+def test_calibration_runs_each_path_benches_each_shape_and_marks_the_chunk_done(tmp_path, data_root, monkeypatch):
+    from lrlab import calibrate, queue
+    monkeypatch.setattr(calibrate, "SMOKE_CHUNKS", (("basics", "momentum_shift"), ("lr_vs_width", "gpt")))
+    monkeypatch.setattr(calibrate, "_compile_configs", lambda: [])   # inductor on 2 CPU cores: too slow here
+    lines = []
+    record = calibrate.calibrate("cpu", tmp_path, data_root, shapes=[("mlp-32", 8), ("chargpt-32", 4)], steps=2,
+                                 log=lines.append)
+    assert record["complete"] and [p["name"] for p in record["paths"]] == [
+        "smoke basics/momentum_shift", "smoke lr_vs_width/gpt", "2 runs at once (spawned workers)"]
+    assert all(p["runs"] > 0 for p in record["paths"])
+    assert all(p["ok"] for p in record["paths"]) and [r["model"] for r in record["rows"]] == ["mlp-32", "chargpt-32"]
+    saved = json.loads(next((tmp_path / "bench").glob("*calibration*.json")).read_text())
+    assert saved["kind"] == "calibration" and saved["rows"] == json.loads(json.dumps(record["rows"]))
+    cpu = record["env"]["device"]
+    rows = queue.queue("smoke", tmp_path, device_name="H100")
+    assert rows[0].chunk == "calibrate" and rows[0].state == "pending"   # a CPU calibration is not the H100's
+    assert queue.calibrated(Store(tmp_path), cpu.split(" (")[0])[1]
+
+
+def test_the_gpu_profile_meets_the_job_budget_and_every_chunk_is_queued():
+    from lrlab import queue
+    rows = queue.queue("gpu", "/nonexistent-results")
+    assert rows[0].chunk == "calibrate" and all(r.state == "pending" for r in rows)
+    declared = {(e, c.name) for e in experiments.EXPERIMENTS for c in experiments.chunks(e, "gpu")}
+    assert {(r.experiment, r.chunk) for r in rows[1:]} == declared
+    assert set(queue.PRIORITY) == declared   # the gpu profile's order is written down, chunk by chunk
+    assert [r.tier for r in rows] == sorted(r.tier for r in rows)
+    minutes1, jobs1, _, _ = queue.tier_totals(rows, 1)
+    minutes2, jobs2, _, _ = queue.tier_totals(rows, 2)
+    assert jobs1 <= 6 and jobs2 <= 12, (minutes1, jobs1, minutes2, jobs2)
+    # the claims the issue names come first: ResNet-20's pair, and width 8192 in the first muP chunk
+    first = {r.name: r for r in rows if r.tier == 1}
+    assert {c.model for c in first["super_convergence/resnet20_headline"].configs} == {"resnet20"}
+    assert 8192 in {c.width for c in first["lr_vs_width/mlp_coarse"].configs}
+
+
+def test_jobs_needed_packs_runs_like_the_job_does():
+    from lrlab.queue import jobs_needed
+    assert jobs_needed([5, 5, 3], 8) == 2          # 5+3 in the first job, 5 in the second
+    assert jobs_needed([12], 8) == 2               # one run longer than a job spans two
+    assert jobs_needed([], 8) == 0
+    assert jobs_needed([7, 20, 1], 8) == 4         # 7+1, then the long run fills 8+8+4 beyond the first's 1
+
+
+def test_lrlab_queue_prints_every_chunk_and_each_tiers_jobs(tmp_path):
+    out = lrlab("queue", "--results", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "calibrate" in out.stdout and "lr_vs_width/mlp_coarse" in out.stdout
+    assert any(line.startswith("tier 1:") and "jobs of 8 min" in line for line in out.stdout.splitlines())
+    assert any(line.startswith("tier 2:") for line in out.stdout.splitlines())
+    bad = lrlab("queue", "--device-name", "A100", "--results", str(tmp_path))
+    assert bad.returncode == 2 and "A100" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_chapter_at_the_gpu_profile_lists_what_it_changes_from_the_papers_protocol():
+    from lrlab.book import profile_note
+    for name in experiments.EXPERIMENTS:
+        changes = experiments.get(name).GPU_CHANGES
+        assert changes and all(isinstance(c, str) and c for c in changes)
+        note = profile_note(name, "gpu", 10, "NVIDIA H100 80GB HBM3")
+        assert "**gpu**" in note and all(c in note for c in changes)
+    assert "lrlab queue" in profile_note("basics", "quick", 58, "AMD EPYC (2 cores)", "Small.")
+    assert profile_note("basics", "full", 66, "H100") == "This page shows the **full** profile: 66 runs on H100."
