@@ -391,8 +391,9 @@ def calibration_from_bench(records, device_name):
     return calibration
 
 
-def load_calibration(results_root, device_name):
-    """The calibration from every bench record under results_root/bench; unreadable files are skipped."""
+def bench_records(results_root):
+    """Every bench record (JSON object) under results_root/bench; unreadable files are skipped: a
+    broken bench file costs its rows, never a plan."""
     records = []
     for path in sorted(glob.glob(os.path.join(results_root, "bench", "*.json"))):
         try:
@@ -402,4 +403,9 @@ def load_calibration(results_root, device_name):
             continue
         if isinstance(record, dict):
             records.append(record)
-    return calibration_from_bench(records, device_name)
+    return records
+
+
+def load_calibration(results_root, device_name):
+    """The calibration from every bench record under results_root/bench."""
+    return calibration_from_bench(bench_records(results_root), device_name)

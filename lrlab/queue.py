@@ -81,24 +81,13 @@ def ordered_chunks(profile):
 
 
 def calibrated(store, device_name):
-    """The bench calibration of `device_name` from results/bench, and whether calibration is done."""
+    """The bench calibration of `device_name` from results/bench, and whether a whole calibration
+    of that device is recorded (which marks the queue's first chunk done)."""
     from lrlab import cost
-    records = [r for r in _bench_records(store) if device_name.lower() in r.get("env", {}).get("device", "").lower()]
+    records = [r for r in cost.bench_records(store.root)
+               if device_name.lower() in str(r.get("env", {}).get("device", "")).lower()]
     whole = any(r.get("kind") == "calibration" and r.get("complete") for r in records)
     return cost.calibration_from_bench(records, device_name), whole
-
-
-def _bench_records(store):
-    import json
-    out = []
-    for path in sorted((store.root / "bench").glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue   # a broken bench file costs its rows, never the queue
-        if isinstance(record, dict):
-            out.append(record)
-    return out
 
 
 def queue(profile="gpu", results=None, device_name="H100", scenario="central"):
