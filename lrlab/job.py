@@ -135,7 +135,8 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         if outcome.record is not None:
             predictor.learn(outcome.record)
         record["runs"].append(outcome.row())
-        save_log()
+        if outcome.state != "not started":   # hundreds of these at a deadline: the final save has them
+            save_log()
 
     train_runs(items, store, device, data_root, compile, jobs, progress,
                planner=Planner(stop_at, predictor, job_s=60 * work_queue.JOB_MINUTES), log=log, on_outcome=on_outcome)
