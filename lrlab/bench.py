@@ -292,9 +292,14 @@ def _now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def slug(text):
+    """A device name and a label as a file name: 'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
 def _record_path(out, env, name):
     """results/bench/<device>[-<name>].json: one record per device and measurement."""
-    return os.path.join(out, re.sub(r"[^A-Za-z0-9]+", "-", f"{env['device']} {name}").strip("-").lower() + ".json")
+    return os.path.join(out, slug(f"{env['device']} {name}") + ".json")
 
 
 def _write_record(out, name, record):

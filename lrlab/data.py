@@ -13,7 +13,6 @@ import math
 import os
 import pickle
 import tarfile
-import tempfile
 import urllib.request
 import warnings
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from lrlab.errors import LrlabError, check_choice
+from lrlab.errors import LrlabError, check_choice, one_line
+from lrlab.files import write_atomically
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -111,10 +111,6 @@ def _is_image_member(parts):
             and parts[-1].lower().endswith(IMAGE_SUFFIXES))
 
 
-def _one_line(error):
-    return " ".join(str(error).split())
-
-
 def _folder_files(folder):
     """Sorted relative paths of the files that make up a folder source (only those are read and hashed)."""
     if _is_batches_folder(folder):
@@ -149,7 +145,7 @@ def _folder_sha256(folder, files):
         data = (folder / rel).read_bytes()
         digest.update(f"{rel}\0{len(data)}\0".encode() + data)
     index[key] = {"stamp": stamp.hexdigest(), "sha256": digest.hexdigest()}
-    _write_atomically(index_path, lambda f: f.write(json.dumps(index, indent=1).encode()))
+    write_atomically(index_path, lambda f: f.write(json.dumps(index, indent=1).encode()))
     return digest.hexdigest()
 
 
@@ -170,22 +166,6 @@ def _verified_archive_sha256(archive):
     return actual
 
 
-def _write_atomically(path, write):
-    """Write via a temp file in the same folder + os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a shared cache must be readable by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ----------------------------------------------------------------------------- decoding
 
 def _decode_batches(read, where):
@@ -199,7 +179,7 @@ def _decode_batches(read, where):
                 images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
                 labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
             except Exception as e:
-                raise LrlabError(f"cannot read CIFAR-10 batch {where}/{name}: {_one_line(e)}; re-download it") from None
+                raise LrlabError(f"cannot read CIFAR-10 batch {where}/{name}: {one_line(e)}; re-download it") from None
         arrays[f"{split}_images"] = np.ascontiguousarray(np.concatenate(images))
         arrays[f"{split}_labels"] = np.concatenate(labels)
     return arrays
@@ -226,7 +206,7 @@ def _decode_image_tree(members, where):
                 with Image.open(io.BytesIO(data)) as image:
                     pixels = np.asarray(image.convert("RGB"))
             except Exception as e:
-                raise LrlabError(f"cannot decode image {where}/{rel}: {_one_line(e)}; replace or remove it") from None
+                raise LrlabError(f"cannot decode image {where}/{rel}: {one_line(e)}; replace or remove it") from None
             if pixels.shape != (32, 32, 3):
                 raise LrlabError(f"image {where}/{rel} is {pixels.shape[1]}x{pixels.shape[0]}; "
                                  "CIFAR-10 images must be 32x32: replace or remove it")
@@ -252,7 +232,7 @@ def _decode_source(source):
                 elif member.isfile() and _is_image_member(parts):
                     images[member.name] = tar.extractfile(member).read()
     except Exception as e:  # tarfile, lzma, zlib and EOF errors for a truncated or foreign file
-        raise LrlabError(f"cannot read archive {source}: {_one_line(e)}; re-download it or remove it") from None
+        raise LrlabError(f"cannot read archive {source}: {one_line(e)}; re-download it or remove it") from None
     if "data_batch_1" in batches:
         missing = [name for name in BATCH_FILES if name not in batches]
         if missing:
@@ -309,9 +289,9 @@ def load_cifar10(root=None, download=False):
     if arrays is None:
         arrays = _decode_source(source)
         try:
-            _write_atomically(cache_file, lambda f: np.savez(f, **arrays))
+            write_atomically(cache_file, lambda f: np.savez(f, **arrays))
         except OSError as e:  # an unwritable cache costs time on the next call, not correctness
-            warnings.warn(f"could not cache CIFAR-10 in {cache_file}: {_one_line(e)}; point $LRLAB_CACHE elsewhere")
+            warnings.warn(f"could not cache CIFAR-10 in {cache_file}: {one_line(e)}; point $LRLAB_CACHE elsewhere")
     # the name, not the local path: records are committed and compared across machines
     return Cifar10(**arrays, source=f"{kind} {source.name}", sha256=sha256)
 
@@ -325,7 +305,7 @@ def _download_cifar10(root):
     try:
         torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)  # -> root/cifar-10-batches-py
     except Exception as e:
-        raise LrlabError(f"downloading CIFAR-10 into {root} failed: {_one_line(e)}; {HOW_TO_PROVIDE}") from None
+        raise LrlabError(f"downloading CIFAR-10 into {root} failed: {one_line(e)}; {HOW_TO_PROVIDE}") from None
 
 
 def stratified_subset(labels, per_class, seed):
@@ -453,9 +433,9 @@ def load_tiny_shakespeare(root=None, download=False):
                 data = response.read()
             if hashlib.sha256(data).hexdigest() != TINY_SHAKESPEARE_SHA256:
                 raise OSError(f"checksum mismatch for {TINY_SHAKESPEARE_URL}")
-            _write_atomically(path, lambda f: f.write(data))
+            write_atomically(path, lambda f: f.write(data))
         except OSError as e:
-            raise LrlabError(f"downloading Tiny Shakespeare to {path} failed: {_one_line(e)}; "
+            raise LrlabError(f"downloading Tiny Shakespeare to {path} failed: {one_line(e)}; "
                              f"put a copy there yourself") from None
     if path is None:
         raise LrlabError(f"no Tiny Shakespeare found in {base}; provide tinyshakespeare.txt or input.txt there "

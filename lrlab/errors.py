@@ -21,3 +21,8 @@ def check_positive(name, value, allow_none=False):
     if not ok:
         raise LrlabError(f"{name} must be a positive number, got {value!r}")
     return value
+
+
+def one_line(error):
+    """An exception's message on one line (its type's name when it has none)."""
+    return " ".join(str(error).split()) or type(error).__name__

@@ -9,10 +9,10 @@ rewritten after every run, so even a killed job says what it did, and its predic
 measured seconds recalibrate the queue.
 """
 import importlib.util
-import re
 import time
 
 from lrlab import queue as work_queue
+from lrlab.bench import slug
 from lrlab.env import device_name as name_of_device, run_env
 from lrlab.errors import LrlabError, check_positive
 from lrlab.results import Store, write_json_atomic
@@ -103,7 +103,7 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
     chosen = work_queue.find(rows, names) if names else [r for r in rows if r.state != "done"]
     calibration, _ = work_queue.calibrated(store, device_key or "H100")
     env = run_env(device)
-    log_path = store.root / "jobs" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(started))}-{_slug(env['device'])}.json"
+    log_path = store.root / "jobs" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(started))}-{slug(env['device'])}.json"
     record = dict(kind="job", status="running", env=env, profile=profile, deadline_minutes=deadline_minutes,
                   started=_iso(started), finished=None, chunks=[r.name for r in chosen], skipped_packages={},
                   runs=[], counts={})
@@ -170,10 +170,6 @@ def summary(record):
 
 def _iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def _slug(text):
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
 def exit_status(record):

@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lrlab import results
-from lrlab.errors import LrlabError
+from lrlab.errors import LrlabError, one_line
+from lrlab.files import write_atomically
 
 FORMAT = "lrlab-pack/1"
 MANIFEST = "LRLAB-PACK.json"
@@ -92,10 +93,6 @@ def _record_rel_of_checkpoint(rel):
     return f"{profile}/{experiment}/{name[:-len('.pt')]}.json"
 
 
-def _one_line(error):
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def _mib(n):
     return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
@@ -137,7 +134,7 @@ def pack(results_root, out_dir, newer_than=None, max_files=6, max_bytes=15 * 2**
                 try:
                     _write_pack(Path(temp), n, len(parts), files, created, root)
                 except OSError as e:
-                    raise LrlabError(f"cannot write a pack in {out}: {_one_line(e)}") from None
+                    raise LrlabError(f"cannot write a pack in {out}: {one_line(e)}") from None
                 sizes.append(Path(temp).stat().st_size)
             over = [i for i, size in enumerate(sizes) if size > max_bytes]
             if not over:
@@ -316,7 +313,7 @@ def unpack(paths, results_root, log=print):
 
     writes, counts = _decide(incoming, root, log)
     for m in writes:
-        _write_bytes_atomic(root / m.rel, m.data)
+        write_atomically(root / m.rel, lambda f: f.write(m.data))   # the packed bytes: byte-for-byte the original
         counts[m.kind]["written"] += 1
     summary = {SUMMARY_KEYS[kind]: counts[kind] for kind in KINDS}
     counted = [f"{key} {c['written']} written, {c['skipped']} skipped" + (f", {c['dropped']} dropped" if c["dropped"] else "")
@@ -344,7 +341,7 @@ def _read_pack(path):
             while tar.fileobj.read(1 << 20):   # read to the gzip trailer: its CRC catches a cut-off end
                 pass
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise LrlabError(f"cannot read pack {path}: {_one_line(e)} (truncated, or not a gzip tar)") from None
+        raise LrlabError(f"cannot read pack {path}: {one_line(e)} (truncated, or not a gzip tar)") from None
     missing = sorted(set(expected) - {m.rel for m in members})
     if missing:
         raise LrlabError(f"pack {path} lacks {len(missing)} file(s) its manifest lists, e.g. {missing[0]} "
@@ -433,7 +430,7 @@ def _check_content(name, kind, data, path):
         except LrlabError:
             raise
         except Exception as e:   # e.g. a config that is not a mapping
-            raise LrlabError(f"corrupt record {where}: {_one_line(e)}") from None
+            raise LrlabError(f"corrupt record {where}: {one_line(e)}") from None
         profile, experiment, file = name.split("/")
         said = (obj["profile"], obj["experiment"], f"{obj['id']}.json")
         if said != (profile, experiment, file):
@@ -481,18 +478,3 @@ def _check_parents(dest, root):
             raise LrlabError(f"conflict: {root / parent} is a file where a folder belongs; nothing was unpacked")
 
 
-def _write_bytes_atomic(path, data):
-    """Temp file in the same folder, fsync, rename: a reader never sees half a file. The bytes are
-    written as packed (not re-serialized), so an unpacked record is byte-for-byte the original."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -7,10 +7,10 @@ is corrupt: the sweep redoes it and readers refuse it; nothing ever reads it as 
 import json
 import os
 import pathlib
-import tempfile
 
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError, check_choice
+from lrlab.files import write_atomically
 
 PROFILES = ("smoke", "quick", "gpu", "full")   # gpu: what the book publishes from short GPU jobs
 STATUSES = ("completed", "diverged")
@@ -25,19 +25,7 @@ def default_root():
 
 
 def write_json_atomic(path, obj):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)   # mkstemp makes 0600; a record is for everyone to read
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: f.write(json.dumps(obj, indent=1, allow_nan=False).encode()))
 
 
 def validate_record(record, path=""):

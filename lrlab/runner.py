@@ -15,6 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from lrlab.errors import one_line
 from lrlab.train import DeadlineReached, load_task_data, train
 
 MIN_START_S = 5.0      # never start a run with less time than this left
@@ -41,8 +42,8 @@ class Outcome:
 
 def error_line(exc):
     """One line naming an exception: its type and the last line of its message."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+    text = one_line(exc)
+    return f"{type(exc).__name__}: {text[:300]}" if text != type(exc).__name__ else text
 
 
 def prepare_data(configs, data_root=None):

@@ -27,7 +27,7 @@ import warnings
 import torch
 from torch.optim import lr_scheduler
 
-from lrlab.errors import LrlabError, check_choice, check_positive
+from lrlab.errors import LrlabError, check_choice, check_positive, one_line
 
 SCHEDULES = (  # names, in gallery order
     "constant", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "warmup_cosine",
@@ -154,7 +154,7 @@ def build_schedule(optimizer, name, total_steps, steps_per_epoch=1, **kwargs):
     try:
         scheduler = _make_scheduler(optimizer, name, total_steps, **options)
     except (ValueError, TypeError, ZeroDivisionError) as err:
-        message = " ".join(str(err).split())
+        message = one_line(err)
         raise LrlabError(f"bad options for schedule {name!r} {kwargs}: {message}") from None
     return Schedule(name, scheduler, steps_per_epoch)
 

@@ -17,6 +17,7 @@ from lrlab import data as lrdata
 from lrlab.config import RunConfig
 from lrlab.env import run_env
 from lrlab.errors import LrlabError
+from lrlab.files import write_atomically
 from lrlab.models import build_model
 from lrlab.noise_scale import gradient_noise_scale
 from lrlab.optim import build_optimizer
@@ -353,12 +354,10 @@ def sync_device(device):
 
 def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, ema, trace,
                      noise, compile_s):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                    schedule=schedule.state_dict(), history=history, trace=trace, noise_scale=noise, epoch=epoch, wall_s=wall_s,
-                    compile_s=compile_s, first_loss=first_loss, ema=ema, rng=torch.get_rng_state()), tmp)
-    tmp.replace(path)
+    state = dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                 schedule=schedule.state_dict(), history=history, trace=trace, noise_scale=noise, epoch=epoch,
+                 wall_s=wall_s, compile_s=compile_s, first_loss=first_loss, ema=ema, rng=torch.get_rng_state())
+    write_atomically(path, lambda f: torch.save(state, f))
 
 
 def _progress(total, initial, config, enabled):

@@ -71,7 +71,7 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path, monkeypatch):
 
     def explode(*a, **k):
         raise RuntimeError("killed mid-write")
-    monkeypatch.setattr(json, "dump", explode)
+    monkeypatch.setattr(json, "dumps", explode)   # the serialiser fails mid-write
     with pytest.raises(RuntimeError):
         write_json_atomic(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}          # the old record is intact
