@@ -92,26 +92,36 @@ class Store:
     # -- queries as pandas DataFrames (pandas is imported here only: sweeps do not need it)
     def runs(self, experiment, profile):
         """One row per run: config fields, status, final metrics, wall time, device."""
-        import pandas as pd
-        rows = []
-        for r in self.records(profile, experiment):
-            row = {"id": r["id"], "status": r["status"], **r["config"]}
-            row.update({f"final_{k}": v for k, v in r["final"].items()})
-            row.update(wall_s=r["wall_s"], device=r["env"].get("device"),
-                       diverged_at_step=r.get("diverged_at_step"))
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return runs_frame(self.records(profile, experiment))
 
     def noise_scale(self, experiment, profile):
         """One row per (run, noise-scale measurement), with the run's config fields beside it."""
-        import pandas as pd
-        rows = [{"id": r["id"], "status": r["status"], **r["config"], **point}
-                for r in self.records(profile, experiment) for point in r.get("noise_scale", [])]
-        return pd.DataFrame(rows)
+        return noise_scale_frame(self.records(profile, experiment))
 
     def history(self, experiment, profile):
         """One row per (run, epoch), with the run's config fields beside the metrics."""
-        import pandas as pd
-        rows = [{"id": r["id"], "status": r["status"], **r["config"], **h}
-                for r in self.records(profile, experiment) for h in r["history"]]
-        return pd.DataFrame(rows)
+        return history_frame(self.records(profile, experiment))
+
+
+def runs_frame(records):
+    """One row per record: its profile, config fields, status, final metrics, wall time, device."""
+    import pandas as pd
+    rows = []
+    for r in records:
+        row = {"id": r["id"], "profile": r["profile"], "status": r["status"], **r["config"]}
+        row.update({f"final_{k}": v for k, v in r["final"].items()})
+        row.update(wall_s=r["wall_s"], device=r["env"].get("device"), diverged_at_step=r.get("diverged_at_step"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def noise_scale_frame(records):
+    import pandas as pd
+    return pd.DataFrame([{"id": r["id"], "profile": r["profile"], "status": r["status"], **r["config"], **point}
+                         for r in records for point in r.get("noise_scale", [])])
+
+
+def history_frame(records):
+    import pandas as pd
+    return pd.DataFrame([{"id": r["id"], "profile": r["profile"], "status": r["status"], **r["config"], **h}
+                         for r in records for h in r["history"]])

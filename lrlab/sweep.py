@@ -72,15 +72,3 @@ def ensure_runs(name, profile, results=None, allow_training=False, device="cpu",
     if missing:
         sweep(name, profile, results, device, data_root, progress=False, log=lambda m: print(m, file=sys.stderr))
     return store
-
-
-def resolve_profile(name, profile, results=None):
-    """'auto' picks `full` when all of its runs are recorded, else `gpu` when all of its are, else
-    `quick`: the book shows the best complete profile."""
-    if profile != "auto":
-        return profile
-    for candidate in ("full", "gpu"):
-        states = [s for _, s in plan(name, candidate, Store(results))]
-        if states and all(s in ("done", "diverged") for s in states):
-            return candidate
-    return "quick"

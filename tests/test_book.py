@@ -44,3 +44,26 @@ def test_the_book_builds_without_warnings(smoke_book):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     html = (smoke_book / "_build" / "html" / "book" / "_generated" / "01_basics.html").read_text()
     assert "The schedule gallery" in html and "smoke" in html
+
+
+def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path):
+    """The book while GPU work arrives: the committed quick records and every tier-1 chunk at gpu
+    (made up here, tests/fabricate.py). Each chapter runs at "auto" and says what it mixes."""
+    from fabricate import fake_runs
+    from lrlab import experiments
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / "quick", results / "quick")
+    for name in experiments.EXPERIMENTS:
+        for chunk in experiments.chunks(name, "gpu"):
+            if chunk.tier == 1:
+                fake_runs(results, name, "gpu", chunk.runs)
+    names = [n for n in chapters() if not n.startswith("90")]
+    run_chapters(names, "auto", results, out_dir=tmp_path / "out", log=lambda m: None)
+    pages = {n: (tmp_path / "out" / f"{n}.ipynb").read_text() for n in names}
+    assert "This figure mixes profiles" in pages["02_super_convergence"]
+    assert "ResNet-20" in pages["02_super_convergence"] and "90.42" in pages["02_super_convergence"]
+    assert "the batch sweep (8 of 16 runs)" in pages["03_linear_scaling"]
+    assert "one seed per batch so far" in pages["03_linear_scaling"]
+    assert "the MLP sweep (48 of 132 runs)" in pages["05_lr_vs_width"]
+    for name, page in pages.items():
+        assert "NVIDIA H100 80GB HBM3 (made up)" in page, name

@@ -191,14 +191,3 @@ def test_lrlab_queue_prints_every_chunk_and_each_tiers_jobs(tmp_path):
     assert any(line.startswith("tier 2:") for line in out.stdout.splitlines())
     bad = lrlab("queue", "--device-name", "A100", "--results", str(tmp_path))
     assert bad.returncode == 2 and "A100" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
-
-
-def test_a_chapter_at_the_gpu_profile_lists_what_it_changes_from_the_papers_protocol():
-    from lrlab.book import profile_note
-    for name in experiments.EXPERIMENTS:
-        changes = experiments.get(name).GPU_CHANGES
-        assert changes and all(isinstance(c, str) and c for c in changes)
-        note = profile_note(name, "gpu", 10, "NVIDIA H100 80GB HBM3")
-        assert "**gpu**" in note and all(c in note for c in changes)
-    assert "lrlab queue" in profile_note("basics", "quick", 58, "AMD EPYC (2 cores)", "Small.")
-    assert profile_note("basics", "full", 66, "H100") == "This page shows the **full** profile: 66 runs on H100."

@@ -33,6 +33,14 @@ def runs(profile):
     return [base.replace(lr=2.0 ** k, momentum=mu) for mu in (0.0, 0.9) for k in log2_lrs]
 
 
+PART_TITLES = {"lr_sweep": "the LR sweep"}
+
+
+def parts(profile):
+    """One part: plain SGD and momentum are read against each other, so they come from one profile."""
+    return {"lr_sweep": runs(profile)}
+
+
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("5 epochs instead of 20",
                "the LR grid stops at 2^0 instead of 2^4: every rate above 2^0 diverged at the quick profile")

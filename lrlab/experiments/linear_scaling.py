@@ -84,6 +84,10 @@ def parts(profile):
     }
 
 
+PART_TITLES = {"batch_sweep": "the batch sweep", "warmups": "the warmups", "rules": "the rules"}
+# the warmup figure and the rules table read the sweep's reference run and noise margin: one profile
+SHOWN_TOGETHER = (("batch_sweep", "warmups", "rules"),)
+
 # the gpu profile is `full`; only the order differs (the chapter prints this beside the results)
 GPU_CHANGES = ("none from the full profile: seed 0 of every batch and the largest batches' warmups and rules "
                "run first, the second seed and the other warmups after",)

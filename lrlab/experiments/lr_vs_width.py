@@ -80,6 +80,13 @@ def runs(profile):
     return union_of_chunks(chunks(profile))
 
 
+PART_TITLES = {"mlp": "the MLP sweep", "gpt": "the GPT sweep"}
+
+
+def parts(profile):
+    return {"mlp": mlp_runs(profile), "gpt": gpt_runs(profile)}
+
+
 # Published values, not our runs: GPT-3's Table 2.1 (Brown et al. 2020), d_model against the peak
 # learning rate, the large-scale anchor of the chapter's figure. (13B's d_model is 5140 as printed.)
 GPT3_TABLE_2_1 = (

@@ -96,6 +96,20 @@ def parts(profile):
     return out
 
 
+PART_TITLES = {
+    "range_test_loss": "the range test", "range_test_loss_torch_lr_finder": "torch-lr-finder's range test",
+    "range_test_accuracy": "the accuracy range test", "peak_sweep": "the peak sweep",
+    "constant_sweep": "the constant-LR sweep", "headline_one_cycle": "the headline one cycle",
+    "headline_baseline": "the headline baseline", "budget_curve": "the budget curve",
+    "first_headline_one_cycle": "ResNet-20's one cycle", "first_headline_baseline": "ResNet-20's baseline",
+    "modern_one_cycle": "the modern one cycle", "modern_constant_momentum": "its constant-momentum twin",
+    "modern_step": "the step schedules"}
+# parts read against each other: the book shows each group from one profile
+SHOWN_TOGETHER = (("range_test_loss", "range_test_loss_torch_lr_finder"), ("peak_sweep", "constant_sweep"),
+                  ("headline_one_cycle", "headline_baseline"),
+                  ("first_headline_one_cycle", "first_headline_baseline"),
+                  ("modern_one_cycle", "modern_constant_momentum", "modern_step"))
+
 # what the gpu profile changes from the paper's protocol (the chapter prints it beside the results)
 GPU_CHANGES = (
     "the headline pair runs first on ResNet-20, whose pair the authors' logs report (one cycle 90.42% at 10k "

@@ -91,6 +91,9 @@ def runs(profile):
     return [config for *_, config in _declared(profile)]
 
 
+PART_TITLES = {"grid": "the LR x decay grid", "headline_long": "the headline row"}
+
+
 def parts(profile):
     """The LR x decay grid at the profile's epochs, and the headline row's longer runs where it has them."""
     epochs = SETTINGS[profile][1]

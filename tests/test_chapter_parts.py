@@ -1,0 +1,130 @@
+"""The book shows each part of a chapter from the best profile that has it, and says so.
+
+Records here are made up (tests/fabricate.py) in a temporary store: these tests are about which
+records a page reads and what it says about them, not about their numbers."""
+import json
+
+import pytest
+
+from fabricate import fake_runs
+from lrlab import experiments
+from lrlab.book import open_chapter
+from lrlab.errors import LrlabError
+
+
+def chunk(name, experiment, profile="gpu"):
+    return next(c for c in experiments.chunks(experiment, profile) if c.name == name)
+
+
+@pytest.fixture
+def quick_store(tmp_path):
+    """Every quick run of linear_scaling, super_convergence and weight_decay recorded."""
+    for name in ("linear_scaling", "super_convergence", "weight_decay"):
+        fake_runs(tmp_path, name, "quick", experiments.runs(name, "quick"))
+    return tmp_path
+
+
+def test_without_gpu_records_every_part_is_quick_and_the_note_says_what_is_pending(quick_store):
+    chapter = open_chapter("linear_scaling", "auto", quick_store)
+    assert {chapter.profile_of(p) for p in chapter.part} == {"quick"} and not chapter.mixed
+    assert chapter.label == "quick"
+    assert "**quick** profile" in chapter.note("Small.") and "lrlab queue" in chapter.note("Small.")
+    assert chapter.source("batch_sweep").startswith("Profile quick: 16 runs on")
+
+
+def test_a_finished_chunk_shows_its_part_at_gpu_marked_partial(quick_store):
+    fake_runs(quick_store, "linear_scaling", "gpu", chunk("elbow_and_rules", "linear_scaling").runs)
+    chapter = open_chapter("linear_scaling", "auto", quick_store)
+    # the three parts are shown together: all from gpu, the sweep with seed 0 only
+    assert [chapter.profile_of(p) for p in ("batch_sweep", "warmups", "rules")] == ["gpu"] * 3
+    sweep = chapter.part["batch_sweep"]
+    assert (len(sweep.records), sweep.declared) == (8, 16) and not sweep.complete
+    assert {r["config"]["seed"] for r in chapter["batch_sweep"]} == {0}
+    assert chapter.part["rules"].complete
+    note = chapter.note("Small.")
+    assert "the batch sweep (8 of 16 runs)" in note and "**gpu**" in note
+    assert f"16 of its {len(experiments.runs('linear_scaling', 'gpu'))} runs" in note
+    assert all(change in note for change in experiments.get("linear_scaling").GPU_CHANGES)
+    assert "pending for the batch sweep (8 of 16 runs)" in chapter.source("batch_sweep")
+
+
+def test_a_chunk_with_a_run_missing_shows_nothing_at_gpu(quick_store):
+    fake_runs(quick_store, "linear_scaling", "gpu", chunk("elbow_and_rules", "linear_scaling").runs[:-1])
+    chapter = open_chapter("linear_scaling", "auto", quick_store)
+    assert {chapter.profile_of(p) for p in chapter.part} == {"quick"}
+
+
+def test_a_corrupt_gpu_record_counts_as_missing(quick_store):
+    runs = chunk("elbow_and_rules", "linear_scaling").runs
+    fake_runs(quick_store, "linear_scaling", "gpu", runs)
+    (quick_store / "gpu" / "linear_scaling" / f"{runs[0].id}.json").write_text('{"id": ')
+    chapter = open_chapter("linear_scaling", "auto", quick_store)
+    assert chapter.profile_of("batch_sweep") == "quick"
+
+
+def test_parts_compared_with_each_other_come_from_one_profile(quick_store):
+    # the ResNet-56 one cycle without its baseline: the headline pair stays at quick
+    fake_runs(quick_store, "super_convergence", "gpu", chunk("resnet56_headline", "super_convergence").runs)
+    chapter = open_chapter("super_convergence", "auto", quick_store)
+    assert chapter.profile_of("headline_one_cycle") == chapter.profile_of("headline_baseline") == "quick"
+    assert not chapter.has("first_headline_one_cycle")
+    # the first GPU chunk: ResNet-20's pair, the baseline's first seed only
+    fake_runs(quick_store, "super_convergence", "gpu", chunk("resnet20_headline", "super_convergence").runs)
+    chapter = open_chapter("super_convergence", "auto", quick_store)
+    assert chapter.profile_of("first_headline_one_cycle") == chapter.profile_of("first_headline_baseline") == "gpu"
+    assert len(chapter["first_headline_one_cycle"]) == 2 and len(chapter["first_headline_baseline"]) == 1
+    assert chapter.mixed and chapter.label == "gpu + quick"
+    mixed = chapter.source("first_headline_one_cycle", "headline_one_cycle")
+    assert mixed.startswith("This figure mixes profiles:") and " at gpu " in mixed and " at quick " in mixed
+
+
+def test_a_part_only_the_gpu_profile_declares_is_empty_until_recorded(quick_store):
+    chapter = open_chapter("weight_decay", "auto", quick_store)
+    assert not chapter.has("headline_long") and chapter["headline_long"] == []
+    fake_runs(quick_store, "weight_decay", "gpu", chunk("headline_seeds", "weight_decay").runs)
+    chapter = open_chapter("weight_decay", "auto", quick_store)
+    assert chapter.has("headline_long") and chapter.profile_of("headline_long") == "gpu"
+    assert chapter.profile_of("grid") == "quick"
+    assert {r["config"]["epochs"] for r in chapter["headline_long"]} == {30}
+
+
+def test_a_named_profile_shows_only_that_profile_and_must_be_complete(quick_store):
+    fake_runs(quick_store, "linear_scaling", "gpu", chunk("elbow_and_rules", "linear_scaling").runs)
+    chapter = open_chapter("linear_scaling", "quick", quick_store)
+    assert {chapter.profile_of(p) for p in chapter.part} == {"quick"}
+    with pytest.raises(LrlabError, match="lrlab sweep linear_scaling --profile gpu"):
+        open_chapter("linear_scaling", "gpu", quick_store)
+    with pytest.raises(LrlabError, match="'fast'.*valid"):
+        open_chapter("linear_scaling", "fast", quick_store)
+    with pytest.raises(LrlabError, match="no part 'sweep'.*batch_sweep"):
+        open_chapter("linear_scaling", "quick", quick_store)["sweep"]
+
+
+def test_a_complete_gpu_profile_is_shown_alone_with_its_changes(tmp_path):
+    fake_runs(tmp_path, "basics", "gpu", experiments.runs("basics", "gpu"))
+    chapter = open_chapter("basics", "auto", tmp_path)   # no quick records needed
+    assert chapter.profiles == ["gpu"] and chapter.part["lr_sweep"].complete
+    note = chapter.note("Small.")
+    assert note.startswith("This page shows the **gpu** profile: all 50 runs on NVIDIA H100")
+    assert all(change in note for change in experiments.get("basics").GPU_CHANGES) and "Small." not in note
+
+
+def test_the_frames_carry_each_runs_profile(quick_store):
+    fake_runs(quick_store, "weight_decay", "gpu", chunk("headline_seeds", "weight_decay").runs)
+    chapter = open_chapter("weight_decay", "auto", quick_store)
+    frame = chapter.runs("grid", "headline_long")
+    assert set(frame.profile) == {"quick", "gpu"}
+    assert len(frame) == len(chapter["grid"]) + len(chapter["headline_long"])
+    assert set(chapter.history("headline_long").profile) == {"gpu"}
+
+
+def test_every_experiment_declares_parts_that_cover_its_runs():
+    for name in experiments.EXPERIMENTS:
+        module = experiments.get(name)
+        for profile in ("smoke", "quick", "gpu", "full"):
+            declared = {c.id for configs in module.parts(profile).values() for c in configs}
+            assert declared == {c.id for c in module.runs(profile)}, (name, profile)
+        named = {p for profile in ("quick", "gpu") for p in module.parts(profile)}
+        assert set(getattr(module, "PART_TITLES", {})) <= named, name
+        for group in getattr(module, "SHOWN_TOGETHER", ()):
+            assert set(group) <= {p for profile in ("quick", "gpu") for p in module.parts(profile)}, group
