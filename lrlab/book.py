@@ -40,15 +40,8 @@ class Part:
 def _recorded(store, name, profile):
     """id -> record of every finished (or diverged) run of `name` at `profile`; corrupt ones count as
     missing here (`lrlab status` reports them, the sweep redoes them)."""
-    out = {}
-    for config in experiments.runs(name, profile):
-        try:
-            record = store.load(profile, name, config)
-        except LrlabError:
-            continue
-        if record is not None:
-            out[config.id] = record
-    return out
+    from lrlab.sweep import declared_records
+    return {config.id: record for config, _, record in declared_records(name, profile, store) if record is not None}
 
 
 def _finished_chunk_ids(name, profile, recorded):

@@ -12,18 +12,24 @@ from lrlab.errors import LrlabError, check_positive
 from lrlab.results import PROFILES, Store
 
 
-def plan(name, profile, store):
-    """(config, state) for each declared run; state is done | diverged | missing | corrupt."""
+def declared_records(name, profile, store):
+    """(config, state, record) for each declared run; state is done | diverged | missing | corrupt, and
+    record is None unless the run is done or diverged."""
     rows = []
     for config in experiments.runs(name, profile):
         try:
             record = store.load(profile, name, config)
         except LrlabError:
-            rows.append((config, "corrupt"))
+            rows.append((config, "corrupt", None))
             continue
         rows.append((config, "missing" if record is None else
-                     "diverged" if record["status"] == "diverged" else "done"))
+                     "diverged" if record["status"] == "diverged" else "done", record))
     return rows
+
+
+def plan(name, profile, store):
+    """(config, state) for each declared run; state is done | diverged | missing | corrupt."""
+    return [(config, state) for config, state, _ in declared_records(name, profile, store)]
 
 
 def sweep(name, profile, results=None, device="cpu", data_root=None, compile=False, progress=True,
