@@ -7,8 +7,8 @@ step's extra time is the compile cost: cold (empty caches), from torch's on-disk
 later process pays), and for a second model of the same shape in the same process. The classic
 recipe (PIL images through torchvision transforms and a DataLoader with workers, fp32) runs
 through the same loop as the baseline. Results are also written as a record, so the book can
-show them. Beside the per-model table: an MLP grid stacked with torch.func (`bench_stacked`), a
-whole sweep at several runs at once (`bench_sweep`), and shell commands (`bench_command`).
+show them. Beside the per-model table: K runs trained as one stack (`bench_stacked`, K = 1, 4,
+16, 64), a whole sweep at several runs at once (`bench_sweep`), and shell commands (`bench_command`).
 """
 import contextlib
 import os
@@ -145,14 +145,11 @@ def _empty_compile_cache():
                 os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
 
 
-def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic=False):
-    """One row of the table: examples/s of the timed epoch and what it means."""
+def bench_config(spec, batch_size, steps, precision="fp32"):
+    """The run a bench times: two epochs of `steps` steps (the first is warm-up), on `synthetic_data`."""
     check_positive("steps", steps)
     check_positive("batch size", batch_size)
-    check_choice("mode", mode, MODES)
     name, width = parse_model(spec)
-    precision, channels_last, compile = MODES[mode]
-    device = torch.device(device)
     gpt = name == "chargpt"
     config = RunConfig(task="shakespeare" if gpt else "cifar10", model=name, width=width,
                        depth=GPT_DEPTH if gpt else None, block_size=GPT_BLOCK,
@@ -160,9 +157,39 @@ def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic
                        steps_per_epoch=steps, lr=1e-3 if gpt else 0.01,
                        optimizer="adamw" if gpt else "sgd", precision=precision,
                        divergence_factor=1e9)
-    data = synthetic_corpus(batch_size * GPT_BLOCK * steps + 1) if gpt else synthetic_cifar(batch_size * steps)
+    return config
+
+
+def synthetic_data(config):
+    """Random data of the real shapes, enough for one epoch of `config` (10 test images)."""
+    steps = config.steps_per_epoch
+    if config.task == "shakespeare":
+        return synthetic_corpus(config.batch_size * GPT_BLOCK * steps + 1)
+    return synthetic_cifar(config.batch_size * steps)
+
+
+def _rate_row(spec, config, mode, record, steps, members=1):
+    """A table row from the timed (second) epoch of a bench run: examples/s summed over `members`."""
+    gpt = config.task == "shakespeare"
+    timed_s = record["history"][1]["seconds"]
+    rate = members * config.batch_size * (GPT_BLOCK if gpt else 1) * steps / timed_s
+    flops = train_flops_per_example(config)
+    return dict(model=spec, batch_size=config.batch_size, mode=mode, device=record["env"]["device"],
+                unit="tokens" if gpt else "images", per_s=rate, epoch_s=None if gpt else 50_000 * members / rate,
+                train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
+                peak_fraction=_peak_fraction(rate * flops, record["env"]["device"], record["env"]["precision"]),
+                compile_s=None, compile_cached_s=None, compile_reuse_s=None, steps=steps)
+
+
+def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic=False):
+    """One row of the table: examples/s of the timed epoch and what it means."""
+    check_choice("mode", mode, MODES)
+    precision, channels_last, compile = MODES[mode]
+    config = bench_config(spec, batch_size, steps, precision)
+    data = synthetic_data(config)
+    device = torch.device(device)
     task = ClassicTask(data, batch_size, device, steps) if classic else None
-    channels_last = channels_last and name.startswith("resnet") and not classic
+    channels_last = channels_last and config.model.startswith("resnet") and not classic
     if not compile:
         record = train(config, device=device, data=data, progress=False, channels_last=channels_last, task=task)
     else:   # three compile costs: cold, from torch's on-disk cache (a later process), same process
@@ -174,84 +201,52 @@ def bench_one(spec, batch_size=128, device="cpu", steps=20, mode="fp32", classic
                               channels_last=channels_last)
             again = train(config.replace(seed=2), device=device, data=data, compile=True, progress=False,
                           channels_last=channels_last)
-    timed_s = record["history"][1]["seconds"]
-    per_step = batch_size * (GPT_BLOCK if gpt else 1)
-    rate = per_step * steps / timed_s
-    flops = train_flops_per_example(config)
-    return dict(model=spec, batch_size=batch_size, mode="classic (DataLoader, fp32)" if classic else mode,
-                device=record["env"]["device"], unit="tokens" if gpt else "images",
-                per_s=rate, epoch_s=None if gpt else 50_000 / rate,
-                train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
-                peak_fraction=_peak_fraction(rate * flops, record["env"]["device"], precision),
-                compile_s=record["compile_s"] if compile else None,
-                compile_cached_s=from_disk["compile_s"] if compile else None,
-                compile_reuse_s=again["compile_s"] if compile else None, steps=steps)
+    row = _rate_row(spec, config, "classic (DataLoader, fp32)" if classic else mode, record, steps)
+    if compile:
+        row.update(compile_s=record["compile_s"], compile_cached_s=from_disk["compile_s"],
+                   compile_reuse_s=again["compile_s"])
+    return row
 
 
-def bench_stacked(spec, models=8, batch_size=128, device="cpu", steps=20):
-    """An MLP grid's `models` runs trained at once, two ways: one after another in one process, and
-    stacked into one batched model with torch.func (stack_module_state + vmap), one optimizer step
-    for all. Every model sees the same batches, as the runs of a learning-rate grid do. Two rows,
-    in images per second summed over the models; both are bare loops (no augmentation, schedule or
-    evaluation), so they compare with each other, not with the rows that time `train`."""
-    import copy
+STACK_SIZES = (1, 4, 16, 64)
 
-    from torch.func import functional_call, stack_module_state, vmap
-    check_positive("models", models)
-    check_positive("steps", steps)
-    name, width = parse_model(spec)
-    if name != "mlp":
-        raise LrlabError(f"stacking is measured for the MLP grids only, not {spec!r}; e.g. mlp-256")
+
+def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=20, precision="fp32", single=None,
+                  stop_at=None):
+    """K runs of `spec` trained as one stack (`lrlab.stacked`), for each K in `sizes`, against the
+    same run trained alone (`single`, a bench_one row, or measured here): aggregate examples/s, share
+    of the device's peak, and `stacked_over_sequential`, the speed-up over the K runs one after
+    another. Members differ in seed and LR, as a grid's runs do. Stops at the first K that does not
+    fit the device's memory (that row says so), or, with `stop_at` (a time.time() value), before a K
+    that the last one's time says would end past it; on CUDA each row gives the peak memory."""
+    from lrlab.stacked import train_stacked
+    sizes = [check_positive("stack size", k) for k in sizes]
+    check_choice("precision", precision, ("fp32", "bf16"))
+    config = bench_config(spec, batch_size, steps, precision)
+    data = synthetic_data(config)
     device = torch.device(device)
-    nets = [build_model("mlp", 10, width).to(device) for _ in range(models)]
-    x = torch.randn(batch_size, 3, 32, 32, device=device)
-    y = torch.randint(0, 10, (batch_size,), device=device)
-
-    def one_after_another():
-        optimizers = [torch.optim.SGD(n.parameters(), lr=0.01, momentum=0.9) for n in nets]
-
-        def step():
-            for net, opt in zip(nets, optimizers):
-                torch.nn.functional.cross_entropy(net(x), y).backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-        return step
-
-    def stacked():
-        params, buffers = stack_module_state(nets)   # leaves of shape (models, ...)
-        template = copy.deepcopy(nets[0]).to("meta")
-        optimizer = torch.optim.SGD(params.values(), lr=0.01, momentum=0.9)
-
-        def loss_of_one(p, b):
-            return torch.nn.functional.cross_entropy(functional_call(template, (p, b), (x,)), y)
-        losses = vmap(loss_of_one)
-
-        def step():
-            losses(params, buffers).sum().backward()   # the sum's gradient is each model's own
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        return step
-
-    flops = train_flops_per_example(RunConfig(model="mlp", width=width))
-    device_name = run_env(device)["device"]
-    rows = []
-    for mode, make_step in ((f"{models} models, one after another", one_after_another),
-                            (f"{models} models stacked (torch.func)", stacked)):
-        step = make_step()
-        for _ in range(steps):   # warm-up
-            step()
-        sync_device(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync_device(device)
-        rate = models * batch_size * steps / (time.perf_counter() - start)
-        rows.append(dict(model=spec, batch_size=batch_size, mode=mode, device=device_name,
-                         unit="images", per_s=rate, epoch_s=50_000 * models / rate,
-                         train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
-                         peak_fraction=_peak_fraction(rate * flops, device_name, "fp32"),
-                         compile_s=None, compile_cached_s=None, compile_reuse_s=None, steps=steps))
-    rows[1]["stacked_over_sequential"] = rows[1]["per_s"] / rows[0]["per_s"]
+    if single is None:
+        single = _rate_row(spec, config, precision, train(config, device=device, data=data, progress=False), steps)
+    rows, last_s, last_k = [], 0.0, 1
+    for k in sizes:
+        if stop_at is not None and time.time() + last_s * k / last_k > stop_at:
+            break
+        started = time.time()
+        members = [config.replace(seed=i, lr=config.lr * (1 + i / k)) for i in range(k)]
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        try:
+            records = train_stacked(members, device=device, data=data, progress=False)
+        except torch.OutOfMemoryError:
+            rows.append(dict(model=spec, batch_size=batch_size, mode=f"stack of {k} ({precision})", members=k,
+                             error="out of memory"))
+            torch.cuda.empty_cache()
+            break
+        row = _rate_row(spec, config, f"stack of {k} ({precision})", records[0], steps, members=k)
+        row.update(members=k, stacked_over_sequential=row["per_s"] / single["per_s"],
+                   peak_memory_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None)
+        rows.append(row)
+        last_s, last_k = time.time() - started, k
     return rows
 
 
@@ -263,9 +258,8 @@ def _peak_fraction(flops_per_s, device_name, precision):
 def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classic=False, out=None,
           log=print, stack=None):
     """Measure every (model, mode); with `classic`, the classic recipe beside each model; with
-    `stack`, that many MLPs trained one after another and stacked, beside each MLP."""
-    if stack is not None:
-        check_positive("stack", stack)
+    `stack` (stack sizes K), each model's runs stacked K at a time, in its first mode's precision."""
+    stack = [check_positive("stack", k) for k in stack] if stack is not None else None
     rows = []
     for spec in specs:
         for mode in modes:
@@ -278,11 +272,15 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
             rows.append(classic_row)
             log(format_row(classic_row))
             log(f"{'':>12} our fastest mode over the classic recipe: {classic_row['ours_over_classic']:.1f}x")
-        if stack is not None and spec.startswith("mlp"):
-            rows += bench_stacked(spec, stack, batch_size, device, steps)
-            log(format_row(rows[-2]))
-            log(format_row(rows[-1]))
-            log(f"{'':>12} stacked over one after another: {rows[-1]['stacked_over_sequential']:.1f}x")
+        if stack:
+            precision = MODES[modes[0]][0]
+            single = next(r for r in rows if r["model"] == spec and r["mode"] == modes[0])
+            for row in bench_stacked(spec, stack, batch_size, device, steps, precision, single):
+                rows.append(row)
+                log(format_row(row) if "error" not in row else f"{spec:>12} {row['mode']}: {row['error']}")
+                if "error" not in row:
+                    log(f"{'':>12} over {row['members']} runs one after another: {row['stacked_over_sequential']:.2f}x"
+                        + (f", peak memory {row['peak_memory_mb']:.0f} MiB" if row["peak_memory_mb"] else ""))
     if out:
         log(f"wrote {_write_record(out, '', dict(kind='bench', env=run_env(device), rows=rows))}")
     return rows

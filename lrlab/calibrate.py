@@ -6,6 +6,9 @@ the GPT's attention. Each path runs at smoke size into a scratch store, and whet
 the one line it failed with) is recorded. Then `lrlab bench` times each model at the batch its
 `gpu` profile trains with; those rows replace the step-time model's guesses in `lrlab queue` and
 `lrlab job`. The record, results/bench/<device>-calibration-<time>.json, marks the chunk done once whole.
+Last, as far as time allows (a shape skipped for the deadline does not make the record incomplete),
+stacked training: each grid shape's runs trained K at a time (K = 1, 4, 16, 64), its speed-up over
+one after another and its memory, from which the sweep and the job choose how many runs to stack.
 """
 import tempfile
 import time
@@ -21,6 +24,8 @@ SMOKE_CHUNKS = (("basics", "momentum_shift"), ("super_convergence", "range_tests
 BENCH_MODE = "bf16+channels_last"   # what a run on CUDA uses (channels_last applies to the ResNets only)
 BENCH_STEPS = 30
 MARGIN_S = 20.0                     # stop starting new paths this close to the deadline
+STACK_STEPS = 10                    # timed steps of a stacked bench (after as many warm-up steps)
+MIN_STACK = 4                       # a shape is benched stacked when the gpu profile has this many runs to stack
 COMPILE_S = 150.0                   # what a cold torch.compile may take on a fresh machine (audit: 0.5-1.5 min)
 
 
@@ -36,6 +41,23 @@ def bench_shapes(profile="gpu"):
     return shapes
 
 
+def stack_shapes(profile="gpu"):
+    """Each (model spec, batch) with at least MIN_STACK runs of the profile that could share one stack,
+    the shapes with the most such runs first (what stacking would save most on)."""
+    from lrlab.cost import model_spec
+    from lrlab.stacked import stack_key
+    counts = {}
+    for name in experiments.EXPERIMENTS:
+        for config in experiments.runs(name, profile):
+            key = stack_key(config)
+            if key is not None:
+                shape = (model_spec(config), config.micro_batch or config.batch_size)
+                counts.setdefault(shape, {}).setdefault(key, 0)
+                counts[shape][key] += 1
+    stackable = {shape: sum(n for n in keys.values() if n >= MIN_STACK) for shape, keys in counts.items()}
+    return sorted((shape for shape, n in stackable.items() if n), key=lambda shape: -stackable[shape])
+
+
 def _compile_configs():
     """A ResNet and the two muP models at smoke size, for torch.compile (muP under compile is the risk)."""
     runs = {c.model + ("-mup" if c.parameterization == "mup" else ""): c
@@ -43,11 +65,18 @@ def _compile_configs():
     return [runs[key] for key in ("resnet8", "mlp-mup", "chargpt-mup") if key in runs]
 
 
+def _stacked_configs():
+    """The same three models for stacked training (BatchNorm, muP and attention under vmap)."""
+    return _compile_configs()
+
+
 def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=None, steps=BENCH_STEPS,
-              log=print):
-    """Run every path, bench every shape, write the record; returns it. `shapes` and `steps` shrink
-    it for tests. Stops starting new work MARGIN_S before `stop_at`; the record then says incomplete."""
-    from lrlab.bench import _write_record, bench_one
+              log=print, stacked_shapes=None, stack_sizes=None):
+    """Run every path, bench every shape, write the record; returns it. `shapes`, `steps`,
+    `stacked_shapes` and `stack_sizes` shrink it for tests. Stops starting new work MARGIN_S before
+    `stop_at`; the record then says incomplete (unless only stacked shapes were left)."""
+    from lrlab.bench import STACK_SIZES, _write_record, bench_one, bench_stacked
+    from lrlab.stacked import train_stacked
     from lrlab.env import run_env
     from lrlab.runner import train_runs
     from lrlab.train import train
@@ -98,6 +127,14 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
         attempt("2 runs at once (spawned workers)", lambda: smoke([("basics", "smoke", c) for c in basics], jobs=2))
     else:
         complete = False
+    if time_left():   # the stacked path: BatchNorm, muP and attention under vmap, bf16
+        def stacked_smoke():
+            for config in _stacked_configs():
+                train_stacked([config, config.replace(seed=config.seed + 1, lr=config.lr / 2)], device=device,
+                              data_root=data_root, progress=False)
+        attempt("stacked training (ResNet, muP MLP, muP GPT)", stacked_smoke)
+    else:
+        complete = False
     for config in _compile_configs():
         if not time_left(COMPILE_S):   # a cold compile cannot be stopped half-way
             complete = False
@@ -105,9 +142,28 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
         label = config.model + (" muP" if config.parameterization == "mup" else "")
         attempt(f"compile {label}", lambda: {"compile_s": train(config, device=device, data_root=data_root,
                                                                 compile=True, progress=False).get("compile_s")})
+    skipped = []
+    for spec, batch in (stacked_shapes if stacked_shapes is not None else stack_shapes()):
+        if not complete or not time_left():
+            skipped.append(f"{spec} @ {batch}")
+            continue
+        single = next((r for r in rows if (r["model"], r["batch_size"]) == (spec, batch)), None)
+        try:
+            found = bench_stacked(spec, stack_sizes or STACK_SIZES, batch, device, STACK_STEPS, "bf16", single,
+                                  stop_at=None if stop_at is None else stop_at - MARGIN_S)
+        except Exception as exc:   # noqa: BLE001 - a shape that cannot stack is a finding too
+            from lrlab.runner import error_line
+            paths.append(dict(name=f"stacked bench {spec} @ {batch}", ok=False, error=error_line(exc)))
+            log(f"calibrate: stacked bench {spec} @ {batch}: FAILED {paths[-1]['error']}")
+            continue
+        rows += found
+        log(f"calibrate: stacked {spec} @ {batch}: " + ", ".join(
+            f"K={r['members']} {r['stacked_over_sequential']:.1f}x" if "error" not in r else f"K={r['members']} {r['error']}"
+            for r in found))
     if not complete:
         log("calibrate: stopped for the deadline; the record says incomplete and the chunk stays pending")
-    record = dict(kind="calibration", complete=complete, env=run_env(device), paths=paths, rows=rows)
+    record = dict(kind="calibration", complete=complete, env=run_env(device), paths=paths, rows=rows,
+                  stacked_skipped=skipped)
     # named by its time too: a later calibration (after an incomplete one) never collides with it
     path = _write_record(store.root / "bench", f"calibration {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}", record)
     log(f"wrote {path}")

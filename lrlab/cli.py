@@ -96,7 +96,13 @@ def _bench(args):
     for mode in modes:
         check_choice("mode", mode, list(MODES) + ["all"])
     print(HEADER)
-    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=args.stack)
+    stack = None
+    if args.stack is not None:
+        try:
+            stack = [int(k) for k in args.stack.split(",")]
+        except ValueError:
+            raise LrlabError(f"--stack {args.stack!r} is not a comma-separated list of whole numbers, e.g. 1,4,16") from None
+    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=stack)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -192,8 +198,8 @@ def parser():
     s.add_argument("--modes", default="fp32", help="comma-separated: fp32, bf16, bf16+channels_last, "
                    "bf16+channels_last+compile; or all")
     s.add_argument("--classic", action="store_true", help="also time the classic DataLoader recipe")
-    s.add_argument("--stack", type=int, default=None, metavar="K",
-                   help="also train K copies of each MLP one after another and stacked with torch.func")
+    s.add_argument("--stack", default=None, metavar="K,K,...",
+                   help="also train each model's runs stacked K at a time (e.g. 1,4,16,64) against one after another")
     s.add_argument("--sweep", default=None, choices=list(EXPERIMENTS),
                    help="instead: time this experiment's whole sweep (into a scratch store) at each --jobs")
     s.add_argument("--profile", default="quick", choices=PROFILES, help="the sweep's profile (default: quick)")

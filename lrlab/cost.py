@@ -345,16 +345,9 @@ def _spec_width(spec):
 
 
 def bench_config(spec, batch_size, steps):
-    """The RunConfig `lrlab.bench.bench_one` trains for one row (synthetic data: 10 test images)."""
-    from lrlab.bench import GPT_BLOCK, GPT_DEPTH, parse_model
-    from lrlab.config import RunConfig
-    name, width = parse_model(spec)
-    gpt = name == "chargpt"
-    return RunConfig(task="shakespeare" if gpt else "cifar10", model=name, width=width,
-                     depth=GPT_DEPTH if gpt else None, block_size=GPT_BLOCK,
-                     augment="none" if gpt else "crop+flip", batch_size=batch_size, epochs=1,
-                     steps_per_epoch=steps, optimizer="adamw" if gpt else "sgd", precision="bf16",
-                     test_per_class=None if gpt else 1)
+    """The run `lrlab.bench` times for one row, its timed epoch only (synthetic data: 10 test images)."""
+    from lrlab.bench import bench_config as benched
+    return benched(spec, batch_size, steps, "bf16").replace(epochs=1, test_per_class=1)
 
 
 def calibration_from_bench(records, device_name):

@@ -6,6 +6,7 @@ decoded once into uint8 arrays cached under `cache_dir()`, keyed by the sha256 o
 so a run record can say exactly which bytes it trained on.
 """
 
+import copy
 import hashlib
 import io
 import json
@@ -366,6 +367,12 @@ class DeviceLoader:
 
     def set_epoch(self, epoch):
         self.epoch = _check_int("epoch", epoch, minimum=0)
+
+    def with_seed(self, seed):
+        """A loader of the same arrays (shared, not copied) with another seed, at epoch 0."""
+        twin = copy.copy(self)
+        twin.seed, twin.epoch = _check_int("seed", seed, minimum=0), 0
+        return twin
 
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1

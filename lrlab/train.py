@@ -6,6 +6,7 @@ torch.compile, the first step's extra time is the run's `compile_s`, kept out of
 The loop never syncs with the device inside an epoch except every `CHECK_EVERY` steps to see
 whether the run diverged; losses and accuracies accumulate on the device.
 """
+import copy
 import math
 import pathlib
 import time
@@ -74,17 +75,26 @@ class CifarTask:
         if len(train_y) < config.batch_size:   # drop_last would leave no step at all
             raise LrlabError(f"batch_size {config.batch_size} is larger than the {len(train_y)} training images; "
                              f"use batch_size <= {len(train_y)} or a larger train_per_class")
+        dtype = torch.get_default_dtype()   # float32, or float64 where the exactness tests ask for it
         self.train = lrdata.DeviceLoader(train_x, train_y, config.batch_size, device, config.augment,
                                          shuffle=True, drop_last=True, seed=config.seed,
-                                         channels_last=channels_last)
+                                         channels_last=channels_last, dtype=dtype)
         if config.noise_scale_every:   # small batches of the size the model trains on (its BN batch)
             self.noise = lrdata.DeviceLoader(train_x, train_y, config.micro_batch or config.batch_size, device,
                                              config.augment, shuffle=True, drop_last=True,
-                                             seed=config.seed + NOISE_SEED, channels_last=channels_last)
+                                             seed=config.seed + NOISE_SEED, channels_last=channels_last,
+                                             dtype=dtype)
         self.test = lrdata.DeviceLoader(test_x, test_y, EVAL_BATCH, device, "none", shuffle=False,
-                                        channels_last=channels_last)
+                                        channels_last=channels_last, dtype=dtype)
         self.num_classes = int(max(train_y.max(), test_y.max())) + 1
         self.steps_per_epoch = config.steps_per_epoch or len(self.train)
+
+    def for_seed(self, seed):
+        """The same task with another seed's data order and augmentation, sharing the device arrays
+        (a stack of K runs holds the data once, not K times)."""
+        twin = copy.copy(self)
+        twin.train = self.train.with_seed(seed)
+        return twin
 
     def train_batches(self, epoch):
         """steps_per_epoch batches; when that is more than one pass, further passes reshuffle
@@ -138,9 +148,14 @@ class CharTask:
                                     gen, self.device)
 
 
+def upcast(logits):
+    """bf16 logits to float32 for the loss; float32 and float64 stay as they are."""
+    return logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+
+
 def _loss_and_correct(logits, y):
     logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
-    loss = F.cross_entropy(logits.float(), y)
+    loss = F.cross_entropy(upcast(logits), y)
     return loss, (logits.argmax(-1) == y).sum(), y.numel()
 
 

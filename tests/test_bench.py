@@ -60,23 +60,30 @@ def test_bench_sweep_bad_jobs_is_a_one_line_error(jobs, needle, capsys):
     assert needle in err and len(err.splitlines()) == 1
 
 
-def test_bench_stacked_times_an_mlp_grid_both_ways():
-    rows = bench.bench_stacked("mlp-32", models=3, batch_size=8, steps=2)
-    assert [r["mode"] for r in rows] == ["3 models, one after another", "3 models stacked (torch.func)"]
+@pytest.mark.parametrize("spec", ["mlp-32", "resnet8", "chargpt-32"])
+def test_bench_stacked_times_k_runs_as_one_against_one_after_another(spec):
+    single = bench.bench_one(spec, batch_size=4, steps=2)
+    rows = bench.bench_stacked(spec, sizes=(1, 3), batch_size=4, steps=2, single=single)
+    assert [r["members"] for r in rows] == [1, 3] and [r["mode"] for r in rows] == ["stack of 1 (fp32)",
+                                                                                    "stack of 3 (fp32)"]
     assert all(r["per_s"] > 0 for r in rows)
-    assert rows[1]["stacked_over_sequential"] == pytest.approx(rows[1]["per_s"] / rows[0]["per_s"])
+    assert rows[1]["stacked_over_sequential"] == pytest.approx(rows[1]["per_s"] / single["per_s"])
+    assert rows[1]["peak_memory_mb"] is None   # measured on CUDA only
 
 
-@pytest.mark.parametrize("spec, models, needle", [("resnet20", 2, "MLP grids only"), ("mlp-32", 0, "models")])
-def test_bench_stacked_bad_input(spec, models, needle):
+@pytest.mark.parametrize("spec, sizes, needle", [("resnet99", (2,), "unknown model"), ("mlp-32", (0,), "stack size")])
+def test_bench_stacked_bad_input(spec, sizes, needle):
     with pytest.raises(LrlabError, match=needle):
-        bench.bench_stacked(spec, models=models, steps=1)
+        bench.bench_stacked(spec, sizes=sizes, steps=1)
 
 
 def test_stack_zero_is_an_error_not_ignored(capsys):
     from lrlab.cli import main
     assert main(["bench", "mlp-32", "--stack", "0", "--steps", "1"]) == 2
     assert "stack must be a positive" in capsys.readouterr().err
+    assert main(["bench", "mlp-32", "--stack", "4,x", "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "comma-separated" in err and len(err.splitlines()) == 1
 
 
 def test_compile_mode_reports_cold_cached_and_same_process_costs():

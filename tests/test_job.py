@@ -143,13 +143,19 @@ def test_calibration_runs_each_path_benches_each_shape_and_marks_the_chunk_done(
     from lrlab import calibrate, queue
     monkeypatch.setattr(calibrate, "SMOKE_CHUNKS", (("basics", "momentum_shift"), ("lr_vs_width", "gpt")))
     monkeypatch.setattr(calibrate, "_compile_configs", lambda: [])   # inductor on 2 CPU cores: too slow here
+    smoke_configs = [c for c in experiments.runs("lr_vs_width", "smoke") if c.parameterization == "mup"][:1]
+    monkeypatch.setattr(calibrate, "_stacked_configs", lambda: smoke_configs)
     lines = []
     record = calibrate.calibrate("cpu", tmp_path, data_root, shapes=[("mlp-32", 8), ("chargpt-32", 4)], steps=2,
-                                 log=lines.append)
+                                 log=lines.append, stacked_shapes=[("mlp-32", 8)], stack_sizes=(1, 2))
     assert record["complete"] and [p["name"] for p in record["paths"]] == [
-        "smoke basics/momentum_shift", "smoke lr_vs_width/gpt", "2 runs at once (spawned workers)"]
-    assert all(p["runs"] > 0 for p in record["paths"])
-    assert all(p["ok"] for p in record["paths"]) and [r["model"] for r in record["rows"]] == ["mlp-32", "chargpt-32"]
+        "smoke basics/momentum_shift", "smoke lr_vs_width/gpt", "2 runs at once (spawned workers)",
+        "stacked training (ResNet, muP MLP, muP GPT)"]
+    assert all(p.get("runs", 1) > 0 for p in record["paths"])
+    assert all(p["ok"] for p in record["paths"]), record["paths"]
+    assert [(r["model"], r.get("members")) for r in record["rows"]] == [
+        ("mlp-32", None), ("chargpt-32", None), ("mlp-32", 1), ("mlp-32", 2)]
+    assert record["rows"][3]["stacked_over_sequential"] > 0 and record["stacked_skipped"] == []
     saved = json.loads(next((tmp_path / "bench").glob("*calibration*.json")).read_text())
     assert saved["kind"] == "calibration" and saved["rows"] == json.loads(json.dumps(record["rows"]))
     cpu = record["env"]["device"]

@@ -1,0 +1,145 @@
+"""One optimizer step for K stacked runs, each with its own hyperparameters.
+
+A stacked parameter has shape (K, ...): member k's tensor is its slice k (or its transpose: the
+update is elementwise, so the layout does not matter here). Every member keeps its
+own torch optimizer (SGD, SGDW, Adam or AdamW from `lrlab.optim`, muP's included), built exactly as
+a single run builds it; its schedule moves that optimizer's param groups as usual. The stacked
+optimizer never steps those; each step it reads, for every (member, parameter), the group's current
+lr, weight decay and momentum (or betas), turns them into per-member tensors, and applies torch's
+update rule to all K slices at once: a few kernels per parameter instead of a few per parameter
+per member.
+
+The arithmetic is torch's single-tensor SGD and Adam (maximize off, dampening 0, no amsgrad), term
+for term, so a member's update is the update it would get alone (float64 tests: tests/test_stacked.py).
+SGD and SGDW members share a stack, as do Adam and AdamW: coupled L2 adds lambda*theta to the
+gradient, decoupled decay multiplies theta by 1 - lr_t*wd, and each member gets the one it asked for.
+"""
+import torch
+
+from lrlab.errors import LrlabError
+from lrlab.optim import SGDW
+
+FAMILIES = {"sgd": "sgd", "sgdw": "sgd", "adam": "adam", "adamw": "adam"}
+
+
+def _group_values(group, decoupled):
+    """A param group's (lr, coupled wd, decoupled wd, momentum or beta1, beta2, eps)."""
+    wd = group["weight_decay"]
+    if group.get("maximize") or group.get("dampening", 0) or group.get("amsgrad"):
+        raise LrlabError("stacked training supports maximize=False, dampening=0 and amsgrad=False only")
+    momentum, beta2 = (group["betas"] if "betas" in group else (group.get("momentum", 0.0), 0.0))
+    return [group["lr"], 0.0 if decoupled else wd, wd if decoupled else 0.0, momentum, beta2,
+            group.get("eps", 0.0)]
+
+
+class StackedOptimizer:
+    """torch's SGD or Adam update on stacked parameters, hyperparameters read from each member's optimizer.
+
+    `params`: name -> stacked leaf tensor (K, ...); `members`: the K torch optimizers; `member_params`:
+    for each member, name -> its own parameter object (to find the group it is in).
+    """
+
+    def __init__(self, params, members, member_params, family):
+        if family not in ("sgd", "adam"):
+            raise LrlabError(f"unknown optimizer family {family!r}; valid choices: sgd, adam")
+        self.params, self.members, self.family = params, list(members), family
+        self.names = list(params)
+        self.decoupled = [isinstance(opt, (SGDW, torch.optim.AdamW)) or _is_decoupled_adam(opt) for opt in members]
+        # group_index[k][j]: which of member k's groups holds parameter j
+        self.group_index = []
+        for opt, own in zip(self.members, member_params):
+            where = {id(p): g for g, group in enumerate(opt.param_groups) for p in group["params"]}
+            missing = [n for n in self.names if id(own[n]) not in where]
+            if missing:
+                raise LrlabError(f"parameter {missing[0]!r} is in none of its member's optimizer groups")
+            self.group_index.append([where[id(own[n])] for n in self.names])
+        self.nesterov = {bool(g.get("nesterov", False)) for opt in members for g in opt.param_groups}
+        if len(self.nesterov) > 1:
+            raise LrlabError("members of one stack must agree on nesterov")
+        self.nesterov = self.nesterov.pop()
+        self.state = {}   # name -> dict of stacked state tensors
+        self.steps = 0
+
+    def keep(self, index, params):
+        """Only the members at `index` (positions in the current stack) go on; `params` are the new leaves."""
+        self.params = params
+        self.members = [self.members[i] for i in index]
+        self.decoupled = [self.decoupled[i] for i in index]
+        self.group_index = [self.group_index[i] for i in index]
+        picked = torch.as_tensor(index, dtype=torch.long)
+        self.state = {name: {key: value.index_select(0, picked.to(value.device)) for key, value in state.items()}
+                      for name, state in self.state.items()}
+
+    def _hyperparameters(self):
+        """{field: (P, K) float64 on the host}: each parameter's hyperparameters, per member, this step."""
+        rows = []
+        for opt, decoupled, groups in zip(self.members, self.decoupled, self.group_index):
+            values = [_group_values(group, decoupled) for group in opt.param_groups]
+            rows.append([values[g] for g in groups])
+        lr, coupled, decoupled, momentum, beta2, eps = torch.tensor(rows, dtype=torch.float64).permute(2, 1, 0)
+        # as torch computes them, in Python floats: the decoupled factor, and Adam's step scalars
+        common = dict(coupled_wd=coupled, decay_factor=1 - lr * decoupled)
+        if self.family == "sgd":
+            return dict(common, momentum=momentum, neg_lr=-lr)
+        t = self.steps
+        return dict(common, one_minus_beta1=1 - momentum, beta2=beta2, one_minus_beta2=1 - beta2, eps=eps,
+                    neg_step_size=-(lr / (1 - momentum ** t)), bias_correction2_sqrt=(1 - beta2 ** t).sqrt())
+
+    @torch.no_grad()
+    def step(self):
+        self.steps += 1
+        host = self._hyperparameters()
+        first = next(iter(self.params.values()))
+        names = list(host)
+        table = torch.stack([host[n] for n in names]).to(device=first.device, dtype=first.dtype)  # one copy
+        any_coupled = bool((host["coupled_wd"] != 0).any())
+        any_decoupled = bool((host["decay_factor"] != 1).any())
+        zero_momentum = self.family == "sgd" and bool((host["momentum"] == 0).any())
+        for j, name in enumerate(self.names):
+            p = self.params[name]
+            if p.grad is None:
+                continue
+            shape = (-1,) + (1,) * (p.ndim - 1)
+            h = {field: table[f, j].view(shape) for f, field in enumerate(names)}
+            grad = p.grad
+            if any_decoupled:   # theta * (1 - lr_t * wd) for decoupled members, exactly theta for the others
+                p.mul_(h["decay_factor"])
+            if any_coupled:     # coupled L2: g + lambda * theta (lambda is 0 for decoupled members)
+                grad = grad + h["coupled_wd"] * p
+            if self.family == "sgd":
+                self._sgd(name, p, grad, h, zero_momentum)
+            else:
+                self._adam(name, p, grad, h)
+
+    def _sgd(self, name, p, grad, h, zero_momentum):
+        state = self.state.setdefault(name, {})
+        momentum = h["momentum"]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = grad.clone()
+        else:
+            buf = state["momentum_buffer"]
+            buf.mul_(momentum).add_(grad)
+            if zero_momentum:   # torch keeps no buffer at momentum 0 (0 * inf would be nan, not inf)
+                buf.copy_(torch.where(momentum == 0, grad, buf))
+        buf = state["momentum_buffer"]
+        update = grad + momentum * buf if self.nesterov else buf
+        p.addcmul_(update, h["neg_lr"])   # p + (-lr) * update, as torch's p.add_(update, alpha=-lr)
+
+    def _adam(self, name, p, grad, h):
+        state = self.state.setdefault(name, {})
+        if not state:
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, h["one_minus_beta1"])
+        exp_avg_sq.mul_(h["beta2"]).addcmul_(grad * h["one_minus_beta2"], grad)
+        denom = (exp_avg_sq.sqrt() / h["bias_correction2_sqrt"]).add_(h["eps"])
+        p.addcmul_(exp_avg / denom, h["neg_step_size"])   # as torch's p.addcdiv_(m, denom, value=-step)
+
+    def zero_grad(self):
+        for p in self.params.values():
+            p.grad = None
+
+
+def _is_decoupled_adam(opt):
+    return isinstance(opt, torch.optim.Adam) and any(g.get("decoupled_weight_decay") for g in opt.param_groups)
