@@ -256,9 +256,10 @@ def _peak_fraction(flops_per_s, device_name, precision):
 
 
 def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classic=False, out=None,
-          log=print, stack=None):
+          log=print, stack=None, label=None):
     """Measure every (model, mode); with `classic`, the classic recipe beside each model; with
-    `stack` (stack sizes K), each model's runs stacked K at a time, in its first mode's precision."""
+    `stack` (stack sizes K), each model's runs stacked K at a time, in its first mode's precision.
+    With `out`, the rows become the record <device>[-<label>].json there."""
     stack = [check_positive("stack", k) for k in stack] if stack is not None else None
     rows = []
     for spec in specs:
@@ -282,7 +283,7 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
                     log(f"{'':>12} over {row['members']} runs one after another: {row['stacked_over_sequential']:.2f}x"
                         + (f", peak memory {row['peak_memory_mb']:.0f} MiB" if row["peak_memory_mb"] else ""))
     if out:
-        log(f"wrote {_write_record(out, '', dict(kind='bench', env=run_env(device), rows=rows))}")
+        log(f"wrote {_write_record(out, label or '', dict(kind='bench', env=run_env(device), rows=rows))}")
     return rows
 
 

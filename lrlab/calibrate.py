@@ -45,7 +45,7 @@ def stack_shapes(profile="gpu"):
     """Each (model spec, batch) with at least MIN_STACK runs of the profile that could share one stack,
     the shapes with the most such runs first (what stacking would save most on)."""
     from lrlab.cost import model_spec
-    from lrlab.stacked import stack_key
+    from lrlab.stacking import stack_key
     counts = {}
     for name in experiments.EXPERIMENTS:
         for config in experiments.runs(name, profile):

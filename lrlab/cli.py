@@ -9,8 +9,9 @@ def _sweep(args):
     from lrlab.env import check_device
     from lrlab.sweep import sweep
     check_device(args.device)
+    from lrlab.stacking import parse_stack
     sweep(args.experiment, args.profile, args.results, args.device, args.data, args.compile,
-          progress=not args.no_progress, jobs=args.jobs)
+          progress=not args.no_progress, jobs=args.jobs, stack=parse_stack(args.stack))
 
 
 def _status(args):
@@ -36,8 +37,9 @@ def _job(args):
     from lrlab.job import check_deadline, exit_status, run_job
     deadline = check_deadline(args.deadline)
     check_device(args.device)
+    from lrlab.stacking import parse_stack
     record = run_job(deadline, args.chunks, args.profile, args.results, args.device, args.data, args.compile,
-                     args.jobs, progress=not args.no_progress)
+                     args.jobs, progress=not args.no_progress, stack=parse_stack(args.stack))
     return exit_status(record)
 
 
@@ -102,7 +104,12 @@ def _bench(args):
             stack = [int(k) for k in args.stack.split(",")]
         except ValueError:
             raise LrlabError(f"--stack {args.stack!r} is not a comma-separated list of whole numbers, e.g. 1,4,16") from None
-    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=stack)
+    bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=stack,
+          label=args.label)
+
+
+STACK_HELP = ("auto (default): runs that share a model shape train K at a time as one, K from this device's "
+              "bench (`lrlab bench --stack`), alone where nothing is measured; off; or a whole number K")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -127,6 +134,7 @@ def parser():
     s.add_argument("--compile", action="store_true", help="torch.compile the model")
     s.add_argument("--jobs", type=int, default=1, help="runs to train at once, each in its own process "
                    "(default: 1)")
+    s.add_argument("--stack", default="auto", help=STACK_HELP)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(run=_sweep)
 
@@ -149,6 +157,7 @@ def parser():
     s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--compile", action="store_true", help="torch.compile the model")
     s.add_argument("--jobs", type=int, default=1, help="runs to train at once, each in its own process")
+    s.add_argument("--stack", default="auto", help=STACK_HELP)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(run=_job)
 
@@ -206,7 +215,8 @@ def parser():
     s.add_argument("--jobs", default="1,2", help="runs at once to time the sweep with (default: 1,2)")
     s.add_argument("--compile", action="store_true", help="the sweep compiles its models")
     s.add_argument("--command", default=None, help="instead: time this shell command (e.g. 'make test')")
-    s.add_argument("--label", default=None, help="the command's name in the record (default: the command)")
+    s.add_argument("--label", default=None, help="with --command: the command's name in the record (default: the command); "
+                   "otherwise the record's file name, <device>-<label>.json (default: <device>.json)")
     s.add_argument("--data", default=None, help="data folder for the sweep (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--out", default=None, help="also write the table as a record in this folder "
                    "(the book reads results/bench)")

@@ -67,6 +67,7 @@ class Predictor:
 
     def __init__(self, device_key, calibration):
         self.device_key, self.calibration, self.per_step = device_key, calibration, {}
+        self.stack_per_step = {}   # (shape, K) -> seconds a step of a stack of K took
 
     @staticmethod
     def shape(config):
@@ -75,9 +76,23 @@ class Predictor:
 
     def learn(self, record):
         from lrlab.config import RunConfig
-        steps = record["final"]["steps"]
+        steps, packed_with = record["final"]["steps"], record.get("packed_with", 1)
         if steps and record["wall_s"] > 0:
-            self.per_step[self.shape(RunConfig.from_dict(record["config"]))] = record["wall_s"] / steps
+            shape = self.shape(RunConfig.from_dict(record["config"]))
+            if packed_with > 1:
+                self.stack_per_step[(shape, packed_with)] = record["wall_s"] / steps
+            else:
+                self.per_step[shape] = record["wall_s"] / steps
+
+    def stack(self, configs, speedup):
+        """Seconds a stack of `configs` needs: measured in this job for a stack of that shape and size,
+        else the runs' own predictions over the bench's speed-up, else unknown."""
+        from lrlab import cost
+        rate = self.stack_per_step.get((self.shape(configs[0]), len(configs)))
+        if rate is not None:
+            return rate * max(cost.run_steps(c) for c in configs)
+        singles = [self(c) for c in configs]
+        return None if None in singles else sum(singles) / speedup
 
     def __call__(self, config):
         from lrlab import cost
@@ -90,8 +105,9 @@ class Predictor:
 
 
 def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu", data_root=None,
-            compile=False, jobs=1, progress=False, log=print, started=None):
+            compile=False, jobs=1, progress=False, log=print, started=None, stack="auto"):
     """Run the named chunks (default: every pending one, in queue order) until the deadline.
+    `stack`: "auto" (stack runs as this device's bench says pays), None (never), or a StackSizes.
     Returns the job's log record; its "failed" count decides the exit status."""
     check_positive("deadline (minutes)", deadline_minutes)
     check_positive("jobs", jobs)
@@ -130,6 +146,9 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         calibration, _ = work_queue.calibrated(store, device_key or "H100")
         save_log()
     predictor = Predictor(device_key, calibration)
+    if stack == "auto":   # after the calibration: it measures the stacks
+        from lrlab.stacking import StackSizes
+        stack = StackSizes.measured(store.root, env["device"])
 
     def on_outcome(outcome):
         if outcome.record is not None:
@@ -139,7 +158,8 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
             save_log()
 
     train_runs(items, store, device, data_root, compile, jobs, progress,
-               planner=Planner(stop_at, predictor, job_s=60 * work_queue.JOB_MINUTES), log=log, on_outcome=on_outcome)
+               planner=Planner(stop_at, predictor, job_s=60 * work_queue.JOB_MINUTES), log=log, on_outcome=on_outcome,
+               stacking=stack)
     record.update(status="completed", finished=_iso(time.time()))
     save_log()
     log(summary(record))

@@ -7,6 +7,10 @@ in the parent before any worker starts, so N workers do not decode the same JPEG
 With a deadline (`stop_at`, a time.time() value), a run starts only when it is predicted to finish
 in time, or when it can never fit one job (it then trains to the deadline and checkpoints, to go on
 in the next job); the run in flight checkpoints at the deadline.
+
+With `stacking` (a StackSizes), runs that can share a stack train K at a time as one (`lrlab.stacked`),
+in this process, before the rest; K comes from the bench of this device. Members checkpointed at
+different epochs go in different stacks; a stack that runs out of device memory is split in two.
 """
 import concurrent.futures
 import multiprocessing
@@ -65,7 +69,17 @@ class Planner:
 
     def check(self, config):
         """(may it start, predicted seconds, why not)."""
-        predicted = self.predict(config) if self.predict else None
+        return self._check(self.predict(config) if self.predict else None)
+
+    def check_stack(self, configs, speedup):
+        """The same for K runs trained as one stack that measured `speedup` over one after another."""
+        predicted = getattr(self.predict, "stack", None)
+        if predicted is not None:
+            return self._check(predicted(configs, speedup))
+        singles = [self.predict(c) for c in configs] if self.predict else [None]
+        return self._check(None if None in singles else sum(singles) / speedup)
+
+    def _check(self, predicted):
         if self.stop_at is None:
             return True, predicted, None
         left = self.stop_at - time.time()
@@ -79,7 +93,7 @@ class Planner:
 
 
 def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1, progress=False,
-               planner=None, log=print, on_outcome=None):
+               planner=None, log=print, on_outcome=None, stacking=None):
     """Train each (experiment, profile, config) of `items` whose record is missing; returns Outcomes.
 
     Each finished record is saved at once. `on_outcome(outcome)` is called after each (a job keeps
@@ -87,6 +101,7 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
     planner = planner or Planner()
     data = prepare_data([c for _, _, c in items], data_root)
     outcomes, done = [], [0]
+    stacks, items = plan_stacks(items, stacking, store) if stacking else ([], list(items))
 
     def report(outcome):
         outcomes.append(outcome)
@@ -104,11 +119,93 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
         if on_outcome:
             on_outcome(outcome)
 
+    for i, (members, speedup) in enumerate(stacks):
+        if not _train_stack(members, speedup, store, device, data, progress, planner, report):
+            for rest in [item for later, _ in stacks[i + 1:] for item in later] + items:
+                report(Outcome(*rest, "not started", error="the deadline came"))
+            return outcomes
     if jobs > 1 and len(items) > 1:
         _in_workers(items, store, device, data_root, compile, jobs, planner, report)
     else:
         _in_process(items, store, device, data, compile, progress, planner, report)
     return outcomes
+
+
+def plan_stacks(items, stacking, store):
+    """([(stack items, measured speed-up)], items that train alone): runs that share a stack key, the
+    epoch they resume from and the stack size K chosen for them, in stacks of at most K."""
+    from lrlab.stacking import stack_key
+    groups, alone = {}, []
+    for item in items:
+        experiment, profile, config = item
+        k, speedup = stacking.choose(config)
+        if k < 2:
+            alone.append(item)
+            continue
+        epoch = _checkpoint_epoch(store.checkpoint_path(profile, experiment, config.id), config)
+        groups.setdefault((stack_key(config), epoch), (k, speedup, []))[2].append(item)
+    stacks = []
+    for k, speedup, members in groups.values():
+        for start in range(0, len(members), k):
+            chunk = members[start:start + k]
+            if len(chunk) > 1:
+                stacks.append((chunk, speedup))
+            else:
+                alone += chunk
+    return stacks, [item for item in items if item in alone]
+
+
+def _checkpoint_epoch(path, config):
+    """The epoch a run's checkpoint resumes from (0: none, or one of another config)."""
+    import torch
+    if not path.exists():
+        return 0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:   # noqa: BLE001 - a broken checkpoint: `train` starts that run afresh too
+        return 0
+    return state.get("epoch", 0) if state.get("config_id") == config.id else 0
+
+
+def _train_stack(members, speedup, store, device, data, progress, planner, report):
+    """Train `members` as one stack (halves of it if it does not fit the device); False once the
+    deadline has come."""
+    import torch
+
+    from lrlab.stacked import train_stacked
+    configs = [config for _, _, config in members]
+    ok, predicted, why = planner.check_stack(configs, speedup)
+    if not ok:
+        for item in members:
+            report(Outcome(*item, "not started", predicted_s=predicted, error=why))
+        return True
+    started = time.time()
+    try:
+        results = train_stacked(configs, device=device, data=data[configs[0].task], progress=progress,
+                                checkpoint_paths=[store.checkpoint_path(p, e, c.id) for e, p, c in members],
+                                stop_at=planner.stop_at)
+    except torch.OutOfMemoryError:
+        _free_device_memory(device)
+        half = len(members) // 2
+        return all(_train_stack(part, speedup, store, device, data, progress, planner, report)
+                   for part in (members[:half], members[half:]))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:   # noqa: BLE001 - one stack's failure must not end the other runs
+        traceback.print_exc()
+        _free_device_memory(device)
+        results = [exc] * len(members)
+    elapsed, going_on = time.time() - started, True
+    for item, result in zip(members, results):
+        if isinstance(result, DeadlineReached):
+            going_on = False
+            report(Outcome(*item, "checkpointed" if result.checkpointed else "stopped", elapsed, predicted,
+                           str(result)))
+        elif isinstance(result, Exception):
+            report(Outcome(*item, "failed", elapsed, predicted, error_line(result)))
+        else:
+            report(Outcome(*item, result["status"], elapsed, predicted, record=result))
+    return going_on
 
 
 def _finish(item, started, predicted, call):

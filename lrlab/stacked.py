@@ -12,12 +12,18 @@ the check where a single run would stop, with the same record, and the others go
 
 The result is one ordinary record per member, the same id and schema as if trained alone, plus
 `packed_with`: how many runs trained together. In float64 a member's history equals its single
-run's to rounding (tests/test_stacked.py); epoch seconds and wall_s are the stack's.
+run's to rounding (tests/test_stacked.py); epoch seconds and wall_s are the stack's. Checkpoints
+and deadlines work as in `train`, and a member's checkpoint is the one its single run would write,
+so it resumes alone or in another stack. The per-step rules (divergence, the history row, the
+deadline) are `train`'s own functions; what this loop adds is the stacking.
 
-Not stacked (they train alone): range tests (trace_every), noise-scale runs, the torch-lr-finder runner.
+Not stacked (they train alone): range tests (trace_every), noise-scale runs, the torch-lr-finder
+runner, and anything with torch.compile or channels_last, which this path does not use yet.
+Which runs share a stack, and how many, is `lrlab.stacking`'s job.
 """
 import contextlib
 import copy
+import pathlib
 import time
 import warnings
 
@@ -31,38 +37,10 @@ from lrlab.errors import LrlabError
 from lrlab.models import CausalSelfAttention
 from lrlab.schedules import build_schedule
 from lrlab.stacked_optim import FAMILIES, StackedOptimizer
-from lrlab.train import (CHECK_EVERY, LOSS_EMA, CharTask, CifarTask, _autocast_for, _finite_or_none,
-                         _progress, load_task_data, model_and_optimizer, upcast)
-
-# What members of one stack may differ in; every other field must agree (the optimizer up to its
-# family: sgd with sgdw, adam with adamw).
-MEMBER_FIELDS = ("optimizer", "lr", "momentum", "weight_decay", "decay_norm_and_bias", "schedule", "schedule_args",
-                 "seed", "init", "zero_init_residual", "divergence_factor")
-
-
-def stack_key(config):
-    """What a run must share with the others of its stack, or None if it always trains alone."""
-    if config.runner != "lrlab" or config.trace_every or config.noise_scale_every:
-        return None
-    shared = {k: v for k, v in config.to_dict().items() if k not in MEMBER_FIELDS}
-    shared["optimizer_family"] = FAMILIES[config.optimizer]
-    return tuple(sorted((k, repr(v)) for k, v in shared.items()))
-
-
-def stack_groups(configs, max_members):
-    """`configs` cut into stacks of at most `max_members` that share a stack_key, in first-seen order;
-    runs that always train alone come back as stacks of one."""
-    groups, order = {}, []
-    for config in configs:
-        key = stack_key(config)
-        key = key if key is not None else ("alone", config.id)
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(config)
-    return [members[i:i + max_members] for key in order for members in [groups[key]]
-            for i in range(0, len(members), max_members)]
-
+from lrlab.stacking import MEMBER_FIELDS, stack_key
+from lrlab.train import (CHECK_EVERY, CharTask, CifarTask, DeadlineReached, _autocast_for, _progress,
+                         divergence_watch, history_row, load_task_data, model_and_optimizer, no_time_for_another,
+                         resume, save_checkpoint, upcast)
 
 class Stack:
     """K models of one shape as stacked tensors; `forward` runs all K at once with vmap."""
@@ -109,6 +87,12 @@ class Stack:
         def one(p, b, x):
             return functional_call(self.template, (p, b), (x,))
         return vmap(one, in_dims=(0, 0, None if shared_input else 0))(params, buffers, x)
+
+    def member_state_dict(self, position):
+        """Member `position`'s model.state_dict(), as its single run would save it."""
+        tensors = {**self.params, **self.buffers}
+        return {name: self._stored(name, tensors[name][position].detach()).clone()
+                for name in self.template.state_dict()}
 
     def keep(self, index):
         """Only the members at `index` go on (new leaf tensors)."""
@@ -165,40 +149,65 @@ def _member_tasks(configs, data, device):
     return [CharTask(c, data, device) for c in configs]
 
 
-def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=None, progress=True):
-    """Train `configs` as one stack; return their record bodies, in order (see the module docstring)."""
+def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=None, progress=True,
+                  checkpoint_paths=None, checkpoint_every_s=60.0, stop_at=None):
+    """Train `configs` as one stack; return, in their order, each member's record body, or for a member
+    the deadline stopped, its DeadlineReached (see the module docstring).
+
+    `checkpoint_paths` (one per member) and `stop_at` work as in `train`: each member's checkpoint is
+    the one its single run would write, so a member resumes alone or in any stack; the members of one
+    stack resume from the same epoch (or all start afresh).
+    """
     configs = list(configs)
     _check_stackable(configs)
+    checkpoint_paths = list(checkpoint_paths) if checkpoint_paths else [None] * len(configs)
+    if len(checkpoint_paths) != len(configs):
+        raise LrlabError(f"{len(checkpoint_paths)} checkpoint paths for {len(configs)} runs; give one per run")
     device = torch.device(device)
     data = data if data is not None else load_task_data(configs[0], data_root)
     tasks = _member_tasks(configs, data, device)
-    built = [model_and_optimizer(c, tasks[0].num_classes, device) for c in configs]
+    first = configs[0]
     steps_per_epoch = tasks[0].steps_per_epoch
-    total_steps = configs[0].epochs * steps_per_epoch
-    with warnings.catch_warnings():   # the members' own optimizers never step: the stack steps for them
-        warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*optimizer.step")
-        schedules = [build_schedule(opt, c.schedule, total_steps, steps_per_epoch, **c.schedule_args)
-                     for (_, opt), c in zip(built, configs)]
-    stack = Stack([model for model, _ in built])
-    optimizer = StackedOptimizer(stack.params, [opt for _, opt in built],
-                                 [dict(model.named_parameters()) for model, _ in built],
-                                 FAMILIES[configs[0].optimizer])
-    for model, _ in built:   # the stack holds the weights now; the members' copies would only take memory
+    total_steps = first.epochs * steps_per_epoch
+    models, optimizers, schedules, resumed = [], [], [], []
+    for config, path in zip(configs, checkpoint_paths):
+        model, opt = model_and_optimizer(config, tasks[0].num_classes, device)
+        with warnings.catch_warnings():   # the members' own optimizers never step: the stack steps for them
+            warnings.simplefilter("ignore", UserWarning)
+            schedule = build_schedule(opt, config.schedule, total_steps, steps_per_epoch, **config.schedule_args)
+        models.append(model), optimizers.append(opt), schedules.append(schedule)
+        resumed.append(resume(path, config, model, opt, schedule, device))
+    start_epochs = {state["epoch"] if state else 0 for state in resumed}
+    if len(start_epochs) > 1:
+        raise LrlabError(f"the runs of one stack resume from different epochs ({sorted(start_epochs)}); "
+                         f"stack those of one epoch together")
+    start_epoch = start_epochs.pop()
+    stack = Stack(models)
+    optimizer = StackedOptimizer(stack.params, optimizers, [dict(m.named_parameters()) for m in models],
+                                 FAMILIES[first.optimizer], stack.transposed)
+    for model in models:   # the stack holds the weights now; the members' copies would only take memory
         for p in model.parameters():
             p.data = p.data.new_empty(0)
-    autocast, precision = _autocast_for(configs[0], device)
-    first = configs[0]
+    autocast, precision = _autocast_for(first, device)
     chunks = first.batch_size // first.micro_batch if first.micro_batch else 1
     tokens_per_batch = first.batch_size * (first.block_size if first.task == "shakespeare" else 1)
     factor = torch.tensor([c.divergence_factor for c in configs], device=device)
 
     alive = list(range(len(configs)))   # original member numbers, in stack order
-    histories, records = [[] for _ in configs], [None] * len(configs)
+    histories = [list(state["history"]) if state else [] for state in resumed]
+    wall_before = [state["wall_s"] if state else 0.0 for state in resumed]
+    results = [None] * len(configs)
     first_loss = ema = None
+    if start_epoch:   # the divergence rule keeps the reference each member started with
+        first_loss = torch.tensor([state["first_loss"] for state in resumed], device=device)
+        ema = torch.tensor([state.get("ema", state["first_loss"]) for state in resumed], device=device)
     first_bad = torch.full((len(configs),), -1, device=device)
-    step, t_start = 0, time.perf_counter()
-    bar = _progress(total_steps, 0, first, progress)
+    step, t_start, last_save = start_epoch * steps_per_epoch, time.perf_counter(), time.perf_counter()
+    bar = _progress(total_steps, step, first, progress)
     bar.set_description(f"stack of {len(configs)} {first.model}")
+
+    def wall_s(k):
+        return wall_before[k] + time.perf_counter() - t_start
 
     def end_epoch_rows(positions, statuses, epoch, t_epoch, loss_sum, correct, seen):
         """The epoch's row for the members at `positions` (in the stack), evaluated now; a member
@@ -208,15 +217,14 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         n_batches = max(1, seen // tokens_per_batch)
         for i, (pos, status) in enumerate(zip(positions, statuses)):
             k = alive[pos]
-            histories[k].append(dict(epoch=epoch + 1, lr=schedules[k].lrs()[0],
-                                     train_loss=_finite_or_none((loss_sum[pos] / n_batches).item()),
-                                     train_acc=correct[pos].item() / max(1, seen),
-                                     test_loss=_finite_or_none(test_loss[i]), test_acc=test_acc[i],
-                                     seconds=seconds))
+            histories[k].append(history_row(epoch, schedules[k].lrs()[0], loss_sum[pos] / n_batches,
+                                            correct[pos].item() / max(1, seen), test_loss[i], test_acc[i], seconds))
             if status is not None:
                 diverged_at = int(first_bad[pos].item()) if status == "diverged" else None
-                records[k] = _record(configs[k], status, diverged_at, histories[k], step, device, data,
-                                     precision, time.perf_counter() - t_start, len(configs))
+                results[k] = _record(configs[k], status, diverged_at, histories[k], step, device, data,
+                                     precision, wall_s(k), len(configs))
+                if checkpoint_paths[k]:   # the record is the result now (the caller saves it)
+                    pathlib.Path(checkpoint_paths[k]).unlink(missing_ok=True)
         return test_loss
 
     def leave(positions):
@@ -228,10 +236,24 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
             index = torch.as_tensor(keep, device=device)
             stack.keep(keep)
             optimizer.keep(keep, stack.params)
-            first_loss, ema, first_bad, factor = (t.index_select(0, index) for t in (first_loss, ema, first_bad, factor))
+            first_loss, ema, first_bad, factor = (t.index_select(0, index)
+                                                  for t in (first_loss, ema, first_bad, factor))
         return keep
 
-    for epoch in range(first.epochs):
+    def save_checkpoints(epochs_done):
+        for pos, k in enumerate(alive):
+            if checkpoint_paths[k]:
+                save_checkpoint(checkpoint_paths[k], configs[k], stack.member_state_dict(pos),
+                                optimizer.member_state_dict(pos), schedules[k].state_dict(), histories[k],
+                                epochs_done, wall_s(k), first_loss[pos].item(), ema[pos].item())
+
+    def stop_for_deadline(epoch, checkpointed):
+        bar.close()
+        for k in alive:
+            results[k] = DeadlineReached(configs[k].id, epoch, first.epochs, checkpointed and bool(checkpoint_paths[k]))
+        return results
+
+    for epoch in range(start_epoch, first.epochs):
         t_epoch = time.perf_counter()
         loss_sum = torch.zeros(len(alive), device=device)
         correct = torch.zeros(len(alive), device=device, dtype=torch.long)
@@ -253,17 +275,12 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                 _clip_member_grads(stack.params, first.grad_clip)
             optimizer.step()
             optimizer.zero_grad()
-            with warnings.catch_warnings() if step == 0 else contextlib.nullcontext():
+            with warnings.catch_warnings() if step == start_epoch * steps_per_epoch else contextlib.nullcontext():
                 warnings.simplefilter("ignore", UserWarning)   # that the members' optimizers never stepped
                 for k in alive:
                     schedules[k].step()
             loss_sum += step_loss
-            # the divergence rule of `train`, per member, on the device
-            if first_loss is None:
-                first_loss, ema = step_loss.clone(), step_loss.clone()
-            ema = LOSS_EMA * ema + (1 - LOSS_EMA) * step_loss
-            bad = ~torch.isfinite(step_loss) | (ema > factor * first_loss)
-            first_bad = torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
+            first_loss, ema, first_bad = divergence_watch(step_loss, step, first_loss, ema, first_bad, factor)
             step += 1
             bar.update(1)
             if step % CHECK_EVERY == 0:
@@ -274,6 +291,8 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                     if not alive:
                         break
                     loss_sum, correct = loss_sum[keep], correct[keep]
+                if stop_at is not None and time.time() > stop_at:   # the epoch is redone on resume
+                    return stop_for_deadline(epoch, checkpointed=False)
         if not alive:
             break
         last = epoch + 1 == first.epochs
@@ -288,8 +307,15 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
             if pos not in diverged:
                 schedules[alive[pos]].step_epoch(test_loss[pos])
         leave(diverged)
+        epoch_s = time.perf_counter() - t_epoch
+        out_of_time = no_time_for_another(epoch_s, stop_at)
+        if out_of_time or time.perf_counter() - last_save >= checkpoint_every_s:
+            save_checkpoints(epoch + 1)
+            last_save = time.perf_counter()
+        if out_of_time:
+            return stop_for_deadline(epoch + 1, checkpointed=True)
     bar.close()
-    return records
+    return results
 
 
 def _clip_member_grads(params, max_norm):

@@ -39,15 +39,16 @@ class StackedOptimizer:
     for each member, name -> its own parameter object (to find the group it is in).
     """
 
-    def __init__(self, params, members, member_params, family):
+    def __init__(self, params, members, member_params, family, transposed=()):
         if family not in ("sgd", "adam"):
             raise LrlabError(f"unknown optimizer family {family!r}; valid choices: sgd, adam")
         self.params, self.members, self.family = params, list(members), family
+        self.member_params, self.transposed = list(member_params), set(transposed)
         self.names = list(params)
         self.decoupled = [isinstance(opt, (SGDW, torch.optim.AdamW)) or _is_decoupled_adam(opt) for opt in members]
         # group_index[k][j]: which of member k's groups holds parameter j
         self.group_index = []
-        for opt, own in zip(self.members, member_params):
+        for opt, own in zip(self.members, self.member_params):
             where = {id(p): g for g, group in enumerate(opt.param_groups) for p in group["params"]}
             missing = [n for n in self.names if id(own[n]) not in where]
             if missing:
@@ -59,11 +60,51 @@ class StackedOptimizer:
         self.nesterov = self.nesterov.pop()
         self.state = {}   # name -> dict of stacked state tensors
         self.steps = 0
+        self._take_member_states()
+
+    def _layout(self, name, tensor):
+        """A member's tensor in the stack's layout for parameter `name` (and back: a transpose is its own inverse)."""
+        return tensor.t() if name in self.transposed else tensor
+
+    def _take_member_states(self):
+        """Start from the members' optimizer states (a resumed run's), then free them: the stack holds them."""
+        keys = ("momentum_buffer",) if self.family == "sgd" else ("exp_avg", "exp_avg_sq")
+        found = [[opt.state.get(own[n], {}) for n in self.names] for opt, own in zip(self.members, self.member_params)]
+        if not any(state for member in found for state in member):
+            return
+        if self.family == "adam":
+            steps = {int(state["step"]) for member in found for state in member if "step" in state}
+            if len(steps) != 1 or not all(member[0] for member in found):
+                raise LrlabError("the members of one stack must resume from the same step (or all start afresh)")
+            self.steps = steps.pop()
+        for j, name in enumerate(self.names):
+            self.state[name] = {}
+            for key in keys:   # SGD at momentum 0 keeps no buffer; a zero one gives the same update
+                values = [member[j].get(key) for member in found]
+                like = self.params[name][0]
+                self.state[name][key] = torch.stack([
+                    self._layout(name, v).to(like) if v is not None else torch.zeros_like(like) for v in values])
+        for opt in self.members:
+            opt.state.clear()
+
+    def member_state_dict(self, position):
+        """The optimizer state_dict member `position` (in the stack) would have trained alone: what a
+        checkpoint stores, so that the run resumes alone or in any stack."""
+        opt, own = self.members[position], self.member_params[position]
+        saved = opt.state_dict()
+        order = {id(p): i for i, p in enumerate(p for group in opt.param_groups for p in group["params"])}
+        for name, state in self.state.items():
+            entry = {key: self._layout(name, value[position]).clone() for key, value in state.items()}
+            if self.family == "adam":
+                entry["step"] = torch.tensor(float(self.steps))
+            saved["state"][order[id(own[name])]] = entry
+        return saved
 
     def keep(self, index, params):
         """Only the members at `index` (positions in the current stack) go on; `params` are the new leaves."""
         self.params = params
         self.members = [self.members[i] for i in index]
+        self.member_params = [self.member_params[i] for i in index]
         self.decoupled = [self.decoupled[i] for i in index]
         self.group_index = [self.group_index[i] for i in index]
         picked = torch.as_tensor(index, dtype=torch.long)

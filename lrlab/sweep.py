@@ -33,12 +33,17 @@ def plan(name, profile, store):
 
 
 def sweep(name, profile, results=None, device="cpu", data_root=None, compile=False, progress=True,
-          log=print, jobs=1):
+          log=print, jobs=1, stack="auto"):
     """Run every missing (or corrupt) run of `name` at `profile`, `jobs` at a time; returns the
-    number trained. Failed runs raise one LrlabError at the end, after every other run is saved."""
+    number trained. Failed runs raise one LrlabError at the end, after every other run is saved.
+    `stack`: "auto" (runs stack as this device's bench says pays), None (never), or a StackSizes."""
     from lrlab.runner import train_runs
     check_positive("jobs", jobs)
     store = Store(results)
+    if stack == "auto":
+        from lrlab.env import device_name
+        from lrlab.stacking import StackSizes
+        stack = StackSizes.measured(store.root, device_name(device))
     todo = [(c, s) for c, s in plan(name, profile, store) if s in ("missing", "corrupt")]
     total = len(experiments.runs(name, profile))
     log(f"{name}/{profile}: {total - len(todo)} of {total} runs done, {len(todo)} to train on {device}"
@@ -47,7 +52,7 @@ def sweep(name, profile, results=None, device="cpu", data_root=None, compile=Fal
         if state == "corrupt":
             log(f"redoing corrupt record {store.path(profile, name, config.id)}")
     outcomes = train_runs([(name, profile, c) for c, _ in todo], store, device, data_root, compile, jobs,
-                          progress, log=log)
+                          progress, log=log, stacking=stack)
     failed = [o for o in outcomes if o.state == "failed"]
     if failed:
         raise LrlabError(f"{len(failed)} of {len(todo)} runs failed, the others are saved (first: run "

@@ -227,17 +227,12 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     ema_resumed = None
     compile_s = 0.0   # with `compile`: what the first step cost beyond a typical one, kept out of epoch times
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
-    if ckpt and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state["config_id"] == config.id:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
-            trace, noise = state.get("trace", []), state.get("noise_scale", [])
-            compile_s = state.get("compile_s", 0.0)
-            first_loss_resumed, ema_resumed = state["first_loss"], state.get("ema", state["first_loss"])
-            torch.set_rng_state(state["rng"])
+    state = resume(ckpt, config, model, optimizer, schedule, device)
+    if state is not None:
+        history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
+        trace, noise = state.get("trace", []), state.get("noise_scale", [])
+        compile_s = state.get("compile_s", 0.0)
+        first_loss_resumed, ema_resumed = state["first_loss"], state.get("ema", state["first_loss"])
 
     t_start, last_save = time.perf_counter(), time.perf_counter()
     status, diverged_at = "completed", None
@@ -274,11 +269,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             schedule.step()
             loss_sum += step_loss
             # divergence bookkeeping stays on the device: no sync per step
-            if first_loss is None:
-                first_loss, ema = step_loss.clone(), step_loss.clone()
-            ema = LOSS_EMA * ema + (1 - LOSS_EMA) * step_loss
-            bad = ~torch.isfinite(step_loss) | (ema > config.divergence_factor * first_loss)
-            first_bad = torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
+            first_loss, ema, first_bad = divergence_watch(step_loss, step, first_loss, ema, first_bad,
+                                                          config.divergence_factor)
             step += 1
             steps_this_epoch += 1
             if compile and epoch == start_epoch and steps_this_epoch == 1:
@@ -307,11 +299,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             this_compile_s = max(0.0, first_step_s - typical_step_s)
             compile_s, epoch_s = compile_s + this_compile_s, epoch_s - this_compile_s
         n_batches = max(1, seen // (config.batch_size if config.task == "cifar10" else config.batch_size * config.block_size))
-        history.append(dict(epoch=epoch + 1, lr=schedule.lrs()[0],
-                            train_loss=_finite_or_none((loss_sum / n_batches).item()),
-                            train_acc=correct.item() / max(1, seen),
-                            test_loss=_finite_or_none(test_loss), test_acc=test_acc,
-                            seconds=epoch_s))
+        train_acc = correct.item() / max(1, seen)
+        history.append(history_row(epoch, schedule.lrs()[0], loss_sum / n_batches, train_acc, test_loss, test_acc,
+                                   epoch_s))
         bar.set_postfix(loss=history[-1]["train_loss"], test_acc=f"{test_acc:.3f}")
         if status == "diverged":
             break
@@ -319,11 +309,11 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         if config.noise_scale_every and (epoch + 1) % config.noise_scale_every == 0:
             noise.append(_noise_point(epoch + 1, step, model, task, autocast, config.noise_scale_batches))
         more = epoch + 1 < config.epochs
-        out_of_time = stop_at is not None and time.time() + DEADLINE_MARGIN * epoch_s > stop_at
+        out_of_time = no_time_for_another(epoch_s, stop_at)
         if ckpt and more and (out_of_time or time.perf_counter() - last_save >= checkpoint_every_s):
-            _save_checkpoint(ckpt, config, model, optimizer, schedule, history, epoch + 1,
-                             wall_before + time.perf_counter() - t_start, first_loss.item(), ema.item(), trace,
-                             noise, compile_s)
+            save_checkpoint(ckpt, config, model.state_dict(), optimizer.state_dict(), schedule.state_dict(),
+                            history, epoch + 1, wall_before + time.perf_counter() - t_start, first_loss.item(),
+                            ema.item(), trace, noise, compile_s)
             last_save = time.perf_counter()
         if more and out_of_time:
             bar.close()
@@ -344,6 +334,29 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                    train_loss=last["train_loss"], steps=step),
         env=run_env(device, data, precision=precision, compile=compile),
         wall_s=wall_before + time.perf_counter() - t_start)
+
+
+def divergence_watch(step_loss, step, first_loss, ema, first_bad, factor):
+    """The divergence rule, on the device (no sync): a non-finite loss, or the smoothed loss above
+    `factor` x the first, marks `step` in `first_bad` (-1 while fine). Elementwise, so a stack's
+    (K,) losses and factors follow each member's rule. Returns the new (first_loss, ema, first_bad)."""
+    if first_loss is None:
+        first_loss, ema = step_loss.clone(), step_loss.clone()
+    ema = LOSS_EMA * ema + (1 - LOSS_EMA) * step_loss
+    bad = ~torch.isfinite(step_loss) | (ema > factor * first_loss)
+    return first_loss, ema, torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
+
+
+def history_row(epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds):
+    """One epoch of a record's history (losses may be tensors; a non-finite loss is stored as None)."""
+    item = (lambda v: v.item() if isinstance(v, torch.Tensor) else v)
+    return dict(epoch=epoch + 1, lr=lr, train_loss=_finite_or_none(item(train_loss)), train_acc=item(train_acc),
+                test_loss=_finite_or_none(item(test_loss)), test_acc=item(test_acc), seconds=seconds)
+
+
+def no_time_for_another(epoch_s, stop_at):
+    """Whether another epoch like the last would end past the deadline."""
+    return stop_at is not None and time.time() + DEADLINE_MARGIN * epoch_s > stop_at
 
 
 def _trace_point(step, lr, mean_loss, model, task, autocast, with_test):
@@ -367,10 +380,26 @@ def sync_device(device):
         torch.cuda.synchronize(device)
 
 
-def _save_checkpoint(path, config, model, optimizer, schedule, history, epoch, wall_s, first_loss, ema, trace,
-                     noise, compile_s):
-    state = dict(config_id=config.id, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                 schedule=schedule.state_dict(), history=history, trace=trace, noise_scale=noise, epoch=epoch,
+def resume(path, config, model, optimizer, schedule, device):
+    """Load the run's checkpoint at `path`, if there is one of this config, into model, optimizer and
+    schedule; return the rest of it (history, epoch, wall_s, first_loss, ema, ...), else None."""
+    if not path or not pathlib.Path(path).exists():
+        return None
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state["config_id"] != config.id:
+        return None
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"])
+    return state
+
+
+def save_checkpoint(path, config, model_state, optimizer_state, schedule_state, history, epoch, wall_s, first_loss,
+                    ema, trace=(), noise=(), compile_s=0.0):
+    """What `resume` reads: the run's state after `epoch` epochs (a stacked member's too)."""
+    state = dict(config_id=config.id, model=model_state, optimizer=optimizer_state,
+                 schedule=schedule_state, history=history, trace=list(trace), noise_scale=list(noise), epoch=epoch,
                  wall_s=wall_s, compile_s=compile_s, first_loss=first_loss, ema=ema, rng=torch.get_rng_state())
     write_atomically(path, lambda f: torch.save(state, f))
 

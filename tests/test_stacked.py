@@ -9,14 +9,16 @@ on 2 CPU threads, ResNet-8 at LR 0.1 over 60 steps on 100 images moves test accu
 the float32 tests compare stacked-vs-single with that run-to-run spread, measured in the test.
 """
 import math
+import time
 
 import pytest
 import torch
 
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError
-from lrlab.stacked import stack_groups, stack_key, train_stacked
-from lrlab.train import train
+from lrlab.stacked import train_stacked
+from lrlab.stacking import StackSizes, stack_key
+from lrlab.train import DeadlineReached, train
 
 KEYS = ("lr", "train_loss", "train_acc", "test_loss", "test_acc")
 MLP = RunConfig(model="mlp", width=32, optimizer="sgd", lr=0.05, epochs=3, batch_size=20, augment="crop+flip",
@@ -158,9 +160,20 @@ def test_stack_keys_group_what_can_train_together():
     assert stack_key(a) != stack_key(MLP.replace(width=64))              # another shape
     assert stack_key(a) != stack_key(MLP.replace(batch_size=40))
     assert stack_key(MLP.replace(trace_every=5)) is None                 # range tests train alone
-    configs = [MLP.replace(lr=lr) for lr in (0.1, 0.2, 0.3)] + [MLP.replace(width=64)] + [MLP.replace(lr=0.4)]
-    groups = stack_groups(configs, max_members=2)
-    assert [[c.lr for c in g] for g in groups] == [[0.1, 0.2], [0.3, 0.4], [0.05]]
+
+
+def test_the_stack_size_is_the_measured_best_and_only_where_it_beats_training_alone():
+    rows = [dict(model="mlp-32", batch_size=20, members=1, stacked_over_sequential=0.7),
+            dict(model="mlp-32", batch_size=20, members=4, stacked_over_sequential=1.9),
+            dict(model="mlp-32", batch_size=20, members=16, stacked_over_sequential=2.4),
+            dict(model="mlp-32", batch_size=20, members=64, error="out of memory"),
+            dict(model="resnet8", batch_size=16, members=8, stacked_over_sequential=0.8)]
+    sizes = StackSizes(rows)
+    assert sizes.choose(MLP) == (16, 2.4)
+    assert sizes.choose(MLP.replace(width=64)) == (1, 1.0)            # not measured: alone
+    assert sizes.choose(RunConfig(model="resnet8", batch_size=16)) == (1, 1.0)   # measured slower: alone
+    assert sizes.choose(MLP.replace(trace_every=5)) == (1, 1.0)       # never stacked
+    assert StackSizes(fixed=8).choose(MLP) == (8, 1.0)
 
 
 def test_runs_that_cannot_share_a_stack_are_refused(cifar):
@@ -172,3 +185,101 @@ def test_runs_that_cannot_share_a_stack_are_refused(cifar):
         train_stacked([MLP, MLP], data=cifar, progress=False)
     with pytest.raises(LrlabError, match="differ only in"):   # nesterov is not per member
         train_stacked([MLP, MLP.replace(nesterov=True, seed=1)], data=cifar, progress=False)
+
+
+SHORT = RunConfig(model="mlp", width=32, batch_size=64, epochs=3, augment="none", train_per_class=20,
+                  test_per_class=5, lr=0.05, precision="fp32")   # 3 steps an epoch: no mid-epoch check
+
+
+def test_a_stack_at_its_deadline_checkpoints_each_member_to_resume_alone_or_stacked(cifar, float64, tmp_path):
+    configs = [SHORT, SHORT.replace(optimizer="sgdw", weight_decay=1e-2, momentum=0.0, seed=1),
+               SHORT.replace(schedule="one_cycle", lr=0.1, seed=2)]
+    whole = [train(c, data=cifar, progress=False) for c in configs]
+    paths = [tmp_path / f"{c.id}.pt" for c in configs]
+    stopped = train_stacked(configs, data=cifar, progress=False, checkpoint_paths=paths, stop_at=time.time())
+    assert all(isinstance(s, DeadlineReached) and s.checkpointed and s.epoch == 1 for s in stopped)
+    assert all(p.exists() for p in paths)
+    assert_same_run(train(configs[0], data=cifar, progress=False, checkpoint_path=paths[0]), whole[0])
+    resumed = train_stacked(configs[1:], data=cifar, progress=False, checkpoint_paths=paths[1:])
+    for record, single in zip(resumed, whole[1:]):
+        assert_same_run(record, single)
+    assert not any(p.exists() for p in paths)   # each record replaced its checkpoint
+
+
+def test_single_runs_stopped_at_a_deadline_resume_as_one_adam_stack(cifar, float64, tmp_path):
+    adam = SHORT.replace(optimizer="adam", lr=1e-3)
+    configs = [adam, adam.replace(optimizer="adamw", weight_decay=0.1, seed=1)]
+    whole = [train(c, data=cifar, progress=False) for c in configs]
+    paths = [tmp_path / f"{c.id}.pt" for c in configs]
+    for config, path in zip(configs, paths):
+        with pytest.raises(DeadlineReached):
+            train(config, data=cifar, progress=False, checkpoint_path=path, stop_at=time.time())
+    for record, single in zip(train_stacked(configs, data=cifar, progress=False, checkpoint_paths=paths), whole):
+        assert_same_run(record, single)
+
+
+def test_members_at_different_epochs_do_not_share_a_stack(cifar, tmp_path):
+    path = tmp_path / "a.pt"
+    with pytest.raises(DeadlineReached):
+        train(SHORT, data=cifar, progress=False, checkpoint_path=path, stop_at=time.time())
+    with pytest.raises(LrlabError, match="different epochs"):
+        train_stacked([SHORT, SHORT.replace(seed=1)], data=cifar, progress=False,
+                      checkpoint_paths=[path, tmp_path / "b.pt"])
+
+
+# ---------------------------------------------------------------- the sweep and the job runner
+
+def test_a_sweep_stacks_what_it_can_and_writes_the_records_a_plain_sweep_would(tmp_path, data_root):
+    from lrlab.results import Store
+    from lrlab.sweep import plan, sweep
+    sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None,
+          stack=StackSizes(fixed=3))
+    assert {state for _, state in plan("basics", "smoke", Store(tmp_path))} <= {"done", "diverged"}
+    records = Store(tmp_path).records("smoke", "basics")
+    assert sorted(r.get("packed_with", 1) for r in records) == [1, 3, 3, 3]   # 4 runs: a stack of 3, one alone
+    assert all(r["experiment"] == "basics" and r["profile"] == "smoke" for r in records)
+
+
+def test_runs_checkpointed_at_another_epoch_go_in_another_stack(tmp_path, cifar):
+    from lrlab.results import Store
+    from lrlab.runner import plan_stacks
+    store = Store(tmp_path)
+    items = [("e", "quick", SHORT.replace(seed=s)) for s in range(5)]
+    path = store.checkpoint_path("quick", "e", items[4][2].id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(DeadlineReached):
+        train(items[4][2], data=cifar, progress=False, checkpoint_path=path, stop_at=time.time())
+    stacks, alone = plan_stacks(items + [("e", "quick", SHORT.replace(trace_every=2))], StackSizes(fixed=2), store)
+    assert [[item[2].seed for item in members] for members, _ in stacks] == [[0, 1], [2, 3]]
+    assert [item[2].seed for item in alone] == [4, 0]   # resumes alone; a range test never stacks
+
+
+def test_a_stack_out_of_device_memory_is_split_in_two(tmp_path, data_root, monkeypatch):
+    from lrlab import stacked
+    from lrlab.results import Store
+    from lrlab.runner import train_runs
+    real, sizes = stacked.train_stacked, []
+
+    def small_device(configs, **kwargs):
+        sizes.append(len(configs))
+        if len(configs) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return real(configs, **kwargs)
+    monkeypatch.setattr(stacked, "train_stacked", small_device)
+    items = [("e", "quick", SHORT.replace(epochs=1, seed=s)) for s in range(4)]
+    outcomes = train_runs(items, Store(tmp_path), data_root=data_root, log=lambda m: None,
+                          stacking=StackSizes(fixed=4))
+    assert sizes == [4, 2, 2] and [o.state for o in outcomes] == ["completed"] * 4
+    assert [o.record["packed_with"] for o in outcomes] == [2] * 4
+
+
+def test_a_stack_stopped_by_the_deadline_reports_each_member_and_starts_nothing_more(tmp_path, monkeypatch):
+    from lrlab import runner, stacked
+    from lrlab.results import Store
+    monkeypatch.setattr(stacked, "train_stacked", lambda configs, **kwargs: [
+        DeadlineReached(c.id, 1, c.epochs, checkpointed=True) for c in configs])
+    monkeypatch.setattr(runner, "prepare_data", lambda configs, root=None: {"cifar10": None})
+    items = [("e", "quick", SHORT.replace(seed=s)) for s in range(3)] + [("e", "quick", SHORT.replace(width=64))]
+    outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=StackSizes(fixed=2),
+                                 planner=runner.Planner(stop_at=time.time() + 3600))
+    assert [o.state for o in outcomes] == ["checkpointed", "checkpointed", "not started", "not started"]
