@@ -31,11 +31,11 @@ COMPILE_S = 150.0                   # what a cold torch.compile may take on a fr
 
 def bench_shapes(profile="gpu"):
     """Each (model spec, batch) the profile trains: the batch a step's forward sees (its micro-batch)."""
-    from lrlab.cost import model_spec
+    from lrlab.stacking import bench_shape
     shapes = []
     for name in experiments.EXPERIMENTS:
         for config in experiments.runs(name, profile):
-            shape = (model_spec(config), config.micro_batch or config.batch_size)
+            shape = bench_shape(config)
             if shape not in shapes:
                 shapes.append(shape)
     return shapes
@@ -44,14 +44,13 @@ def bench_shapes(profile="gpu"):
 def stack_shapes(profile="gpu"):
     """Each (model spec, batch) with at least MIN_STACK runs of the profile that could share one stack,
     the shapes with the most such runs first (what stacking would save most on)."""
-    from lrlab.cost import model_spec
-    from lrlab.stacking import stack_key
+    from lrlab.stacking import bench_shape, stack_key
     counts = {}
     for name in experiments.EXPERIMENTS:
         for config in experiments.runs(name, profile):
             key = stack_key(config)
             if key is not None:
-                shape = (model_spec(config), config.micro_batch or config.batch_size)
+                shape = bench_shape(config)
                 counts.setdefault(shape, {}).setdefault(key, 0)
                 counts[shape][key] += 1
     stackable = {shape: sum(n for n in keys.values() if n >= MIN_STACK) for shape, keys in counts.items()}

@@ -116,7 +116,7 @@ def run_torch_lr_finder(config: RunConfig, device, data, progress=True):
                          f"({err}); pip install torch-lr-finder (it brings matplotlib)") from None
 
     from lrlab.env import run_env
-    from lrlab.train import CifarTask, evaluate, model_and_optimizer
+    from lrlab.train import CifarTask, evaluate, model_and_optimizer, record_body
 
     if config.task != "cifar10" or config.schedule not in ("exponential", "linear"):
         raise LrlabError(f"torch-lr-finder runs CIFAR-10 range tests (schedule exponential or linear), "
@@ -147,13 +147,10 @@ def run_torch_lr_finder(config: RunConfig, device, data, progress=True):
     seconds = time.perf_counter() - t0
     last = dict(epoch=1, lr=trace[-1]["lr"], train_loss=trace[-1]["train_loss"], train_acc=None,
                 test_loss=test_loss if math.isfinite(test_loss) else None, test_acc=test_acc, seconds=seconds)
-    return dict(id=config.id, config=config.to_dict(), status="diverged" if stopped else "completed",
-                diverged_at_step=len(trace) if stopped else None, history=[last], trace=trace,
-                final=dict(test_acc=test_acc, test_loss=last["test_loss"], train_loss=last["train_loss"],
-                           steps=len(trace)),
-                env=run_env(device, data, precision="fp32", compile=False,
-                            runner=f"torch-lr-finder {importlib.metadata.version('torch-lr-finder')}"),
-                wall_s=seconds)
+    env = run_env(device, data, precision="fp32", compile=False,
+                  runner=f"torch-lr-finder {importlib.metadata.version('torch-lr-finder')}")
+    return record_body(config, "diverged" if stopped else "completed", len(trace) if stopped else None, [last],
+                       len(trace), env, seconds, trace=trace)
 
 
 @contextlib.contextmanager

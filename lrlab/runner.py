@@ -100,7 +100,7 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
     its log up to date with it, so a killed job still says what it did)."""
     planner = planner or Planner()
     data = prepare_data([c for _, _, c in items], data_root)
-    outcomes, done = [], [0]
+    outcomes, done, total = [], [0], len(items)
     stacks, items = plan_stacks(items, stacking, store) if stacking else ([], list(items))
 
     def report(outcome):
@@ -110,7 +110,7 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
             store.save(outcome.record)
             done[0] += 1
             r = outcome.record
-            log(f"[{done[0]}/{len(items)}] {r['id']} {r['status']} test_acc={r['final']['test_acc']:.4f} "
+            log(f"[{done[0]}/{total}] {r['id']} {r['status']} test_acc={r['final']['test_acc']:.4f} "
                 f"({r['wall_s']:.1f} s)")
         elif outcome.state == "failed":
             log(f"FAILED {outcome.experiment} {outcome.config.id}: {outcome.error}")

@@ -40,7 +40,7 @@ from lrlab.stacked_optim import FAMILIES, StackedOptimizer
 from lrlab.stacking import MEMBER_FIELDS, stack_key
 from lrlab.train import (CHECK_EVERY, CharTask, CifarTask, DeadlineReached, _autocast_for, _progress,
                          divergence_watch, history_row, load_task_data, model_and_optimizer, no_time_for_another,
-                         resume, save_checkpoint, upcast)
+                         record_body, resume, save_checkpoint, upcast)
 
 class Stack:
     """K models of one shape as stacked tensors; `forward` runs all K at once with vmap."""
@@ -189,6 +189,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         for p in model.parameters():
             p.data = p.data.new_empty(0)
     autocast, precision = _autocast_for(first, device)
+    env = run_env(device, data, precision=precision, compile=False)
     chunks = first.batch_size // first.micro_batch if first.micro_batch else 1
     tokens_per_batch = first.batch_size * (first.block_size if first.task == "shakespeare" else 1)
     factor = torch.tensor([c.divergence_factor for c in configs], device=device)
@@ -221,8 +222,8 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                                             correct[pos].item() / max(1, seen), test_loss[i], test_acc[i], seconds))
             if status is not None:
                 diverged_at = int(first_bad[pos].item()) if status == "diverged" else None
-                results[k] = _record(configs[k], status, diverged_at, histories[k], step, device, data,
-                                     precision, wall_s(k), len(configs))
+                results[k] = record_body(configs[k], status, diverged_at, histories[k], step, env, wall_s(k),
+                                         packed_with=len(configs))
                 if checkpoint_paths[k]:   # the record is the result now (the caller saves it)
                     pathlib.Path(checkpoint_paths[k]).unlink(missing_ok=True)
         return test_loss
@@ -326,13 +327,3 @@ def _clip_member_grads(params, max_norm):
     coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
     for g in grads:
         g.mul_(coef.view((-1,) + (1,) * (g.ndim - 1)))
-
-
-def _record(config, status, diverged_at, history, steps, device, data, precision, wall_s, packed_with):
-    last = history[-1]
-    return dict(id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
-                history=history,
-                final=dict(test_acc=last["test_acc"], test_loss=last["test_loss"],
-                           train_loss=last["train_loss"], steps=steps),
-                env=run_env(device, data, precision=precision, compile=False),
-                wall_s=wall_s, packed_with=packed_with)

@@ -27,8 +27,8 @@ def stack_key(config):
 
 def bench_shape(config):
     """The (model spec, batch) a bench row measures for this run: the batch its forward sees."""
-    spec = config.model if config.width is None else f"{config.model}-{config.width}"
-    return spec, config.micro_batch or config.batch_size
+    from lrlab.cost import model_spec
+    return model_spec(config), config.micro_batch or config.batch_size
 
 
 class StackSizes:

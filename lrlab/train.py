@@ -321,19 +321,24 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     bar.close()
     if ckpt:
         ckpt.unlink(missing_ok=True)
-    last = history[-1]
     extra = {"trace": trace} if config.trace_every else {}
     if config.noise_scale_every:
         extra["noise_scale"] = noise
     if compile:
         extra["compile_s"] = compile_s
-    return dict(
-        id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
-        history=history, **extra,
-        final=dict(test_acc=last["test_acc"], test_loss=last["test_loss"],
-                   train_loss=last["train_loss"], steps=step),
-        env=run_env(device, data, precision=precision, compile=compile),
-        wall_s=wall_before + time.perf_counter() - t_start)
+    return record_body(config, status, diverged_at, history, step, run_env(device, data, precision=precision,
+                                                                           compile=compile),
+                       wall_before + time.perf_counter() - t_start, **extra)
+
+
+def record_body(config, status, diverged_at, history, steps, env, wall_s, **extra):
+    """A run's record, all but experiment and profile (the store adds those); `final` is the last epoch's."""
+    last = history[-1]
+    return dict(id=config.id, config=config.to_dict(), status=status, diverged_at_step=diverged_at,
+                history=history, **extra,
+                final=dict(test_acc=last["test_acc"], test_loss=last["test_loss"],
+                           train_loss=last["train_loss"], steps=steps),
+                env=env, wall_s=wall_s)
 
 
 def divergence_watch(step_loss, step, first_loss, ema, first_bad, factor):
