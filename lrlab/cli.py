@@ -15,7 +15,7 @@ def _sweep(args):
 
 
 def _status(args):
-    from lrlab.sweep import status
+    from lrlab.progress import status
     rows = status(args.results)
     cols = ("experiment", "profile", "declared", "done", "diverged", "missing", "corrupt")
     width = max(len(c) for c in [cols[0]] + [r["experiment"] for r in rows])

@@ -96,6 +96,11 @@ class RunConfig:
     def id(self):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
+    @property
+    def model_spec(self):
+        """The model's name in `lrlab bench`: 'resnet56', 'mlp-1024', 'chargpt-256'."""
+        return self.model if self.width is None else f"{self.model}-{self.width}"
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 

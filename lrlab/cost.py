@@ -13,10 +13,7 @@ excluded), parameters and activation elements. A bench record measured on the GP
 turns into a per-model factor that corrects the model (`load_calibration`).
 """
 import functools
-import glob
-import json
 import math
-import os
 from dataclasses import dataclass
 
 import torch
@@ -89,11 +86,6 @@ class ShapeCost:
     activation_elements: float   # per example (per token): what the activation bytes multiply
     tokens: int                  # tokens per example: the GPT's block, 1 for images
     convolutional: bool          # ResNet: narrow-conv eta and per-conv-output bytes
-
-
-def model_spec(config):
-    """The bench's name for a config's model: 'resnet56', 'mlp-1024', 'chargpt-256'."""
-    return config.model if config.width is None else f"{config.model}-{config.width}"
 
 
 def shape_cost(config):
@@ -327,7 +319,7 @@ def calibration_factor(calibration, config):
     nearest its micro-batch; 1.0 where nothing was measured."""
     if not calibration:
         return 1.0
-    spec = model_spec(config)
+    spec = config.model_spec
     if spec not in calibration:
         widths = {s: _spec_width(s) for s in calibration if s.split("-")[0] == config.model}
         widths = {s: w for s, w in widths.items() if w and config.width}
@@ -380,25 +372,11 @@ def calibration_from_bench(records, device_name):
             continue
         per_step = batch * (config.block_size if config.task == "shakespeare" else 1)
         measured = steps * per_step / per_s
-        calibration.setdefault(model_spec(config), {})[batch] = measured / _device_seconds(config, device, central)
+        calibration.setdefault(config.model_spec, {})[batch] = measured / _device_seconds(config, device, central)
     return calibration
-
-
-def bench_records(results_root):
-    """Every bench record (JSON object) under results_root/bench; unreadable files are skipped: a
-    broken bench file costs its rows, never a plan."""
-    records = []
-    for path in sorted(glob.glob(os.path.join(results_root, "bench", "*.json"))):
-        try:
-            with open(path) as f:
-                record = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def load_calibration(results_root, device_name):
     """The calibration from every bench record under results_root/bench."""
-    return calibration_from_bench(bench_records(results_root), device_name)
+    from lrlab.results import Store
+    return calibration_from_bench(Store(results_root).bench_records(), device_name)

@@ -189,7 +189,3 @@ def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual
         from mup import set_base_shapes
         set_base_shapes(model, make(base_width), delta=make(2 * base_width))
     return model
-
-
-def count_params(model):
-    return sum(p.numel() for p in model.parameters())

@@ -3,7 +3,6 @@ import os
 import pathlib
 
 from lrlab.errors import LrlabError, check_choice
-from lrlab.experiments import EXPERIMENTS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -37,6 +36,9 @@ def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None):
 
 
 def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATED, log=print):
+    if not NOTEBOOKS.is_dir():   # an installed (non-editable) lrlab carries the package, not the book's sources
+        raise LrlabError(f"lrlab notebooks needs the book's sources, and {NOTEBOOKS} does not exist: run it "
+                         "in a clone of the repository, installed with `pip install -e .`")
     available = chapters()
     for name in names or available:
         check_choice("chapter", name, available)
@@ -54,6 +56,3 @@ def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATE
             raise LrlabError(f"chapter {name} failed: {last}") from None
     return outs
 
-
-def experiment_chapter(name):
-    return EXPERIMENTS[name][1]

@@ -437,8 +437,7 @@ def _check_content(name, kind, data, path):
             raise LrlabError(f"record {where} says profile {said[0]}, experiment {said[1]}, id {obj['id']}; "
                              "its path disagrees")
     elif kind == "bench":
-        if not isinstance(obj, dict) or any(k not in obj for k in ("kind", "env", "status")):
-            raise LrlabError(f"bench record {where} is not a JSON object with kind, env and status")
+        results.validate_bench_record(obj, where)
     elif not isinstance(obj, dict) or obj.get("kind") != "job" or "env" not in obj:
         raise LrlabError(f"job log {where} is not a JSON object with kind 'job' and env")
 

@@ -84,8 +84,7 @@ def calibrated(store, device_name):
     """The bench calibration of `device_name` from results/bench, and whether a whole calibration
     of that device is recorded (which marks the queue's first chunk done)."""
     from lrlab import cost
-    records = [r for r in cost.bench_records(store.root)
-               if device_name.lower() in str(r.get("env", {}).get("device", "")).lower()]
+    records = [r for r in store.bench_records() if device_name.lower() in r["env"]["device"].lower()]
     whole = any(r.get("kind") == "calibration" and r.get("complete") for r in records)
     return cost.calibration_from_bench(records, device_name), whole
 

@@ -52,6 +52,29 @@ def validate_record(record, path=""):
     return record
 
 
+BENCH_KINDS = {"bench": "rows", "calibration": "rows", "bench-sweep": "sweeps", "bench-commands": "commands"}
+BENCH_ENV_KEYS = ("device", "device_type", "torch")
+
+
+def validate_bench_record(record, path=""):
+    """Raise LrlabError (one line) unless `record` is a whole bench record: a known kind, its env, when
+    it was made, and its rows (objects) under the kind's key."""
+    if not isinstance(record, dict):
+        raise LrlabError(f"corrupt bench record {path}: not a JSON object")
+    kind = record.get("kind")
+    if kind not in BENCH_KINDS:
+        raise LrlabError(f"corrupt bench record {path}: kind {kind!r}; valid: {', '.join(BENCH_KINDS)}")
+    env = record.get("env")
+    if not isinstance(env, dict) or any(not isinstance(env.get(k), str) for k in BENCH_ENV_KEYS):
+        raise LrlabError(f"corrupt bench record {path}: env lacks one of {', '.join(BENCH_ENV_KEYS)}")
+    if not isinstance(record.get("created"), str):
+        raise LrlabError(f"corrupt bench record {path}: no 'created' time")
+    rows = record.get(BENCH_KINDS[kind])
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise LrlabError(f"corrupt bench record {path}: {BENCH_KINDS[kind]!r} is not a list of objects")
+    return record
+
+
 class Store:
     def __init__(self, root=None):
         self.root = pathlib.Path(root) if root is not None else default_root()
@@ -88,6 +111,22 @@ class Store:
         if profile is not None:
             check_choice("profile", profile, PROFILES)
         return [self.read(p) for p in self.paths(profile, experiment)]
+
+    def bench_paths(self):
+        return sorted(p for p in (self.root / "bench").glob("*.json") if not p.name.startswith("."))
+
+    def bench_records(self, kinds=tuple(BENCH_KINDS)):
+        """Every valid bench record of `kinds` under <root>/bench (`lrlab bench`, `lrlab calibrate`). A
+        broken file is skipped, not raised: it costs its rows, never a plan or a page."""
+        records = []
+        for path in self.bench_paths():
+            try:
+                record = validate_bench_record(json.loads(path.read_text()), path)
+            except (LrlabError, ValueError, OSError):
+                continue
+            if record["kind"] in kinds:
+                records.append(record)
+        return records
 
     # -- queries as pandas DataFrames (pandas is imported here only: sweeps do not need it)
     def runs(self, experiment, profile):

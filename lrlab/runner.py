@@ -25,6 +25,15 @@ from lrlab.train import DeadlineReached, load_task_data, train
 MIN_START_S = 5.0      # never start a run with less time than this left
 
 
+def run_one(config, **kwargs):
+    """Train one run with the runner its config names: lrlab's own loop, or torch-lr-finder for the
+    range test the book compares with (imported only for such a run: a bare GPU box lacks it)."""
+    if config.runner == "torch-lr-finder":
+        from lrlab import torch_lr_finder
+        return torch_lr_finder.run(config, **kwargs)
+    return train(config, **kwargs)
+
+
 @dataclass
 class Outcome:
     """What became of one run: completed | diverged | failed | checkpointed | stopped | not started."""
@@ -232,7 +241,7 @@ def _in_process(items, store, device, data, compile, progress, planner, report):
             report(Outcome(experiment, profile, config, "not started", predicted_s=predicted, error=why))
             continue
         started = time.time()
-        outcome = _finish(item, started, predicted, lambda: train(
+        outcome = _finish(item, started, predicted, lambda: run_one(
             config, device=device, data=data[config.task], compile=compile, progress=progress,
             checkpoint_path=store.checkpoint_path(profile, experiment, config.id), stop_at=planner.stop_at))
         if outcome.state == "failed":
@@ -254,8 +263,8 @@ def _worker_train(config, device, data_root, compile, checkpoint_path, threads, 
     torch.set_num_threads(threads)
     if config.task not in _WORKER_DATA:
         _WORKER_DATA[config.task] = load_task_data(config, data_root)
-    return train(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
-                 checkpoint_path=checkpoint_path, progress=False, stop_at=stop_at)
+    return run_one(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
+                   checkpoint_path=checkpoint_path, progress=False, stop_at=stop_at)
 
 
 def _in_workers(items, store, device, data_root, compile, jobs, planner, report):

@@ -27,8 +27,7 @@ def stack_key(config):
 
 def bench_shape(config):
     """The (model spec, batch) a bench row measures for this run: the batch its forward sees."""
-    from lrlab.cost import model_spec
-    return model_spec(config), config.micro_batch or config.batch_size
+    return config.model_spec, config.micro_batch or config.batch_size
 
 
 class StackSizes:
@@ -49,10 +48,9 @@ class StackSizes:
     @classmethod
     def measured(cls, results_root, device_name):
         """From every bench and calibration record of `device_name` (its full name) under results/bench."""
-        from lrlab.cost import bench_records
-        rows = [row for record in bench_records(results_root)
-                if isinstance(record.get("env"), dict) and record["env"].get("device") == device_name
-                for row in (record.get("rows") or []) if isinstance(row, dict)]
+        from lrlab.results import Store
+        rows = [row for record in Store(results_root).bench_records(kinds=("bench", "calibration"))
+                if record["env"]["device"] == device_name for row in record["rows"]]
         return cls(rows)
 
     def choose(self, config):

@@ -5,31 +5,10 @@ with its share of the CPU threads; the parent alone writes records, each as its 
 Small runs leave a GPU (or a CPU) mostly idle between kernels; several at once fill it. A run that
 fails is reported and the others go on; the sweep then exits non-zero naming it.
 """
-import sys
-
 from lrlab import experiments
 from lrlab.errors import LrlabError, check_positive
-from lrlab.results import PROFILES, Store
-
-
-def declared_records(name, profile, store):
-    """(config, state, record) for each declared run; state is done | diverged | missing | corrupt, and
-    record is None unless the run is done or diverged."""
-    rows = []
-    for config in experiments.runs(name, profile):
-        try:
-            record = store.load(profile, name, config)
-        except LrlabError:
-            rows.append((config, "corrupt", None))
-            continue
-        rows.append((config, "missing" if record is None else
-                     "diverged" if record["status"] == "diverged" else "done", record))
-    return rows
-
-
-def plan(name, profile, store):
-    """(config, state) for each declared run; state is done | diverged | missing | corrupt."""
-    return [(config, state) for config, state, _ in declared_records(name, profile, store)]
+from lrlab.progress import plan
+from lrlab.results import Store
 
 
 def sweep(name, profile, results=None, device="cpu", data_root=None, compile=False, progress=True,
@@ -59,27 +38,3 @@ def sweep(name, profile, results=None, device="cpu", data_root=None, compile=Fal
                          f"{failed[0].config.id}: {failed[0].error}); rerun to retry them")
     return len(todo)
 
-
-def status(results=None, names=None, profiles=PROFILES):
-    """Rows of (experiment, profile, declared, done, diverged, missing, corrupt)."""
-    store = Store(results)
-    table = []
-    for name in names or experiments.EXPERIMENTS:
-        for profile in profiles:
-            states = [s for _, s in plan(name, profile, store)]
-            table.append(dict(experiment=name, profile=profile, declared=len(states),
-                              **{s: states.count(s) for s in ("done", "diverged", "missing", "corrupt")}))
-    return table
-
-
-def ensure_runs(name, profile, results=None, allow_training=False, device="cpu", data_root=None):
-    """What a chapter calls first: the records must exist, or it may train them (tests, users)."""
-    store = Store(results)
-    states = plan(name, profile, store)
-    missing = [s for _, s in states if s in ("missing", "corrupt")]
-    if missing and not allow_training:
-        raise LrlabError(f"{len(missing)} of {len(states)} runs of {name!r} at profile {profile!r} are "
-                         f"missing in {store.root}; run `lrlab sweep {name} --profile {profile}` first")
-    if missing:
-        sweep(name, profile, results, device, data_root, progress=False, log=lambda m: print(m, file=sys.stderr))
-    return store

@@ -208,9 +208,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     of an epoch, it raises without a new checkpoint (the epoch is redone on resume).
     """
     data = data if data is not None else load_task_data(config, data_root)
-    if config.runner == "torch-lr-finder":   # the outside tool a range test is compared with
-        from lrlab.lr_finder import run_torch_lr_finder
-        return run_torch_lr_finder(config, device, data, progress)
+    if config.runner != "lrlab":   # the sweep picks the runner (lrlab.runner.run_one); this is lrlab's own loop
+        raise LrlabError(f"run {config.id} is declared for the {config.runner} runner; train it with "
+                         "lrlab.runner.run_one (as `lrlab sweep` does), not lrlab's own loop")
     device = torch.device(device)
     if task is None:
         task = (CifarTask(config, data, device, channels_last) if config.task == "cifar10"

@@ -112,3 +112,23 @@ def test_corrupt_records_are_detected(tmp_path, damage):
 
 def test_validate_accepts_a_diverged_record():
     validate_record(record_for(RunConfig(), status="diverged"))
+
+
+def test_bench_records_are_read_through_the_store_and_broken_ones_skipped(tmp_path):
+    from lrlab.results import validate_bench_record
+    good = dict(kind="bench", created="2026-11-27T07:00:00Z", rows=[{"model": "mlp-256", "per_s": 1.0}],
+                env=dict(device="AMD EPYC (2 cores)", device_type="cpu", torch="2.14.1"))
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "good.json").write_text(json.dumps(good))
+    (bench / "sweep.json").write_text(json.dumps(dict(good, kind="bench-sweep", sweeps=[])))
+    broken = {"truncated.json": "{not json", "unknown-kind.json": json.dumps(dict(good, kind="mystery")),
+              "no-env.json": json.dumps(dict(good, env={})), "rows-not-objects.json": json.dumps(dict(good, rows=[1])),
+              "no-date.json": json.dumps({k: v for k, v in good.items() if k != "created"})}
+    for name, text in broken.items():
+        (bench / name).write_text(text)
+    store = Store(tmp_path)
+    assert [r["kind"] for r in store.bench_records()] == ["bench", "bench-sweep"]
+    assert [r["kind"] for r in store.bench_records(kinds=("bench",))] == ["bench"]
+    with pytest.raises(LrlabError, match="kind 'mystery'; valid: bench, calibration, bench-sweep, bench-commands"):
+        validate_bench_record(dict(good, kind="mystery"), "x.json")

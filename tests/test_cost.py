@@ -71,7 +71,8 @@ def test_micro_batches_cost_about_their_number_of_steps():
 
 
 def _bench_record(device, rows):
-    return {"kind": "bench", "env": {"device": device}, "rows": rows}
+    return {"kind": "bench", "created": "2026-11-27T07:00:00Z", "rows": rows,
+            "env": {"device": device, "device_type": "cuda", "torch": "2.11"}}
 
 
 def _row(spec, batch, per_s, mode="bf16+channels_last", steps=20, unit="images"):

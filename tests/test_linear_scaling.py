@@ -2,8 +2,10 @@
 import math
 from collections import Counter
 
+import pandas as pd
 import pytest
 
+from lrlab.config import RunConfig
 from lrlab.experiments import linear_scaling as ls
 from lrlab.schedules import lr_curve
 
@@ -61,3 +63,106 @@ def test_rules_are_read_back_from_a_config():
     assert ls.describe(ls.config_for(base, 4096, rule="sqrt").to_dict()) == ("sqrt", "gradual")
     assert ls.describe(ls.config_for(base, 4096, rule="none").to_dict()) == ("none", "none")
     assert ls.config_for(base, 4096, rule="sqrt").lr == pytest.approx(0.1 * math.sqrt(32))
+
+
+# -- the chapter's analysis, on made-up records
+
+def made_up(batch, error, seed=0, rule="linear", warmup="gradual", diverged=False, epochs=10):
+    """A record as the store gives it: test error (%) `error` in its last epochs, or diverged."""
+    config = ls.config_for(RunConfig(task="cifar10", model="resnet8", epochs=epochs), batch, rule, warmup, seed)
+    acc = 1 - error / 100
+    history = [dict(epoch=e, test_acc=acc, train_acc=acc) for e in range(1, epochs + 1)]
+    return dict(id=config.id, config=config.to_dict(), status="diverged" if diverged else "completed",
+                history=history, final=dict(steps=epochs * 4096 // batch))
+
+
+def sweep_of(errors, diverged=()):
+    """batch -> errors per seed."""
+    records = [made_up(b, e, seed=s, diverged=(b, s) in diverged) for b, es in errors.items() for s, e in enumerate(es)]
+    rows = ls.run_rows(records, 1)
+    return rows, ls.by_batch(rows)
+
+
+def test_the_error_is_the_median_of_the_final_epochs_in_the_papers_proportion():
+    assert ls.final_epochs(90) == 5 and ls.final_epochs(10) == 1 and ls.final_epochs(30) == 2
+    record = made_up(128, 20.0)
+    record["history"][-2]["test_acc"], record["history"][-3]["test_acc"] = 0.5, 0.9
+    assert ls.final_error(record, 3) == pytest.approx(20.0)
+    assert math.isnan(ls.final_error(made_up(128, 20.0, diverged=True), 1))
+
+
+def test_a_batch_breaks_when_its_error_clears_twice_the_pooled_seed_sd():
+    # pooled SD 0.99 (pairs 1.4 apart); the reference at 20; 512 sits 2.5 above, beyond the 1.98-point margin
+    _, batches = sweep_of({64: [19.3, 20.7], 128: [19.3, 20.7], 256: [20.3, 21.7], 512: [21.8, 23.2],
+                           1024: [29.3, 30.7]})
+    rule = ls.find_break(batches)
+    assert rule.pooled_sd == pytest.approx(0.99, abs=0.001) and rule.reference == pytest.approx(20.0)
+    assert rule.batch == 512 and rule.largest_ok == 256
+    verdict = ls.break_verdict(batches, rule)
+    assert verdict.startswith("By that test the error starts to climb at batch 512 (learning rate 0.4)")
+    assert "The largest batch that holds the reference error is 256, 2 times" in verdict
+    assert "Below the reference, batch 64 gives 20.0%." in verdict
+
+
+def test_a_diverged_seed_breaks_its_batch_whatever_its_mean():
+    _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [19.3, 20.7]}, diverged={(512, 1)})
+    assert ls.find_break(batches).batch == 512
+
+
+def test_a_curve_that_never_climbs_says_so():
+    _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [20.3, 21.7]})
+    rule = ls.find_break(batches)
+    assert rule.batch is None and rule.largest_ok == 512
+    assert ls.break_verdict(batches, rule) == ("By that test the error never climbs: every batch up to 512 holds "
+                                               "the reference error.")
+
+
+def test_with_one_seed_only_divergence_breaks_and_the_verdict_waits():
+    _, batches = sweep_of({128: [20.0], 256: [25.0], 512: [40.0]})
+    rule = ls.find_break(batches)
+    assert rule.one_seed and rule.batch is None and "not measured yet" in rule.margin
+    assert "the verdict waits for the second seed" in ls.break_verdict(batches, rule)
+    assert "one seed per batch so far" in ls.margin_words(rule)
+
+
+def test_the_warmup_verdict_counts_gaps_beyond_the_margin_and_names_the_best_per_batch():
+    records = [made_up(512, 30.0, warmup="none"), made_up(512, 22.0, warmup="constant"),
+               made_up(512, 21.0, warmup="gradual"), made_up(1024, 0.0, warmup="none", diverged=True),
+               made_up(1024, 26.0, warmup="constant"), made_up(1024, 25.0, warmup="gradual")]
+    warm = ls.run_rows(records, 1)
+    table, diverged, shown = ls.warmup_table(warm)
+    assert shown.loc["1,024 (LR 0.8)", "none"] == "diverged"
+    _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7]})
+    verdict = ls.warmup_verdict(table, diverged, ls.find_break(batches))
+    assert verdict.startswith("Gradual warmup beats no warmup by more than the 2.0-point noise margin at 1 of 2")
+    assert "beats constant warmup by that margin at 0 of 2" in verdict
+    assert "Lowest error per batch: gradual at 512, gradual at 1,024." in verdict
+    assert "1 without warmup, 0 with constant warmup, 0 with gradual warmup" in verdict
+
+
+def test_the_rules_verdict_orders_the_rules_at_each_largest_batch():
+    records = [made_up(2048, e, rule=r) for r, e in (("linear", 25.0), ("sqrt", 26.0), ("none", 35.0))]
+    rules = ls.run_rows(records, 1)
+    _, batches = sweep_of({128: [19.3, 20.7]})
+    verdict = ls.rules_verdict(rules, (2048,), ls.find_break(batches))
+    assert verdict.startswith("At 2,048 the linear rule is best, 1.0 points ahead of the next (within the 2.0-point")
+    assert "No scaling trails the linear rule by 10.0 points" in verdict
+    table = ls.rules_table(rules, (2048,)).set_index("rule")
+    assert table.loc["none (LR 0.1)", "batch 2,048: LR"] == "0.1" and table.loc["none (LR 0.1)", "paper, 8k (%)"] == "41.67"
+
+
+def test_the_comparison_pairs_batches_by_their_factor_over_each_reference():
+    _, batches = sweep_of({128: [19.3, 20.7], 4096: [24.3, 25.7]})
+    table = ls.versus(batches, ls.find_break(batches)).set_index("our batch")
+    assert table.loc["4,096", "paper batch"] == "8,192" and table.loc["4,096", "paper error (%)"] == "23.74 ± 0.09"
+    assert table.loc["4,096", "our change"] == "+5.00" and table.loc["128", "our error (%)"] == "20.00 ± 0.99"
+
+
+def test_the_noise_scale_is_read_before_and_after_the_first_decay():
+    noise = pd.DataFrame(dict(epoch=[0, 1, 2, 4, 6], seed=0, b_simple=[50.0, 100.0, 300.0, 2000.0, 4000.0],
+                              big_batch=1024, big_batches=8))
+    _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [29.3, 30.7]})
+    numbers, verdict = ls.noise_summary(noise, 10 / 3, ls.find_break(batches))
+    assert numbers["noise_init"] == 50.0 and numbers["noise_final"] == 4000.0 and numbers["noise_lo"] == 100.0
+    assert "the median of the 3 estimates is 100; after it, 3,000 (2 estimates)" in verdict
+    assert verdict.endswith("Our curve starts to climb at batch 512, above the early noise scale and below the late one.")

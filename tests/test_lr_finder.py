@@ -8,6 +8,7 @@ from lrlab.config import RunConfig
 from lrlab.errors import LrlabError
 from lrlab.lr_finder import range_test_config, smoothed, suggestions
 from lrlab.results import validate_record
+from lrlab.runner import run_one
 from lrlab.train import train
 
 MLP = RunConfig(model="mlp", width=64, optimizer="sgd", batch_size=50, augment="none",
@@ -91,7 +92,7 @@ def test_steepest_rule_matches_torch_lr_finder_on_its_own_curve(cifar):
 def test_torch_lr_finder_runs_the_same_declared_test_as_a_record(cifar, capsys):
     pytest.importorskip("torch_lr_finder")
     config = range_test_config(MLP, 1e-4, 1.0, steps=30).replace(runner="torch-lr-finder")
-    record = train(config, data=cifar, progress=False)
+    record = run_one(config, data=cifar, progress=False)
     out = capsys.readouterr()
     assert "it/s" not in out.err and out.out == ""       # --no-progress silences the tool too
     validate_record({**record, "experiment": "x", "profile": "smoke"})
@@ -99,3 +100,9 @@ def test_torch_lr_finder_runs_the_same_declared_test_as_a_record(cifar, capsys):
     assert lrs[0] == pytest.approx(1e-4) and lrs == sorted(lrs) and len(lrs) <= 30
     assert record["env"]["runner"].startswith("torch-lr-finder")
     assert config.id != range_test_config(MLP, 1e-4, 1.0, steps=30).id
+
+
+def test_rules_that_agree_are_named_together_once():
+    from lrlab.lr_finder import agreeing_rules
+    lines = agreeing_rules({"steepest": 0.1, "min_over_10": 0.1000001, "valley": 0.3})
+    assert lines == [(0.1, "steepest = min_over_10"), (0.3, "valley")]

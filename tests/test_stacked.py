@@ -231,7 +231,8 @@ def test_members_at_different_epochs_do_not_share_a_stack(cifar, tmp_path):
 
 def test_a_sweep_stacks_what_it_can_and_writes_the_records_a_plain_sweep_would(tmp_path, data_root):
     from lrlab.results import Store
-    from lrlab.sweep import plan, sweep
+    from lrlab.progress import plan
+    from lrlab.sweep import sweep
     sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None,
           stack=StackSizes(fixed=3))
     assert {state for _, state in plan("basics", "smoke", Store(tmp_path))} <= {"done", "diverged"}

@@ -1,4 +1,8 @@
-"""The super-convergence chapter's declaration holds the paper's protocol and the issue's floors."""
+"""The super-convergence chapter: its declaration holds the paper's protocol and the issue's floors; its
+analysis reads made-up records as the chapter reads real ones."""
+import math
+
+import numpy as np
 import pytest
 
 from lrlab.experiments import super_convergence as sc
@@ -60,3 +64,76 @@ def test_gpu_profile_tests_resnet20s_logged_pair_first_and_keeps_resnet56():
     assert [c.name for c in chunks if c.tier == 1] == ["range_tests", "resnet20_headline"]
     first = next(c for c in chunks if c.name == "resnet20_headline")
     assert {(c.schedule, c.seed) for c in first.runs} == {("triangular", 0), ("triangular", 1), ("multistep", 0)}
+
+
+# -- the chapter's analysis, on made-up records
+
+def record(lr=1.0, acc=0.9, status="completed", seed=0, steps=500, trace=None, history=None, epochs=5, batch=100):
+    config = dict(lr=lr, seed=seed, epochs=epochs, batch_size=batch, train_per_class=250, model="resnet8")
+    return dict(config=config, status=status, final=dict(test_acc=acc, steps=steps), trace=trace or [],
+                history=history or [dict(epoch=e, test_acc=acc * e / epochs) for e in range(1, epochs + 1)],
+                env=dict(device="cpu"))
+
+
+def range_record(curve_min_at, steps=200, stop=None):
+    """A range test whose loss falls to its minimum at LR `curve_min_at`, then blows up."""
+    lrs = np.geomspace(1e-3, 10, steps)[:stop]
+    loss = 2.3 - 0.8 * np.exp(-np.log(lrs / curve_min_at) ** 2) + np.where(lrs > curve_min_at, lrs / curve_min_at - 1, 0)
+    return record(trace=[dict(step=i, lr=float(lr), train_loss=float(v)) for i, (lr, v) in enumerate(zip(lrs, loss))])
+
+
+def test_the_two_tools_rules_are_set_side_by_side_with_their_ratio():
+    mine, theirs, table = sc.range_rules(range_record(0.5), range_record(0.5))
+    # ours is smoothed here, torch-lr-finder's arrives smoothed: the same raw curve reads a little apart
+    assert set(table.rule) == {"steepest", "min_over_10", "valley"} and (table.ratio < 2).all()
+    assert sc.rules_agree(table)[0] == "All three rules agree within a factor of 2 between the two tools."
+    _, _, apart = sc.range_rules(range_record(0.5), range_record(0.05))
+    words, worst = sc.rules_agree(apart)
+    assert words.startswith("The rules do **not** all agree within a factor of 2") and worst.ratio > 2
+
+
+def test_the_extent_says_where_torch_lr_finder_stopped():
+    assert sc.range_extent(range_record(0.5), range_record(0.5)) == "torch-lr-finder's run took all 200"
+    assert sc.range_extent(range_record(0.5), range_record(0.5, stop=120)).startswith("torch-lr-finder's run stopped "
+                                                                                      "after 120")
+
+
+def test_smiths_accuracy_form_reads_the_peak_and_the_end():
+    trace = [dict(step=s, lr=lr, train_loss=1.0, test_acc=acc) for s, (lr, acc) in
+             enumerate([(0.0, 0.1), (1.0, 0.6), (2.0, 0.7), (3.0, 0.4)])]
+    assert sc.accuracy_peak(record(trace=trace)) == (pytest.approx(70.0), 2.0, pytest.approx(40.0))
+
+
+def test_the_largest_rate_that_trains_must_finish_within_ten_points_of_the_best():
+    sweep = sc.lr_sweep([record(lr=0.5, acc=0.80), record(lr=1.0, acc=0.75), record(lr=2.0, acc=0.65),
+                         record(lr=4.0, status="diverged")])
+    assert math.isnan(sweep.acc.iloc[3])
+    assert sc.largest_that_trains(sweep) == 1.0
+
+
+def test_each_rule_is_placed_against_the_best_peak_in_octaves():
+    peaks = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.5, 0.7), (1.0, 0.8), (2.0, 0.75))])
+    where = sc.where_rules_fall({"steepest": 0.25, "min_over_10": 1.0, "valley": 2.1}, peaks).set_index("rule")
+    assert where.loc["steepest", "octaves from the best peak"] == pytest.approx(-2.0)
+    assert where.loc["valley", "accuracy of the nearest swept peak (%)"] == pytest.approx(75.0)
+
+
+def test_one_cycle_reaches_the_baseline_unless_it_falls_short_by_more_than_both_spreads():
+    base = [record(acc=a, seed=s) for s, a in enumerate((0.90, 0.91))]
+    numbers, verdict = sc.headline([record(acc=a, seed=s) for s, a in enumerate((0.899, 0.905))], base, 500)
+    assert "**reaches the baseline**" in verdict and numbers["n_seeds"] == 2
+    numbers, verdict = sc.headline([record(acc=a, seed=s) for s, a in enumerate((0.85, 0.86))], base, 500)
+    assert "**falls short** of the baseline by 5.00 points" in verdict
+    assert numbers["cycle_mean"] == pytest.approx(85.5) and numbers["base_sd"] == pytest.approx(0.7071, abs=1e-3)
+
+
+def test_a_diverged_seed_is_left_out_of_the_mean_not_averaged_in():
+    assert sc.mean_pm([record(acc=0.9), record(status="diverged")]) == "90.00%"
+    assert sc.mean_pm([record(acc=0.9), record(acc=0.8), record(status="diverged")]) == "85.00 ± 7.07%"
+    assert sc.mean_pm([record(acc=0.9)]) == "90.00%"
+
+
+def test_the_accuracy_curve_is_per_step_over_seeds():
+    curves = sc.accuracy_curves([record(seed=s, acc=a) for s, a in ((0, 0.8), (1, 0.9))])
+    assert list(curves.step) == [25, 50, 75, 100, 125] and curves["count"].eq(2).all()   # 2,500 images / 100
+    assert curves["mean"].iloc[-1] == pytest.approx(85.0)

@@ -8,7 +8,9 @@ import time
 import pytest
 
 from lrlab import experiments
-from lrlab.sweep import ensure_runs, status, sweep
+from lrlab.book import ensure_runs
+from lrlab.progress import status
+from lrlab.sweep import sweep
 from lrlab.errors import LrlabError
 from lrlab.results import Store
 
@@ -136,3 +138,13 @@ def test_sweep_and_bench_need_only_torch_numpy_pillow_tqdm(tmp_path, data_root):
                   str(data_root), "--no-progress"], ["bench", "mlp-32", "--steps", "1", "--batch-size", "4"]):
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_notebooks_without_the_books_sources_is_a_one_line_error(tmp_path, monkeypatch):
+    # a non-editable install: the package is there, the notebooks/ beside it are not
+    import lrlab.notebooks
+    monkeypatch.setattr(lrlab.notebooks, "NOTEBOOKS", tmp_path / "site-packages" / "notebooks")
+    with pytest.raises(LrlabError, match="needs the book's sources") as err:
+        lrlab.notebooks.run_chapters(None, "smoke", tmp_path / "results", out_dir=tmp_path / "out")
+    assert "\n" not in str(err.value) and "pip install -e ." in str(err.value)
+    assert not (tmp_path / "out").exists()

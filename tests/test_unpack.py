@@ -15,6 +15,9 @@ from lrlab.errors import LrlabError
 from lrlab.pack import MANIFEST, pack, unpack
 from lrlab.results import Store, write_json_atomic
 
+BENCH_RECORD = dict(kind="bench", status="completed", created="2026-11-27T07:00:00Z", rows=[],
+                    env=dict(device="NVIDIA H100 80GB HBM3", device_type="cuda", torch="2.11"))
+
 
 @pytest.fixture(scope="module")
 def record(request):
@@ -68,7 +71,7 @@ def source(tmp_path, record):
     for lr in (0.01, 0.02, 0.03):
         store.save(variant(record, lr))
     store.save(variant(record, 0.04, experiment="weight_decay"))
-    write_json_atomic(root / "bench" / "nvidia-h100.json", dict(kind="bench", status="completed", env={}, rows=[]))
+    write_json_atomic(root / "bench" / "nvidia-h100.json", BENCH_RECORD)
     write_json_atomic(root / "jobs" / "job-1.json", dict(kind="job", env={}, commands=[]))
     unfinished = variant(record, 0.05)
     save_checkpoint(root, "smoke", "basics", unfinished["id"])
@@ -313,7 +316,7 @@ def test_a_newer_checkpoint_replaces_an_older_one(record, tmp_path):
 
 def test_a_differing_bench_record_is_a_conflict(source, packs, tmp_path):
     results = tmp_path / "results"
-    write_json_atomic(results / "bench" / "nvidia-h100.json", dict(kind="bench", status="completed", env={}, rows=[1]))
+    write_json_atomic(results / "bench" / "nvidia-h100.json", dict(BENCH_RECORD, rows=[{"model": "resnet20"}]))
     assert_refused(lambda: unpack(packs, results, log=quiet([])), results, "conflict", "nvidia-h100.json")
 
 

@@ -2,6 +2,8 @@
 import math
 from collections import Counter
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from lrlab.errors import LrlabError
@@ -35,3 +37,103 @@ def test_each_optimizer_gets_a_6x6_grid_a_no_decay_column_and_headline_seeds(pro
     # one lambda_norm axis for every optimizer: the same decay values on every row
     assert len({r.weight_decay for r in runs if r.weight_decay > 0}) == len(wd.LOG2_LAMBDA_NORM)
     assert all(math.isclose(r.lr, 2.0 ** round(math.log2(r.lr))) for r in runs)
+
+
+# -- the chapter's analysis, on made-up grids
+
+def made_up_grid(error, optimizers=wd.OPTIMIZERS, log2_lrs=range(-7, -1), log2_norms=range(-8, -2), seeds=(0,),
+                 no_decay=True, per_class=200, epochs=8):
+    """A runs frame as `Chapter.runs` gives it: test error (%) = error(optimizer, log2 LR, log2 lambda_norm, seed)."""
+    to_lambda = wd.lambda_per_unit_norm(128, per_class, epochs)
+    rows = []
+    for o in optimizers:
+        points = [(k, j) for k in log2_lrs for j in log2_norms] + ([(k, None) for k in log2_lrs]
+                                                                      if no_decay and o in ("sgd", "adam") else [])
+        for k, j in points:
+            for seed in seeds:
+                e = error(o, k, j, seed)
+                rows.append(dict(optimizer=o, lr=2.0 ** k, weight_decay=0.0 if j is None else 2.0 ** j * to_lambda,
+                                 batch_size=128, train_per_class=per_class, epochs=epochs, seed=seed,
+                                 status="diverged" if e is None else "completed",
+                                 final_test_acc=float("nan") if e is None else 1 - e / 100))
+    return wd.on_the_grid(pd.DataFrame(rows))
+
+
+def coupled_or_not(o, k, j, seed=0):
+    """Coupled optimizers' best log2 lambda_norm falls one for one with log2 LR; decoupled ones sit at -5."""
+    best = (-9.5 - k) if o in ("sgd", "adam") else -5.0
+    return 20 + (0 if j is None else (j - best) ** 2)
+
+
+def test_the_grid_reads_each_runs_normalised_decay_back_and_shows_no_decay_under_both_names():
+    runs = made_up_grid(lambda o, k, j, s: 20.0 if j is None else 30.0 + j, optimizers=("sgd",))
+    assert sorted(runs[np.isfinite(runs.log2_lambda_norm)].log2_lambda_norm.unique()) == list(range(-8, -2))
+    no_decay = runs[~np.isfinite(runs.log2_lambda_norm)]
+    assert sorted(no_decay.optimizer.unique()) == ["sgd", "sgdw"] and np.allclose(no_decay.error, 20.0)
+
+
+def test_a_diverged_run_is_no_error_at_all_and_shown_as_such():
+    runs = made_up_grid(lambda o, k, j, s: None if k == -2 else 25.0, optimizers=("adamw",))
+    cells = wd.grid_cells(runs)
+    assert cells[cells.log2_lr == -2].error.isna().all() and (cells[cells.log2_lr == -2].diverged == 1).all()
+
+
+def test_the_best_decay_on_a_row_is_refined_and_flagged_on_the_edge():
+    row = pd.DataFrame({"log2_lambda_norm": [-np.inf, -8, -7, -6, -5], "error": [1.0, 9, 4, 5, 9]})
+    best = wd.best_log2_lambda(row)
+    assert -7.5 < best.best < -6.5 and not best.edge
+    edge = wd.best_log2_lambda(row.assign(error=[1.0, 2, 4, 5, 9]))
+    assert edge.best == -8 and edge.edge
+    assert np.isnan(wd.best_log2_lambda(row.assign(error=[1.0, 2, np.nan, np.nan, np.nan])).best)
+
+
+def test_coupled_decay_gives_slope_minus_one_and_decoupled_decay_a_flat_line():
+    slopes, best_rows = wd.coupling_slopes(wd.grid_cells(made_up_grid(coupled_or_not)))
+    assert slopes.slope["sgd"] == pytest.approx(-1, abs=0.05) and slopes.slope["adam"] == pytest.approx(-1, abs=0.05)
+    assert slopes.slope["sgdw"] == pytest.approx(0, abs=0.05) and slopes.slope["adamw"] == pytest.approx(0, abs=0.05)
+    assert set(best_rows) == set(wd.OPTIMIZERS)
+    verdict = wd.slope_verdict(slopes)
+    assert "SGD + L2 (coupled), SGDW (decoupled), Adam + L2 (coupled), AdamW (decoupled) match" in verdict
+
+
+def test_slopes_read_in_words_with_a_tolerance_of_two_standard_errors_or_three_tenths():
+    assert wd.coupling_words(-0.9, 0.05) == "coupled"
+    assert wd.coupling_words(0.2, float("nan")) == "decoupled"
+    assert wd.coupling_words(-0.5, 0.3) == "undetermined (the fit's error admits both)"
+    assert wd.coupling_words(-0.5, 0.05) == "in between"
+    assert wd.coupling_words(0.8, 0.1).startswith("neither")
+    assert wd.coupling_words(float("nan"), 0.1) == "unmeasured"
+
+
+def test_a_slope_against_its_rule_is_named_in_the_verdict():
+    slopes = pd.DataFrame({"slope": [0.0, 0.0, -1.0, 0.0], "standard error": [0.05] * 4}, index=wd.OPTIMIZERS)
+    verdict = wd.slope_verdict(slopes)
+    assert "SGD + L2 reads as decoupled, where its update rule predicts coupled" in verdict
+
+
+def test_decay_is_called_small_beside_seed_noise_only_when_rows_move_less_than_noise_would():
+    def noisy(effect):
+        return lambda o, k, j, s: 20 + (0 if j is None else effect * (j + 8) / 5) + 2 * s
+    quiet = wd.decay_against_noise(wd.grid_cells(made_up_grid(noisy(1.0), seeds=(0, 1))), 60.0)
+    assert quiet["signal_words"].startswith("At this scale decay is a small effect")
+    loud = wd.decay_against_noise(wd.grid_cells(made_up_grid(noisy(30.0), seeds=(0, 1))), 60.0)
+    assert loud["signal_words"].startswith("Decay matters well beyond seed noise") and loud["row_effect"] > 20
+    one_seed = wd.decay_against_noise(wd.grid_cells(made_up_grid(noisy(1.0))), 60.0)
+    assert "not measured" in one_seed["noise_words"] and "waits for the seeds" in one_seed["signal_words"]
+
+
+def test_the_headline_compares_adam_and_adamw_at_their_best_decay_over_seeds():
+    def error(o, k, j, s):
+        return 10.0 + (j or 0) ** 2 / 100 if o == "adamw" else 12.0 + s   # adamw best at j = 0 -> nearest -3
+    runs = made_up_grid(error, optimizers=("adam", "adamw"), log2_lrs=(-11, -10, -9), seeds=(0, 1))
+    h = wd.headline(runs, wd.grid_cells(runs))
+    assert h["log2_lr"] == wd.HEADLINE_LOG2_LR and h["seeds"] == 2
+    assert h["adam"]["mean"] == pytest.approx(12.5) and h["adamw"].log2_lambda_norm == -3
+    assert h["improvement"] == pytest.approx(100 * (12.5 - 10.09) / 12.5)
+    assert "(mean ± standard deviation over seeds)" in wd.headline_words(h)
+
+
+def test_best_cells_show_the_best_decayed_cell_and_the_best_without_decay():
+    best = wd.best_cells(wd.grid_cells(made_up_grid(coupled_or_not)))
+    assert best["best test error (%)"]["sgdw"] == pytest.approx(20.0) and best["λ_norm"]["sgdw"] == "2^-5"
+    assert best["best without decay (%)"]["adam"] == pytest.approx(20.0)

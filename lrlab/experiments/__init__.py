@@ -14,13 +14,30 @@ from dataclasses import dataclass
 from lrlab.errors import LrlabError, check_choice
 from lrlab.results import PROFILES
 
-EXPERIMENTS = {           # name -> (module, chapter notebook)
-    "basics": ("lrlab.experiments.basics", "01_basics"),
-    "super_convergence": ("lrlab.experiments.super_convergence", "02_super_convergence"),
-    "linear_scaling": ("lrlab.experiments.linear_scaling", "03_linear_scaling"),
-    "weight_decay": ("lrlab.experiments.weight_decay", "04_weight_decay"),
-    "lr_vs_width": ("lrlab.experiments.lr_vs_width", "05_lr_vs_width"),
+EXPERIMENTS = {           # name -> the module that declares its runs and holds its analysis
+    "basics": "lrlab.experiments.basics",
+    "super_convergence": "lrlab.experiments.super_convergence",
+    "linear_scaling": "lrlab.experiments.linear_scaling",
+    "weight_decay": "lrlab.experiments.weight_decay",
+    "lr_vs_width": "lrlab.experiments.lr_vs_width",
 }
+
+
+CIFAR10_TRAIN_IMAGES, CIFAR10_TEST_IMAGES = 50_000, 10_000
+
+
+def _all(per_class):
+    return per_class is None or per_class != per_class   # None in a config, NaN in a runs frame
+
+
+def train_images(per_class):
+    """CIFAR-10 training images a run sees: `per_class` of each class, or all of them."""
+    return CIFAR10_TRAIN_IMAGES if _all(per_class) else 10 * int(per_class)
+
+
+def test_images(per_class):
+    """CIFAR-10 test images a run is measured on: `per_class` of each class, or all of them."""
+    return CIFAR10_TEST_IMAGES if _all(per_class) else 10 * int(per_class)
 
 
 @dataclass(frozen=True)
@@ -53,7 +70,7 @@ def union_of_parts(parts):
 
 def get(name):
     check_choice("experiment", name, EXPERIMENTS)
-    return importlib.import_module(EXPERIMENTS[name][0])
+    return importlib.import_module(EXPERIMENTS[name])
 
 
 def runs(name, profile):
@@ -80,3 +97,4 @@ def chunks(name, profile):
 def union_of_chunks(declared):
     """Every run of a chapter that declares chunks: each once, in chunk order."""
     return union_of_parts({c.name: c.runs for c in declared})
+

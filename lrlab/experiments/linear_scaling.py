@@ -13,6 +13,9 @@ spans 1/6 of training: the issue's 5 epochs of the full profile's 30.
 `parts(profile)` names what each run is for (a run can serve several parts); `runs` is their union.
 """
 import math
+from dataclasses import dataclass
+
+import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
@@ -108,3 +111,242 @@ def chunks(profile):
 
 def runs(profile):
     return union_of_chunks(chunks(profile))
+
+
+# -- analysis: what the chapter reads off its records (each rule tested in tests/test_linear_scaling.py)
+# (pandas is imported inside the functions that build frames: a sweep imports this module for its
+# declarations and must run where only torch and numpy are installed)
+
+PAPER_8K = {"linear": "23.74", "sqrt": "26.22", "none": "41.67"}   # Goyal et al. Table 2a, top-1 error at 8k
+PAPER_8K_STEPS = 90 * 1_281_167 // 8192                               # 90 epochs of ImageNet's training set at 8k
+# Goyal et al. Fig. 3 legends (ImageNet top-1 error, 5 runs, mean ± SD); reference batch 256
+PAPER_FIG_3 = {128: (23.49, 0.12), 256: (23.60, 0.12), 512: (23.48, 0.09), 1024: (23.53, 0.08),
+               2048: (23.49, 0.11), 4096: (23.56, 0.12), 8192: (23.74, 0.09), 16384: (24.79, 0.27),
+               32768: (27.55, 0.28), 65536: (33.96, 0.80)}
+RULE_NAMES = {"linear": "linear, gradual warmup", "sqrt": "square root, gradual warmup", "none": "none (LR 0.1)"}
+
+
+def final_epochs(epochs):
+    """How many final epochs the error is the median over: the paper's final 5 of 90, in proportion."""
+    return max(1, round(epochs * 5 / 90))
+
+
+def final_error(record, n_final):
+    """Test error in %, the median over the final `n_final` epochs; NaN for a diverged run."""
+    if record["status"] != "completed":
+        return np.nan
+    return 100 * (1 - float(np.median([h["test_acc"] for h in record["history"][-n_final:]])))
+
+
+def run_rows(records, n_final):
+    """One row per run: batch, LR, seed, rule, warmup, error (%), diverged, id, steps."""
+    import pandas as pd
+    rows = []
+    for record in records:
+        c = record["config"]
+        rule, warmup = describe(c)
+        rows.append(dict(batch=c["batch_size"], lr=c["lr"], seed=c["seed"], rule=rule, warmup=warmup,
+                         error=final_error(record, n_final), diverged=record["status"] == "diverged",
+                         id=record["id"], steps=record["final"]["steps"]))
+    return pd.DataFrame(rows)
+
+
+def by_batch(sweep):
+    """Per batch of the sweep: mean error and SD over seeds, finished seeds, seeds, its LR, diverged seeds."""
+    return sweep.groupby("batch").agg(mean=("error", "mean"), sd=("error", "std"), n=("error", "count"),
+                                      seeds=("seed", "count"), lr=("lr", "first"),
+                                      diverged=("diverged", "sum")).reset_index()
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where the linear rule stops holding: the first batch above the reference whose mean error exceeds
+    the reference's by more than twice the seed SD pooled over batches, or that has a diverged seed.
+    With one seed per batch the margin is unknown (NaN) and only divergence breaks."""
+    reference: float          # mean error at REFERENCE_BATCH, %
+    pooled_sd: float          # NaN with one seed per batch
+    batch: object             # the first batch that climbs, or None
+    largest_ok: int           # the largest batch from the reference up that holds its error
+
+    @property
+    def threshold(self):
+        return 2 * self.pooled_sd
+
+    @property
+    def one_seed(self):
+        return bool(np.isnan(self.pooled_sd))
+
+    @property
+    def margin(self):
+        return ("the noise margin (not measured yet: one seed)" if self.one_seed
+                else f"the {self.threshold:.1f}-point noise margin")
+
+
+def find_break(batches):
+    """The break rule on the `by_batch` frame."""
+    pooled_sd = float(np.sqrt(batches.sd.pow(2).where(batches.n > 1).mean()))
+    reference = float(batches.set_index("batch").loc[REFERENCE_BATCH, "mean"])
+    above = batches[(batches.batch > REFERENCE_BATCH)
+                    & ((batches["mean"] > reference + 2 * pooled_sd) | (batches.diverged > 0) | batches["mean"].isna())]
+    first = int(above.batch.min()) if len(above) else None
+    works = batches[(batches.batch >= REFERENCE_BATCH) & ((batches.batch < first) if first else True)]
+    return Break(reference, pooled_sd, first, int(works.batch.max()))
+
+
+def margin_words(rule):
+    return ("not measured yet: one seed per batch so far, the second is a pending GPU chunk" if rule.one_seed
+            else f"{rule.pooled_sd:.2f} points, so a margin of {rule.threshold:.1f}")
+
+
+def break_verdict(batches, rule):
+    """Fig. 1's verdict: where the error climbs, the largest batch that holds, what the batches below give."""
+    at = batches.set_index("batch")["mean"]
+    if rule.one_seed:
+        text = (f"With one seed per batch there is no margin yet: no batch is called broken from its error, only a "
+                f"diverged one{f' (the first at {rule.batch:,})' if rule.batch else ''}. The errors run from "
+                f"{batches['mean'].min():.1f}% to {batches['mean'].max():.1f}%; the verdict waits for the second seed.")
+    elif rule.batch:
+        text = (f"By that test the error starts to climb at batch {rule.batch:,} (learning rate "
+                f"{REFERENCE_LR * rule.batch / REFERENCE_BATCH:g}): {at[rule.batch]:.1f}% against "
+                f"{rule.reference:.1f}% at batch {REFERENCE_BATCH}. "
+                + (f"The largest batch that holds the reference error is {rule.largest_ok:,}, "
+                   f"{rule.largest_ok // REFERENCE_BATCH} times the reference batch"
+                   if rule.largest_ok > REFERENCE_BATCH else
+                   "No batch above the reference holds its error: the first doubling already costs more than the noise")
+                + "; the paper's flat stretch reached 8k, 32 times its 256.")
+    else:
+        text = f"By that test the error never climbs: every batch up to {rule.largest_ok:,} holds the reference error."
+    small = batches[batches.batch < REFERENCE_BATCH]
+    if not small.empty:
+        text += (f" Below the reference, batch{'es' if len(small) > 1 else ''} {', '.join(f'{b:,}' for b in small.batch)} "
+                 f"give{'' if len(small) > 1 else 's'} {', '.join(f'{m:.1f}%' for m in small['mean'])}.")
+    return text
+
+
+def steps_note(sweep, at_gpu_scale):
+    """How few steps the runs take, against the paper's 8k run: the rule's assumption weakens with fewer."""
+    steps = sweep.groupby("batch").steps.max()   # a diverged seed stops early; the other has them all
+    return (f"In steps, every run here is short: {steps[REFERENCE_BATCH]:,} at batch {REFERENCE_BATCH} and "
+            f"{steps.iloc[-1]:,} at batch {steps.index[-1]:,}, the first sixth of them warmup; the paper's 8k run "
+            f"took {PAPER_8K_STEPS:,} (90 epochs of 1,281,167 images). The rule rests on one step of batch kn "
+            "matching k steps of batch n, which needs the gradient to change little over those k steps (the "
+            "paper's §2.1); the fewer steps a run has, the more of training each one covers, and the weaker that "
+            "assumption gets."
+            + ("" if at_gpu_scale else " Whether the curve flattens with more steps is for the GPU runs to show."))
+
+
+def warmup_batch(warm, rule):
+    """The batch Fig. 2 shows: the largest with all three warmups that holds the reference error, else
+    the smallest of them; and the sentence that says why."""
+    batches = sorted(warm.batch.unique())
+    batch = max([b for b in batches if b <= rule.largest_ok], default=batches[0])
+    why = (f"Batch {batch:,} is the largest batch that holds the reference error among those with all three "
+           f"warmups (they run at every batch from {batches[0]:,} up)." if batch <= rule.largest_ok else
+           f"No batch with all three warmups (they run at every batch from {batches[0]:,} up) holds the "
+           f"reference error here, so the figure shows the smallest of them, {batch:,}, where the paper shows "
+           "a batch on its flat stretch.")
+    return batch, why
+
+
+def warmup_table(warm):
+    """(error per batch x warmup, diverged per batch x warmup, the table as shown: "diverged" in its cells)."""
+    table = warm.pivot_table(index="batch", columns="warmup", values="error", aggfunc="first")[list(WARMUPS)]
+    diverged = warm.pivot_table(index="batch", columns="warmup", values="diverged", aggfunc="first")
+    shown = table.map(lambda v: f"{v:.2f}")
+    shown[diverged[list(WARMUPS)].astype(bool)] = "diverged"
+    shown.index = [f"{b:,} (LR {REFERENCE_LR * b / REFERENCE_BATCH:g})" for b in table.index]
+    shown.index.name = "batch"
+    return table, diverged, shown
+
+
+def warmup_verdict(table, diverged, rule):
+    """How often gradual warmup beats none and constant by more than the noise margin, the best warmup
+    per batch, and the diverged runs each warmup had."""
+    gap, const_gap = table["none"] - table["gradual"], table["constant"] - table["gradual"]
+
+    def clear(d):
+        return int((d > rule.threshold).sum())
+    return (f"Gradual warmup beats no warmup by more than {rule.margin} at {clear(gap)} of {len(gap)} batch sizes "
+            f"(largest gap {np.nanmax(gap):+.1f} points, at {int(gap.idxmax()):,}) and beats constant warmup by that "
+            f"margin at {clear(const_gap)} of {len(const_gap)} (largest gap {np.nanmax(const_gap):+.1f}). "
+            "Lowest error per batch: " + ", ".join(
+                f"{'no warmup' if table.loc[b].idxmin() == 'none' else table.loc[b].idxmin()} at {b:,}"
+                for b in table.index if table.loc[b].notna().any()) + ". "
+            f"Diverged runs count as losses: {int(diverged['none'].sum())} without warmup, "
+            f"{int(diverged['constant'].sum())} with constant warmup, {int(diverged['gradual'].sum())} "
+            "with gradual warmup.")
+
+
+def rules_table(rules, largest):
+    """Table 2a beside ours: each rule's LR and error at the largest batches (seed 0)."""
+    import pandas as pd
+    rows = []
+    for name in ("linear", "sqrt", "none"):
+        entry = {"rule": RULE_NAMES[name], "paper, 8k (%)": PAPER_8K[name]}
+        for b in largest:
+            r = rules[(rules.batch == b) & (rules.rule == name)].iloc[0]
+            entry[f"batch {b:,}: LR"] = f"{r.lr:.3g}"
+            entry[f"batch {b:,}: error (%)"] = "diverged" if r.diverged else f"{r.error:.2f}"
+        rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+def rules_verdict(rules, largest, rule):
+    """Which rule is best at each largest batch, and by how much against the noise margin."""
+    short = {"linear": "linear", "sqrt": "square-root", "none": "no-scaling"}
+
+    def at(b):
+        e = rules[rules.batch == b].set_index("rule").error
+        best = e.idxmin()
+        lead = e.drop(best).min() - e[best]
+        return (f"at {b:,} the {short[best]} rule is best, {lead:.1f} points ahead of the next "
+                + ("(more than the noise margin)" if lead > rule.threshold else f"(within {rule.margin})"))
+
+    def error(b, name):
+        return rules[(rules.batch == b) & (rules.rule == name)].error.iloc[0]
+    text = "; ".join(at(b) for b in largest)
+    trails = ", ".join(f"{error(b, 'none') - error(b, 'linear'):.1f}" for b in largest)
+    return (text[0].upper() + text[1:] + f". No scaling trails the linear rule by {trails} points; "
+            "the paper's order at 8k is linear, then square root (+2.5), then none (+17.9).")
+
+
+def noise_summary(noise, first_decay, rule):
+    """The simple noise scale's estimates (the `Chapter.noise_scale` frame) before and after the first
+    LR decay, against where our curve climbs (or the largest batch that holds)."""
+    trained = noise[noise.epoch > 0].b_simple.dropna()
+    early = noise[noise.epoch <= first_decay].b_simple.dropna()
+    late = noise[noise.epoch > first_decay].b_simple.dropna()
+    where = rule.batch or rule.largest_ok
+
+    def relation(value):
+        return "above" if where > value else "below"
+    verdict = ((f"Before the first decay (epoch {first_decay:.1f}) the median of the {len(early)} estimates is "
+                f"{early.median():,.0f}; after it, {late.median():,.0f} ({len(late)} estimates). "
+                + (f"Our curve starts to climb at batch {rule.batch:,}, " if rule.batch else
+                   f"Our curve never climbs up to batch {rule.largest_ok:,}, ")
+                + f"{relation(early.median())} the early noise scale and {relation(late.median())} the late one.")
+               if len(early) and len(late) else
+               "Too few noise-scale estimates survived (each needs a positive |G|² estimate).")
+    return dict(noise_lo=float(trained.min()), noise_hi=float(trained.max()),
+                noise_init=float(noise[noise.epoch == 0].b_simple.median()),
+                noise_final=float(noise[noise.epoch == noise.epoch.max()].b_simple.median()),
+                noise_big=int(noise.big_batch.iloc[0]), noise_groups=int(noise.big_batches.iloc[0]),
+                first_decay=float(first_decay)), verdict
+
+
+def versus(batches, rule):
+    """Fig. 3's errors beside ours, batch sizes paired by k, the factor over each side's reference."""
+    import pandas as pd
+    lines = []
+    for _, b in batches.iterrows():
+        k = b.batch / REFERENCE_BATCH
+        paper_batch = int(256 * k)
+        p = PAPER_FIG_3.get(paper_batch)
+        ours = "diverged" if np.isnan(b["mean"]) else (f"{b['mean']:.2f} ± {b.sd:.2f}" if b.n > 1 else f"{b['mean']:.2f}")
+        lines.append({"k (batch / reference)": f"{k:g}",
+                      "paper batch": f"{paper_batch:,}",
+                      "paper error (%)": f"{p[0]:.2f} ± {p[1]:.2f}" if p else "not printed",
+                      "paper change": f"{p[0] - 23.60:+.2f}" if p else "",
+                      "our batch": f"{int(b.batch):,}", "our error (%)": ours,
+                      "our change": "" if np.isnan(b["mean"]) else f"{b['mean'] - rule.reference:+.2f}"})
+    return pd.DataFrame(lines)

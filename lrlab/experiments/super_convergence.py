@@ -9,9 +9,12 @@ modern recipe (Smith 2018, fastai): batch 512, crop+flip, one-cycle 0.08 -> 0.8 
 
 `parts(profile)` names what each run is for (a run can serve several parts); `runs` is their union.
 """
+import numpy as np
+
 from lrlab.config import RunConfig
-from lrlab.experiments import Chunk, union_of_chunks
-from lrlab.lr_finder import range_test_config
+from lrlab.experiments import Chunk, train_images, union_of_chunks
+from lrlab.lr_finder import RULES, range_test_config, suggestions
+from lrlab.stats import mean_sd, percent_or_nan
 
 SETTINGS = {
     # model, images/class, test/class, batch, one-cycle steps, budget-curve steps, modern batch, modern epochs,
@@ -58,8 +61,7 @@ def _headline_pair(paper, steps, steps_per_epoch, cycle_seeds, baseline_seeds):
 
 def parts(profile):
     s = SETTINGS[profile]
-    n_train = 10 * s["per_class"] if s["per_class"] else 50_000
-    steps_per_epoch = n_train // s["batch"]
+    steps_per_epoch = train_images(s["per_class"]) // s["batch"]
     paper = RunConfig(task="cifar10", model=s["model"], batch_size=s["batch"], augment="flip", optimizer="sgd",
                       momentum=0.9, weight_decay=1e-4, bn_momentum=0.05, train_per_class=s["per_class"],
                       test_per_class=s["test_per_class"])
@@ -154,3 +156,185 @@ def chunks(profile):
 
 def runs(profile):
     return union_of_chunks(chunks(profile))
+
+
+# -- analysis: what the chapter reads off its records (each rule tested in tests/test_super_convergence.py)
+# (pandas is imported inside the functions that build frames: a sweep imports this module for its
+# declarations and must run where only torch and numpy are installed)
+
+RANGE_TEST_SMOOTHING = 0.95   # torch-lr-finder's default, so both range-test curves are smoothed alike
+PAPER_BUDGET = {2_000: 89.7, 6_000: 92.1, 10_000: 92.4, 20_000: 92.7}   # Smith & Topin's text, ResNet-56
+
+
+def quick_scale():
+    """What the quick profile shrinks: (the page note's sentence, the phrase its deviations list uses)."""
+    q, names = SETTINGS["quick"], {"resnet8": "ResNet-8", "resnet20": "ResNet-20"}
+    model = names.get(q["model"], q["model"])
+    return (f"The quick profile is a small-scale CPU version ({model} instead of ResNet-56, "
+            f"{train_images(q['per_class']):,} training images, batch {q['batch']} instead of 1,000, a "
+            f"{q['steps']:,}-step cycle instead of 10,000).",
+            f"{model} on {train_images(q['per_class']):,} images with batch {q['batch']} and a {q['steps']:,}-step cycle")
+
+
+def steps_per_epoch_of(record):
+    c = record["config"]
+    return train_images(c["train_per_class"]) // c["batch_size"]
+
+
+def range_trace(record):
+    """(learning rates, training losses) of a range test's trace."""
+    import pandas as pd
+    t = pd.DataFrame(record["trace"])
+    return t.lr.values, t.train_loss.astype(float).values
+
+
+def range_rules(ours, theirs):
+    """The three rules read off our range test and torch-lr-finder's (whose losses arrive smoothed):
+    (our suggestions, theirs, the table side by side with the larger-over-smaller ratio per rule)."""
+    import pandas as pd
+    ours_lr, ours_loss = range_trace(ours)
+    ref_lr, ref_loss = range_trace(theirs)
+    mine = suggestions(ours_lr, ours_loss, beta=RANGE_TEST_SMOOTHING)
+    tool = suggestions(ref_lr, ref_loss, beta=0.0)
+    table = pd.DataFrame({"rule": RULES, "lrlab": [mine[r] for r in RULES], "torch-lr-finder": [tool[r] for r in RULES]})
+    table["ratio"] = table[["lrlab", "torch-lr-finder"]].max(axis=1) / table[["lrlab", "torch-lr-finder"]].min(axis=1)
+    return mine, tool, table
+
+
+def rules_agree(table):
+    """Whether the two tools' rules agree within a factor of 2, in a sentence; and the worst rule."""
+    worst = table.loc[table.ratio.idxmax()]
+    if table.ratio.max() <= 2:
+        return "All three rules agree within a factor of 2 between the two tools.", worst
+    return (f"The rules do **not** all agree within a factor of 2: {worst.rule} differs by a factor of "
+            f"{worst.ratio:.1f}. The two curves come from the same weights and batches, so the difference is in "
+            "how each tool smooths and where it stops: a rule that reads a slope or a minimum off a flat, noisy "
+            "curve moves a long way for a small change in either."), worst
+
+
+def range_extent(ours, theirs):
+    """How far torch-lr-finder's range test ran against ours."""
+    n_ours, n_ref = len(ours["trace"]), len(theirs["trace"])
+    return (f"torch-lr-finder's run took all {n_ref}" if n_ref == n_ours else
+            f"torch-lr-finder's run stopped after {n_ref}, at 5 times its best loss")
+
+
+def accuracy_peak(record):
+    """Smith's accuracy form of the range test: (best test accuracy %, the LR there, the accuracy % at the end)."""
+    import pandas as pd
+    trace = pd.DataFrame(record["trace"])
+    best = trace.loc[trace.test_acc.idxmax()]
+    return 100 * float(best.test_acc), float(best.lr), 100 * float(trace.test_acc.iloc[-1])
+
+
+def lr_sweep(records):
+    """LR, final test accuracy (%, NaN diverged) and status per run of a sweep."""
+    import pandas as pd
+    return pd.DataFrame([{"lr": r["config"]["lr"], "acc": percent_or_nan(r), "status": r["status"]} for r in records])
+
+
+def where_rules_fall(suggested, peaks):
+    """Each rule's suggestion against the peak sweep: octaves from the best peak and the accuracy of the
+    nearest swept peak."""
+    import pandas as pd
+    best = peaks.loc[peaks.acc.idxmax()]
+    return pd.DataFrame([{"rule": rule, "suggested LR": suggested[rule],
+                          "octaves from the best peak": np.log2(suggested[rule] / best.lr),
+                          "accuracy of the nearest swept peak (%)":
+                              peaks.loc[(np.log(peaks.lr) - np.log(suggested[rule])).abs().idxmin(), "acc"]}
+                         for rule in RULES])
+
+
+def largest_that_trains(sweep, within=10):
+    """The largest LR of a sweep that did not diverge and ends within `within` points of its best run."""
+    ok = sweep[(sweep.status == "completed") & (sweep.acc >= sweep.acc.max() - within)]
+    return float(ok.lr.max())
+
+
+def accuracy_curves(records):
+    """Test accuracy (%) per step over seeds: mean, SD and count."""
+    import pandas as pd
+    h = pd.DataFrame([{"seed": r["config"]["seed"], "step": row["epoch"] * steps_per_epoch_of(r),
+                       "acc": 100 * row["test_acc"]} for r in records for row in r["history"]])
+    return h.groupby("step").acc.agg(["mean", "std", "count"]).reset_index()
+
+
+def headline(cycle, baseline, cycle_steps):
+    """The one cycle against the baseline: each side's mean and SD over seeds (diverged seeds left out),
+    and the verdict: the cycle reaches the baseline unless it falls short by more than the two seed
+    spreads together."""
+    cycle_acc = np.array([percent_or_nan(r) for r in cycle])
+    base_acc = np.array([percent_or_nan(r) for r in baseline])
+    cycle_mean, base_mean = float(np.nanmean(cycle_acc)), float(np.nanmean(base_acc))
+    gap = cycle_mean - base_mean
+    noise = float(np.nansum([np.nanstd(cycle_acc, ddof=1), np.nanstd(base_acc, ddof=1)])) if len(cycle_acc) > 1 else 0.0
+    verdict = (f"So at this scale one cycle **reaches the baseline** with 1/{BASELINE_BUDGET} of its iterations "
+               f"({gap:+.2f} points), as the paper found." if gap >= -noise else
+               f"So at this scale one cycle **falls short** of the baseline by {-gap:.2f} points, more than the two "
+               f"runs' seed spreads together ({noise:.2f}): the paper's super-convergence does not show here. "
+               "Smith and Topin credit the effect to the large rates regularising training; our "
+               f"{cycle_steps:,}-step cycle ends while its accuracy is still climbing (the figure above).")
+    return dict(cycle_mean=cycle_mean,
+                cycle_sd=float(np.nanstd(cycle_acc, ddof=1)) if len(cycle_acc) > 1 else float("nan"),
+                base_mean=base_mean,
+                base_sd=float(np.nanstd(base_acc, ddof=1)) if len(base_acc) > 1 else float("nan"),
+                n_seeds=len(cycle_acc)), verdict
+
+
+def mean_pm(records):
+    """"91.20 ± 0.30%" over the records' seeds (diverged ones left out), or "91.20%" for one."""
+    mean, sd = mean_sd([percent_or_nan(r) for r in records])
+    return f"{mean:.2f} ± {sd:.2f}%" if np.isfinite(sd) else f"{mean:.2f}%"
+
+
+def budget_curve(records):
+    """Final test accuracy (%) against the cycle's steps."""
+    import pandas as pd
+    return pd.DataFrame([{"steps": r["final"]["steps"], "acc": percent_or_nan(r)} for r in records]).sort_values("steps")
+
+
+def modern_table(one_cycle, constant_momentum, steps):
+    """The modern recipe's runs, the paper's and fastai's numbers beside them."""
+    import pandas as pd
+    def row(name, record, paper):
+        return {"run": name, "epochs": record["config"]["epochs"], "final test accuracy (%)": percent_or_nan(record),
+                "paper / fastai": paper}
+    return pd.DataFrame(
+        [row("one cycle 0.08-0.8, momentum 0.95-0.85", one_cycle, "93.5% (fastai, 95 epochs); 91.9% (Smith's log)"),
+         row("one cycle 0.08-0.8, constant momentum 0.9", constant_momentum, "93.4% (fastai, at LR 0.8)")]
+        + [row(f"step schedule, {k}x the epochs", r, "") for k, r in zip((1, 2, 4), steps)])
+
+
+def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules):
+    """The paper's claims beside our numbers. `parts`: part -> records; `profile_of`: part -> profile;
+    `peak_ratios`: (best peak, largest working peak) over the largest constant LR that trains;
+    `modern`: the modern recipe's settings; `rules`: the range-test rules' table."""
+    import pandas as pd
+    worst = rules.loc[rules.ratio.idxmax()]
+    first_pair = []   # the GPU profile's first pair: ResNet-20, whose pair the authors' logs report
+    for part, label, paper in (("first_headline_one_cycle", "one cycle 0.1-3-0.1, 10k iterations", "90.42% (authors' log)"),
+                               ("first_headline_baseline", "piecewise constant 0.35", "88.64% at 80k (authors' log)")):
+        if parts.get(part):
+            records = parts[part]
+            first_pair.append({"claim": f"ResNet-20: {label}", "paper": paper,
+                               "ours": f"{mean_pm(records)} ({records[0]['final']['steps']:,} steps, {len(records)} "
+                                       f"seed{'s' if len(records) > 1 else ''}, {profile_of[part]})"})
+    cycle, baseline = parts["headline_one_cycle"], parts["headline_baseline"]
+    return pd.DataFrame([
+        {"claim": "one cycle 0.1-3-0.1, 10k iterations", "paper": "92.4% (text); 92.44% (authors' log)",
+         "ours": f"{mean_pm(cycle)} ({steps:,} steps, {model}, {len(cycle)} seeds, {profile_of['headline_one_cycle']})"},
+        {"claim": "piecewise constant 0.35", "paper": "91.2% at 80k (text); 90.32% (authors' log)",
+         "ours": f"{mean_pm(baseline)} ({BASELINE_BUDGET * steps:,} steps)"},
+    ] + first_pair + [
+        {"claim": "cycle budget 2k to 20k iterations", "paper": "89.7% to 92.7%",
+         "ours": f"{budget.acc.iloc[0]:.1f}% to {budget.acc.iloc[-1]:.1f}% ({int(budget.steps.iloc[0]):,} to "
+                 f"{int(budget.steps.iloc[-1]):,} steps)"},
+        {"claim": "cycle peak vs largest constant LR",
+         "paper": "10-20x (as commonly stated; not in our notes on Smith's papers)",
+         "ours": f"best peak {peak_ratios[0]:.1f}x, largest working peak {peak_ratios[1]:.1f}x"},
+        {"claim": "modern one cycle, cyclical momentum", "paper": "93.5% (fastai, 95 epochs, batch 512)",
+         "ours": f"{percent_or_nan(parts['modern_one_cycle'][0]):.2f}% ({modern['modern_epochs']} epochs, "
+                 f"batch {modern['modern_batch']})"},
+        {"claim": "range-test rules, lrlab vs torch-lr-finder", "paper": "(agree within 2x)",
+         "ours": f"largest ratio {rules.ratio.max():.2f} ({worst.rule})"},
+    ])

@@ -12,9 +12,12 @@ so that row (2^-10, the grid's point nearest 0.001) runs with extra seeds for bo
 """
 import math
 
+import numpy as np
+
 from lrlab.config import RunConfig
 from lrlab.errors import check_positive
-from lrlab.experiments import Chunk
+from lrlab.experiments import Chunk, train_images
+from lrlab.stats import expected_range_in_sds, plus_minus, refined_minimum
 
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
@@ -29,13 +32,17 @@ COARSE_LOG2_LRS = {"sgd": (-6, -4, -2), "sgdw": (-6, -4, -2), "adam": (-12, -10,
 COARSE_LOG2_LAMBDA_NORM = (-7, -5, -3)
 
 SETTINGS = {
-    #         model      epochs images/class test/class headline seeds  grid      headline epochs
-    "smoke": ("resnet8",   1,       20,         5,        1,           "corners",  1),
-    "quick": ("resnet8",   8,      200,       200,        3,           "all",      8),
-    "gpu":   ("resnet20", 10,     None,      None,        3,           "all",     30),
-    "full":  ("resnet20", 30,     None,      None,        3,           "all",     30),
+    # grid: "all" of it, or its "corners"; headline_seeds: seeds of the headline row (Adam and AdamW at
+    # LR 2^-10); headline_epochs: that row's budget where it trains longer than the grid (in its own part)
+    "smoke": dict(model="resnet8", epochs=1, per_class=20, test_per_class=5, headline_seeds=1, grid="corners",
+                  headline_epochs=1),
+    "quick": dict(model="resnet8", epochs=8, per_class=200, test_per_class=200, headline_seeds=3, grid="all",
+                  headline_epochs=8),
+    "gpu": dict(model="resnet20", epochs=10, per_class=None, test_per_class=None, headline_seeds=3, grid="all",
+                headline_epochs=30),
+    "full": dict(model="resnet20", epochs=30, per_class=None, test_per_class=None, headline_seeds=3, grid="all",
+                 headline_epochs=30),
 }
-CIFAR10_TRAIN_IMAGES = 50_000
 
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
@@ -57,10 +64,11 @@ def lambda_from_normalized(lambda_norm, batch_size, n_train, epochs):
 
 def _declared(profile):
     """Every run with where it sits: (optimizer, log2 LR, log2 lambda_norm or None, seed, config)."""
-    model, epochs, per_class, test_per_class, headline_seeds, grid, headline_epochs = SETTINGS[profile]
-    n_train = CIFAR10_TRAIN_IMAGES if per_class is None else 10 * per_class
-    base = RunConfig(task="cifar10", model=model, batch_size=128, augment="crop+flip", schedule="cosine",
-                     momentum=0.9, epochs=epochs, train_per_class=per_class, test_per_class=test_per_class)
+    s = SETTINGS[profile]
+    epochs, per_class, headline_epochs = s["epochs"], s["per_class"], s["headline_epochs"]
+    n_train = train_images(per_class)
+    base = RunConfig(task="cifar10", model=s["model"], batch_size=128, augment="crop+flip", schedule="cosine",
+                     momentum=0.9, epochs=epochs, train_per_class=per_class, test_per_class=s["test_per_class"])
 
     def point(optimizer, k, j, seed=0, epochs=epochs):
         wd = lambda_from_normalized(2.0 ** j, 128, n_train, epochs)
@@ -68,12 +76,12 @@ def _declared(profile):
                                                      epochs=epochs))
 
     out = []
-    pick = (lambda axis: [axis[0], axis[-1]]) if grid == "corners" else list
+    pick = (lambda axis: [axis[0], axis[-1]]) if s["grid"] == "corners" else list
     for optimizer in OPTIMIZERS:
         for k in pick(LOG2_LRS[optimizer]):
             for j in pick(LOG2_LAMBDA_NORM):
                 headline_row = optimizer in ("adam", "adamw") and k == HEADLINE_LOG2_LR
-                seeds = headline_seeds if headline_row and headline_epochs == epochs else 1
+                seeds = s["headline_seeds"] if headline_row and headline_epochs == epochs else 1
                 out += [point(optimizer, k, j, s) for s in range(seeds)]
     # the no-decay column: what decay buys. At lambda = 0, SGDW is SGD and AdamW is Adam.
     for optimizer in ("sgd", "adam"):
@@ -96,7 +104,7 @@ PART_TITLES = {"grid": "the LR x decay grid", "headline_long": "the headline row
 
 def parts(profile):
     """The LR x decay grid at the profile's epochs, and the headline row's longer runs where it has them."""
-    epochs = SETTINGS[profile][1]
+    epochs = SETTINGS[profile]["epochs"]
     declared = runs(profile)
     return {"grid": [c for c in declared if c.epochs == epochs],
             "headline_long": [c for c in declared if c.epochs != epochs]}
@@ -104,7 +112,7 @@ def parts(profile):
 
 def chunks(profile):
     """The coarse lattice first (the basin's orientation), then the fill per optimizer, then the seeds."""
-    epochs = SETTINGS[profile][1]
+    epochs = SETTINGS[profile]["epochs"]
     coarse, fill, seeds = [], {o: [] for o in OPTIMIZERS}, []
     for optimizer, k, j, seed, config in _declared(profile):
         if seed > 0 or config.epochs != epochs:
@@ -120,3 +128,225 @@ def chunks(profile):
                for o in OPTIMIZERS]
             + [Chunk("headline_seeds", 2, "AdamW against Adam at LR 2^-10 (about 0.001) over seeds: the paper's "
                      "15% better", seeds)])
+
+
+# -- analysis: what the chapter reads off its records (each rule tested in tests/test_weight_decay.py)
+# (pandas is imported inside the functions that build frames: a sweep imports this module for its
+# declarations and must run where only torch and numpy are installed)
+
+OPTIMIZER_LABELS = {"sgd": "SGD + L2", "sgdw": "SGDW", "adam": "Adam + L2", "adamw": "AdamW"}
+# what the update rules predict: an L2 term is scaled by the LR (coupled), a decoupled decay is not
+PREDICTED_COUPLING = {"sgd": "coupled", "sgdw": "decoupled", "adam": "coupled", "adamw": "decoupled"}
+
+
+def lambda_per_unit_norm(batch_size, per_class, epochs):
+    """lambda per unit lambda_norm for a run's batch, training set (`per_class` images of each class,
+    all of CIFAR-10 when None or NaN) and epochs."""
+    return lambda_from_normalized(1.0, int(batch_size), train_images(per_class), int(epochs))
+
+
+def on_the_grid(frame):
+    """Runs (a `Chapter.runs` frame) with their grid coordinates (log2 LR; log2 lambda_norm, -inf for no
+    decay) and test error in % (NaN for a diverged run). At lambda = 0 SGDW is SGD and AdamW is Adam:
+    those runs are declared once and appear under both names."""
+    import pandas as pd
+    frame = frame.copy()
+    frame["log2_lr"] = np.log2(frame.lr).round(3)
+    to_lambda = frame.apply(lambda r: lambda_per_unit_norm(r.batch_size, r.train_per_class, r.epochs), axis=1)
+    frame["log2_lambda_norm"] = np.where(frame.weight_decay > 0,
+                                         np.log2(frame.weight_decay.where(frame.weight_decay > 0) / to_lambda).round(3),
+                                         -np.inf)
+    frame["error"] = 100 * (1 - frame.final_test_acc.where(frame.status == "completed"))
+    no_decay = frame[frame.weight_decay == 0]
+    return pd.concat([frame[frame.weight_decay > 0],
+                      no_decay.assign(optimizer=no_decay.optimizer.map({"sgd": "sgdw", "adam": "adamw"})), no_decay])
+
+
+def grid_cells(runs):
+    """One row per (optimizer, log2 LR, log2 lambda_norm): mean error and its SD over seeds, the seeds,
+    how many diverged."""
+    return (runs.groupby(["optimizer", "log2_lr", "log2_lambda_norm"])
+            .agg(error=("error", "mean"), spread=("error", "std"), seeds=("seed", "nunique"),
+                 diverged=("status", lambda s: int((s == "diverged").sum())))
+            .reset_index())
+
+
+def top_cells(panel, k=10):
+    """A panel's `k` best cells, as the paper circles them."""
+    return panel.dropna(subset=["error"]).nsmallest(k, "error")
+
+
+def decay_mapping(log2_lambda_norms, to_lambda):
+    """The grid's decays in the paper's convention and as each torch optimizer receives them."""
+    import pandas as pd
+    adam_lr, sgd_lr = 2.0 ** HEADLINE_LOG2_LR, 2.0 ** -4
+    lam = [2.0 ** j * to_lambda for j in log2_lambda_norms]
+    return pd.DataFrame({
+        "λ_norm": [2.0 ** j for j in log2_lambda_norms],
+        "λ (the paper)": lam,
+        "torch SGD/Adam weight_decay": lam,
+        f"torch AdamW weight_decay at α = 2^{HEADLINE_LOG2_LR}": [v / adam_lr for v in lam],
+        "lrlab SGDW weight_decay at α = 2^-4": [v / sgd_lr for v in lam],
+    })
+
+
+def decay_against_noise(cells, train_acc):
+    """How much decay moves the error across one LR row (median of each row's range), against what seed
+    noise alone would give a row of that many settings; `train_acc`: the median run's final training
+    accuracy in %. Returns the glued numbers and the two sentences."""
+    finite = cells.dropna(subset=["error"])
+    row_effect = float(finite.groupby(["optimizer", "log2_lr"]).error.agg(lambda e: e.max() - e.min()).median())
+    seed_sd = float(np.sqrt((cells.spread.dropna() ** 2).mean())) if cells.spread.notna().any() else float("nan")
+    noise_range = expected_range_in_sds(int(cells.groupby(["optimizer", "log2_lr"]).size().median())) * seed_sd
+    noise_words = ("The grid has one seed per cell, so its seed noise is not measured." if np.isnan(seed_sd) else
+                   f"Rerunning one setting with another seed moves it by {seed_sd:.1f} points (standard deviation "
+                   f"over the headline row's seeds), so seed noise alone would give a row range of about "
+                   f"{noise_range:.1f} points.")
+    if np.isnan(seed_sd):
+        signal_words = "Whether that is more than noise waits for the seeds."
+    elif row_effect < 1.5 * noise_range:
+        signal_words = (f"At this scale decay is a small effect beside seed noise: the median run ends at "
+                        f"{train_acc:.0f}% training accuracy (on augmented batches, in its last epoch), far from "
+                        "fitting its training set, where a regulariser has little to do. The best λ on a row, "
+                        "and the slopes below, are therefore noisy readings; the `full` profile is where the "
+                        "coupling question is answered.")
+    else:
+        signal_words = (f"Decay matters well beyond seed noise at this scale (the median run ends at {train_acc:.0f}% "
+                        "training accuracy, on augmented batches in its last epoch).")
+    return dict(row_effect=row_effect, noise_words=noise_words, signal_words=signal_words)
+
+
+def median_train_accuracy(history):
+    """The median completed run's training accuracy in its last epoch, in % (`Chapter.history` frame)."""
+    last = history[history.status == "completed"].sort_values("epoch").groupby("id").tail(1)
+    return 100 * float(last.train_acc.median())
+
+
+def best_log2_lambda(row):
+    """log2 lambda_norm of one LR row's minimum error among the decayed columns, parabola-refined,
+    and whether it sits on the grid's edge (then it only bounds the optimum)."""
+    import pandas as pd
+    row = row[np.isfinite(row.log2_lambda_norm)]
+    if row.error.notna().sum() < 2:
+        return pd.Series({"best": np.nan, "edge": True})
+    best, edge = refined_minimum(row.log2_lambda_norm, row.error)
+    return pd.Series({"best": best, "edge": edge})
+
+
+def coupling_slopes(cells):
+    """Per optimizer, the line through each LR row's best log2 lambda_norm against log2 LR: slope -1
+    is coupled decay (lambda* ~ 1/alpha), 0 decoupled. Returns (the slopes' table indexed by optimizer,
+    optimizer -> its rows' best decays)."""
+    import pandas as pd
+    slopes, best_rows = [], {}
+    for optimizer in OPTIMIZERS:
+        rows = (cells[cells.optimizer == optimizer].groupby("log2_lr")
+                .apply(best_log2_lambda, include_groups=False).reset_index().dropna(subset=["best"]))
+        best_rows[optimizer] = rows
+        if len(rows) >= 3:
+            (slope, _), cov = np.polyfit(rows.log2_lr, rows.best, 1, cov=True)
+            se = float(np.sqrt(cov[0, 0]))
+        else:
+            slope, se = (np.polyfit(rows.log2_lr, rows.best, 1)[0] if len(rows) == 2 else np.nan), np.nan
+        slopes.append({"optimizer": OPTIMIZER_LABELS[optimizer], "slope": float(slope), "standard error": se,
+                       "rows": len(rows), "rows with the best λ on the grid's edge": int(rows.edge.sum())})
+    return pd.DataFrame(slopes, index=OPTIMIZERS), best_rows
+
+
+def coupling_words(slope, se):
+    """A slope in words: coupled (near -1) or decoupled (near 0) within two standard errors or 0.3,
+    whichever is larger; both or neither when the tolerance says so."""
+    if np.isnan(slope):
+        return "unmeasured"
+    tol = 0.3 if np.isnan(se) else max(2 * se, 0.3)
+    near_coupled, near_decoupled = abs(slope + 1) <= tol, abs(slope) <= tol
+    if near_coupled and near_decoupled:
+        return "undetermined (the fit's error admits both)"
+    if near_coupled:
+        return "coupled"
+    if near_decoupled:
+        return "decoupled"
+    if slope > 0:
+        return "neither (its best decay rises with the learning rate)"
+    return "in between"
+
+
+def slope_verdict(slopes):
+    """Each optimizer's slope in words against what its update rule predicts."""
+    words = {o: coupling_words(slopes.slope[o], slopes["standard error"][o]) for o in OPTIMIZERS}
+    agree = [f"{OPTIMIZER_LABELS[o]} ({words[o]})" for o in OPTIMIZERS if words[o] == PREDICTED_COUPLING[o]]
+    differ = [f"{OPTIMIZER_LABELS[o]} reads as {words[o]}, where its update rule predicts {PREDICTED_COUPLING[o]}"
+              for o in OPTIMIZERS if words[o] != PREDICTED_COUPLING[o]]
+    return ("Read with a tolerance of two standard errors (or 0.3, whichever is larger): "
+            + (f"{', '.join(agree)} " + ("matches what its update rule predicts" if len(agree) == 1
+                                           else "match what their update rules predict") if agree
+               else "no optimizer matches what its update rule predicts")
+            + ("" if not differ else "; " + "; ".join(differ)) + ".")
+
+
+def best_cells(cells):
+    """Per optimizer, its best decayed cell (the mean where it has several seeds) and its best error
+    with no decay at all."""
+    import pandas as pd
+    best = []
+    for optimizer in OPTIMIZERS:
+        mine = cells[cells.optimizer == optimizer]
+        top = mine[np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"]).nsmallest(1, "error").iloc[0]
+        none = mine[~np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"])
+        best.append({"optimizer": OPTIMIZER_LABELS[optimizer], "best test error (%)": top.error,
+                     "learning rate": f"2^{top.log2_lr:g}", "λ_norm": f"2^{top.log2_lambda_norm:g}",
+                     "seeds": int(top.seeds), "best without decay (%)": none.error.min() if len(none) else np.nan})
+    return pd.DataFrame(best, index=OPTIMIZERS)
+
+
+def headline(runs, cells):
+    """The paper's headline: Adam and AdamW at the grid's LR nearest 2^HEADLINE_LOG2_LR (from `runs`,
+    every seed), each at its best decay. Returns the two picks (mean, std, count, log2 lambda_norm),
+    AdamW's relative improvement in % and its SD, propagated from the seeds' spread."""
+    lrs = cells[cells.optimizer == "adam"].log2_lr.unique()
+    head_lr = float(lrs[np.abs(lrs - HEADLINE_LOG2_LR).argmin()])
+    head = runs[(runs.log2_lr == head_lr) & runs.optimizer.isin(["adam", "adamw"]) & np.isfinite(runs.log2_lambda_norm)]
+    per_setting = head.groupby(["optimizer", "log2_lambda_norm"]).error.agg(["mean", "std", "count"]).reset_index()
+    pick = per_setting.loc[per_setting.groupby("optimizer")["mean"].idxmin()].set_index("optimizer")
+    adam, adamw = pick.loc["adam"], pick.loc["adamw"]
+    improvement = 100 * (adam["mean"] - adamw["mean"]) / adam["mean"]
+    rel_sd = (100 * np.hypot(adamw["std"] / adam["mean"], adamw["mean"] * adam["std"] / adam["mean"] ** 2)
+              if min(adam["count"], adamw["count"]) > 1 else np.nan)
+    return dict(log2_lr=head_lr, adam=adam, adamw=adamw, improvement=improvement, improvement_sd=rel_sd,
+                seeds=int(min(adam["count"], adamw["count"])), epochs=int(head.epochs.iloc[0]))
+
+
+def headline_words(h):
+    """The headline comparison in a sentence (glued Markdown gets no $...$ maths: λ is written out)."""
+    adam, adamw = h["adam"], h["adamw"]
+    return (f"Adam + L2 at its best λ_norm (2^{adam.log2_lambda_norm:g}) reaches "
+            f"{plus_minus(adam['mean'], adam['std'], '%')} test error and AdamW at its best "
+            f"(2^{adamw.log2_lambda_norm:g}) {plus_minus(adamw['mean'], adamw['std'], '%')}"
+            + (" (mean ± standard deviation over seeds)" if h["seeds"] > 1 else "")
+            + f": AdamW's relative improvement is {plus_minus(h['improvement'], h['improvement_sd'], '%')}.")
+
+
+def versus(slopes, best, h):
+    """The paper's claims beside our numbers."""
+    import pandas as pd
+    err, nodecay, lam = best["best test error (%)"], best["best without decay (%)"], best["λ_norm"]
+
+    def slope(o):
+        return f"slope {slopes.slope[o]:+.2f} ± {slopes['standard error'][o]:.2f}"
+    return pd.DataFrame([
+        {"claim": "SGD + L2: best λ on a diagonal (coupled)", "paper": "diagonal basin (Fig. 2, top left)",
+         "ours": slope("sgd")},
+        {"claim": "SGDW: best λ independent of the LR", "paper": "axis-aligned (Fig. 2, top right)",
+         "ours": slope("sgdw")},
+        {"claim": "Adam + L2 gains little from decay", "paper": "best ≈ λ = 0 (Fig. 2, bottom left)",
+         "ours": f"{err['adam']:.2f}% with decay vs "
+                 + (f"{nodecay['adam']:.2f}% without" if np.isfinite(nodecay["adam"]) else "no run without decay yet")},
+        {"claim": "AdamW: best λ independent of the LR", "paper": "axis-aligned (Fig. 2, bottom right)",
+         "ours": slope("adamw")},
+        {"claim": "AdamW rivals SGD and SGDW", "paper": "comparable (Fig. 2)",
+         "ours": f"AdamW {err['adamw']:.2f}%, SGD {err['sgd']:.2f}%, SGDW {err['sgdw']:.2f}%"},
+        {"claim": "AdamW vs Adam at LR 0.001", "paper": "15% lower test error (its headline claim, with Fig. 4)",
+         "ours": f"{plus_minus(h['improvement'], h['improvement_sd'], '%')} (LR 2^{h['log2_lr']:g})"},
+        {"claim": "best normalised decay, SGDW and AdamW", "paper": "λ_norm 0.025 to 0.05 (App. B.1)",
+         "ours": f"SGDW {lam['sgdw']}, AdamW {lam['adamw']}"},
+    ])

@@ -8,10 +8,12 @@ the width sweep is its odd octaves: those are shown, marked "8 of 16 runs", befo
 trained). Parts an experiment names in `SHOWN_TOGETHER` are compared with each other, so they come
 from one profile. A named profile ("quick", "smoke", ...) shows every part from that profile alone.
 """
+import sys
 from dataclasses import dataclass, replace
 
 from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
+from lrlab.progress import declared_records
 from lrlab.results import PROFILES, Store, history_frame, noise_scale_frame, runs_frame
 
 BETTER_THAN_QUICK = ("full", "gpu")   # what "auto" looks for first, best first
@@ -40,8 +42,8 @@ class Part:
 def _recorded(store, name, profile):
     """id -> record of every finished (or diverged) run of `name` at `profile`; corrupt ones count as
     missing here (`lrlab status` reports them, the sweep redoes them)."""
-    from lrlab.sweep import declared_records
-    return {config.id: record for config, _, record in declared_records(name, profile, store) if record is not None}
+    return {config.id: record for config, _, record in declared_records(name, profile, store)
+            if record is not None}
 
 
 def _finished_chunk_ids(name, profile, recorded):
@@ -64,7 +66,6 @@ def _groups(module, names):
 def open_chapter(name, profile="auto", results=None, allow_training=False, device="cpu", data_root=None):
     """The chapter's records, part by part. A named profile must be complete (or, with
     `allow_training`, is trained first); "auto" takes each part from the best profile that has it."""
-    from lrlab.sweep import ensure_runs
     if profile != "auto":
         check_choice("profile", profile, PROFILES + ("auto",))
     module = experiments.get(name)
@@ -103,6 +104,21 @@ def open_chapter(name, profile="auto", results=None, allow_training=False, devic
     for p in names:   # declared only at a profile that has nothing of it yet: shown as empty
         chosen.setdefault(p, Part(p, "quick", (), 0))
     return Chapter(name, "auto", _titled(module, {p: chosen[p] for p in names}))
+
+
+def ensure_runs(name, profile, results=None, allow_training=False, device="cpu", data_root=None):
+    """The records of `name` at `profile` must exist; with `allow_training` (tests, a reader's own
+    machine) the missing ones are trained first, the one place the book reaches the sweep."""
+    store = Store(results)
+    states = [state for _, state, _ in declared_records(name, profile, store)]
+    missing = [s for s in states if s in ("missing", "corrupt")]
+    if missing and not allow_training:
+        raise LrlabError(f"{len(missing)} of {len(states)} runs of {name!r} at profile {profile!r} are "
+                         f"missing in {store.root}; run `lrlab sweep {name} --profile {profile}` first")
+    if missing:
+        from lrlab.sweep import sweep
+        sweep(name, profile, results, device, data_root, progress=False, log=lambda m: print(m, file=sys.stderr))
+    return store
 
 
 def _titled(module, parts):

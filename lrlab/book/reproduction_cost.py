@@ -1,0 +1,173 @@
+"""The reproduction-cost page's analysis: what the committed runs cost, how fast the loop trains per
+model (the bench records), what running many at once buys, what the GPU queue still needs, and the
+book's cost goals against the records. Read through the store, like every page."""
+import pandas as pd
+
+from lrlab.results import Store
+
+BENCH_COLUMNS = {"device": "device", "model": "model", "batch_size": "batch", "mode": "mode", "per_s": "speed",
+                 "epoch_s": "s / CIFAR epoch", "gflop": "train GFLOP / example", "peak": "of peak",
+                 "compile": "compile s (cold / disk cache / same process)", "torch": "torch", "measured": "measured"}
+
+
+def run_costs(results):
+    """(one row per committed run: experiment, profile, device, on a GPU, status, minutes; the minutes
+    per experiment, profile and device)."""
+    runs = pd.DataFrame([dict(experiment=r["experiment"], profile=r["profile"], device=r["env"]["device"],
+                              gpu=r["env"]["device_type"] == "cuda", status=r["status"], minutes=r["wall_s"] / 60)
+                         for r in Store(results).records()],
+                        columns=["experiment", "profile", "device", "gpu", "status", "minutes"])
+    cost = (runs.groupby(["experiment", "profile", "device"])
+            .agg(runs=("status", "size"), diverged=("status", lambda s: int((s == "diverged").sum())),
+                 minutes=("minutes", "sum"))
+            .reset_index())
+    return runs, cost
+
+
+def gpu_note(runs):
+    n = int(runs.gpu.sum())
+    return (f"{n} of the committed runs were made on a GPU." if n else
+            "No committed run was made on a GPU yet: the `gpu` and `full` profiles are pending.")
+
+
+def bench_rows(results):
+    """(bench rows, sweep-timing rows, command-timing rows) of every bench record, each stamped with its
+    device, torch and date. Bench rows that carry an error (a stack that did not fit) are left out: the
+    stacking note says so."""
+    bench, sweeps, commands = [], [], []
+    for record in Store(results).bench_records():
+        stamp = dict(torch=record["env"]["torch"], measured=record["created"][:10], device=record["env"]["device"],
+                     gpu=record["env"]["device_type"] == "cuda")
+        bench += [{**row, **stamp} for row in record.get("rows", [])]
+        sweeps += [{**row, **stamp} for row in record.get("sweeps", [])]
+        commands += [{**row, "device": stamp["device"]} for row in record.get("commands", [])]
+    bench = pd.DataFrame(bench)
+    if "error" in bench:
+        bench = bench[bench.per_s.notna()]
+    return bench, pd.DataFrame(sweeps), commands
+
+
+def bench_table(bench):
+    """Speed per model and mode, as the page shows it."""
+    missing = pd.Series(index=bench.index, dtype=float)
+    compiled, cached, reuse = (bench.get(k, missing) for k in ("compile_s", "compile_cached_s", "compile_reuse_s"))
+    table = bench.assign(
+        per_s=bench.per_s.map("{:,.0f}".format) + " " + bench.unit + "/s",
+        epoch_s=bench.epoch_s.map(lambda v: "-" if pd.isna(v) else f"{v:.1f}"),
+        gflop=(bench.train_flops_per_example / 1e9).map("{:.3f}".format),
+        peak=bench.peak_fraction.map(lambda v: "-" if pd.isna(v) else f"{100 * v:.1f}%"),
+        compile=[("-" if pd.isna(c) else f"{c:.1f} / {d:.1f} / {r:.2f}") for c, d, r in zip(compiled, cached, reuse)],
+    )[list(BENCH_COLUMNS)]
+    table.columns = list(BENCH_COLUMNS.values())
+    return table
+
+
+def bench_summary(bench):
+    """The numbers and the note the speed section quotes (or what it says before any bench record)."""
+    if not len(bench):
+        return (dict(bench_devices="none", speedup_best=float("nan"), r20_epoch_ms_at_peak=float("nan")),
+                "The GPU measurements are pending.")
+    from lrlab.bench import PEAK_FLOPS
+    from lrlab.experiments import CIFAR10_TRAIN_IMAGES
+    classic = bench[bench["mode"].str.startswith("classic")]
+    r20 = bench[bench.model == "resnet20"].train_flops_per_example
+    gpu = bench[bench.peak_fraction.notna()]
+    numbers = dict(bench_devices=", ".join(sorted(bench.device.unique())),
+                   speedup_best=float(classic.ours_over_classic.max() if len(classic) else float("nan")),
+                   r20_epoch_ms_at_peak=float(r20.iloc[0] * CIFAR10_TRAIN_IMAGES / dict(PEAK_FLOPS)["H100"]["bf16"] * 1e3)
+                   if len(r20) else float("nan"))
+    return numbers, (f"{len(gpu)} of the rows were measured on a GPU." if len(gpu) else
+                     "Every bench record so far is from a CPU: the GPU measurements, and the fraction of the "
+                     "device's peak that needs them, are pending.")
+
+
+def sweep_table(sweeps):
+    """Whole-sweep timings at each number of runs at once, as the page shows them."""
+    table = sweeps.assign(
+        elapsed=(sweeps.elapsed_s / 60).map("{:.1f}".format),
+        runs_min=(sweeps.runs_wall_s / 60).map("{:.1f}".format),
+        speedup=sweeps.speedup.map("{:.2f}x".format),
+    )[["device", "experiment", "profile", "runs", "jobs", "elapsed", "runs_min", "speedup", "measured"]]
+    table.columns = ["device", "experiment", "profile", "runs", "at once", "elapsed (min)",
+                     "sum of run times (min)", "speed over 1 at a time", "measured"]
+    best = sweeps.loc[sweeps.speedup.idxmax()]
+    return table, (f"On {best.device}, {best.jobs} at a time finished the {best.experiment} {best.profile} sweep "
+                   f"{best.speedup:.2f} times as fast as one at a time.")
+
+
+def stacked_note(bench):
+    """What the "stack of K" bench rows measured, against the same runs one after another."""
+    stacks = bench[bench["mode"].str.startswith("stack of")] if len(bench) else bench
+    if not len(stacks):
+        return ("**Stacked training** (K runs of one shape as one computation) is not measured on any device yet "
+                "(`lrlab bench mlp-1024 resnet20 --stack 1,4,16,64`).")
+    measured = "; ".join(
+        f"{model} at batch {batch} on {device}: " + ", ".join(
+            f"K = {int(r.members)} {r.stacked_over_sequential:.2f}x" for r in rows.sort_values("members").itertuples())
+        for (device, model, batch), rows in stacks.groupby(["device", "model", "batch_size"]))
+    return ("**Stacked training.** K runs of one model shape (a grid's learning rates, seeds, weight decays) "
+            "train as one computation (`lrlab.stacked`), each member still its own run with its own record. "
+            "The \"stack of K\" rows give the aggregate speed; against the same K runs one after another: "
+            f"{measured}. `lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only "
+            "where that beats training alone.")
+
+
+def queue_summary(results):
+    """(the GPU queue's chunks as a table, what each settles as a Markdown list, the tiers' totals)."""
+    from lrlab import queue
+    rows = queue.queue("gpu", results)
+    table = pd.DataFrame([{"tier": r.tier, "chunk": r.name, "state": r.state, "runs done": f"{r.done} of {r.runs}",
+                           "minutes left": r.minutes} for r in rows])
+    settles = "\n".join(f"- `{r.name}`: {r.settles}" for r in rows)
+    tiers = {tier: queue.tier_totals(rows, tier) for tier in (1, 2)}
+    note = " ".join(f"Tier {tier}: {left:.1f} minutes left in {jobs} jobs of {queue.JOB_MINUTES:g} minutes "
+                    f"({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
+                    for tier, (left, jobs, whole, whole_jobs) in tiers.items())
+    return table, settles, note
+
+
+def _resnet56_goals(bench):
+    r56 = bench[bench.model == "resnet56"]
+    classic = r56[r56["mode"].str.startswith("classic")]
+    gpu, cpu = classic[classic.gpu], classic[~classic.gpu]
+    shown = gpu if len(gpu) else cpu
+    peak = r56[r56.peak_fraction.notna() & r56["mode"].str.startswith("bf16")]
+    return [dict(goal="ResNet-56: our images/s over the classic recipe, same GPU", target="at least 10x",
+                 measured="; ".join(f"{v:.1f}x on {d}" for v, d in zip(shown.ours_over_classic, shown.device)) or "-",
+                 verdict=("met" if gpu.ours_over_classic.max() >= 10 else "missed") if len(gpu) else "GPU pending"),
+            dict(goal="ResNet-56: fraction of the GPU's bf16 peak", target="at least 5%",
+                 measured=f"{100 * peak.peak_fraction.max():.1f}% on {peak.device.iloc[0]}" if len(peak) else "-",
+                 verdict=("met" if peak.peak_fraction.max() >= 0.05 else "missed") if len(peak) else "GPU pending")]
+
+
+def goals(bench, runs, commands, results):
+    """The book's cost goals against the records: met, missed, or pending."""
+    from lrlab.progress import status
+    out = _resnet56_goals(bench) if len(bench) else []
+    gpu_minutes = 0.0
+    declared = {row["experiment"]: row for row in status(results, profiles=("gpu",))}
+    for name, row in declared.items():
+        done = row["done"] + row["diverged"]
+        minutes = runs[(runs.experiment == name) & (runs.profile == "gpu")].minutes.sum()
+        gpu_minutes += minutes
+        out.append(dict(goal=f"{name}: the gpu profile on one GPU", target="under 8 min",
+                        measured=f"{minutes:.1f} min ({done} of {row['declared']} runs recorded)" if done else
+                        f"0 of {row['declared']} runs recorded",
+                        verdict=("met" if minutes < 8 else "missed") if done == row["declared"] else "GPU pending"))
+    complete = all(r["done"] + r["diverged"] == r["declared"] for r in declared.values())
+    out.append(dict(goal="the whole book's gpu profile", target="under 15 min of GPU time",
+                    measured=f"{gpu_minutes:.1f} min recorded",
+                    verdict=("met" if gpu_minutes < 15 else "missed") if complete else "GPU pending"))
+    quick = runs[runs.profile == "quick"]
+    out.append(dict(goal="the whole quick profile on the 2-core CPU", target="under 45 min",
+                    measured=f"{quick.minutes.sum():.0f} min, one run at a time, on "
+                             f"{', '.join(sorted(quick.device.unique()))}",
+                    verdict="met" if quick.minutes.sum() < 45 else "missed"))
+    for label, minutes_goal in (("make book", 3), ("make test", 10)):
+        timed = [c for c in commands if c["label"].startswith(label)]
+        out.append(dict(goal=f"{label} on the 2-core CPU", target=f"under {minutes_goal} min",
+                        measured="; ".join(f"{c['elapsed_s'] / 60:.1f} min ({c['label']}, {c['device']})"
+                                           for c in timed) or "not timed yet",
+                        verdict=("met" if all(c["elapsed_s"] < 60 * minutes_goal for c in timed) else "missed")
+                        if timed else "pending"))
+    return pd.DataFrame(out)

@@ -1,0 +1,56 @@
+"""Figures of the basics chapter."""
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lrlab import quadratic, schedules
+
+
+def quadratic_descent(curvatures, cases, steps=40):
+    """Gradient descent on a quadratic at each learning rate of `cases` (label -> LR): the loss (left)
+    and the stiff coordinate (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for label, lr in cases.items():
+        thetas, losses = quadratic.descend(curvatures, lr, steps=steps, theta0=[1.0] * len(curvatures))
+        axes[0].semilogy(losses, label=f"{label}: $\\eta$ = {lr:.2f}")
+        axes[1].plot(thetas[:12, 1], marker=".", label=label)
+    axes[0].set(xlabel="step", ylabel="loss", title="loss (log scale)")
+    axes[1].set(xlabel="step", ylabel="$\\theta_2$ (curvature 10)", title="the stiff coordinate")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def lr_sweep(runs):
+    """Final training loss against the constant LR, one line per momentum; crosses for diverged runs."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for mu, group in runs.sort_values("lr").groupby("momentum"):
+        ok = group[group.status == "completed"]
+        bad = group[group.status == "diverged"]
+        line, = ax.plot(np.log2(ok.lr), ok.final_train_loss, marker="o", label=f"momentum {mu:g}")
+        ax.scatter(np.log2(bad.lr), np.full(len(bad), ok.final_train_loss.max() * 1.15 if len(ok) else 3.0),
+                   marker="x", color=line.get_color(), s=50)
+    ax.set(xlabel="log$_2$ learning rate", ylabel="final training loss",
+           title="constant learning rate, MLP on CIFAR-10")
+    ax.legend()
+    return fig
+
+
+def schedule_gallery(names=schedules.SCHEDULES, total=1000, cols=3):
+    """Every schedule over `total` steps with a peak of 1, drawn by the scheduler objects the training
+    loop steps; momentum (dashed, right axis) where the schedule moves it."""
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(10, 1.9 * rows), sharex=True)
+    for ax, name in zip(axes.flat, names):
+        curve = schedules.lr_curve(name, total, **schedules.DEFAULT_GALLERY_ARGS.get(name, {}))
+        ax.plot(curve["step"], curve["lr"], color="C0")
+        ax.set_title(name, fontsize=9)
+        ax.set_ylim(0, 1.08 * max(curve["lr"]))
+        if len(set(np.round(curve["momentum"], 6))) > 1:
+            ax2 = ax.twinx()
+            ax2.plot(curve["step"], curve["momentum"], color="C1", ls="--", lw=1)
+            ax2.tick_params(labelsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.supxlabel("optimizer step", fontsize=9)
+    fig.supylabel("learning rate / peak", fontsize=9)
+    return fig

@@ -1,0 +1,80 @@
+"""Figures of the super-convergence chapter."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from lrlab.experiments.super_convergence import (BASELINE_BUDGET, PAPER_BUDGET, RANGE_TEST_SMOOTHING,
+                                                 accuracy_curves, range_trace)
+from lrlab.lr_finder import RULES, agreeing_rules, smoothed
+
+RULE_COLOURS = dict(zip(RULES, ("C2", "C3", "C4")))
+
+
+def range_test(ours, theirs, ours_rules, their_rules):
+    """Training loss against the LR of both range tests, each rule's suggestion as a vertical line
+    (ours solid and named, torch-lr-finder's dotted)."""
+    ours_lr, ours_loss = range_trace(ours)
+    ref_lr, ref_loss = range_trace(theirs)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.plot(ours_lr, ours_loss, color="0.8", lw=0.8, label="lrlab, raw loss per step")
+    ax.plot(ours_lr, smoothed(ours_loss, RANGE_TEST_SMOOTHING), color="C0", label="lrlab, smoothed")
+    ax.plot(ref_lr, ref_loss, color="C1", ls="--", label="torch-lr-finder, smoothed")
+    for value, names in agreeing_rules(ours_rules):
+        ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"{names}: {value:.3g}")
+    for value, names in agreeing_rules(their_rules):
+        ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, ls=":")
+    finite = ours_loss[np.isfinite(ours_loss)]
+    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss",
+           ylim=(finite.min() * 0.9, min(finite.max(), 2 * finite[0]) * 1.05))
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def accuracy_range_test(record):
+    """Test accuracy during Smith's linear range test."""
+    trace = pd.DataFrame(record["trace"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    ax.plot(trace.lr, 100 * trace.test_acc, marker="o", ms=3)
+    ax.set(xlabel="learning rate (linear, 0 to 3)", ylabel="test accuracy (%)")
+    return fig
+
+
+def peak_sweep(peaks, constant, suggested):
+    """Final accuracy against the cycle's peak and against a constant LR; diverged runs as crosses at 10%;
+    the range test's suggestions as vertical lines."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for frame, label, marker in ((peaks, "one cycle, by its peak", "o"), (constant, "constant rate", "s")):
+        ax.plot(frame.lr, frame.acc, marker=marker, label=label)
+        div = frame[frame.status == "diverged"]
+        ax.plot(div.lr, np.full(len(div), 10.0), ls="none", marker="x", color="k", ms=8)
+    for value, names in agreeing_rules(suggested):
+        ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"range test, {names}")
+    ax.set(xscale="log", xlabel="peak (or constant) learning rate", ylabel="final test accuracy (%)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def one_cycle_against_baseline(cycle, baseline, steps):
+    """The paper's Fig. 1a: test accuracy per iteration, mean over seeds with a ± 1 SD band."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for records, label in ((cycle, f"one cycle 0.1-3-0.1, {steps:,} steps"),
+                           (baseline, f"piecewise constant 0.35, {BASELINE_BUDGET * steps:,} steps")):
+        c = accuracy_curves(records)
+        ax.plot(c.step, c["mean"], label=f"{label} ({int(c['count'].max())} seeds)")
+        ax.fill_between(c.step, c["mean"] - c["std"].fillna(0), c["mean"] + c["std"].fillna(0), alpha=0.25)
+    ax.set(xlabel="iteration", ylabel="test accuracy (%)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def cycle_budget(budget, headline_steps, ours_label):
+    """Final accuracy against the cycle's length relative to each side's headline cycle, ours and the paper's."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    ax.plot(budget.steps / headline_steps, budget.acc, marker="o", label=ours_label)
+    ax.plot(np.array(list(PAPER_BUDGET)) / 10_000, list(PAPER_BUDGET.values()), marker="D", color="k", ls="--",
+            label="the paper (ResNet-56, full CIFAR-10; 1 = 10,000 iterations)")
+    ax.set(xscale="log", xlabel="cycle length, relative to the headline cycle", ylabel="final test accuracy (%)")
+    ax.set_xticks([0.2, 0.6, 1, 2], ["1/5", "3/5", "1", "2"])
+    ax.minorticks_off()
+    ax.legend(fontsize=8)
+    return fig

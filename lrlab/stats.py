@@ -1,0 +1,47 @@
+"""The statistics every chapter reads its records with: a refined grid optimum, mean and spread over
+seeds, how wide a row of pure noise would look. Pure numpy on plain arrays, so each is unit-tested."""
+import numpy as np
+
+
+def refined_minimum(x, y):
+    """(x at the minimum of y, on_edge): the grid minimum refined by a parabola through it and its two
+    neighbours (kept between them; not refined where the parabola opens downward). `on_edge` says the
+    grid minimum is the first or last point, where the true optimum may lie beyond the grid. NaNs in y
+    are skipped; no finite point gives (nan, True)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(y)
+    order = np.argsort(x[keep], kind="stable")
+    x, y = x[keep][order], y[keep][order]
+    if len(x) == 0:
+        return float("nan"), True
+    i = int(y.argmin())
+    best = float(x[i])
+    if 0 < i < len(x) - 1:
+        a, b, _ = np.polyfit(x[i - 1:i + 2], y[i - 1:i + 2], 2)
+        if a > 0:
+            best = float(np.clip(-b / (2 * a), x[i - 1], x[i + 1]))
+    return best, i in (0, len(x) - 1)
+
+
+def mean_sd(values):
+    """(mean, standard deviation over seeds) skipping NaNs (diverged runs); the SD is NaN for one value."""
+    values = np.asarray(values, float)
+    mean = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    sd = float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else float("nan")
+    return mean, sd
+
+
+def plus_minus(value, sd, unit=""):
+    """"71.91% ± 0.40", or "71.91% (one seed)" where there is no spread to give."""
+    return f"{value:.2f}{unit} ± {sd:.2f}" if np.isfinite(sd) else f"{value:.2f}{unit} (one seed)"
+
+
+def expected_range_in_sds(n, draws=20_000, seed=0):
+    """The mean range (largest minus smallest) of `n` independent standard normal draws, in SDs
+    (about 2.7 for 7): how wide a row of `n` settings would look if only seed noise moved it."""
+    return float(np.ptp(np.random.default_rng(seed).standard_normal((draws, n)), axis=1).mean())
+
+
+def percent_or_nan(record, metric="test_acc"):
+    """A record's final metric in %, or NaN for a diverged run (shown as such, never averaged in)."""
+    return 100 * record["final"][metric] if record["status"] == "completed" else np.nan

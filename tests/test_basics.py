@@ -1,0 +1,53 @@
+"""The basics chapter's analysis: momentum's step on a quadratic, and the MLP sweep's best and
+diverging rates, on made-up sweeps."""
+import math
+
+import pandas as pd
+import pytest
+
+from lrlab.experiments import basics
+
+
+def made_up_sweep(losses):
+    """momentum -> {log2 LR: final training loss, or None for a diverged run}."""
+    return pd.DataFrame([dict(momentum=mu, lr=2.0 ** k, status="diverged" if loss is None else "completed",
+                              final_train_loss=float("nan") if loss is None else loss)
+                         for mu, by_lr in losses.items() for k, loss in by_lr.items()])
+
+
+SWEEP = made_up_sweep({0.0: {-6: 1.9, -4: 1.2, -2: 1.5, 0: 2.31, 2: None},
+                       0.9: {-6: 1.4, -4: 2.28, -2: 2.303, 0: None, 2: None}})
+
+
+def test_momentum_acts_like_a_step_of_eta_over_one_minus_mu_where_eta_h_is_small():
+    table = basics.momentum_table(lr=0.01, curvature=1e-3, momenta=(0.0, 0.9), steps=2000).set_index("momentum μ")
+    assert table.loc[0.0, "measured / claimed"] == pytest.approx(1.0, abs=0.01)
+    assert table.loc[0.9, "claimed η/(1−μ)"] == pytest.approx(0.1)
+    assert table.loc[0.9, "measured / claimed"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_the_best_rate_per_momentum_is_the_lowest_loss_among_runs_that_did_not_diverge():
+    best = basics.best_rates(SWEEP)
+    assert best[0.0].lr == 2.0 ** -4 and best[0.9].lr == 2.0 ** -6
+    summary = basics.sweep_summary(SWEEP)
+    assert summary["best_lr_ratio"] == pytest.approx(4.0)
+    assert summary["best_lr_plain"] == 2.0 ** -4 and summary["best_lr_momentum"] == 2.0 ** -6
+
+
+def test_divergence_starts_at_the_smallest_rate_that_diverged():
+    assert basics.first_diverged(SWEEP, 0.9) == 1.0
+    assert basics.divergence_words(SWEEP, 0.0, "first diverges at") == "first diverges at 4"
+    calm = SWEEP[SWEEP.status == "completed"]
+    assert math.isnan(basics.first_diverged(calm, 0.0))
+    assert basics.divergence_words(calm, 0.0, "first diverges at") == "no rate up to 1 diverges"
+
+
+def test_a_run_stuck_at_the_loss_of_a_uniform_guess_is_counted_not_called_diverged():
+    summary = basics.sweep_summary(SWEEP)
+    assert summary["n_stuck_plain"] == 1 and summary["n_stuck_momentum"] == 2
+
+
+def test_without_a_trained_run_at_one_momentum_the_ratio_is_not_a_number():
+    only_plain = SWEEP[SWEEP.momentum == 0.0]
+    summary = basics.sweep_summary(only_plain)
+    assert math.isnan(summary["best_lr_ratio"]) and math.isnan(summary["best_lr_momentum"])

@@ -1,0 +1,103 @@
+"""The rules behind the LR-vs-width chapter's verdicts, on small made-up sweeps."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab.experiments import lr_vs_width as width
+
+
+def sweep(optimum, log2_lrs=range(-8, 0), seeds=(0,), depth=1.0, status=None):
+    """A made-up sweep: loss = 1 + depth * (log2 LR - optimum[p, w])^2 / 10 per (parameterization, width)."""
+    rows = []
+    for (p, w), best in optimum.items():
+        for k in log2_lrs:
+            for seed in seeds:
+                loss = 1 + depth * (k - best) ** 2 / 10 + 0.01 * seed
+                rows.append(dict(parameterization=p, width=w, lr=2.0 ** k, seed=seed, final_train_loss=loss,
+                                 status=(status or {}).get((p, w, k), "completed")))
+    return width.sweep_frame(pd.DataFrame(rows))
+
+
+SP_DRIFTS = {("sp", 256): -3.0, ("sp", 1024): -4.0, ("sp", 4096): -5.0,
+             ("mup", 256): -3.0, ("mup", 1024): -3.1, ("mup", 4096): -3.2}
+
+
+def test_the_optimum_per_width_is_the_refined_minimum_of_the_seed_mean():
+    frame = sweep({("sp", 256): -3.4, ("mup", 256): -5.6}, seeds=(0, 1, 2))
+    optimum = width.optima(frame, "final_train_loss").set_index("parameterization").log2_lr_opt
+    assert optimum["sp"] == pytest.approx(-3.4) and optimum["mup"] == pytest.approx(-5.6)
+
+
+def test_a_diverged_run_is_left_out_of_its_curve_not_counted_as_a_loss():
+    frame = sweep({("sp", 256): -4.0, ("mup", 256): -4.0}, status={("sp", 256, -4): "diverged"})
+    curve = width.curves(frame, "final_train_loss")
+    assert curve[(curve.parameterization == "sp") & (curve.log2_lr == -4)]["mean"].isna().all()
+    optimum = width.optima(frame, "final_train_loss").set_index("parameterization").log2_lr_opt
+    assert optimum["sp"] != -4.0 and optimum["mup"] == pytest.approx(-4.0)
+
+
+def test_the_shift_is_measured_from_the_narrowest_width_to_the_widest():
+    shift = width.octave_shift(width.optima(sweep(SP_DRIFTS), "final_train_loss"))
+    assert shift["sp"] == pytest.approx(-2.0) and shift["mup"] == pytest.approx(-0.2)
+
+
+def test_the_verdict_reads_the_shifts_against_half_an_octave_and_one_octave():
+    assert "reproduces the paper's pattern" in width.verdict(-2.0, -0.2, "The MLP")
+    assert "does **not** show SP's drift" in width.verdict(-0.5, 0.4, "The MLP")
+    assert "mixed answer" in width.verdict(-2.0, 0.8, "The MLP")
+    assert "mixed answer" in width.verdict(-0.5, 1.5, "The MLP")
+    summary = width.sweep_summary(sweep(SP_DRIFTS), "final_train_loss", "The MLP", "the MLP")
+    assert summary.startswith("The MLP reproduces")
+
+
+def test_the_shared_band_holds_the_rates_where_every_width_is_near_its_own_best():
+    # muP's widths share their optimum; SP's are 2 octaves apart, too far for a 1% band at this depth
+    frame = sweep({("sp", 256): -3.0, ("sp", 1024): -5.0, ("mup", 256): -4.0, ("mup", 1024): -4.0}, depth=1.0)
+    bands = width.shared_band(frame, "final_train_loss")
+    assert bands["mup"] == [-4.0] and bands["sp"] == []
+    note = width.band_note(frame, "final_train_loss", "the MLP")
+    assert "SP: none" in note and "muP: log₂ LR -4" in note
+
+
+def test_a_contiguous_band_is_named_by_its_ends():
+    flat = sweep({("sp", 256): -4.0, ("mup", 256): -4.0}, depth=0.01)   # within 1% from 2^-7 to 2^-1
+    assert "log₂ LR -7 to -1" in width.band_note(flat, "final_train_loss", "the MLP")
+
+
+def test_the_edge_note_names_each_width_whose_best_rate_is_the_grids_end():
+    frame = sweep({("sp", 256): -1.0, ("sp", 1024): -4.0, ("mup", 256): -4.0, ("mup", 1024): -8.0})
+    note = width.edge_note(frame, "final_train_loss", "the MLP")
+    assert "SP at width 256 (log₂ LR -1)" in note and "muP at width 1024 (log₂ LR -8)" in note
+    assert "width 1024 (log₂ LR -4)" not in note
+    assert width.edge_note(sweep(SP_DRIFTS), "final_train_loss", "the MLP") == ""
+
+
+def test_wider_is_better_counts_the_rates_where_loss_never_rises_with_width():
+    rows = []
+    for w, losses in ((256, [2.0, 1.5, 1.2]), (1024, [1.9, 1.6, 1.0])):   # the middle rate gets worse wider
+        for k, loss in zip((-3, -2, -1), losses):
+            for p in ("sp", "mup"):
+                rows.append(dict(parameterization=p, width=w, lr=2.0 ** k, final_train_loss=loss, status="completed"))
+    ordered = width.wider_is_better(width.sweep_frame(pd.DataFrame(rows)), "final_train_loss")
+    assert ordered == {"sp": (2, 3), "mup": (2, 3)}
+
+
+def test_the_readout_growth_compares_the_widest_to_the_narrowest_at_the_third_step():
+    coords = pd.DataFrame([dict(width=w, module=m, t=t, l1=l1) for w, l1 in ((256, 1.0), (1024, 4.0))
+                           for m in ("readout", "fc1") for t in (1, 3)])
+    assert width.readout_growth(coords) == pytest.approx(4.0)
+
+
+def test_the_comparison_table_quotes_the_shifts_as_factors():
+    frame = sweep(SP_DRIFTS)
+    gpt = frame.assign(final_test_loss=frame.final_train_loss)
+    table = width.versus(frame, gpt, "quick", "gpu").set_index("claim").ours
+    assert table.iloc[0].startswith("4.0x (256 to 4096, quick)")
+    assert "(char GPT 256 to 4096, gpu)" in table.iloc[3]
+
+
+def test_settings_are_named_for_every_profile():
+    for settings in (width.MLP_SETTINGS, width.GPT_SETTINGS):
+        assert set(settings) == {"smoke", "quick", "gpu", "full"}
+        assert len({frozenset(s) for s in settings.values()}) == 1
+    assert np.all([c.base_width == width.MLP_SETTINGS["quick"]["base_width"] for c in width.mlp_runs("quick")])

@@ -1,0 +1,54 @@
+"""The statistics every chapter reads its records with (lrlab.stats)."""
+import math
+
+import numpy as np
+import pytest
+
+from lrlab.stats import expected_range_in_sds, mean_sd, plus_minus, refined_minimum
+
+
+def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
+    x = np.arange(-8, 0)
+    best, on_edge = refined_minimum(x, (x + 4.3) ** 2)
+    assert best == pytest.approx(-4.3) and not on_edge
+
+
+def test_the_refined_minimum_reads_the_grid_in_any_order_and_skips_diverged_points():
+    x = np.array([-2, -6, -4, -5, -3, -1])
+    y = (x + 3.8) ** 2
+    y[x == -1] = np.nan
+    assert refined_minimum(x, y)[0] == pytest.approx(-3.8)
+
+
+def test_a_minimum_on_the_grids_edge_is_flagged_and_not_refined():
+    assert refined_minimum([1, 2, 3], [1.0, 2.0, 3.0]) == (1.0, True)
+    assert refined_minimum([1, 2, 3], [3.0, 2.0, 1.0]) == (3.0, True)
+
+
+def test_uneven_grids_are_refined_through_the_three_points_around_the_minimum():
+    x = np.array([0.0, 1.0, 3.0, 4.0])
+    best, _ = refined_minimum(x, (x - 1.4) ** 2)
+    assert best == pytest.approx(1.4)
+
+
+def test_no_finite_point_gives_no_optimum():
+    best, on_edge = refined_minimum([1, 2], [np.nan, np.nan])
+    assert math.isnan(best) and on_edge
+
+
+def test_mean_and_spread_over_seeds_skip_diverged_runs_and_need_two_values():
+    assert mean_sd([1.0, 3.0, np.nan]) == pytest.approx((2.0, math.sqrt(2)))
+    mean, sd = mean_sd([4.0])
+    assert mean == 4.0 and math.isnan(sd)
+    assert all(math.isnan(v) for v in mean_sd([np.nan]))
+
+
+def test_plus_minus_says_one_seed_when_there_is_no_spread():
+    assert plus_minus(71.914, 0.4, "%") == "71.91% ± 0.40"
+    assert plus_minus(71.914, float("nan"), "%") == "71.91% (one seed)"
+
+
+def test_the_range_of_pure_noise_grows_with_the_number_of_settings():
+    # tabulated mean range of n standard normals: 1.128 for 2, 2.704 for 7
+    assert expected_range_in_sds(2) == pytest.approx(1.128, abs=0.02)
+    assert expected_range_in_sds(7) == pytest.approx(2.704, abs=0.02)
