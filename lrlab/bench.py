@@ -23,9 +23,9 @@ from lrlab.config import RunConfig
 from lrlab.data import CIFAR10_MEAN, CIFAR10_STD, CharCorpus, Cifar10
 from lrlab.env import run_env
 from lrlab.errors import LrlabError, check_choice, check_positive
-from lrlab.models import build_model
+from lrlab.models import model_for
 from lrlab.results import Store, write_json_atomic
-from lrlab.train import sync_device, train
+from lrlab.train import train
 
 MODES = {                      # name: (precision, channels_last, torch.compile)
     "fp32": ("fp32", False, False),
@@ -74,8 +74,7 @@ def synthetic_corpus(n_tokens, seed=0):
 def train_flops_per_example(config):
     """Forward + backward FLOPs per image (per token for the GPT), counted by torch."""
     from torch.utils.flop_counter import FlopCounterMode
-    model = build_model(config.model, VOCAB if config.task == "shakespeare" else 10, config.width,
-                        config.depth, block_size=config.block_size)
+    model = model_for(config, VOCAB if config.task == "shakespeare" else 10)
     x = (torch.randint(0, VOCAB, (2, config.block_size)) if config.task == "shakespeare"
          else torch.randn(2, 3, 32, 32))
     with FlopCounterMode(display=False) as counter:
@@ -99,7 +98,8 @@ class ArrayImages(torch.utils.data.Dataset):
 
 
 class ClassicTask:
-    """The textbook input pipeline, for comparison only; `train` steps through it as usual."""
+    """The textbook input pipeline, for comparison only; `train` steps through it as usual (it has the
+    shape of `lrlab.tasks`' tasks)."""
     channels_last = False
     num_classes = 10
 
@@ -116,7 +116,7 @@ class ClassicTask:
             num_workers=workers, drop_last=True, pin_memory=device.type == "cuda",
             persistent_workers=workers > 0)
         self.test = [(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))]
-        self.device, self.steps_per_epoch = device, steps
+        self.device, self.steps_per_epoch, self.examples_per_batch = device, steps, batch_size
 
     def train_batches(self, epoch):
         for step, (x, y) in enumerate(self.loader):

@@ -21,7 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrlab.errors import LrlabError, check_choice
-from lrlab.train import CHECK_EVERY, EVAL_BATCH, NOISE_SMALL_PER_BIG
+from lrlab.tasks import EVAL_BATCH
+from lrlab.train import CHECK_EVERY, NOISE_SMALL_PER_BIG
 
 
 @dataclass(frozen=True)

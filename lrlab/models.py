@@ -189,3 +189,9 @@ def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual
         from mup import set_base_shapes
         set_base_shapes(model, make(base_width), delta=make(2 * base_width))
     return model
+
+
+def model_for(config, num_classes):
+    """The model a run config declares (its weights drawn from torch's current RNG state)."""
+    return build_model(config.model, num_classes, config.width, config.depth, config.zero_init_residual,
+                       config.bn_momentum, config.block_size, config.parameterization, config.base_width, config.init)

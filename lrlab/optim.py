@@ -16,7 +16,7 @@ With that mapping, changing the base LR leaves the decay alone, which is the poi
 """
 import torch
 
-from lrlab.errors import LrlabError, check_choice, check_positive
+from lrlab.errors import LrlabError, check_choice, check_non_negative, check_positive, check_range
 
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 
@@ -57,7 +57,7 @@ def param_groups(model, weight_decay, decay_norm_and_bias=True):
     """
     if not isinstance(model, torch.nn.Module):
         raise LrlabError(f"param_groups needs a torch.nn.Module, got {type(model).__name__}")
-    _check_non_negative("weight_decay", weight_decay)
+    check_non_negative("weight_decay", weight_decay)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise LrlabError(f"{type(model).__name__} has no trainable parameters")
@@ -81,13 +81,13 @@ def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, wei
     """
     check_choice("optimizer", name, OPTIMIZERS)
     check_positive("lr", lr)
-    _check_unit("momentum", momentum)
-    _check_non_negative("weight_decay", weight_decay)
+    check_range("momentum", momentum, 0, 1, closed="low")
+    check_non_negative("weight_decay", weight_decay)
     betas = tuple(betas)
     if len(betas) != 2:
         raise LrlabError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-    _check_unit("beta1", betas[0])
-    _check_unit("beta2", betas[1])
+    check_range("beta1", betas[0], 0, 1, closed="low")
+    check_range("beta2", betas[1], 0, 1, closed="low")
     check_positive("eps", eps)
     if nesterov and (name not in ("sgd", "sgdw") or momentum == 0):
         raise LrlabError(f"nesterov needs momentum > 0 and an SGD optimizer (sgd, sgdw), got {name!r} "
@@ -101,7 +101,7 @@ def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, wei
     decoupled = name in ("sgdw", "adamw")
     for group in groups:
         group_lr = check_positive("lr", group.get("lr", lr))
-        _check_non_negative("weight_decay", group["weight_decay"])
+        check_non_negative("weight_decay", group["weight_decay"])
         if decoupled:  # torch decays by lr_t * weight_decay; the paper by eta_t * lambda
             group["weight_decay"] = group["weight_decay"] / group_lr
     default_decay = weight_decay / lr if decoupled else weight_decay  # for groups added later
@@ -133,13 +133,8 @@ def _as_groups(params, weight_decay):
     return [{"params": items, "weight_decay": weight_decay}]
 
 
-def _check_non_negative(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
-        raise LrlabError(f"{name} must be a number >= 0, got {value!r}")
-    return value
-
-
-def _check_unit(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise LrlabError(f"{name} must be in [0, 1), got {value!r}")
-    return value
+def optimizer_for(model, config, lr=None):
+    """The optimizer a run config declares, over `model`, at `lr` (default: the config's)."""
+    return build_optimizer(model, config.optimizer, config.lr if lr is None else lr, config.momentum, config.nesterov,
+                           config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias,
+                           mup=config.parameterization == "mup")

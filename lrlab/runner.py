@@ -20,7 +20,8 @@ import traceback
 from dataclasses import dataclass
 
 from lrlab.errors import one_line
-from lrlab.train import DeadlineReached, load_task_data, train
+from lrlab.tasks import load_task_data
+from lrlab.train import DeadlineReached, train
 
 MIN_START_S = 5.0      # never start a run with less time than this left
 

@@ -27,7 +27,7 @@ import warnings
 import torch
 from torch.optim import lr_scheduler
 
-from lrlab.errors import LrlabError, check_choice, check_positive, one_line
+from lrlab.errors import LrlabError, check_choice, check_int, check_positive, check_range, one_line
 
 SCHEDULES = (  # names, in gallery order
     "constant", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "warmup_cosine",
@@ -140,8 +140,8 @@ def build_schedule(optimizer, name, total_steps, steps_per_epoch=1, **kwargs):
     total_steps, lengths (step_size, first_cycle, inverse_sqrt's warmup) are in steps.
     """
     check_choice("schedule", name, SCHEDULES)
-    _check_int("total_steps", total_steps, low=1)
-    _check_int("steps_per_epoch", steps_per_epoch, low=1)
+    check_int("total_steps", total_steps, minimum=1)
+    check_int("steps_per_epoch", steps_per_epoch, minimum=1)
     unknown = sorted(set(kwargs) - set(OPTIONS[name]))
     if unknown:
         valid = ", ".join(OPTIONS[name]) or "none"
@@ -167,35 +167,35 @@ def _make_scheduler(optimizer, name, total_steps, **o):
         return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)  # factor 1: never changes
     if name == "step":
         step_size = o["step_size"] if o["step_size"] is not None else max(1, total_steps // 3)
-        _check_int("step_size", step_size, low=1)
+        check_int("step_size", step_size, minimum=1)
         return lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=check_positive("gamma", o["gamma"]))
     if name == "multistep":
-        fractions = [_check_range("milestone", f, 0, 1) for f in o["milestones"]]
+        fractions = [check_range("milestone", f, 0, 1) for f in o["milestones"]]
         milestones = sorted(round(f * total_steps) for f in fractions)
         return lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=check_positive("gamma", o["gamma"]))
     if name == "exponential":
         gamma = o["gamma"] if o["gamma"] is not None else 0.01 ** (1 / total_steps)  # 100x down over the run
         return lr_scheduler.ExponentialLR(optimizer, gamma=check_positive("gamma", gamma))
     if name == "cosine":
-        floor = _check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
+        floor = check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
         if floor == 0:
             return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
         return lambda_lr(functools.partial(_cosine, total=total_steps, floor=floor))
     if name == "cosine_warm_restarts":
         first = o["first_cycle"] if o["first_cycle"] is not None else max(1, total_steps // 4)
-        _check_int("first_cycle", first, low=1)
-        _check_int("cycle_mult", o["cycle_mult"], low=1)
-        floor = _check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
+        check_int("first_cycle", first, minimum=1)
+        check_int("cycle_mult", o["cycle_mult"], minimum=1)
+        floor = check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
         if floor == 0:
             return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=first, T_mult=o["cycle_mult"])
         return lambda_lr(functools.partial(_sgdr, first=first, mult=o["cycle_mult"], floor=floor))
     if name == "warmup_cosine":
-        warmup = round(_check_range("warmup", o["warmup"], 0, 1) * total_steps)
-        floor = _check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
-        start = _check_range("start_ratio", o["start_ratio"], 0, 1)
+        warmup = round(check_range("warmup", o["warmup"], 0, 1) * total_steps)
+        floor = check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
+        start = check_range("start_ratio", o["start_ratio"], 0, 1)
         return lambda_lr(functools.partial(_warmup_cosine, total=total_steps, warmup=warmup, floor=floor, start=start))
     if name == "triangular":
-        base_ratio = _check_range("base_ratio", o["base_ratio"], 0, 1)
+        base_ratio = check_range("base_ratio", o["base_ratio"], 0, 1)
         half_cycle = max(1, int(total_steps // (2 * check_positive("cycles", o["cycles"]))))
         return lr_scheduler.CyclicLR(
             optimizer, base_lr=[base_ratio * lr for lr in lrs], max_lr=lrs, step_size_up=half_cycle,
@@ -216,40 +216,40 @@ def _make_scheduler(optimizer, name, total_steps, **o):
             final_div_factor=check_positive("final_div_factor", o["final_div_factor"]),
             three_phase=bool(o["three_phase"]))
     if name == "reduce_on_plateau":
-        _check_int("patience", o["patience"], low=0)
+        check_int("patience", o["patience"], minimum=0)
         # eps=0: torch's default 1e-8 stops reducing tiny LRs group by group, breaking group ratios
         return lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=_check_range("factor", o["factor"], 0, 1, closed=False),
+            optimizer, mode="min", factor=check_range("factor", o["factor"], 0, 1, closed="neither"),
             patience=o["patience"], threshold=o["threshold"], eps=0.0)
     if name == "polynomial":
         power = check_positive("power", o["power"])
-        floor = _check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
+        floor = check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)
         if floor == 0:
             return lr_scheduler.PolynomialLR(optimizer, total_iters=total_steps, power=power)
         return lambda_lr(functools.partial(_polynomial, total=total_steps, power=power, floor=floor))
     if name == "linear":
-        start = _check_range("start_ratio", o["start_ratio"], 0, math.inf)
-        end = _check_range("end_ratio", o["end_ratio"], 0, math.inf)
+        start = check_range("start_ratio", o["start_ratio"], 0, math.inf)
+        end = check_range("end_ratio", o["end_ratio"], 0, math.inf)
         if 0 < start <= 1 and end <= 1:
             return lr_scheduler.LinearLR(optimizer, start_factor=start, end_factor=end, total_iters=total_steps)
         # LinearLR refuses a start of 0 (a warmup from zero) and factors above 1
         return lambda_lr(functools.partial(_linear, total=total_steps, start=start, end=end))
     if name == "warmup_stable_decay":
-        warmup, decay = _check_range("warmup", o["warmup"], 0, 1), _check_range("decay", o["decay"], 0, 1)
+        warmup, decay = check_range("warmup", o["warmup"], 0, 1), check_range("decay", o["decay"], 0, 1)
         if warmup + decay > 1:
             raise LrlabError(f"warmup + decay must be <= 1 (fractions of total_steps), got {warmup} + {decay}")
         return lambda_lr(functools.partial(
             _warmup_stable_decay, total=total_steps, warmup=round(warmup * total_steps),
-            decay=round(decay * total_steps), floor=_check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)))
+            decay=round(decay * total_steps), floor=check_range("min_lr_ratio", o["min_lr_ratio"], 0, 1)))
     if name == "inverse_sqrt":
         warmup = o["warmup"] if o["warmup"] is not None else max(1, total_steps // 20)
-        _check_int("warmup", warmup, low=1)
+        check_int("warmup", warmup, minimum=1)
         return lambda_lr(functools.partial(_inverse_sqrt, warmup=warmup))
     if name == "warmup_multistep":
-        warmup = round(_check_range("warmup", o["warmup"], 0, 1) * total_steps)
-        milestones = sorted(round(_check_range("milestone", f, 0, 1) * total_steps) for f in o["milestones"])
+        warmup = round(check_range("warmup", o["warmup"], 0, 1) * total_steps)
+        milestones = sorted(round(check_range("milestone", f, 0, 1) * total_steps) for f in o["milestones"])
         return lambda_lr(functools.partial(
-            _warmup_multistep, warmup=warmup, start=_check_range("start_ratio", o["start_ratio"], 0, 1),
+            _warmup_multistep, warmup=warmup, start=check_range("start_ratio", o["start_ratio"], 0, 1),
             shape=check_choice("warmup_shape", o["warmup_shape"], ("linear", "constant")),
             milestones=tuple(milestones), gamma=check_positive("gamma", o["gamma"])))
     raise AssertionError(name)  # every name in SCHEDULES is handled above
@@ -304,22 +304,6 @@ def _warmup_multistep(step, warmup, start, shape, milestones, gamma):
     return decay * (start + (1 - start) * step / warmup if shape == "linear" else start)
 
 
-def _check_int(name, value, low):
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise LrlabError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def _check_range(name, value, low, high, closed=True):
-    """`value` in [low, high] (or (low, high) with closed=False), else LrlabError."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    inside = number and (low <= value <= high if closed else low < value < high)
-    if not inside:
-        bounds = f"[{low}, {high}]" if closed else f"({low}, {high})"
-        raise LrlabError(f"{name} must be in {bounds}, got {value!r}")
-    return value
-
-
 def _plateauing_loss(epoch):
     """Default metric for reduce_on_plateau's gallery curve: improves for 15 epochs, then flat."""
     return max(0.5, 2.0 - 0.1 * epoch)
@@ -333,7 +317,7 @@ def lr_curve(name, total_steps, lr=1.0, momentum=0.9, metric=None, **kwargs):
     the end of each epoch of `steps_per_epoch` steps (default: a loss that plateaus).
     """
     check_positive("lr", lr)
-    _check_range("momentum", momentum, 0, 1)
+    check_range("momentum", momentum, 0, 1)
     steps_per_epoch = kwargs.pop("steps_per_epoch", 1)
     metric = metric or _plateauing_loss
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr, momentum=momentum)

@@ -38,9 +38,10 @@ from lrlab.models import CausalSelfAttention
 from lrlab.schedules import build_schedule
 from lrlab.stacked_optim import FAMILIES, StackedOptimizer
 from lrlab.stacking import MEMBER_FIELDS, stack_key
-from lrlab.train import (CHECK_EVERY, CharTask, CifarTask, DeadlineReached, _autocast_for, _progress,
-                         divergence_watch, history_row, load_task_data, model_and_optimizer, no_time_for_another,
-                         record_body, resume, save_checkpoint, upcast)
+from lrlab.tasks import CharTask, CifarTask, load_task_data
+from lrlab.train import (CHECK_EVERY, DeadlineReached, _autocast_for, _progress,
+                         divergence_watch, history_row, model_and_optimizer, no_time_for_another,
+                         record_body, RunState, upcast)
 
 class Stack:
     """K models of one shape as stacked tensors; `forward` runs all K at once with vmap."""
@@ -176,8 +177,8 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
             warnings.simplefilter("ignore", UserWarning)
             schedule = build_schedule(opt, config.schedule, total_steps, steps_per_epoch, **config.schedule_args)
         models.append(model), optimizers.append(opt), schedules.append(schedule)
-        resumed.append(resume(path, config, model, opt, schedule, device))
-    start_epochs = {state["epoch"] if state else 0 for state in resumed}
+        resumed.append(RunState.resume(path, config, model, opt, schedule, device))
+    start_epochs = {state.epoch for state in resumed}
     if len(start_epochs) > 1:
         raise LrlabError(f"the runs of one stack resume from different epochs ({sorted(start_epochs)}); "
                          f"stack those of one epoch together")
@@ -191,17 +192,16 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     autocast, precision = _autocast_for(first, device)
     env = run_env(device, data, precision=precision, compile=False)
     chunks = first.batch_size // first.micro_batch if first.micro_batch else 1
-    tokens_per_batch = first.batch_size * (first.block_size if first.task == "shakespeare" else 1)
     factor = torch.tensor([c.divergence_factor for c in configs], device=device)
 
     alive = list(range(len(configs)))   # original member numbers, in stack order
-    histories = [list(state["history"]) if state else [] for state in resumed]
-    wall_before = [state["wall_s"] if state else 0.0 for state in resumed]
+    histories = [list(state.history) for state in resumed]
+    wall_before = [state.wall_s for state in resumed]
     results = [None] * len(configs)
     first_loss = ema = None
     if start_epoch:   # the divergence rule keeps the reference each member started with
-        first_loss = torch.tensor([state["first_loss"] for state in resumed], device=device)
-        ema = torch.tensor([state.get("ema", state["first_loss"]) for state in resumed], device=device)
+        first_loss = torch.tensor([state.first_loss for state in resumed], device=device)
+        ema = torch.tensor([state.ema for state in resumed], device=device)
     first_bad = torch.full((len(configs),), -1, device=device)
     step, t_start, last_save = start_epoch * steps_per_epoch, time.perf_counter(), time.perf_counter()
     bar = _progress(total_steps, step, first, progress)
@@ -215,7 +215,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         whose status is not None ends with its record. Returns their test losses."""
         test_loss, test_acc = evaluate_members(stack, tasks[alive[positions[0]]], autocast, index=positions)
         seconds = time.perf_counter() - t_epoch
-        n_batches = max(1, seen // tokens_per_batch)
+        n_batches = max(1, seen // tasks[0].examples_per_batch)
         for i, (pos, status) in enumerate(zip(positions, statuses)):
             k = alive[pos]
             histories[k].append(history_row(epoch, schedules[k].lrs()[0], loss_sum[pos] / n_batches,
@@ -244,9 +244,9 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     def save_checkpoints(epochs_done):
         for pos, k in enumerate(alive):
             if checkpoint_paths[k]:
-                save_checkpoint(checkpoint_paths[k], configs[k], stack.member_state_dict(pos),
-                                optimizer.member_state_dict(pos), schedules[k].state_dict(), histories[k],
-                                epochs_done, wall_s(k), first_loss[pos].item(), ema[pos].item())
+                RunState(epochs_done, histories[k], wall_s=wall_s(k), first_loss=first_loss[pos].item(),
+                         ema=ema[pos].item()).save(checkpoint_paths[k], configs[k], stack.member_state_dict(pos),
+                                                   optimizer.member_state_dict(pos), schedules[k].state_dict())
 
     def stop_for_deadline(epoch, checkpointed):
         bar.close()

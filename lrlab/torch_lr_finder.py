@@ -9,7 +9,8 @@ import time
 
 from lrlab.env import run_env
 from lrlab.errors import LrlabError
-from lrlab.train import CifarTask, evaluate, load_task_data, model_and_optimizer, record_body
+from lrlab.tasks import CifarTask, load_task_data
+from lrlab.train import evaluate, model_and_optimizer, record_body
 
 
 def run(config, device="cpu", data=None, data_root=None, progress=True, **_loop_only):

@@ -6,30 +6,27 @@ torch.compile, the first step's extra time is the run's `compile_s`, kept out of
 The loop never syncs with the device inside an epoch except every `CHECK_EVERY` steps to see
 whether the run diverged; losses and accuracies accumulate on the device.
 """
-import copy
 import math
 import pathlib
 import time
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from lrlab import data as lrdata
 from lrlab.config import RunConfig
 from lrlab.env import run_env
 from lrlab.errors import LrlabError
 from lrlab.files import write_atomically
-from lrlab.models import build_model
+from lrlab.models import model_for
 from lrlab.noise_scale import gradient_noise_scale
-from lrlab.optim import build_optimizer
+from lrlab.optim import optimizer_for
 from lrlab.schedules import build_schedule
+from lrlab.tasks import build_task, load_task_data
 
 CHECK_EVERY = 16        # steps between divergence checks (the only host syncs in an epoch)
 LOSS_EMA = 0.9          # smoothing of the training loss for the divergence rule
-EVAL_BATCH = 1000
-EXTRA_PASS_STRIDE = 1_000_003   # seeds of extra passes in one long epoch: far from any real epoch number
 NOISE_SMALL_PER_BIG = 8         # noise scale: a big batch is 8 independent small ones
-NOISE_SEED = 7_777_777          # the measurement's own batches: it never moves the training stream
 DEADLINE_MARGIN = 1.25          # an epoch may take this much longer than the last before the deadline
 
 
@@ -46,106 +43,8 @@ class DeadlineReached(Exception):
         return DeadlineReached, (self.run_id, self.epoch, self.epochs, self.checkpointed)
 
 
-def load_task_data(config, data_root=None):
-    """The decoded data a config needs: Cifar10 or CharCorpus (decoded once, cached)."""
-    if config.task == "cifar10":
-        return lrdata.load_cifar10(data_root)
-    return lrdata.load_tiny_shakespeare(data_root)
-
-
 def _finite_or_none(x):
     return x if x is not None and math.isfinite(x) else None
-
-
-class CifarTask:
-    """CIFAR-10 batches from device-resident uint8 arrays, optionally a stratified subset."""
-
-    def __init__(self, config, cifar, device, channels_last=None):
-        train_x, train_y, test_x, test_y = cifar.train_images, cifar.train_labels, cifar.test_images, cifar.test_labels
-        # subsets are drawn with a fixed seed so that the seeds of a headline number share the data
-        if config.train_per_class:
-            idx = lrdata.stratified_subset(train_y, config.train_per_class, seed=0)
-            train_x, train_y = train_x[idx], train_y[idx]
-        if config.test_per_class:
-            idx = lrdata.stratified_subset(test_y, config.test_per_class, seed=0)
-            test_x, test_y = test_x[idx], test_y[idx]
-        if channels_last is None:   # pays off for convolutions on CUDA, nowhere else
-            channels_last = device.type == "cuda" and config.model.startswith("resnet")
-        self.channels_last = channels_last
-        if len(train_y) < config.batch_size:   # drop_last would leave no step at all
-            raise LrlabError(f"batch_size {config.batch_size} is larger than the {len(train_y)} training images; "
-                             f"use batch_size <= {len(train_y)} or a larger train_per_class")
-        dtype = torch.get_default_dtype()   # float32, or float64 where the exactness tests ask for it
-        self.train = lrdata.DeviceLoader(train_x, train_y, config.batch_size, device, config.augment,
-                                         shuffle=True, drop_last=True, seed=config.seed,
-                                         channels_last=channels_last, dtype=dtype)
-        if config.noise_scale_every:   # small batches of the size the model trains on (its BN batch)
-            self.noise = lrdata.DeviceLoader(train_x, train_y, config.micro_batch or config.batch_size, device,
-                                             config.augment, shuffle=True, drop_last=True,
-                                             seed=config.seed + NOISE_SEED, channels_last=channels_last,
-                                             dtype=dtype)
-        self.test = lrdata.DeviceLoader(test_x, test_y, EVAL_BATCH, device, "none", shuffle=False,
-                                        channels_last=channels_last, dtype=dtype)
-        self.num_classes = int(max(train_y.max(), test_y.max())) + 1
-        self.steps_per_epoch = config.steps_per_epoch or len(self.train)
-
-    def for_seed(self, seed):
-        """The same task with another seed's data order and augmentation, sharing the device arrays
-        (a stack of K runs holds the data once, not K times)."""
-        twin = copy.copy(self)
-        twin.train = self.train.with_seed(seed)
-        return twin
-
-    def train_batches(self, epoch):
-        """steps_per_epoch batches; when that is more than one pass, further passes reshuffle
-        (pass 0 is the plain epoch, so runs of one pass or less are unchanged)."""
-        produced, passes = 0, 0
-        while produced < self.steps_per_epoch:
-            self.train.set_epoch(epoch + passes * EXTRA_PASS_STRIDE)
-            for x, y in self.train:
-                if produced == self.steps_per_epoch:
-                    return
-                produced += 1
-                yield x, y
-            passes += 1
-
-    def test_batches(self):
-        self.test.set_epoch(0)
-        return iter(self.test)
-
-    def noise_batches(self, count, first):
-        """`count` independent small batches: the first batch of `count` freshly shuffled epochs."""
-        for j in range(count):
-            self.noise.set_epoch(first + j)
-            yield next(iter(self.noise))
-
-
-class CharTask:
-    """Random windows of Tiny Shakespeare; an 'epoch' is steps_per_epoch steps."""
-
-    def __init__(self, config, corpus, device):
-        self.config, self.corpus, self.device = config, corpus, device
-        self.num_classes = len(corpus.vocab)
-        tokens_per_step = config.batch_size * config.block_size
-        self.steps_per_epoch = config.steps_per_epoch or max(1, len(corpus.train) // tokens_per_step)
-
-    def train_batches(self, epoch):
-        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-        for _ in range(self.steps_per_epoch):
-            yield lrdata.char_batch(self.corpus.train, self.config.block_size, self.config.batch_size,
-                                    gen, self.device)
-
-    def noise_batches(self, count, first):
-        gen = torch.Generator().manual_seed(self.config.seed + NOISE_SEED + first)
-        size = self.config.micro_batch or self.config.batch_size
-        for _ in range(count):
-            yield lrdata.char_batch(self.corpus.train, self.config.block_size, size, gen, self.device)
-
-    def test_batches(self, n_batches=20):
-        gen = torch.Generator().manual_seed(12345)   # the same validation windows for every run
-        for _ in range(n_batches):
-            yield lrdata.char_batch(self.corpus.val, self.config.block_size, self.config.batch_size,
-                                    gen, self.device)
 
 
 def upcast(logits):
@@ -182,14 +81,10 @@ def model_and_optimizer(config, num_classes, device, channels_last=False, lr=Non
     """The run's model, initialised from `config.seed`, and its optimizer (at `lr`, default the
     config's): built the same way whichever runner trains it."""
     torch.manual_seed(config.seed)
-    model = build_model(config.model, num_classes, config.width, config.depth,
-                        config.zero_init_residual, config.bn_momentum, config.block_size,
-                        config.parameterization, config.base_width, config.init).to(device)
+    model = model_for(config, num_classes).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, config.optimizer, config.lr if lr is None else lr, config.momentum,
-                                config.nesterov, config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias,
-                                mup=config.parameterization == "mup")
+    optimizer = optimizer_for(model, config, lr)
     return model, optimizer
 
 
@@ -213,8 +108,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                          "lrlab.runner.run_one (as `lrlab sweep` does), not lrlab's own loop")
     device = torch.device(device)
     if task is None:
-        task = (CifarTask(config, data, device, channels_last) if config.task == "cifar10"
-                else CharTask(config, data, device))
+        task = build_task(config, data, device, channels_last)
     model, optimizer = model_and_optimizer(config, task.num_classes, device, getattr(task, "channels_last", False))
     total_steps = config.epochs * task.steps_per_epoch
     schedule = build_schedule(optimizer, config.schedule, total_steps, task.steps_per_epoch,
@@ -223,23 +117,18 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     autocast, precision = _autocast_for(config, device)
     chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
 
-    history, trace, noise, start_epoch, wall_before, first_loss_resumed = [], [], [], 0, 0.0, None
-    ema_resumed = None
-    compile_s = 0.0   # with `compile`: what the first step cost beyond a typical one, kept out of epoch times
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
-    state = resume(ckpt, config, model, optimizer, schedule, device)
-    if state is not None:
-        history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_s"]
-        trace, noise = state.get("trace", []), state.get("noise_scale", [])
-        compile_s = state.get("compile_s", 0.0)
-        first_loss_resumed, ema_resumed = state["first_loss"], state.get("ema", state["first_loss"])
+    run = RunState.resume(ckpt, config, model, optimizer, schedule, device)
+    history, trace, noise, start_epoch = run.history, run.trace, run.noise_scale, run.epoch
+    # with `compile`: what the first step cost beyond a typical one, kept out of epoch times
+    compile_s, wall_before = run.compile_s, run.wall_s
 
     t_start, last_save = time.perf_counter(), time.perf_counter()
     status, diverged_at = "completed", None
     first_loss = ema = None
-    if first_loss_resumed is not None:   # the divergence rule keeps the reference it started with
-        first_loss = torch.tensor(first_loss_resumed, device=device)
-        ema = torch.tensor(ema_resumed, device=device)
+    if run.first_loss is not None:   # the divergence rule keeps the reference it started with
+        first_loss = torch.tensor(run.first_loss, device=device)
+        ema = torch.tensor(run.ema, device=device)
     first_bad = torch.tensor(-1, device=device)
     step = start_epoch * task.steps_per_epoch
     bar = _progress(total_steps, step, config, progress)
@@ -298,7 +187,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             typical_step_s = (train_s - first_step_s) / (steps_this_epoch - 1)
             this_compile_s = max(0.0, first_step_s - typical_step_s)
             compile_s, epoch_s = compile_s + this_compile_s, epoch_s - this_compile_s
-        n_batches = max(1, seen // (config.batch_size if config.task == "cifar10" else config.batch_size * config.block_size))
+        n_batches = max(1, seen // task.examples_per_batch)
         train_acc = correct.item() / max(1, seen)
         history.append(history_row(epoch, schedule.lrs()[0], loss_sum / n_batches, train_acc, test_loss, test_acc,
                                    epoch_s))
@@ -311,9 +200,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         more = epoch + 1 < config.epochs
         out_of_time = no_time_for_another(epoch_s, stop_at)
         if ckpt and more and (out_of_time or time.perf_counter() - last_save >= checkpoint_every_s):
-            save_checkpoint(ckpt, config, model.state_dict(), optimizer.state_dict(), schedule.state_dict(),
-                            history, epoch + 1, wall_before + time.perf_counter() - t_start, first_loss.item(),
-                            ema.item(), trace, noise, compile_s)
+            RunState(epoch + 1, history, trace, noise, wall_before + time.perf_counter() - t_start, compile_s,
+                     first_loss.item(), ema.item()).save(ckpt, config, model.state_dict(), optimizer.state_dict(),
+                                                         schedule.state_dict())
             last_save = time.perf_counter()
         if more and out_of_time:
             bar.close()
@@ -385,28 +274,46 @@ def sync_device(device):
         torch.cuda.synchronize(device)
 
 
-def resume(path, config, model, optimizer, schedule, device):
-    """Load the run's checkpoint at `path`, if there is one of this config, into model, optimizer and
-    schedule; return the rest of it (history, epoch, wall_s, first_loss, ema, ...), else None."""
-    if not path or not pathlib.Path(path).exists():
-        return None
-    state = torch.load(path, map_location=device, weights_only=False)
-    if state["config_id"] != config.id:
-        return None
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    torch.set_rng_state(state["rng"])
-    return state
+@dataclass
+class RunState:
+    """What a run carries from epoch to epoch and across a kill: its history (and trace and noise-scale
+    points), the epochs done, its wall and compile time so far, and the divergence rule's reference
+    (the first loss and its running average). Saved with the model, optimizer and schedule as the
+    run's checkpoint; a stacked member's checkpoint is the same, so it resumes alone or stacked."""
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    trace: list = field(default_factory=list)
+    noise_scale: list = field(default_factory=list)
+    wall_s: float = 0.0
+    compile_s: float = 0.0
+    first_loss: float = None
+    ema: float = None
 
+    @classmethod
+    def resume(cls, path, config, model, optimizer, schedule, device):
+        """The state in the checkpoint at `path`, loaded into model, optimizer and schedule; a fresh state
+        when there is none (or it is another config's)."""
+        if not path or not pathlib.Path(path).exists():
+            return cls()
+        saved = torch.load(path, map_location=device, weights_only=False)
+        if saved["config_id"] != config.id:
+            return cls()
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        torch.set_rng_state(saved["rng"])
+        return cls(epoch=saved["epoch"], history=saved["history"], trace=saved.get("trace", []),
+                   noise_scale=saved.get("noise_scale", []), wall_s=saved["wall_s"],
+                   compile_s=saved.get("compile_s", 0.0), first_loss=saved["first_loss"],
+                   ema=saved.get("ema", saved["first_loss"]))
 
-def save_checkpoint(path, config, model_state, optimizer_state, schedule_state, history, epoch, wall_s, first_loss,
-                    ema, trace=(), noise=(), compile_s=0.0):
-    """What `resume` reads: the run's state after `epoch` epochs (a stacked member's too)."""
-    state = dict(config_id=config.id, model=model_state, optimizer=optimizer_state,
-                 schedule=schedule_state, history=history, trace=list(trace), noise_scale=list(noise), epoch=epoch,
-                 wall_s=wall_s, compile_s=compile_s, first_loss=first_loss, ema=ema, rng=torch.get_rng_state())
-    write_atomically(path, lambda f: torch.save(state, f))
+    def save(self, path, config, model_state, optimizer_state, schedule_state):
+        """The checkpoint `resume` reads (written atomically: a kill mid-save leaves the last one)."""
+        saved = dict(config_id=config.id, model=model_state, optimizer=optimizer_state, schedule=schedule_state,
+                     history=self.history, trace=list(self.trace), noise_scale=list(self.noise_scale),
+                     epoch=self.epoch, wall_s=self.wall_s, compile_s=self.compile_s, first_loss=self.first_loss,
+                     ema=self.ema, rng=torch.get_rng_state())
+        write_atomically(path, lambda f: torch.save(saved, f))
 
 
 def _progress(total, initial, config, enabled):

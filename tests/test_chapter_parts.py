@@ -2,7 +2,6 @@
 
 Records here are made up (tests/fabricate.py) in a temporary store: these tests are about which
 records a page reads and what it says about them, not about their numbers."""
-import json
 
 import pytest
 

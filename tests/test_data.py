@@ -61,7 +61,7 @@ def make_batches_folder(folder, per_batch=3, seed=0):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     rows = {}
-    for name in data.BATCH_FILES:
+    for name in data.cifar10.BATCH_FILES:
         rows[name] = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
         batch = {b"batch_label": name.encode(), b"data": rows[name], b"labels": list(rng.integers(0, 10, per_batch))}
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
@@ -86,13 +86,13 @@ def test_image_folder_loads_decodes_once_and_caches(tmp_path, monkeypatch):
     np.testing.assert_array_equal(cifar.train_labels, [0] * 4 + [1] * 4 + [2] * 4)
     np.testing.assert_array_equal(cifar.test_labels, [0, 0, 1, 1, 2, 2])
     assert "cifar10-jpeg" in cifar.source
-    assert (tmp_path / "cache" / f"{data.CACHE_FORMAT}-{cifar.sha256}.npz").is_file()
+    assert (tmp_path / "cache" / f"{data.cifar10.CACHE_FORMAT}-{cifar.sha256}.npz").is_file()
 
     def no_decoding(source):
         raise AssertionError("decoded again instead of using the cache")
 
     monkeypatch.setenv("LRLAB_DATA", str(tmp_path / "data"))  # $LRLAB_DATA is the default root
-    monkeypatch.setattr(data, "_decode_source", no_decoding)
+    monkeypatch.setattr(data.cifar10, "_decode_source", no_decoding)
     again = load_cifar10()
     assert again.sha256 == cifar.sha256
     assert_same_cifar(again, cifar)
@@ -181,14 +181,14 @@ def test_no_data_names_the_folder_and_the_ways_to_provide_it(tmp_path):
 def test_corrupt_cache_is_regenerated(tmp_path, monkeypatch):
     make_image_tree(tmp_path / "tree")
     cifar = load_cifar10(tmp_path / "tree")
-    cache_file = tmp_path / "cache" / f"{data.CACHE_FORMAT}-{cifar.sha256}.npz"
+    cache_file = tmp_path / "cache" / f"{data.cifar10.CACHE_FORMAT}-{cifar.sha256}.npz"
     cache_file.write_bytes(cache_file.read_bytes()[: cache_file.stat().st_size // 2])
     decodes = []
-    real_decode = data._decode_source
-    monkeypatch.setattr(data, "_decode_source", lambda source: decodes.append(source) or real_decode(source))
+    real_decode = data.cifar10._decode_source
+    monkeypatch.setattr(data.cifar10, "_decode_source", lambda source: decodes.append(source) or real_decode(source))
     assert_same_cifar(load_cifar10(tmp_path / "tree"), cifar)
     assert len(decodes) == 1
-    assert data._read_cache(cache_file) is not None  # rewritten whole
+    assert data.cifar10._read_cache(cache_file) is not None  # rewritten whole
     assert not list(cache_file.parent.glob("*.tmp"))
 
 

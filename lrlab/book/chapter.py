@@ -204,7 +204,7 @@ class Chapter:
             profile = self.profiles[0]
             return self._single_note(profile, self.devices(), small_scale)
         module = experiments.get(self.name)
-        lines = [f"This page shows each part from the best profile that has it: "]
+        lines = ["This page shows each part from the best profile that has it: "]
         for profile in self.profiles:
             parts = self._parts_at(profile)
             if profile == "quick":
