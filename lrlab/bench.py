@@ -24,6 +24,7 @@ from lrlab.data import CIFAR10_MEAN, CIFAR10_STD, CharCorpus, Cifar10
 from lrlab.env import run_env
 from lrlab.errors import LrlabError, check_choice, check_positive
 from lrlab.models import model_for
+from lrlab.names import MODELS
 from lrlab.results import Store, write_json_atomic
 from lrlab.train import train
 
@@ -33,7 +34,6 @@ MODES = {                      # name: (precision, channels_last, torch.compile)
     "bf16+channels_last": ("bf16", True, False),
     "bf16+channels_last+compile": ("bf16", True, True),
 }
-BENCH_MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
 # Dense peak FLOP/s from the vendors' datasheets, looked up by a substring of the device's name
 # (first match wins, so "H100 PCIe" is tried before "H100"). CPUs have no entry: no fraction.
 PEAK_FLOPS = (("H100 PCIe", {"bf16": 756e12, "fp32": 51e12}),
@@ -47,7 +47,7 @@ def parse_model(spec):
     """'resnet56', 'mlp-1024' or 'chargpt-256' -> (name, width)."""
     match = re.fullmatch(r"([a-z0-9]+)(?:-(\d+))?", spec)
     name, width = (match.group(1), match.group(2)) if match else (spec, None)
-    check_choice("model", name, BENCH_MODELS)
+    check_choice("model", name, MODELS)
     if name in ("mlp", "chargpt"):
         width = int(width) if width else (1024 if name == "mlp" else 256)
         check_positive("width", width)

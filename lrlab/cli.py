@@ -121,7 +121,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parser():
     from lrlab.experiments import EXPERIMENTS
-    from lrlab.results import PROFILES
+    from lrlab.names import PROFILES
     p = OneLineParser(prog="lrlab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 

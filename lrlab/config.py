@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 
 from lrlab.errors import LrlabError, check_choice, check_positive
 
-TASKS = ("cifar10", "shakespeare")
-RUNNERS = ("lrlab", "torch-lr-finder")
-MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
-PRECISIONS = ("auto", "fp32", "bf16")
+from lrlab.names import (AUGMENTATIONS, INITS, MODELS, OPTIMIZERS, PARAMETERIZATIONS, PRECISIONS, RUNNERS,
+                         SCHEDULES, TASKS)
 
 
 @dataclass(frozen=True)
@@ -54,13 +52,10 @@ class RunConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from lrlab.data import AUGMENTATIONS
-        from lrlab.optim import OPTIMIZERS
-        from lrlab.schedules import SCHEDULES
         check_choice("task", self.task, TASKS)
         check_choice("model", self.model, MODELS)
-        check_choice("parameterization", self.parameterization, ("sp", "mup"))
-        check_choice("init", self.init, ("default", "lecun"))
+        check_choice("parameterization", self.parameterization, PARAMETERIZATIONS)
+        check_choice("init", self.init, INITS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("augmentation", self.augment, AUGMENTATIONS)

@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrlab.errors import LrlabError, check_choice, check_positive
+from lrlab.names import MODELS, PARAMETERIZATIONS
 
 RESNET_DEPTHS = {"resnet8": 8, "resnet20": 20, "resnet32": 32, "resnet56": 56}
 
@@ -170,9 +171,8 @@ def _readout(width, n_out, bias, mup):
 def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual=False,
                 bn_momentum=0.1, block_size=128, parameterization="sp", base_width=128, init="default"):
     """One place that turns a config's model fields into a module (muP through the `mup` package)."""
-    from lrlab.config import MODELS
     check_choice("model", name, MODELS)
-    check_choice("parameterization", parameterization, ("sp", "mup"))
+    check_choice("parameterization", parameterization, PARAMETERIZATIONS)
     if name in RESNET_DEPTHS:
         if parameterization != "sp":
             raise LrlabError(f"model {name!r} supports parameterization 'sp' only; muP: mlp, chargpt")

@@ -17,8 +17,8 @@ With that mapping, changing the base LR leaves the decay alone, which is the poi
 import torch
 
 from lrlab.errors import LrlabError, check_choice, check_non_negative, check_positive, check_range
+from lrlab.names import OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 
 
 class SGDW(torch.optim.SGD):

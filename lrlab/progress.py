@@ -3,7 +3,8 @@ what a chapter may show. Reading only; `lrlab.sweep` trains.
 """
 from lrlab import experiments
 from lrlab.errors import LrlabError
-from lrlab.results import PROFILES, Store
+from lrlab.names import PROFILES
+from lrlab.results import Store
 
 
 def declared_records(name, profile, store):

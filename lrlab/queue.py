@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
-from lrlab.results import PROFILES, Store
+from lrlab.names import PROFILES
+from lrlab.results import Store
 
 CALIBRATE = "calibrate"
 CALIBRATE_MINUTES = 4.5     # smoke runs of every CUDA path (~1.5 min) and the bench of each model (~3 min)

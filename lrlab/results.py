@@ -11,8 +11,8 @@ import pathlib
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError, check_choice
 from lrlab.files import write_atomically
+from lrlab.names import PROFILES
 
-PROFILES = ("smoke", "quick", "gpu", "full")   # gpu: what the book publishes from short GPU jobs
 STATUSES = ("completed", "diverged")
 RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "history", "final", "env", "wall_s")
 HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")

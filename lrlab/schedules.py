@@ -28,11 +28,8 @@ import torch
 from torch.optim import lr_scheduler
 
 from lrlab.errors import LrlabError, check_choice, check_int, check_positive, check_range, one_line
+from lrlab.names import SCHEDULES
 
-SCHEDULES = (  # names, in gallery order
-    "constant", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "warmup_cosine",
-    "triangular", "one_cycle", "one_cycle_fastai", "reduce_on_plateau", "polynomial", "linear",
-    "warmup_stable_decay", "inverse_sqrt", "warmup_multistep")
 
 # The options each schedule accepts, with defaults; None means "derived from total_steps".
 _ONE_CYCLE = dict(pct_start=0.45, div_factor=10.0, final_div_factor=1e3, three_phase=True, anneal="linear",

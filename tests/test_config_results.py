@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -132,3 +134,31 @@ def test_bench_records_are_read_through_the_store_and_broken_ones_skipped(tmp_pa
     assert [r["kind"] for r in store.bench_records(kinds=("bench",))] == ["bench"]
     with pytest.raises(LrlabError, match="kind 'mystery'; valid: bench, calibration, bench-sweep, bench-commands"):
         validate_bench_record(dict(good, kind="mystery"), "x.json")
+
+
+def test_every_name_a_config_accepts_is_implemented():
+    import numpy as np
+    import torch
+
+    from lrlab import names
+    from lrlab.data import DeviceLoader
+    from lrlab.models import build_model
+    from lrlab.optim import build_optimizer
+    from lrlab.schedules import OPTIONS
+    assert set(OPTIONS) == set(names.SCHEDULES)
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    for name in names.OPTIMIZERS:
+        build_optimizer(params, name, 0.1)
+    for name in names.MODELS:
+        build_model(name, 10, width=32 if name in ("mlp", "chargpt") else None, depth=1, block_size=8)
+    images, labels = np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, np.int64)
+    for augment in names.AUGMENTATIONS:
+        next(iter(DeviceLoader(images, labels, 2, augment=augment)))
+
+
+def test_a_config_is_built_without_torch(tmp_path):
+    # validating names needs only the lists: building a config imports no torch, PIL or numpy
+    code = ("import sys\nfrom lrlab.config import RunConfig\nRunConfig(model='mlp', width=8)\n"
+            "print(sorted(m for m in ('torch', 'PIL', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from lrlab.errors import LrlabError
-from lrlab.optim import OPTIMIZERS, SGDW, build_optimizer, param_groups
+from lrlab.names import OPTIMIZERS
+from lrlab.optim import SGDW, build_optimizer, param_groups
 
 THETA0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
 GRADS = [torch.tensor([0.3, -0.1, 0.7], dtype=torch.float64), torch.tensor([-0.2, 0.4, 0.05], dtype=torch.float64)]

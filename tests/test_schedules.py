@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from lrlab.errors import LrlabError
-from lrlab.schedules import DEFAULT_GALLERY_ARGS, SCHEDULES, build_schedule, lr_curve
+from lrlab.names import SCHEDULES
+from lrlab.schedules import DEFAULT_GALLERY_ARGS, OPTIONS, build_schedule, lr_curve
 
 T = 200  # steps per curve: enough for every shape, fast
 
@@ -100,7 +101,7 @@ def test_schedule_matches_closed_form(name, kwargs, expected):
 
 def test_every_schedule_has_a_closed_form_test_and_gallery_args():
     assert {name for name, _, _ in CLOSED_FORMS} == set(SCHEDULES) - {"reduce_on_plateau"}
-    assert set(DEFAULT_GALLERY_ARGS) == set(SCHEDULES)
+    assert set(DEFAULT_GALLERY_ARGS) == set(SCHEDULES) == set(OPTIONS)
     for name in SCHEDULES:  # gallery kwargs are valid and give a finite, positive-peaked curve
         lrs = lr_curve(name, 1000, **DEFAULT_GALLERY_ARGS[name])["lr"]
         assert len(lrs) == 1000 and all(math.isfinite(x) and x >= 0 for x in lrs) and max(lrs) > 0

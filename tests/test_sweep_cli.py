@@ -21,7 +21,7 @@ def lrlab(*args, env=None, **kw):
 
 
 def test_every_experiment_declares_valid_runs_for_every_profile():
-    from lrlab.results import PROFILES
+    from lrlab.names import PROFILES
     for name in experiments.EXPERIMENTS:
         for profile in PROFILES:
             configs = experiments.runs(name, profile)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
 from lrlab.progress import declared_records
-from lrlab.results import PROFILES, Store, history_frame, noise_scale_frame, runs_frame
+from lrlab.names import PROFILES
+from lrlab.results import Store, history_frame, noise_scale_frame, runs_frame
 
 BETTER_THAN_QUICK = ("full", "gpu")   # what "auto" looks for first, best first
 PROFILE_WORDS = {"full": "full (paper scale)", "gpu": "GPU", "quick": "quick (CPU)", "smoke": "smoke"}

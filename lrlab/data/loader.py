@@ -9,8 +9,7 @@ import torch.nn.functional as F
 
 from lrlab.data.cifar10 import CIFAR10_MEAN, CIFAR10_STD
 from lrlab.errors import LrlabError, check_choice, check_int
-
-AUGMENTATIONS = ("none", "flip", "crop+flip")
+from lrlab.names import AUGMENTATIONS
 
 
 def stratified_subset(labels, per_class, seed):

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 from lrlab.errors import LrlabError, check_choice
-from lrlab.results import PROFILES
+from lrlab.names import PROFILES
 
 EXPERIMENTS = {           # name -> the module that declares its runs and holds its analysis
     "basics": "lrlab.experiments.basics",

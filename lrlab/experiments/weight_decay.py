@@ -17,9 +17,9 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
+from lrlab.names import OPTIMIZERS
 from lrlab.stats import expected_range_in_sds, plus_minus, refined_minimum
 
-OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
 LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
             "adam": range(-13, -5), "adamw": range(-13, -5)}     # 1/8192 .. 1/64; 2^-10 ~ 0.001
 # Adam's rows reach 2^-6 because at the quick profile's short budget its best LR sat on 2^-8, the old edge

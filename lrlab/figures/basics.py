@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lrlab import quadratic, schedules
+from lrlab.names import SCHEDULES
 
 
 def quadratic_descent(curvatures, cases, steps=40):
@@ -34,7 +35,7 @@ def lr_sweep(runs):
     return fig
 
 
-def schedule_gallery(names=schedules.SCHEDULES, total=1000, cols=3):
+def schedule_gallery(names=SCHEDULES, total=1000, cols=3):
     """Every schedule over `total` steps with a peak of 1, drawn by the scheduler objects the training
     loop steps; momentum (dashed, right axis) where the schedule moves it."""
     rows = -(-len(names) // cols)

@@ -1,0 +1,17 @@
+"""The names a run may use, one home each. `RunConfig` validates against them without importing
+the modules that implement them (no torch, no PIL to build a config); each implementing module
+imports its list from here, and its tests check every name is implemented."""
+
+TASKS = ("cifar10", "shakespeare")
+MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
+PARAMETERIZATIONS = ("sp", "mup")
+INITS = ("default", "lecun")             # "lecun": N(0, 1/fan_in), zero biases
+OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
+SCHEDULES = (                            # in the gallery's order
+    "constant", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "warmup_cosine",
+    "triangular", "one_cycle", "one_cycle_fastai", "reduce_on_plateau", "polynomial", "linear",
+    "warmup_stable_decay", "inverse_sqrt", "warmup_multistep")
+AUGMENTATIONS = ("none", "flip", "crop+flip")
+PRECISIONS = ("auto", "fp32", "bf16")
+RUNNERS = ("lrlab", "torch-lr-finder")
+PROFILES = ("smoke", "quick", "gpu", "full")   # gpu: what the book publishes from short GPU jobs
