@@ -4,6 +4,8 @@ imports its list from here, and its tests check every name is implemented."""
 
 TASKS = ("cifar10", "shakespeare")
 MODELS = ("resnet8", "resnet20", "resnet32", "resnet56", "mlp", "chargpt")
+MODEL_LABELS = {"resnet8": "ResNet-8", "resnet20": "ResNet-20", "resnet32": "ResNet-32", "resnet56": "ResNet-56",
+                "mlp": "MLP", "chargpt": "character GPT"}   # how the book's prose names them
 PARAMETERIZATIONS = ("sp", "mup")
 INITS = ("default", "lecun")             # "lecun": N(0, 1/fan_in), zero biases
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")

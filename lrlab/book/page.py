@@ -8,10 +8,9 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from lrlab.experiments import CIFAR10_TRAIN_IMAGES, train_images
+from lrlab.names import MODEL_LABELS
 
 STYLE = {"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False}
-MODEL_LABELS = {"resnet8": "ResNet-8", "resnet20": "ResNet-20", "resnet32": "ResNet-32", "resnet56": "ResNet-56",
-                "mlp": "MLP", "chargpt": "character GPT"}
 
 
 def images_words(per_class):

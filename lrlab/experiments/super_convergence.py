@@ -14,6 +14,7 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.lr_finder import RULES, range_test_config, suggestions
+from lrlab.names import MODEL_LABELS
 from lrlab.stats import mean_sd, percent_or_nan
 
 SETTINGS = {
@@ -168,8 +169,8 @@ PAPER_BUDGET = {2_000: 89.7, 6_000: 92.1, 10_000: 92.4, 20_000: 92.7}   # Smith 
 
 def quick_scale():
     """What the quick profile shrinks: (the page note's sentence, the phrase its deviations list uses)."""
-    q, names = SETTINGS["quick"], {"resnet8": "ResNet-8", "resnet20": "ResNet-20"}
-    model = names.get(q["model"], q["model"])
+    q = SETTINGS["quick"]
+    model = MODEL_LABELS[q["model"]]
     return (f"The quick profile is a small-scale CPU version ({model} instead of ResNet-56, "
             f"{train_images(q['per_class']):,} training images, batch {q['batch']} instead of 1,000, a "
             f"{q['steps']:,}-step cycle instead of 10,000).",
