@@ -23,6 +23,7 @@ from lrlab.config import RunConfig
 from lrlab.data import CIFAR10_MEAN, CIFAR10_STD, CharCorpus, Cifar10
 from lrlab.env import run_env
 from lrlab.errors import LrlabError, check_choice, check_positive
+from lrlab.experiments import CIFAR10_TRAIN_IMAGES
 from lrlab.models import model_for
 from lrlab.names import MODELS
 from lrlab.results import Store, write_json_atomic
@@ -175,7 +176,7 @@ def _rate_row(spec, config, mode, record, steps, members=1):
     rate = members * config.batch_size * (GPT_BLOCK if gpt else 1) * steps / timed_s
     flops = train_flops_per_example(config)
     return dict(model=spec, batch_size=config.batch_size, mode=mode, device=record["env"]["device"],
-                unit="tokens" if gpt else "images", per_s=rate, epoch_s=None if gpt else 50_000 * members / rate,
+                unit="tokens" if gpt else "images", per_s=rate, epoch_s=None if gpt else CIFAR10_TRAIN_IMAGES * members / rate,
                 train_flops_per_example=flops, achieved_tflops=rate * flops / 1e12,
                 peak_fraction=_peak_fraction(rate * flops, record["env"]["device"], record["env"]["precision"]),
                 compile_s=None, compile_cached_s=None, compile_reuse_s=None, steps=steps)

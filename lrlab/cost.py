@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrlab.errors import LrlabError, check_choice
+from lrlab.experiments import test_images, train_images
 from lrlab.tasks import EVAL_BATCH
 from lrlab.train import CHECK_EVERY, NOISE_SMALL_PER_BIG
 
@@ -70,7 +71,6 @@ NOISE_PARAM_BYTES = 8         # per noise-scale pass: the flattened fp32 gradien
 # read once forward and its gradient once backward (4 x 2 B). ResNets use the scenario's figure per
 # conv output instead, which covers the BN, ReLU and add that read and write it about 20 times.
 GEMM_BYTES_PER_ELEMENT = 8
-CIFAR_TRAIN, CIFAR_TEST = 50_000, 10_000
 TINY_SHAKESPEARE_CHARS = 1_115_394    # the corpus; lrlab.data trains on the first 90%
 GPT_VALIDATION_BATCHES = 20           # CharTask.test_batches
 CALIBRATION_MODE_PREFIX = "bf16"      # bench modes a run uses on CUDA: bf16 (+channels_last, +compile)
@@ -238,7 +238,7 @@ class _RunModel:
         config = self.config
         if config.task == "shakespeare":
             return GPT_VALIDATION_BATCHES * self.eval_batch_s(config.batch_size) + SYNC_S
-        images = 10 * config.test_per_class if config.test_per_class else CIFAR_TEST
+        images = test_images(config.test_per_class)
         full, rest = divmod(images, EVAL_BATCH)
         return (full * self.eval_batch_s(EVAL_BATCH) + (self.eval_batch_s(rest) if rest else 0.0)) + SYNC_S
 
@@ -256,7 +256,7 @@ def steps_per_epoch(config):
         return config.steps_per_epoch
     if config.task == "shakespeare":
         return max(1, int(0.9 * TINY_SHAKESPEARE_CHARS) // (config.batch_size * config.block_size))
-    images = 10 * config.train_per_class if config.train_per_class else CIFAR_TRAIN
+    images = train_images(config.train_per_class)
     return max(1, images // config.batch_size)
 
 

@@ -39,9 +39,9 @@ from lrlab.schedules import build_schedule
 from lrlab.stacked_optim import FAMILIES, StackedOptimizer
 from lrlab.stacking import MEMBER_FIELDS, stack_key
 from lrlab.tasks import CharTask, CifarTask, load_task_data
-from lrlab.train import (CHECK_EVERY, DeadlineReached, _autocast_for, _progress,
-                         divergence_watch, history_row, model_and_optimizer, no_time_for_another,
-                         record_body, RunState, upcast)
+from lrlab.train import (CHECK_EVERY, DeadlineReached, RunState, _autocast_for, _progress, divergence_watch,
+                         history_row, model_and_optimizer, no_time_for_another, record_body, upcast)
+
 
 class Stack:
     """K models of one shape as stacked tensors; `forward` runs all K at once with vmap."""
