@@ -41,18 +41,19 @@ def bench_shapes(profile="gpu"):
     return shapes
 
 
-def stack_shapes(profile="gpu"):
-    """Each (model spec, batch) with at least MIN_STACK runs of the profile that could share one stack,
-    the shapes with the most such runs first (what stacking would save most on)."""
+def stack_shapes(profile="gpu", configs=None):
+    """Each (model spec, batch) with at least MIN_STACK runs of the profile (or of `configs`) that could
+    share one stack, the shapes with the most such runs first (what stacking would save most on)."""
     from lrlab.stacking import bench_shape, stack_key
+    if configs is None:
+        configs = [config for name in experiments.EXPERIMENTS for config in experiments.runs(name, profile)]
     counts = {}
-    for name in experiments.EXPERIMENTS:
-        for config in experiments.runs(name, profile):
-            key = stack_key(config)
-            if key is not None:
-                shape = bench_shape(config)
-                counts.setdefault(shape, {}).setdefault(key, 0)
-                counts[shape][key] += 1
+    for config in configs:
+        key = stack_key(config)
+        if key is not None:
+            shape = bench_shape(config)
+            counts.setdefault(shape, {}).setdefault(key, 0)
+            counts[shape][key] += 1
     stackable = {shape: sum(n for n in keys.values() if n >= MIN_STACK) for shape, keys in counts.items()}
     return sorted((shape for shape, n in stackable.items() if n), key=lambda shape: -stackable[shape])
 
@@ -156,9 +157,7 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
             log(f"calibrate: stacked bench {spec} @ {batch}: FAILED {paths[-1]['error']}")
             continue
         rows += found
-        log(f"calibrate: stacked {spec} @ {batch}: " + ", ".join(
-            f"K={r['members']} {r['stacked_over_sequential']:.1f}x" if "error" not in r else f"K={r['members']} {r['error']}"
-            for r in found))
+        log(_stacked_line(spec, batch, found))
     if not complete:
         log("calibrate: stopped for the deadline; the record says incomplete and the chunk stays pending")
     record = dict(kind="calibration", complete=complete, env=run_env(device), paths=paths, rows=rows,
@@ -169,3 +168,42 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
     if not paths and not rows:
         raise LrlabError("calibration did nothing: the deadline left no time")
     return record
+
+
+def _stacked_line(spec, batch, found):
+    return f"calibrate: stacked {spec} @ {batch}: " + ", ".join(
+        f"K={r['members']} {r['stacked_over_sequential']:.1f}x" if "error" not in r else f"K={r['members']} {r['error']}"
+        for r in found)
+
+
+def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=print, sizes=None):
+    """Before a job trains `configs`: bench stacked each of their shapes that would stack but has no
+    stacked row of this device yet (the calibration skipped it for time, or the stack failed there and
+    has been fixed since), so that the job stacks them at a measured K. Writes one bench record with
+    the rows and any failure; returns the rows."""
+    from lrlab.bench import STACK_SIZES, _write_record, bench_stacked
+    from lrlab.env import run_env
+    from lrlab.runner import error_line
+    store, env = Store(results), run_env(device)
+    measured = {(row.get("model"), row.get("batch_size"))
+                for record in store.bench_records(kinds=("bench", "calibration")) if record["env"]["device"] == env["device"]
+                for row in record["rows"] if row.get("members", 1) > 1}
+    rows, failed = [], []
+    for spec, batch in stack_shapes(configs=configs):
+        if (spec, batch) in measured:
+            continue
+        if stop_at is not None and time.time() > stop_at - 2 * MARGIN_S:
+            break
+        try:
+            found = bench_stacked(spec, sizes or STACK_SIZES, batch, device, STACK_STEPS, "bf16",
+                                  stop_at=None if stop_at is None else stop_at - MARGIN_S)
+        except Exception as exc:   # noqa: BLE001 - the runs then train alone, as they would have
+            failed.append(dict(name=f"stacked bench {spec} @ {batch}", ok=False, error=error_line(exc)))
+            log(f"calibrate: stacked bench {spec} @ {batch}: FAILED {failed[-1]['error']}")
+            continue
+        rows += found
+        log(_stacked_line(spec, batch, found))
+    if rows or failed:
+        _write_record(store.root / "bench", f"stacks {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
+                      dict(kind="bench", env=env, rows=rows, paths=failed))
+    return rows

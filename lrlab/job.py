@@ -148,6 +148,9 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
     predictor = Predictor(device_key, calibration)
     if stack == "auto":   # after the calibration: it measures the stacks
         from lrlab.stacking import StackSizes
+        if device_key:   # on the GPUs the queue plans for: shapes no calibration has measured stacked yet
+            from lrlab.calibrate import bench_unmeasured_stacks
+            bench_unmeasured_stacks([config for _, _, config in items], device, store.root, stop_at, log)
         stack = StackSizes.measured(store.root, env["device"])
 
     def on_outcome(outcome):

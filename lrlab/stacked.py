@@ -43,16 +43,29 @@ from lrlab.train import (CHECK_EVERY, DeadlineReached, RunState, _autocast_for, 
                          history_row, model_and_optimizer, no_time_for_another, record_body, upcast)
 
 
+class Float32BatchNorm(torch.nn.BatchNorm2d):
+    """BatchNorm2d computed in float32 at least (float64 stays float64), returned in its input's dtype."""
+
+    def forward(self, x):
+        return super().forward(x.to(torch.promote_types(x.dtype, torch.float32))).to(x.dtype)
+
+
 class Stack:
     """K models of one shape as stacked tensors; `forward` runs all K at once with vmap."""
 
     def __init__(self, models):
         real = models[0]
         self.template = copy.deepcopy(real).to("meta")   # the structure only; tensors come from the stack
-        cpu = next(real.parameters()).device.type == "cpu"
         for module in self.template.modules():
             if isinstance(module, CausalSelfAttention):
-                module.math_attention = cpu
+                # vmap has no batching rule for the fused CPU attention, and on an H100 (torch 2.11) the
+                # fused CUDA one failed under vmap ("stack expects a non-empty TensorList"); at our block
+                # size of 128 the written-out form costs little
+                module.math_attention = True
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                # under vmap with bf16 autocast CUDA's batch norm refused bf16 input with float32 running
+                # statistics (the single run's mixed-precision path does not apply): normalise in float32
+                module.__class__ = Float32BatchNorm
         for mine, theirs in zip(self.template.modules(), real.modules()):
             if type(theirs).__name__ == "MuReadout":   # its 1/width multiplier reads an attribute vmap drops
                 mine.width_mult = (lambda value=theirs.width_mult(): value)

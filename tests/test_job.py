@@ -197,3 +197,22 @@ def test_lrlab_queue_prints_every_chunk_and_each_tiers_jobs(tmp_path):
     assert any(line.startswith("tier 2:") for line in out.stdout.splitlines())
     bad = lrlab("queue", "--device-name", "A100", "--results", str(tmp_path))
     assert bad.returncode == 2 and "A100" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_job_benches_the_stacks_no_calibration_measured_once(tmp_path):
+    """A calibration whose stacked bench failed (on the H100: ResNets and GPTs) leaves those shapes
+    unmeasured; the next job measures them before training, then never again."""
+    from lrlab.calibrate import bench_unmeasured_stacks
+    from lrlab.config import RunConfig
+    mlp = RunConfig(model="mlp", width=32, batch_size=8, epochs=1, precision="fp32")
+    gpt = RunConfig(task="shakespeare", model="chargpt", width=32, depth=1, block_size=8, batch_size=4,
+                    augment="none", precision="fp32")
+    configs = [mlp.replace(seed=s) for s in range(4)] + [gpt.replace(seed=s) for s in range(3)]   # 3: too few
+    lines = []
+    rows = bench_unmeasured_stacks(configs, "cpu", tmp_path, log=lines.append, sizes=(2,))
+    assert [(r["model"], r["batch_size"], r["members"]) for r in rows] == [("mlp-32", 8, 2)]
+    assert rows[0]["stacked_over_sequential"] > 0 and "stacked mlp-32 @ 8: K=2" in lines[0]
+    [saved] = Store(tmp_path).bench_records()
+    assert saved["kind"] == "bench" and saved["rows"][0]["members"] == 2
+    assert bench_unmeasured_stacks(configs, "cpu", tmp_path, sizes=(2,)) == []
+    assert len(Store(tmp_path).bench_records()) == 1

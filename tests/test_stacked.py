@@ -153,6 +153,37 @@ def test_float32_resnet_members_stay_within_the_run_to_run_spread(cifar):
     assert deviation <= max(10 * spread, 1e-5), (deviation, spread)
 
 
+def test_stacks_normalise_in_float32_and_write_attention_out_on_every_device(cifar, data_root, monkeypatch):
+    """What failed on an H100 under vmap with bf16 autocast: CUDA's batch norm refused bf16 input with
+    float32 running statistics, and the fused attention had no working batching rule. (On the CPU,
+    autocast does not reach inside vmap, so neither shows there: the test checks what the stack does.)"""
+    from lrlab.models import CausalSelfAttention, model_for
+    from lrlab.stacked import Stack
+    resnet = RunConfig(model="resnet8", lr=0.05, epochs=1, steps_per_epoch=2, batch_size=8, train_per_class=2,
+                       test_per_class=1, precision="bf16")
+    stack = Stack([model_for(resnet.replace(seed=s), 10) for s in range(2)])
+    seen = []
+    batch_norm = torch.nn.functional.batch_norm
+    monkeypatch.setattr(torch.nn.functional, "batch_norm",
+                        lambda x, *args, **kw: seen.append(x.dtype) or batch_norm(x, *args, **kw))
+    for name, module in stack.template.named_modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            x = torch.randn(2, 4, module.num_features, 4, 4, dtype=torch.bfloat16)
+            params = {k[len(name) + 1:]: v for k, v in {**stack.params, **stack.buffers}.items()
+                      if k.startswith(name + ".")}
+            out = torch.func.vmap(lambda p, x: torch.func.functional_call(module, p, (x,)))(params, x)
+            assert out.dtype == torch.bfloat16
+    assert seen and set(seen) == {torch.float32}
+    records = train_stacked([resnet, resnet.replace(seed=1)], data=cifar, progress=False)
+    assert [r["status"] for r in records] == ["completed"] * 2
+
+    gpt = RunConfig(task="shakespeare", model="chargpt", width=32, depth=1, block_size=8, batch_size=4,
+                    augment="none", precision="bf16")
+    on_a_gpu = Stack([model_for(gpt.replace(seed=s), 65).to("meta") for s in range(2)])   # not the CPU
+    attention = [m for m in on_a_gpu.template.modules() if isinstance(m, CausalSelfAttention)]
+    assert attention and all(m.math_attention for m in attention)
+
+
 def test_stack_keys_group_what_can_train_together():
     a = MLP.replace(lr=0.1)
     assert stack_key(a) == stack_key(MLP.replace(optimizer="sgdw", weight_decay=1e-3, seed=3, schedule="cosine"))
