@@ -51,3 +51,16 @@ def test_without_a_trained_run_at_one_momentum_the_ratio_is_not_a_number():
     only_plain = SWEEP[SWEEP.momentum == 0.0]
     summary = basics.sweep_summary(only_plain)
     assert math.isnan(summary["best_lr_ratio"]) and math.isnan(summary["best_lr_momentum"])
+
+
+def test_the_stability_sentence_says_when_the_network_disagrees_with_the_quadratic():
+    words = basics.stability_words(SWEEP, 0.2, 0.38)
+    assert "On the quadratic, momentum 0.9 raises the divergence threshold (0.3800 against 0.2000" in words
+    assert "In the network it lowers it: the first diverging rate is 1 with momentum against 4 without" in words
+    assert "learning already stops at 0.0625; plain SGD's best rate is 0.0625" in words
+    assert words.endswith("the stability lesson does not.")
+    agrees = made_up_sweep({0.0: {-2: 1.5, 0: None}, 0.9: {-2: 1.3, 0: 1.4, 2: None}})
+    assert "In the network it raises it" in basics.stability_words(agrees, 0.2, 0.38)
+    assert "stability lesson" not in basics.stability_words(agrees, 0.2, 0.38)
+    calm = SWEEP[SWEEP.status == "completed"]
+    assert basics.stability_words(calm, 0.2, 0.38).endswith("so it cannot say.")

@@ -113,3 +113,28 @@ def sweep_summary(runs):
                 best_lr_ratio=float(best[0.0].lr / best[0.9].lr) if len(best) == 2 else float("nan"),
                 best_lr_plain=float(best[0.0].lr) if 0.0 in best else float("nan"),
                 best_lr_momentum=float(best[0.9].lr) if 0.9 in best else float("nan"))
+
+
+def stability_words(runs, quadratic_plain, quadratic_momentum, momentum=0.9):
+    """Whether momentum moves the divergence threshold the same way on the quadratic (thresholds
+    measured there, plain and with `momentum`) and in the network (the first diverging rate of each),
+    in a sentence. The network's rule is its grid: momentum lowers (raises) the threshold when its first
+    diverging rate is at least one grid step below (above) plain SGD's; one seed each."""
+    plain, heavy = first_diverged(runs, 0.0), first_diverged(runs, momentum)
+    quad = "raises" if quadratic_momentum > quadratic_plain else "lowers"
+    said = (f"On the quadratic, momentum {momentum:g} {quad} the divergence threshold ({quadratic_momentum:.4f} "
+            f"against {quadratic_plain:.4f} without).")
+    if not (np.isfinite(plain) and np.isfinite(heavy)):
+        return said + " In the network the grid does not reach divergence for both, so it cannot say."
+    net = "lowers" if heavy < plain else "raises" if heavy > plain else "leaves"
+    said += (f" In the network it {net} it: the first diverging rate is {heavy:.4g} with momentum against "
+             f"{plain:.4g} without (one seed each, on a grid of factor-√2 steps).")
+    stuck_rates = runs[(runs.momentum == momentum) & (runs.status == "completed")
+                       & (runs.final_train_loss > 0.98 * CHANCE_LOSS)].lr
+    best = best_rates(runs)
+    if len(stuck_rates) and 0.0 in best:
+        said += (f" With momentum, learning already stops at {float(stuck_rates.min()):.4g}; plain SGD's best "
+                 f"rate is {float(best[0.0].lr):.4g}.")
+    if net != quad:
+        said += " The effective-step lesson carries over from the quadratic; the stability lesson does not."
+    return said

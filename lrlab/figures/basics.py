@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lrlab import quadratic, schedules
+from lrlab.experiments.basics import CHANCE_LOSS
 from lrlab.names import SCHEDULES
 
 
@@ -23,15 +24,18 @@ def quadratic_descent(curvatures, cases, steps=40):
 def lr_sweep(runs):
     """Final training loss against the constant LR, one line per momentum; crosses for diverged runs."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    finished = runs[runs.status == "completed"].final_train_loss
+    crosses_at = max(finished.max() if len(finished) else CHANCE_LOSS, CHANCE_LOSS) * 1.12   # one row, above all
     for mu, group in runs.sort_values("lr").groupby("momentum"):
         ok = group[group.status == "completed"]
         bad = group[group.status == "diverged"]
         line, = ax.plot(np.log2(ok.lr), ok.final_train_loss, marker="o", label=f"momentum {mu:g}")
-        ax.scatter(np.log2(bad.lr), np.full(len(bad), ok.final_train_loss.max() * 1.15 if len(ok) else 3.0),
-                   marker="x", color=line.get_color(), s=50)
+        ax.scatter(np.log2(bad.lr), np.full(len(bad), crosses_at), marker="x", color=line.get_color(), s=50)
+    ax.axhline(CHANCE_LOSS, color="0.5", ls="--", lw=1, label="ln 10: a uniform guess")
+    ax.text(ax.get_xlim()[0], crosses_at, " diverged", va="center", fontsize=8, color="0.3")
     ax.set(xlabel="log$_2$ learning rate", ylabel="final training loss",
            title="constant learning rate, MLP on CIFAR-10")
-    ax.legend()
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -49,6 +53,7 @@ def schedule_gallery(names=SCHEDULES, total=1000, cols=3):
             ax2 = ax.twinx()
             ax2.plot(curve["step"], curve["momentum"], color="C1", ls="--", lw=1)
             ax2.tick_params(labelsize=7)
+            ax2.set_ylabel("momentum", fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
