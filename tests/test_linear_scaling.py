@@ -160,9 +160,21 @@ def test_the_comparison_pairs_batches_by_their_factor_over_each_reference():
 
 def test_the_noise_scale_is_read_before_and_after_the_first_decay():
     noise = pd.DataFrame(dict(epoch=[0, 1, 2, 4, 6], seed=0, b_simple=[50.0, 100.0, 300.0, 2000.0, 4000.0],
-                              big_batch=1024, big_batches=8))
+                              big_batch=1024, big_batches=8, batch_size=128, micro_batch=None))
     _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [29.3, 30.7]})
     numbers, verdict = ls.noise_summary(noise, 10 / 3, ls.find_break(batches))
     assert numbers["noise_init"] == 50.0 and numbers["noise_final"] == 4000.0 and numbers["noise_lo"] == 100.0
     assert "the median of the 3 estimates is 100; after it, 3,000 (2 estimates)" in verdict
     assert verdict.endswith("Our curve starts to climb at batch 512, above the early noise scale and below the late one.")
+
+
+def test_the_seed_spread_of_the_noise_scale_is_the_largest_ratio_per_measurement():
+    noise = pd.DataFrame(dict(epoch=[0, 0, 4, 4, 9, 9, 10], seed=[0, 1, 0, 1, 0, 1, 0],
+                              b_simple=[100.0, 148.0, 1000.0, 3150.0, 5000.0, 12900.0, 7000.0],
+                              big_batch=1024, big_batches=8, batch_size=128, micro_batch=None))
+    spread = ls.seed_spread(noise)
+    assert spread["seed_ratio_max"] == pytest.approx(3.15) and spread["seed_ratio_epoch"] == 4
+    assert spread["seed_ratio_final"] == pytest.approx(2.58)            # epoch 10 has one seed only
+    numbers, _ = ls.noise_summary(noise, 10 / 3, ls.find_break(sweep_of({128: [19.3, 20.7]})[1]))
+    assert numbers["noise_small"] == 128 and numbers["noise_per_big"] == 8
+    assert math.isnan(ls.seed_spread(noise[noise.seed == 0])["seed_ratio_max"])

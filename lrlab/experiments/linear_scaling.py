@@ -331,7 +331,22 @@ def noise_summary(noise, first_decay, rule):
                 noise_init=float(noise[noise.epoch == 0].b_simple.median()),
                 noise_final=float(noise[noise.epoch == noise.epoch.max()].b_simple.median()),
                 noise_big=int(noise.big_batch.iloc[0]), noise_groups=int(noise.big_batches.iloc[0]),
+                noise_small=int(noise.micro_batch.fillna(noise.batch_size).iloc[0]),
+                noise_per_big=int(noise.big_batch.iloc[0] // noise.micro_batch.fillna(noise.batch_size).iloc[0]),
+                **seed_spread(noise),
                 first_decay=float(first_decay)), verdict
+
+
+def seed_spread(noise):
+    """How far apart the seeds' noise-scale estimates are: per measurement (epoch), the largest over
+    the smallest estimate; dict(seed_ratio_max, seed_ratio_epoch (where it is largest), seed_ratio_final)."""
+    ratio = noise.dropna(subset=["b_simple"]).groupby("epoch").b_simple.agg(lambda b: b.max() / b.min())
+    ratio = ratio[noise.dropna(subset=["b_simple"]).groupby("epoch").seed.nunique() > 1]
+    if not len(ratio):
+        nan = float("nan")
+        return dict(seed_ratio_max=nan, seed_ratio_epoch=nan, seed_ratio_final=nan)
+    return dict(seed_ratio_max=float(ratio.max()), seed_ratio_epoch=float(ratio.idxmax()),
+                seed_ratio_final=float(ratio.iloc[-1]))
 
 
 def versus(batches, rule):
