@@ -100,10 +100,11 @@ def _valley_middle(values):
     return first + (end - first) // 2
 
 
-def agreeing_rules(suggested):
+def agreeing_rules(suggested, display=None):
     """(LR, "rule = rule") per distinct suggestion, rounded to 3 decimals of log10: rules that agree
-    are named together (a figure draws them as one line)."""
+    are named together (a figure draws them as one line), by their `display` names where given."""
     groups = {}
     for rule in RULES:
         groups.setdefault(round(float(np.log10(suggested[rule])), 3), []).append(rule)
-    return [(suggested[names[0]], " = ".join(names)) for names in groups.values()]
+    display = display or {}
+    return [(suggested[names[0]], " = ".join(display.get(n, n) for n in names)) for names in groups.values()]

@@ -85,11 +85,13 @@ def range_record(curve_min_at, steps=200, stop=None):
 def test_the_two_tools_rules_are_set_side_by_side_with_their_ratio():
     mine, theirs, table = sc.range_rules(range_record(0.5), range_record(0.5))
     # ours is smoothed here, torch-lr-finder's arrives smoothed: the same raw curve reads a little apart
-    assert set(table.rule) == {"steepest", "min_over_10", "valley"} and (table.ratio < 2).all()
+    assert set(table.rule) == {"steepest", "min/10", "valley"} and (table.ratio < 2).all()
     assert sc.rules_agree(table)[0] == "All three rules agree within a factor of 2 between the two tools."
     _, _, apart = sc.range_rules(range_record(0.5), range_record(0.05))
     words, worst = sc.rules_agree(apart)
     assert words.startswith("The rules do **not** all agree within a factor of 2") and worst.ratio > 2
+    assert "how each tool smooths (both ran the whole test)" in words
+    assert "how each tool smooths and where it stops" in sc.rules_agree(apart, stopped_early=True)[0]
 
 
 def test_the_extent_says_where_torch_lr_finder_stopped():
@@ -111,19 +113,34 @@ def test_the_largest_rate_that_trains_must_finish_within_ten_points_of_the_best(
     assert sc.largest_that_trains(sweep) == 1.0
 
 
-def test_each_rule_is_placed_against_the_best_peak_in_octaves():
+def test_each_rule_is_placed_against_the_best_peak_in_octaves_and_the_best_constant_rate():
     peaks = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.5, 0.7), (1.0, 0.8), (2.0, 0.75))])
-    where = sc.where_rules_fall({"steepest": 0.25, "min_over_10": 1.0, "valley": 2.1}, peaks).set_index("rule")
+    constant = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.125, 0.5), (0.25, 0.6), (0.5, 0.4))])
+    where = sc.where_rules_fall({"steepest": 0.25, "min_over_10": 1.0, "valley": 0.3}, peaks, constant)
+    where = where.set_index("rule")
     assert where.loc["steepest", "octaves from the best peak"] == pytest.approx(-2.0)
-    assert where.loc["valley", "accuracy of the nearest swept peak (%)"] == pytest.approx(75.0)
+    assert where.loc["min/10", "accuracy of the nearest swept peak (%)"] == pytest.approx(80.0)
+    assert where.loc["min/10", "x the best constant rate"] == pytest.approx(4.0)
+    assert where.loc["valley", "accuracy of the nearest constant run (%)"] == pytest.approx(60.0)
+    words = sc.rules_against_constant(where.reset_index(), constant)
+    assert "the best constant rate of the sweep is 0.25 (60.0%)" in words
+    assert "steepest (1x), valley (1.2x) land within a factor of 2 of it; min/10 (4x) do not" in words
+
+
+def test_a_constant_rate_run_is_read_by_the_mean_of_its_last_epochs():
+    history = [dict(epoch=e, test_acc=a) for e, a in enumerate((0.3, 0.5, 0.4, 0.6), start=1)]
+    sweep = sc.lr_sweep([record(lr=0.1, acc=0.6, history=history), record(lr=0.2, status="diverged")], late_epochs=3)
+    assert sweep.acc.iloc[0] == pytest.approx(50.0) and math.isnan(sweep.acc.iloc[1])
+    assert sc.lr_sweep([record(lr=0.1, acc=0.6, history=history)]).acc.iloc[0] == pytest.approx(60.0)
 
 
 def test_one_cycle_reaches_the_baseline_unless_it_falls_short_by_more_than_both_spreads():
     base = [record(acc=a, seed=s) for s, a in enumerate((0.90, 0.91))]
     numbers, verdict = sc.headline([record(acc=a, seed=s) for s, a in enumerate((0.899, 0.905))], base, 500)
-    assert "**reaches the baseline**" in verdict and numbers["n_seeds"] == 2
+    assert "**reaches the baseline**" in verdict.text and verdict.word == "confirmed" and numbers["n_seeds"] == 2
     numbers, verdict = sc.headline([record(acc=a, seed=s) for s, a in enumerate((0.85, 0.86))], base, 500)
-    assert "**falls short** of the baseline by 5.00 points" in verdict
+    assert "**falls short** of it by 5.00 points" in verdict.text and verdict.word == "contradicted"
+    assert "regularis" not in verdict.text   # not in our reference on the papers
     assert numbers["cycle_mean"] == pytest.approx(85.5) and numbers["base_sd"] == pytest.approx(0.7071, abs=1e-3)
 
 
@@ -137,3 +154,30 @@ def test_the_accuracy_curve_is_per_step_over_seeds():
     curves = sc.accuracy_curves([record(seed=s, acc=a) for s, a in ((0, 0.8), (1, 0.9))])
     assert list(curves.step) == [25, 50, 75, 100, 125] and curves["count"].eq(2).all()   # 2,500 images / 100
     assert curves["mean"].iloc[-1] == pytest.approx(85.0)
+
+
+def test_each_budget_cycle_is_set_against_the_baseline_by_the_headline_rule():
+    base = [record(acc=a, seed=s, steps=2000) for s, a in enumerate((0.570, 0.572))]
+    cycle = [record(acc=a, seed=s, steps=500) for s, a in enumerate((0.52, 0.53))]
+    budget = [record(acc=a, steps=n) for a, n in ((0.26, 100), (0.42, 300), (0.52, 500), (0.585, 1000))]
+    frame, words = sc.budget_against_baseline(budget, base, cycle)
+    assert list(frame.share) == [0.05, 0.15, 0.25, 0.5] and list(frame.reaches) == [False, False, False, True]
+    assert "cycles of 1/2 (58.50%, +1.40 points) of its iterations reach it" in words
+    assert "1/20 (26.00%, -31.10 points), 3/20 (42.00%, -15.10 points), 1/4 (52.00%, -5.10 points) fall short" in words
+    gpu = [dict(r, profile="gpu") for r in budget]
+    assert sc.budget_against_baseline(gpu, [dict(r, profile="quick") for r in base], cycle)[0] is None
+
+
+def test_the_modern_recipe_verdicts_read_single_runs_against_seed_noise():
+    steps = [record(acc=a, epochs=k) for a, k in ((0.50, 5), (0.53, 10), (0.56, 20))]
+    momentum, schedule = sc.modern_verdict(record(acc=0.54), record(acc=0.555), steps, seed_sd=1.0)
+    assert momentum.word == "not resolved" and "is within seed noise of constant momentum 0.9" in momentum.text
+    assert "2.83 points" in momentum.rule
+    assert schedule.word == "confirmed" and "beats the step schedule at the same epochs" in schedule.text
+    assert "comes within the margin of it at 2x the epochs" in schedule.text
+    momentum, _ = sc.modern_verdict(record(acc=0.60), record(acc=0.50), steps, seed_sd=1.0)
+    assert momentum.word == "confirmed"
+    table = sc.modern_table(record(acc=0.54), record(acc=0.555), steps)
+    assert "92.0 ± 0.2%" in table["Smith 2018, Table 1"].iloc[0]
+    assert table["other published runs"].iloc[2].startswith("91.9% (Smith's hyperParam1 log, M.95")
+    assert table["ours: test accuracy (%)"].isna().iloc[2]   # the paper's constant-0.95 row: not run

@@ -3,11 +3,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from lrlab.experiments.super_convergence import (BASELINE_BUDGET, PAPER_BUDGET, RANGE_TEST_SMOOTHING,
+from lrlab.experiments.super_convergence import (BASELINE_BUDGET, PAPER_BUDGET, RANGE_TEST_SMOOTHING, RULE_NAMES,
                                                  accuracy_curves, range_trace)
 from lrlab.lr_finder import RULES, agreeing_rules, smoothed
 
-RULE_COLOURS = dict(zip(RULES, ("C2", "C3", "C4")))
+RULE_COLOURS = dict(zip((RULE_NAMES[r] for r in RULES), ("C2", "C3", "C4")))
 
 
 def range_test(ours, theirs, ours_rules, their_rules):
@@ -19,9 +19,9 @@ def range_test(ours, theirs, ours_rules, their_rules):
     ax.plot(ours_lr, ours_loss, color="0.8", lw=0.8, label="lrlab, raw loss per step")
     ax.plot(ours_lr, smoothed(ours_loss, RANGE_TEST_SMOOTHING), color="C0", label="lrlab, smoothed")
     ax.plot(ref_lr, ref_loss, color="C1", ls="--", label="torch-lr-finder, smoothed")
-    for value, names in agreeing_rules(ours_rules):
+    for value, names in agreeing_rules(ours_rules, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"{names}: {value:.3g}")
-    for value, names in agreeing_rules(their_rules):
+    for value, names in agreeing_rules(their_rules, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, ls=":")
     finite = ours_loss[np.isfinite(ours_loss)]
     ax.set(xscale="log", xlabel="learning rate", ylabel="training loss",
@@ -47,7 +47,7 @@ def peak_sweep(peaks, constant, suggested):
         ax.plot(frame.lr, frame.acc, marker=marker, label=label)
         div = frame[frame.status == "diverged"]
         ax.plot(div.lr, np.full(len(div), 10.0), ls="none", marker="x", color="k", ms=8)
-    for value, names in agreeing_rules(suggested):
+    for value, names in agreeing_rules(suggested, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"range test, {names}")
     ax.set(xscale="log", xlabel="peak (or constant) learning rate", ylabel="final test accuracy (%)")
     ax.legend(fontsize=7)
@@ -68,12 +68,18 @@ def one_cycle_against_baseline(cycle, baseline, steps):
 
 
 def cycle_budget(budget, headline_steps, ours_label):
-    """Final accuracy against the cycle's length relative to each side's headline cycle, ours and the paper's."""
+    """Final accuracy against the cycle's length, both relative to each side's headline cycle (length 1,
+    accuracy 0): the two sides sit 30 points apart, so only their shapes can be compared."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    ax.plot(budget.steps / headline_steps, budget.acc, marker="o", label=ours_label)
-    ax.plot(np.array(list(PAPER_BUDGET)) / 10_000, list(PAPER_BUDGET.values()), marker="D", color="k", ls="--",
-            label="the paper (ResNet-56, full CIFAR-10; 1 = 10,000 iterations)")
-    ax.set(xscale="log", xlabel="cycle length, relative to the headline cycle", ylabel="final test accuracy (%)")
+    ours_x = budget.steps.to_numpy(float) / headline_steps
+    ours_at_1 = float(np.interp(0.0, np.log(ours_x), budget.acc.to_numpy(float)))
+    ax.plot(ours_x, budget.acc - ours_at_1, marker="o", label=f"{ours_label}; 0 = {ours_at_1:.1f}%")
+    ax.plot(np.array(list(PAPER_BUDGET)) / 10_000, np.array(list(PAPER_BUDGET.values())) - PAPER_BUDGET[10_000],
+            marker="D", color="k", ls="--",
+            label=f"the paper (ResNet-56, full CIFAR-10; 1 = 10,000 iterations, 0 = {PAPER_BUDGET[10_000]}%)")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set(xscale="log", xlabel="cycle length, relative to the headline cycle",
+           ylabel="test accuracy minus the\nheadline cycle's (points)")
     ax.set_xticks([0.2, 0.6, 1, 2], ["1/5", "3/5", "1", "2"])
     ax.minorticks_off()
     ax.legend(fontsize=8)
