@@ -137,3 +137,47 @@ def test_best_cells_show_the_best_decayed_cell_and_the_best_without_decay():
     best = wd.best_cells(wd.grid_cells(made_up_grid(coupled_or_not)))
     assert best["best test error (%)"]["sgdw"] == pytest.approx(20.0) and best["λ_norm"]["sgdw"] == "2^-5"
     assert best["best without decay (%)"]["adam"] == pytest.approx(20.0)
+
+
+def test_no_slope_is_read_while_decay_is_below_seed_noise():
+    slopes, _ = wd.coupling_slopes(wd.grid_cells(made_up_grid(coupled_or_not)))
+    unresolved = wd.slope_verdict(slopes, resolved=False)
+    assert "**not resolved at this scale** for all four optimizers" in unresolved and "match" not in unresolved
+    assert "Rows whose best λ sits on the grid's edge only bound it" in unresolved
+    assert wd.slope_word(slopes, "sgd", resolved=False) == "not resolved"
+    assert wd.slope_word(slopes, "sgd", resolved=True) == "confirmed"
+    decoupled_sgd = slopes.assign(slope=[0.0, 0.0, -1.0, 0.0], **{"standard error": [0.05] * 4})
+    assert wd.slope_word(decoupled_sgd, "sgd", resolved=True) == "contradicted"
+    def noisy(o, k, j, s):
+        return 20 + (0 if j is None else (j + 8) / 5) + 2 * s
+    quiet = wd.decay_against_noise(wd.grid_cells(made_up_grid(noisy, seeds=(0, 1))), 60.0)
+    assert quiet["resolved"] is False and quiet["seed_sd"] > 0
+
+
+def test_the_headline_against_the_papers_15_percent():
+    def h(improvement, sd):
+        return dict(improvement=improvement, improvement_sd=sd)
+    assert wd.headline_verdict(h(-0.43, 1.97)).word == "contradicted"
+    assert "**not reproduced** at this scale" in wd.headline_verdict(h(-0.43, 1.97)).text
+    assert wd.headline_verdict(h(14.0, 2.0)).word == "confirmed"
+    assert wd.headline_verdict(h(6.0, 5.0)).word == "not resolved"      # 0 and 15 both within 2 SDs
+    assert wd.headline_verdict(h(6.0, float("nan"))).word == "not resolved"
+
+
+def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_from():
+    assert wd.expected_best_in_sds(48) > wd.expected_best_in_sds(8) > 1.3
+    gap, margin, side = wd.best_gap(58.85, 48, 61.80, 8, 1.04)
+    assert gap == pytest.approx(-2.95) and margin == pytest.approx(1.04 * (2 * np.sqrt(2) + 0.83), abs=0.05)
+    assert side == 0                                                   # within noise, once selection is allowed for
+    assert wd.best_gap(50.0, 8, 61.80, 8, 1.04)[2] == -1
+    assert wd.best_gap(50.0, 8, 61.80, 8, float("nan"))[2] == 0
+    best = wd.best_cells(wd.grid_cells(made_up_grid(coupled_or_not)))
+    assert best["picked from"]["sgd"] == 36 and best["picked from (no decay)"]["adam"] == 6
+    claims = wd.best_cell_claims(best, seed_sd=1.0)
+    assert claims["adam"].word == "confirmed" and "within the margin" in claims["adam"].text
+    assert claims["adamw"].word == "confirmed" and "not worse than either beyond noise" in claims["adamw"].text
+    assert wd.best_cell_claims(best, float("nan"))["adam"].word == "not resolved"
+    table = wd.versus(*wd.coupling_slopes(wd.grid_cells(made_up_grid(coupled_or_not)))[:1], best,
+                      dict(improvement=-0.4, improvement_sd=2.0, log2_lr=-10), resolved=False, claims=claims)
+    assert list(table.verdict) == ["not resolved", "not resolved", "confirmed", "not resolved", "confirmed",
+                                   "contradicted", "not resolved"]

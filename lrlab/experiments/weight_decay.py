@@ -18,7 +18,8 @@ from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
 from lrlab.names import OPTIMIZERS
-from lrlab.stats import expected_range_in_sds, plus_minus, refined_minimum
+from lrlab.stats import expected_best_in_sds, expected_range_in_sds, plus_minus, refined_minimum
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
 
 LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
             "adam": range(-13, -5), "adamw": range(-13, -5)}     # 1/8192 .. 1/64; 2^-10 ~ 0.001
@@ -190,6 +191,9 @@ def decay_mapping(log2_lambda_norms, to_lambda):
     })
 
 
+DECAY_SIGNAL = 1.5   # decay "matters" when a row's median range is this many times seed noise's alone
+
+
 def decay_against_noise(cells, train_acc):
     """How much decay moves the error across one LR row (median of each row's range), against what seed
     noise alone would give a row of that many settings; `train_acc`: the median run's final training
@@ -202,18 +206,20 @@ def decay_against_noise(cells, train_acc):
                    f"Rerunning one setting with another seed moves it by {seed_sd:.1f} points (standard deviation "
                    f"over the headline row's seeds), so seed noise alone would give a row range of about "
                    f"{noise_range:.1f} points.")
-    if np.isnan(seed_sd):
+    resolved = None if np.isnan(seed_sd) else bool(row_effect >= DECAY_SIGNAL * noise_range)
+    if resolved is None:
         signal_words = "Whether that is more than noise waits for the seeds."
-    elif row_effect < 1.5 * noise_range:
+    elif not resolved:
         signal_words = (f"At this scale decay is a small effect beside seed noise: the median run ends at "
                         f"{train_acc:.0f}% training accuracy (on augmented batches, in its last epoch), far from "
-                        "fitting its training set, where a regulariser has little to do. The best λ on a row, "
-                        "and the slopes below, are therefore noisy readings; the `full` profile is where the "
-                        "coupling question is answered.")
+                        "fitting its training set, where a regulariser has little to do. The best λ on a row "
+                        "and the slopes below are therefore noisy readings, and no claim about decay is "
+                        "resolved at this scale; the GPU profiles are where the coupling question is answered.")
     else:
         signal_words = (f"Decay matters well beyond seed noise at this scale (the median run ends at {train_acc:.0f}% "
                         "training accuracy, on augmented batches in its last epoch).")
-    return dict(row_effect=row_effect, noise_words=noise_words, signal_words=signal_words)
+    return dict(row_effect=row_effect, seed_sd=seed_sd, noise_range=noise_range, resolved=resolved,
+                noise_words=noise_words, signal_words=signal_words)
 
 
 def median_train_accuracy(history):
@@ -233,6 +239,9 @@ def best_log2_lambda(row):
     return pd.Series({"best": best, "edge": edge})
 
 
+EDGE_ROWS = "rows with the best λ on the grid's edge"
+
+
 def coupling_slopes(cells):
     """Per optimizer, the line through each LR row's best log2 lambda_norm against log2 LR: slope -1
     is coupled decay (lambda* ~ 1/alpha), 0 decoupled. Returns (the slopes' table indexed by optimizer,
@@ -249,7 +258,7 @@ def coupling_slopes(cells):
         else:
             slope, se = (np.polyfit(rows.log2_lr, rows.best, 1)[0] if len(rows) == 2 else np.nan), np.nan
         slopes.append({"optimizer": OPTIMIZER_LABELS[optimizer], "slope": float(slope), "standard error": se,
-                       "rows": len(rows), "rows with the best λ on the grid's edge": int(rows.edge.sum())})
+                       "rows": len(rows), EDGE_ROWS: int(rows.edge.sum())})
     return pd.DataFrame(slopes, index=OPTIMIZERS), best_rows
 
 
@@ -271,8 +280,26 @@ def coupling_words(slope, se):
     return "in between"
 
 
-def slope_verdict(slopes):
-    """Each optimizer's slope in words against what its update rule predicts."""
+def slope_word(slopes, optimizer, resolved):
+    """The verdict word on the paper's claim for one optimizer (its predicted coupling): not resolved
+    while decay's effect is not above seed noise (`resolved` from decay_against_noise) or the slope
+    admits both readings, else confirmed or contradicted."""
+    words = coupling_words(slopes.slope[optimizer], slopes["standard error"][optimizer])
+    if not resolved or words in ("unmeasured", "undetermined (the fit's error admits both)"):
+        return NOT_RESOLVED
+    return CONFIRMED if words == PREDICTED_COUPLING[optimizer] else CONTRADICTED
+
+
+def slope_verdict(slopes, resolved=True):
+    """Each optimizer's slope in words against what its update rule predicts; none read while decay's
+    effect is not above seed noise (`resolved`), and rows on the grid's edge named."""
+    edges = [f"{OPTIMIZER_LABELS[o]} {slopes[EDGE_ROWS][o]} of {slopes.rows[o]}" for o in OPTIMIZERS
+             if EDGE_ROWS in slopes]
+    edge_words = (" Rows whose best λ sits on the grid's edge only bound it (open markers in the figure): "
+                  + ", ".join(edges) + ".") if edges else ""
+    if not resolved:
+        return ("Decay's effect is not above seed noise at this scale (above), so the slopes are not read as "
+                "coupled or decoupled: **not resolved at this scale** for all four optimizers." + edge_words)
     words = {o: coupling_words(slopes.slope[o], slopes["standard error"][o]) for o in OPTIMIZERS}
     agree = [f"{OPTIMIZER_LABELS[o]} ({words[o]})" for o in OPTIMIZERS if words[o] == PREDICTED_COUPLING[o]]
     differ = [f"{OPTIMIZER_LABELS[o]} reads as {words[o]}, where its update rule predicts {PREDICTED_COUPLING[o]}"
@@ -281,22 +308,71 @@ def slope_verdict(slopes):
             + (f"{', '.join(agree)} " + ("matches what its update rule predicts" if len(agree) == 1
                                            else "match what their update rules predict") if agree
                else "no optimizer matches what its update rule predicts")
-            + ("" if not differ else "; " + "; ".join(differ)) + ".")
+            + ("" if not differ else "; " + "; ".join(differ)) + "." + edge_words)
 
 
 def best_cells(cells):
     """Per optimizer, its best decayed cell (the mean where it has several seeds) and its best error
-    with no decay at all."""
+    with no decay at all, each with how many cells it was picked from (the best of many noisy cells
+    is flattered more than the best of few)."""
     import pandas as pd
     best = []
     for optimizer in OPTIMIZERS:
         mine = cells[cells.optimizer == optimizer]
-        top = mine[np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"]).nsmallest(1, "error").iloc[0]
+        decayed = mine[np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"])
+        top = decayed.nsmallest(1, "error").iloc[0]
         none = mine[~np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"])
         best.append({"optimizer": OPTIMIZER_LABELS[optimizer], "best test error (%)": top.error,
                      "learning rate": f"2^{top.log2_lr:g}", "λ_norm": f"2^{top.log2_lambda_norm:g}",
-                     "seeds": int(top.seeds), "best without decay (%)": none.error.min() if len(none) else np.nan})
+                     "seeds": int(top.seeds), "picked from": len(decayed),
+                     "best without decay (%)": none.error.min() if len(none) else np.nan,
+                     "picked from (no decay)": len(none)})
     return pd.DataFrame(best, index=OPTIMIZERS)
+
+
+def best_gap(a, n_a, b, n_b, seed_sd):
+    """Whether two best cells, the best of `n_a` and of `n_b` single-seed cells, differ beyond noise:
+    the gap a - b (points) against 2 sqrt(2) seed SDs plus what the two searches' sizes alone would
+    make (the best of n noisy cells lies expected_best_in_sds(n) SDs below its cells' mean). Returns
+    (gap, margin, -1 / 0 / +1 for a below / within / above b), 0 where seed noise is unmeasured."""
+    gap = a - b
+    margin = seed_sd * (2 * np.sqrt(2) + abs(expected_best_in_sds(n_a) - expected_best_in_sds(n_b)))
+    if not np.isfinite(margin):
+        return gap, margin, 0
+    return gap, margin, (-1 if gap < -margin else 1 if gap > margin else 0)
+
+
+BEST_GAP_RULE = ("two best cells differ when their gap exceeds 2 sqrt(2) seed SDs plus the difference the sizes "
+                 "of the two searches alone would make")
+
+
+def best_cell_claims(best, seed_sd):
+    """Two of the paper's claims read off the best cells by `best_gap`: Adam + L2 gains little from
+    decay (its best decayed cell is not better than its best undecayed one beyond noise) and AdamW
+    rivals SGD and SGDW (not worse than either beyond noise). Returns {"adam": Verdict, "adamw": Verdict}."""
+    err, n = best["best test error (%)"], best["picked from"]
+    gap, margin, side = best_gap(err["adam"], n["adam"], best["best without decay (%)"]["adam"],
+                                 best["picked from (no decay)"]["adam"], seed_sd)
+    if not np.isfinite(margin) or not np.isfinite(gap):
+        adam = Verdict(NOT_RESOLVED, "Whether Adam + L2 gains from decay is not resolved: no seed noise measured "
+                       "or no run without decay.", BEST_GAP_RULE)
+    else:
+        adam = Verdict(CONTRADICTED if side < 0 else CONFIRMED,
+                       f"Adam + L2's best decayed cell ({err['adam']:.2f}%, best of {n['adam']}) against its best "
+                       f"without decay ({best['best without decay (%)']['adam']:.2f}%, best of "
+                       f"{best['picked from (no decay)']['adam']}): {gap:+.2f} points, "
+                       + ("within" if side == 0 else "beyond") + f" the margin of {margin:.2f}.", BEST_GAP_RULE)
+    sides = {o: best_gap(err["adamw"], n["adamw"], err[o], n[o], seed_sd) for o in ("sgd", "sgdw")}
+    worse = [o for o, (_, _, s) in sides.items() if s > 0]
+    said = "; ".join(f"{g:+.2f} points against {OPTIMIZER_LABELS[o]} (margin {m:.2f})" for o, (g, m, _) in sides.items())
+    if not all(np.isfinite(m) for _, m, _ in sides.values()):
+        adamw = Verdict(NOT_RESOLVED, f"AdamW's best cell: {said}; no seed noise measured.", BEST_GAP_RULE)
+    else:
+        adamw = Verdict(CONTRADICTED if worse else CONFIRMED,
+                        f"AdamW's best cell ({err['adamw']:.2f}%): {said}: "
+                        + ("worse beyond noise than " + " and ".join(OPTIMIZER_LABELS[o] for o in worse) if worse
+                           else "not worse than either beyond noise") + ".", BEST_GAP_RULE)
+    return {"adam": adam, "adamw": adamw}
 
 
 def headline(runs, cells):
@@ -316,6 +392,28 @@ def headline(runs, cells):
                 seeds=int(min(adam["count"], adamw["count"])), epochs=int(head.epochs.iloc[0]))
 
 
+PAPER_IMPROVEMENT = 15.0   # %: "AdamW ... 15% lower test error than Adam" at the default LR (its Fig. 4 and text)
+
+
+def headline_verdict(h):
+    """The paper's 15% against ours: confirmed when 15% lies within two SDs of our improvement and 0
+    does not, contradicted (not reproduced) when 15% lies outside them, not resolved when both 0 and
+    15% lie within, or with one seed."""
+    rule = "the paper's 15% against our improvement ± 2 SDs over seeds"
+    imp, sd = h["improvement"], h["improvement_sd"]
+    if not np.isfinite(sd):
+        return Verdict(NOT_RESOLVED, "With one seed per setting the headline is not resolved.", rule)
+    lo, hi = imp - 2 * sd, imp + 2 * sd
+    if not lo <= PAPER_IMPROVEMENT <= hi:
+        return Verdict(CONTRADICTED, f"The paper's {PAPER_IMPROVEMENT:g}% is **not reproduced** at this scale: it "
+                       f"lies outside our {lo:+.1f}% to {hi:+.1f}% (two SDs).", rule)
+    if lo <= 0 <= hi:
+        return Verdict(NOT_RESOLVED, f"Our {lo:+.1f}% to {hi:+.1f}% (two SDs) holds both no improvement and the "
+                       f"paper's {PAPER_IMPROVEMENT:g}%: not resolved.", rule)
+    return Verdict(CONFIRMED, f"The paper's {PAPER_IMPROVEMENT:g}% lies within our {lo:+.1f}% to {hi:+.1f}% (two "
+                   "SDs), and no improvement does not.", rule)
+
+
 def headline_words(h):
     """The headline comparison in a sentence (glued Markdown gets no $...$ maths: λ is written out)."""
     adam, adamw = h["adam"], h["adamw"]
@@ -326,27 +424,48 @@ def headline_words(h):
             + f": AdamW's relative improvement is {plus_minus(h['improvement'], h['improvement_sd'], '%')}.")
 
 
-def versus(slopes, best, h):
-    """The paper's claims beside our numbers."""
+PAPER_LAMBDA_NORM = (0.025, 0.05)   # the best normalised decays of the paper's App. B.1
+
+
+def lambda_norm_word(best, resolved):
+    """SGDW's and AdamW's best λ_norm against the paper's 0.025-0.05: confirmed when both lie within a
+    factor of 2 of that range (the grid's step), contradicted otherwise; not resolved while decay's
+    effect is not above seed noise."""
+    if not resolved:
+        return NOT_RESOLVED
+    lo, hi = PAPER_LAMBDA_NORM
+    values = [2.0 ** float(best["λ_norm"][o].removeprefix("2^")) for o in ("sgdw", "adamw")]
+    return CONFIRMED if all(lo / 2 <= v <= hi * 2 for v in values) else CONTRADICTED
+
+
+def versus(slopes, best, h, resolved=True, claims=None):
+    """The paper's claims beside our numbers, each with the verdict of its rule (`resolved`: decay's
+    effect above seed noise, from decay_against_noise; `claims`: best_cell_claims)."""
     import pandas as pd
     err, nodecay, lam = best["best test error (%)"], best["best without decay (%)"], best["λ_norm"]
+    claims = claims or {}
 
     def slope(o):
         return f"slope {slopes.slope[o]:+.2f} ± {slopes['standard error'][o]:.2f}"
+
+    def word(name):
+        return claims[name].word if name in claims else NOT_RESOLVED
     return pd.DataFrame([
         {"claim": "SGD + L2: best λ on a diagonal (coupled)", "paper": "diagonal basin (Fig. 2, top left)",
-         "ours": slope("sgd")},
+         "ours": slope("sgd"), "verdict": slope_word(slopes, "sgd", resolved)},
         {"claim": "SGDW: best λ independent of the LR", "paper": "axis-aligned (Fig. 2, top right)",
-         "ours": slope("sgdw")},
+         "ours": slope("sgdw"), "verdict": slope_word(slopes, "sgdw", resolved)},
         {"claim": "Adam + L2 gains little from decay", "paper": "best ≈ λ = 0 (Fig. 2, bottom left)",
          "ours": f"{err['adam']:.2f}% with decay vs "
-                 + (f"{nodecay['adam']:.2f}% without" if np.isfinite(nodecay["adam"]) else "no run without decay yet")},
+                 + (f"{nodecay['adam']:.2f}% without" if np.isfinite(nodecay["adam"]) else "no run without decay yet"),
+         "verdict": word("adam")},
         {"claim": "AdamW: best λ independent of the LR", "paper": "axis-aligned (Fig. 2, bottom right)",
-         "ours": slope("adamw")},
+         "ours": slope("adamw"), "verdict": slope_word(slopes, "adamw", resolved)},
         {"claim": "AdamW rivals SGD and SGDW", "paper": "comparable (Fig. 2)",
-         "ours": f"AdamW {err['adamw']:.2f}%, SGD {err['sgd']:.2f}%, SGDW {err['sgdw']:.2f}%"},
+         "ours": f"AdamW {err['adamw']:.2f}%, SGD {err['sgd']:.2f}%, SGDW {err['sgdw']:.2f}%", "verdict": word("adamw")},
         {"claim": "AdamW vs Adam at LR 0.001", "paper": "15% lower test error (its headline claim, with Fig. 4)",
-         "ours": f"{plus_minus(h['improvement'], h['improvement_sd'], '%')} (LR 2^{h['log2_lr']:g})"},
+         "ours": f"{plus_minus(h['improvement'], h['improvement_sd'], '%')} (LR 2^{h['log2_lr']:g})",
+         "verdict": headline_verdict(h).word},
         {"claim": "best normalised decay, SGDW and AdamW", "paper": "λ_norm 0.025 to 0.05 (App. B.1)",
-         "ours": f"SGDW {lam['sgdw']}, AdamW {lam['adamw']}"},
+         "ours": f"SGDW {lam['sgdw']}, AdamW {lam['adamw']}", "verdict": lambda_norm_word(best, resolved)},
     ])

@@ -48,12 +48,16 @@ def heatmaps(cells):
 
 
 def best_decay_per_row(best_rows):
-    """The best log2 lambda_norm on each LR row, per optimizer (coupled: slope -1; decoupled: flat)."""
+    """The best log2 lambda_norm on each LR row, per optimizer (coupled: slope -1; decoupled: flat); open
+    markers for rows whose best sits on the grid's edge (a bound, not a measurement)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for optimizer, marker in zip(OPTIMIZERS, "os^D"):
         rows = best_rows[optimizer]
-        ax.plot(rows.log2_lr - rows.log2_lr.max(), rows.best, marker=marker, label=OPTIMIZER_LABELS[optimizer],
-                ls="-" if optimizer.endswith("w") else "--")
+        x = rows.log2_lr - rows.log2_lr.max()
+        line, = ax.plot(x, rows.best, label=OPTIMIZER_LABELS[optimizer], ls="-" if optimizer.endswith("w") else "--")
+        edge = rows.edge.astype(bool).to_numpy()
+        ax.plot(x[~edge], rows.best[~edge], marker=marker, ls="none", color=line.get_color())
+        ax.plot(x[edge], rows.best[edge], marker=marker, ls="none", color=line.get_color(), mfc="white")
     ax.set(xlabel="log$_2$ learning rate, relative to the row of the largest", ylabel="log$_2$ best $\\lambda_{norm}$")
     ax.legend(fontsize=8)
     return fig
