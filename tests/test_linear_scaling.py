@@ -131,7 +131,12 @@ def test_the_warmup_verdict_counts_gaps_beyond_the_margin_and_names_the_best_per
                made_up(1024, 26.0, warmup="constant"), made_up(1024, 25.0, warmup="gradual")]
     warm = ls.run_rows(records, 1)
     table, diverged, shown = ls.warmup_table(warm)
-    assert shown.loc["1,024 (LR 0.8)", "none"] == "diverged"
+    assert shown.set_index("batch (LR)").loc["1,024 (0.8)", "no warmup"] == "diverged"
+    assert ls.divergence_claim(warm).word == "confirmed"                 # none diverged where gradual trained
+    calm = ls.run_rows([r for r in records if r["status"] != "diverged"], 1)
+    claim = ls.divergence_claim(calm)
+    assert claim.word == "contradicted" and "No run without warmup diverged, up to batch 512" in claim.text
+    assert ls.warmup_steps_words(warm).startswith("The warmup is the first 17% of each run")
     _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7]})
     verdict = ls.warmup_verdict(table, diverged, ls.find_break(batches))
     assert verdict.startswith("Gradual warmup beats no warmup by more than the 2.0-point noise margin at 1 of 2")
@@ -178,3 +183,22 @@ def test_the_seed_spread_of_the_noise_scale_is_the_largest_ratio_per_measurement
     numbers, _ = ls.noise_summary(noise, 10 / 3, ls.find_break(sweep_of({128: [19.3, 20.7]})[1]))
     assert numbers["noise_small"] == 128 and numbers["noise_per_big"] == 8
     assert math.isnan(ls.seed_spread(noise[noise.seed == 0])["seed_ratio_max"])
+
+
+def test_no_break_is_read_without_a_flat_stretch_below_it():
+    # the quick profile's shape: error rises from the smallest batch, batch 32 beats the reference beyond the margin
+    _, batches = sweep_of({32: [65.15, 66.55], 64: [65.5, 66.9], 128: [67.25, 68.65], 256: [69.4, 70.8],
+                           512: [72.35, 73.75]})
+    rule = ls.find_break(batches)
+    assert rule.flat is False and rule.batch == 256
+    verdict = ls.break_verdict(batches, rule)
+    assert verdict.startswith("**Inconclusive at this scale**: there is no flat stretch to break from. Batch 32")
+    assert "(By the margin alone the error would climb at batch 256.)" in verdict
+    _, held = sweep_of({64: [19.3, 20.7], 128: [19.3, 20.7], 256: [20.3, 21.7], 512: [25.8, 27.2]})
+    flat = ls.find_break(held)
+    assert flat.flat is True and ls.break_verdict(held, flat).startswith("By that test the error starts to climb at")
+    assert ls.find_break(sweep_of({64: [19.0], 128: [20.0]})[1]).flat is None   # one seed: unknown
+    noise = pd.DataFrame(dict(epoch=[0, 1, 4], seed=0, b_simple=[50.0, 100.0, 2000.0], big_batch=1024, big_batches=8,
+                              batch_size=128, micro_batch=None))
+    _, words = ls.noise_summary(noise, 10 / 3, rule)
+    assert words.endswith("Our curve has no flat stretch to break from (above), so no batch of ours is set beside them.")

@@ -16,7 +16,7 @@ def error_against_batch(batches, sweep, rule):
         ax.plot(r.batch, 95, "x", color="C3", ms=8)
     ax.axhline(rule.reference, color="0.4", ls="--", lw=1, label=f"batch {REFERENCE_BATCH}")
     ax.axhline(rule.reference + rule.threshold, color="0.4", ls=":", lw=1, label="+ 2 pooled SD")
-    if rule.batch:
+    if rule.batch and rule.flat is not False:   # no flat stretch, no break to mark
         ax.axvline(rule.batch, color="C3", lw=1, alpha=0.7)
         ax.annotate(f"climbs at {rule.batch:,}", (rule.batch, ax.get_ylim()[1]), ha="right", va="top",
                     fontsize=8, color="C3", xytext=(-4, 0), textcoords="offset points")
@@ -57,9 +57,10 @@ def noise_scale(noise, rule, epochs):
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     for seed, g in noise.groupby("seed"):
         ax.plot(g.epoch, g.b_simple, "o-", ms=4, label=f"batch {REFERENCE_BATCH}, seed {seed}")
-    if rule.batch:
-        ax.axhline(rule.batch, color="C3", lw=1, ls="--", label=f"first batch that climbs ({rule.batch:,})")
-    ax.axhline(rule.largest_ok, color="C2", lw=1, ls=":", label=f"largest batch that holds ({rule.largest_ok:,})")
+    if rule.flat is not False:   # without a flat stretch there is no break to set beside the noise scale
+        if rule.batch:
+            ax.axhline(rule.batch, color="C3", lw=1, ls="--", label=f"first batch that climbs ({rule.batch:,})")
+        ax.axhline(rule.largest_ok, color="C2", lw=1, ls=":", label=f"largest batch that holds ({rule.largest_ok:,})")
     for k, m in enumerate(MILESTONES):
         ax.axvline(m * epochs, color="0.6", lw=0.8, ls="-", label="LR ÷ 10" if k == 0 else None)
     ax.set_yscale("log", base=2)
