@@ -181,3 +181,10 @@ def test_the_modern_recipe_verdicts_read_single_runs_against_seed_noise():
     assert "92.0 ± 0.2%" in table["Smith 2018, Table 1"].iloc[0]
     assert table["other published runs"].iloc[2].startswith("91.9% (Smith's hyperParam1 log, M.95")
     assert table["ours: test accuracy (%)"].isna().iloc[2]   # the paper's constant-0.95 row: not run
+
+
+def test_the_two_grids_are_compared_step_by_step():
+    ours = range_record(0.5)
+    theirs = record(trace=[dict(t, lr=t["lr"] * 1.02) for t in ours["trace"][:150]])
+    assert sc.grid_offset(ours, theirs) == pytest.approx(0.02 / 1.02)
+    assert sc.grid_offset(ours, ours) == 0.0

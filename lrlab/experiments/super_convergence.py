@@ -219,6 +219,14 @@ def rules_agree(table, stopped_early=False):
             "way for a small change in it."), worst
 
 
+def grid_offset(ours, theirs):
+    """How far apart the two tools' LR grids are at the same step: the largest relative difference of
+    the LR over the steps both ran (their exponential grids step slightly differently)."""
+    a, b = range_trace(ours)[0], range_trace(theirs)[0]
+    n = min(len(a), len(b))
+    return float(np.max(np.abs(a[:n] / b[:n] - 1)))
+
+
 def range_extent(ours, theirs):
     """How far torch-lr-finder's range test ran against ours."""
     n_ours, n_ref = len(ours["trace"]), len(theirs["trace"])
