@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from lrlab.errors import LrlabError, check_choice, check_positive
 
-from lrlab.names import (AUGMENTATIONS, INITS, MODELS, OPTIMIZERS, PARAMETERIZATIONS, PRECISIONS, RUNNERS,
-                         SCHEDULES, TASKS)
+from lrlab.names import (ATTN_SCALES, AUGMENTATIONS, INITS, MODELS, OPTIMIZERS, PARAMETERIZATIONS, PRECISIONS,
+                         RUNNERS, SCHEDULES, TASKS)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class RunConfig:
     bn_momentum: float = 0.1            # torch convention: Caffe's moving_average_fraction 0.95 is 0.05
     zero_init_residual: bool = False
     block_size: int = 128               # GPT context
+    attn_scale: str | None = None       # GPT attention logits x this; None: SP 1/sqrt(d_head), muP 1/d_head
     grad_clip: float | None = None
     precision: str = "auto"             # auto: bf16 autocast on CUDA, fp32 on CPU
     divergence_factor: float = 4.0      # smoothed loss above factor x the first loss ends the run
@@ -61,6 +62,10 @@ class RunConfig:
         check_choice("augmentation", self.augment, AUGMENTATIONS)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("runner", self.runner, RUNNERS)
+        if self.attn_scale is not None:
+            check_choice("attn_scale", self.attn_scale, ATTN_SCALES)
+            if self.model != "chargpt":
+                raise LrlabError(f"attn_scale applies to model 'chargpt' only, not {self.model!r}")
         for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width",
                      "noise_scale_batches"):
             check_positive(name, getattr(self, name))

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrlab.errors import LrlabError, check_choice, check_positive
-from lrlab.names import MODELS, PARAMETERIZATIONS
+from lrlab.names import ATTN_SCALES, MODELS, PARAMETERIZATIONS
 
 RESNET_DEPTHS = {"resnet8": 8, "resnet20": 20, "resnet32": 32, "resnet56": 56}
 
@@ -130,17 +130,22 @@ class Block(nn.Module):
 class CharGPT(nn.Module):
     """A small GPT over characters; head size 32 at every width, so width sets n_head.
 
-    Init: GPT-2's std 0.02 at the base width, with variance 1/fan_in as the width changes (so SP and
-    muP coincide at the base width, as muP requires). muP also divides the attention logits by the
-    head size instead of its square root and uses `mup.MuReadout`.
+    Init: GPT-2's std 0.02 at the base width, with variance 1/fan_in as the width changes. muP uses
+    `mup.MuReadout`. `attn_scale` ("1/sqrt(d_head)" or "1/d_head"; None: the parameterization's own,
+    SP 1/sqrt(d_head), muP 1/d_head as the paper writes it for a head size that grows with width).
+    With 1/sqrt(d_head) under both, SP and muP are the same model at the base width.
     """
 
     def __init__(self, vocab_size, width=128, depth=4, block_size=128, head_size=32, mup=False,
-                 base_width=128):
+                 base_width=128, attn_scale=None):
         super().__init__()
         if width % head_size:
             raise LrlabError(f"GPT width must be a multiple of {head_size}, got {width}")
-        attn_scale = 1.0 / head_size if mup else None   # None: torch's 1/sqrt(head_size)
+        check_choice("attn_scale", attn_scale or "1/sqrt(d_head)", ATTN_SCALES)
+        if (attn_scale or ("1/d_head" if mup else "1/sqrt(d_head)")) == "1/d_head":
+            attn_scale = 1.0 / head_size
+        else:
+            attn_scale = None   # torch's 1/sqrt(head_size)
         self.tok = nn.Embedding(vocab_size, width)
         self.pos = nn.Embedding(block_size, width)
         self.blocks = nn.Sequential(*[Block(width, width // head_size, attn_scale) for _ in range(depth)])
@@ -169,7 +174,8 @@ def _readout(width, n_out, bias, mup):
 
 
 def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual=False,
-                bn_momentum=0.1, block_size=128, parameterization="sp", base_width=128, init="default"):
+                bn_momentum=0.1, block_size=128, parameterization="sp", base_width=128, init="default",
+                attn_scale=None):
     """One place that turns a config's model fields into a module (muP through the `mup` package)."""
     check_choice("model", name, MODELS)
     check_choice("parameterization", parameterization, PARAMETERIZATIONS)
@@ -183,7 +189,7 @@ def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual
     def make(w):
         if name == "mlp":
             return MLP(w, num_classes=num_classes, init=init, mup=mup)
-        return CharGPT(num_classes, w, depth or 4, block_size, mup=mup, base_width=base_width)
+        return CharGPT(num_classes, w, depth or 4, block_size, mup=mup, base_width=base_width, attn_scale=attn_scale)
     model = make(width)
     if mup:   # base and delta models tell `mup` which dimensions grow with width
         from mup import set_base_shapes
@@ -194,4 +200,5 @@ def build_model(name, num_classes=10, width=None, depth=None, zero_init_residual
 def model_for(config, num_classes):
     """The model a run config declares (its weights drawn from torch's current RNG state)."""
     return build_model(config.model, num_classes, config.width, config.depth, config.zero_init_residual,
-                       config.bn_momentum, config.block_size, config.parameterization, config.base_width, config.init)
+                       config.bn_momentum, config.block_size, config.parameterization, config.base_width, config.init,
+                       config.attn_scale)

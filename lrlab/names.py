@@ -14,6 +14,9 @@ SCHEDULES = (                            # in the gallery's order
     "triangular", "one_cycle", "one_cycle_fastai", "reduce_on_plateau", "polynomial", "linear",
     "warmup_stable_decay", "inverse_sqrt", "warmup_multistep")
 AUGMENTATIONS = ("none", "flip", "crop+flip")
+# the GPT's attention logit scale: muP's 1/d_head is for a head size that grows with width; with
+# the head size fixed, 1/sqrt(d_head) under both keeps SP and muP equal at the base width
+ATTN_SCALES = ("1/sqrt(d_head)", "1/d_head")
 PRECISIONS = ("auto", "fp32", "bf16")
 RUNNERS = ("lrlab", "torch-lr-finder")
 PROFILES = ("smoke", "quick", "gpu", "full")   # gpu: what the book publishes from short GPU jobs

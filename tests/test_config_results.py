@@ -38,6 +38,7 @@ def test_id_ignores_fields_at_their_defaults():
     (dict(model="mlp", width=-8), "width"), (dict(model="mlp"), "width"),
     (dict(augment="mixup"), "mixup"), (dict(momentum=1.0), "momentum"),
     (dict(batch_size=100, micro_batch=30), "micro_batch"),
+    (dict(model="chargpt", width=64, attn_scale="1/d"), "1/d_head"), (dict(attn_scale="1/d_head"), "chargpt"),
 ])
 def test_bad_config_names_the_value(changes, needle):
     with pytest.raises(LrlabError) as e:

@@ -41,13 +41,60 @@ def test_the_shift_is_measured_from_the_narrowest_width_to_the_widest():
     assert shift["sp"] == pytest.approx(-2.0) and shift["mup"] == pytest.approx(-0.2)
 
 
-def test_the_verdict_reads_the_shifts_against_half_an_octave_and_one_octave():
-    assert "reproduces the paper's pattern" in width.verdict(-2.0, -0.2, "The MLP")
-    assert "does **not** show SP's drift" in width.verdict(-0.5, 0.4, "The MLP")
-    assert "mixed answer" in width.verdict(-2.0, 0.8, "The MLP")
-    assert "mixed answer" in width.verdict(-0.5, 1.5, "The MLP")
-    summary = width.sweep_summary(sweep(SP_DRIFTS), "final_train_loss", "The MLP", "the MLP")
+def jittered(optimum, jitter, seeds=(0, 1), log2_lrs=range(-10, 2)):
+    """A made-up sweep whose seed s has its optimum moved by jitter[s] octaves at every width."""
+    frames = [sweep({key: best + jitter[seed] for key, best in optimum.items()}, log2_lrs).assign(seed=seed)
+              for seed in seeds]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_the_optimums_seed_noise_is_pooled_over_the_widths_run_with_several_seeds():
+    frame = jittered(SP_DRIFTS, {0: -0.3, 1: 0.3})
+    sd, dof = width.optimum_noise(frame, "final_train_loss")
+    assert sd == pytest.approx(0.6 / np.sqrt(2)) and dof == 6
+    assert np.isnan(width.optimum_noise(sweep(SP_DRIFTS), "final_train_loss")[0])
+
+
+def test_a_shift_counts_beyond_twice_its_seed_noise_and_half_an_octave():
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+    quiet = width.shift_tests(jittered(SP_DRIFTS, {0: 0.0, 1: 0.05}), "final_train_loss")
+    assert quiet["sp"]["threshold"] == width.MIN_SHIFT            # the noise is tiny: the floor rules
+    assert quiet["sp"]["moves"] and not quiet["mup"]["moves"]
+    v = width.verdict(quiet, "The MLP")
+    assert v.word == CONFIRMED and v.text.startswith("The MLP reproduces") and "seed noise" in v.rule
+    # seeds 2 octaves apart: the noise of the shift is 2/sqrt(2) x 1 = 1.41, so 2 octaves is within 2 x noise
+    noisy = width.shift_tests(jittered(SP_DRIFTS, {0: -1.0, 1: 1.0}), "final_train_loss")
+    assert noisy["sp"]["threshold"] == pytest.approx(2 * np.sqrt(2))
+    assert not noisy["sp"]["moves"] and width.verdict(noisy, "The MLP").word == NOT_RESOLVED
+    mup_moves = {("sp", 256): -3.0, ("sp", 4096): -3.2, ("mup", 256): -3.0, ("mup", 4096): -5.0}
+    v = width.verdict(width.shift_tests(jittered(mup_moves, {0: 0.0, 1: 0.1}), "final_train_loss"), "The GPT")
+    assert v.word == CONTRADICTED and "muP's optimum moves beyond seed noise" in v.text
+    both = {("sp", 256): -3.0, ("sp", 4096): -5.0, ("mup", 256): -3.0, ("mup", 4096): -5.0}
+    assert width.verdict(width.shift_tests(jittered(both, {0: 0.0, 1: 0.1}), "final_train_loss"),
+                         "The GPT").word == CONTRADICTED
+
+
+def test_one_seed_gives_no_verdict():
+    from lrlab.verdict import NOT_RESOLVED
+    tests = width.shift_tests(sweep(SP_DRIFTS), "final_train_loss")
+    assert tests["sp"]["moves"] is None
+    v = width.verdict(tests, "The MLP")
+    assert v.word == NOT_RESOLVED and "no seed noise measured" in v.text
+    summary = width.sweep_summary(jittered(SP_DRIFTS, {0: 0.0, 1: 0.05}), "final_train_loss", "The MLP", "the MLP")
     assert summary.startswith("The MLP reproduces")
+
+
+def test_wider_is_better_forgives_rises_within_seed_noise():
+    rows = []
+    for seed, noise in ((0, 0.0), (1, 0.2)):
+        for w, loss in ((256, 1.5), (1024, 1.6)):   # wider is 0.1 worse: within 2 x sqrt(2) x 0.14
+            rows.append(dict(parameterization="mup", width=w, lr=0.25, seed=seed, final_train_loss=loss + noise,
+                             status="completed"))
+    frame = width.sweep_frame(pd.DataFrame(rows))
+    frame = pd.concat([frame, frame.assign(parameterization="sp")], ignore_index=True)
+    assert width.wider_is_better(frame, "final_train_loss")["mup"] == (1, 1)
+    assert width.wider_is_better(frame, "final_train_loss", tol=0.05)["mup"] == (0, 1)
+    assert width.wider_word(frame, "final_train_loss") == "confirmed"
 
 
 def test_the_shared_band_holds_the_rates_where_every_width_is_near_its_own_best():
@@ -91,9 +138,15 @@ def test_the_readout_growth_compares_the_widest_to_the_narrowest_at_the_third_st
 def test_the_comparison_table_quotes_the_shifts_as_factors():
     frame = sweep(SP_DRIFTS)
     gpt = frame.assign(final_test_loss=frame.final_train_loss)
-    table = width.versus(frame, gpt, "quick", "gpu").set_index("claim").ours
+    versus = width.versus(frame, gpt, "quick", "gpu").set_index("claim")
+    table = versus.ours
     assert table.iloc[0].startswith("4.0x (256 to 4096, quick)")
     assert "(char GPT 256 to 4096, gpu)" in table.iloc[3]
+    assert list(versus.verdict) == ["not resolved"] * 4            # one seed: no noise, no verdict
+    seeded = jittered(SP_DRIFTS, {0: 0.0, 1: 0.05})
+    verdicts = width.versus(seeded, seeded.assign(final_test_loss=seeded.final_train_loss), "quick", "gpu").verdict
+    # muP's made-up optima creep 0.2 octaves wider, so some rates get worse with width beyond the noise
+    assert list(verdicts) == ["confirmed", "confirmed", "contradicted", "confirmed"]
 
 
 def test_settings_are_named_for_every_profile():
@@ -101,3 +154,20 @@ def test_settings_are_named_for_every_profile():
         assert set(settings) == {"smoke", "quick", "gpu", "full"}
         assert len({frozenset(s) for s in settings.values()}) == 1
     assert np.all([c.base_width == width.MLP_SETTINGS["quick"]["base_width"] for c in width.mlp_runs("quick")])
+
+
+def test_the_width_exponent_is_the_log_log_slope_with_its_seed_error():
+    optimum = pd.DataFrame(dict(parameterization="sp", width=[64, 256, 1024], log2_lr_opt=[-5.0, -6.0, -7.0]))
+    slope, se = width.width_exponent(optimum, "sp", sd=0.4)
+    assert slope == pytest.approx(-0.5) and se == pytest.approx(0.4 / np.sqrt(8))
+    assert np.isnan(width.width_exponent(optimum, "sp")[1])
+    assert width.published_width_exponent() == pytest.approx(-0.77, abs=0.01)   # GPT-3, Table 2.1
+
+
+def test_the_minimums_note_names_what_falls_short_of_the_papers_minimums():
+    gpt = pd.DataFrame(dict(width=[32, 128], depth=2, batch_size=32, block_size=64, epochs=2, steps_per_epoch=100))
+    note = width.minimums_note(gpt)
+    assert "width (32; the paper's example 256)" in note and "training steps (200; the paper's example 5,000)" in note
+    assert "batch size" not in note and "depth (2;" in note
+    big = gpt.assign(width=[256, 512], depth=4, block_size=128, epochs=50)
+    assert width.minimums_note(big) == "Our GPT runs meet every one of them."

@@ -5,7 +5,7 @@ script: batch 64, momentum 0.9, no augmentation, constant LR), training loss aga
 per width, SP vs muP with base width 128. Part 2: a character GPT on Tiny Shakespeare with AdamW
 and warmup + cosine at a fixed token budget, validation loss against LR per width.
 
-The `gpu` profile trains the MLP 10 epochs (not 20) over 11 LRs 2^-13..2^-3, one seed, and runs
+The `gpu` profile trains the MLP 10 epochs (not 20) over 11 LRs 2^-13..2^-3, and runs
 first the odd octaves at widths 256, 1024, 4096 and 8192: the quick runs show no SP drift up to
 width 2048, so the widest nets must be in the first job. The GPT keeps `full`'s budget with 11 LRs
 2^-14..2^-4; width 1024 comes last, in its own chunk.
@@ -23,22 +23,23 @@ MLP_SETTINGS = {
     "smoke": dict(widths=[32, 64], log2_lrs=[-6, -2], epochs=1, per_class=20, test_per_class=10,
                   base_width=32, end_seeds=1),
     "quick": dict(widths=[256, 512, 1024, 2048], log2_lrs=list(range(-14, -1)), epochs=5, per_class=500,
-                  test_per_class=100, base_width=128, end_seeds=1),
+                  test_per_class=100, base_width=128, end_seeds=2),
     "gpu": dict(widths=[256, 512, 1024, 2048, 4096, 8192], log2_lrs=list(range(-13, -2)), epochs=10,
-                per_class=None, test_per_class=None, base_width=128, end_seeds=1),
+                per_class=None, test_per_class=None, base_width=128, end_seeds=2),
     "full": dict(widths=[256, 512, 1024, 2048, 4096, 8192], log2_lrs=list(range(-14, -1)), epochs=20,
                  per_class=None, test_per_class=None, base_width=128, end_seeds=2),
 }
 GPT_SETTINGS = {
-    # batch in sequences of `block` characters; steps_per_epoch x epochs steps at every width
+    # batch in sequences of `block` characters; steps_per_epoch x epochs steps at every width;
+    # end_seeds as the MLP's: the seed noise of the optimum comes from those widths
     "smoke": dict(widths=[32, 64], log2_lrs=[-8, -6], depth=1, block=32, batch=8, steps_per_epoch=4, epochs=1,
-                  base_width=32),
+                  base_width=32, end_seeds=1),
     "quick": dict(widths=[32, 64, 128], log2_lrs=list(range(-12, -1)), depth=2, block=64, batch=32,
-                  steps_per_epoch=100, epochs=2, base_width=32),
+                  steps_per_epoch=100, epochs=2, base_width=32, end_seeds=2),
     "gpu": dict(widths=[64, 128, 256, 512, 1024], log2_lrs=list(range(-14, -3)), depth=4, block=256, batch=64,
-                steps_per_epoch=100, epochs=10, base_width=64),
+                steps_per_epoch=100, epochs=10, base_width=64, end_seeds=2),
     "full": dict(widths=[64, 128, 256, 512, 1024], log2_lrs=list(range(-14, -1)), depth=4, block=256, batch=64,
-                 steps_per_epoch=100, epochs=10, base_width=64),
+                 steps_per_epoch=100, epochs=10, base_width=64, end_seeds=2),
 }
 
 
@@ -63,12 +64,17 @@ def gpt_runs(profile):
                      block_size=s["block"], batch_size=s["batch"], steps_per_epoch=s["steps_per_epoch"],
                      epochs=s["epochs"], optimizer="adamw", momentum=0.9, schedule="warmup_cosine",
                      schedule_args={"warmup": 0.1}, grad_clip=1.0, augment="none", base_width=s["base_width"])
-    return [base.replace(parameterization=p, width=w, lr=2.0 ** k)
-            for p in ("sp", "mup") for w in s["widths"] for k in s["log2_lrs"]]
+    # the head size is fixed (32), so muP keeps SP's 1/sqrt(d_head): the two coincide at the base width
+    # (SP's runs keep their default, which is the same scale, and so their ids)
+    widths = s["widths"]
+    return [base.replace(parameterization=p, width=w, lr=2.0 ** k, seed=seed,
+                         attn_scale="1/sqrt(d_head)" if p == "mup" else None)
+            for p in ("sp", "mup") for w in widths
+            for seed in range(s["end_seeds"] if w in (widths[0], widths[-1]) else 1) for k in s["log2_lrs"]]
 
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
-GPU_CHANGES = ("the MLP trains 10 epochs, not 20, over 11 LRs 2^-13..2^-3 instead of 13, one seed at every width",
+GPU_CHANGES = ("the MLP trains 10 epochs, not 20, over 11 LRs 2^-13..2^-3 instead of 13",
                "the GPT's LR grid is 2^-14..2^-4 (11 rates) instead of 2^-14..2^-2")
 FIRST_MLP_WIDTHS = (256, 1024, 4096, 8192)   # gpu: the widths of the first MLP chunk (odd octaves)
 
@@ -198,9 +204,23 @@ def edge_note(frame, metric, what):
             f"{', '.join(edges)}: there the optimum may lie beyond the grid, and the shift quoted is a bound.")
 
 
-def wider_is_better(frame, metric, tol=1e-3):
+def loss_noise(frame, metric):
+    """The seed SD of one run's final metric, pooled over every (parameterization, width, LR) run with
+    two seeds or more (diverged runs left out); nan where none was."""
+    ok = frame[frame.status == "completed"]
+    groups = [g[metric] for _, g in ok.groupby(["parameterization", "width", "lr"]) if len(g) > 1]
+    dof = sum(len(g) - 1 for g in groups)
+    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)) if dof else float("nan")
+
+
+def wider_is_better(frame, metric, tol=None):
     """Per parameterization, (LRs at which the loss does not rise with any step up in width, LRs at
-    which every width trained): the paper's "wider is weakly better at every fixed LR"."""
+    which every width trained): the paper's "wider is weakly better at every fixed LR". A rise counts
+    when it exceeds `tol`, by default NOISE_MULTIPLE x the seed noise of a difference of two runs
+    (1e-3 where no seed noise was measured)."""
+    if tol is None:
+        sd = loss_noise(frame, metric)
+        tol = NOISE_MULTIPLE * np.sqrt(2) * sd if np.isfinite(sd) else 1e-3
     c = curves(frame, metric)
     ordered = {}
     for p in ("sp", "mup"):
@@ -210,30 +230,83 @@ def wider_is_better(frame, metric, tol=1e-3):
     return ordered
 
 
-def verdict(sp, mup, what):
-    """What the measured shifts (in octaves) say, in words; thresholds at a half and one octave."""
-    if abs(sp) >= 1 and abs(mup) < 0.5:
-        return (f"{what} reproduces the paper's pattern: SP's optimum drifts, muP's stays within half an "
-                "octave.")
-    if abs(sp) < 1 and abs(mup) < 1:
-        return (f"{what} does **not** show SP's drift at this scale: both optima stay within an octave "
-                "across these widths. The paper's shift builds up over a 32-fold range of widths and "
-                "longer training; whether it appears here is the `full` profile's question.")
-    return (f"{what} gives a mixed answer: SP's optimum moves by {abs(sp):.1f} octaves and muP's by "
-            f"{abs(mup):.1f}; read the curves above before the summary.")
+MIN_SHIFT = 0.5       # octaves: on a one-octave grid, a smaller move of the optimum is not worth a word
+NOISE_MULTIPLE = 2.0  # a shift counts when it is this many times its seed noise (and at least MIN_SHIFT)
+
+
+def seed_optima(frame, metric):
+    """log2 of each seed's own best LR per (parameterization, width, seed), refined as `optima` does."""
+    ok = frame.assign(value=frame[metric].where(frame.status == "completed"))
+    return (ok.groupby(["parameterization", "width", "seed"])
+            .apply(lambda c: refined_minimum(c.log2_lr, c.value)[0], include_groups=False)
+            .rename("log2_lr_opt").reset_index())
+
+
+def optimum_noise(frame, metric):
+    """(SD, degrees of freedom): the seed noise of one seed's optimum, in octaves, pooled over every
+    (parameterization, width) swept with two seeds or more; (nan, 0) where none was."""
+    per_seed = seed_optima(frame, metric).dropna()
+    groups = [g.log2_lr_opt for _, g in per_seed.groupby(["parameterization", "width"]) if len(g) > 1]
+    dof = sum(len(g) - 1 for g in groups)
+    if not dof:
+        return float("nan"), 0
+    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
+
+
+def shift_tests(frame, metric):
+    """Per parameterization, the optimum's shift from the narrowest width to the widest against its
+    seed noise: dict(shift, noise, threshold, moves). The noise of the shift is the optimum's seed
+    SD x sqrt(1/n0 + 1/n1), for the seeds at the two widths (their curves are seed means); the shift
+    `moves` when it exceeds max(MIN_SHIFT, NOISE_MULTIPLE x noise); None where no seed noise was measured."""
+    sd, _ = optimum_noise(frame, metric)
+    shift, seeds = octave_shift(optima(frame, metric)), frame.groupby(["parameterization", "width"]).seed.nunique()
+    tests = {}
+    for p in ("sp", "mup"):
+        n = seeds[p].sort_index()
+        noise = sd * np.sqrt(1 / n.iloc[0] + 1 / n.iloc[-1])
+        threshold = max(MIN_SHIFT, NOISE_MULTIPLE * noise) if np.isfinite(noise) else float("nan")
+        tests[p] = dict(shift=shift[p], noise=float(noise), threshold=threshold,
+                        moves=None if not np.isfinite(noise) else bool(abs(shift[p]) > threshold))
+    return tests
+
+
+def verdict(tests, what):
+    """The paper's claim (SP's optimum moves with width, muP's stays) read from `shift_tests`."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    sp, mup = tests["sp"], tests["mup"]
+    rule = (f"a shift of the optimum counts when it exceeds {NOISE_MULTIPLE:g} times its seed noise and "
+            f"{MIN_SHIFT:g} octave")
+    moved = (f"SP's optimum moves by {abs(sp['shift']):.2f} octaves and muP's by {abs(mup['shift']):.2f}")
+    if sp["moves"] is None or mup["moves"] is None:
+        return Verdict(NOT_RESOLVED, f"{what}: {moved}, from one seed each; with no seed noise measured at this "
+                       "profile, no verdict.", rule)
+    noise = (f"{sp['noise']:.2f} octaves" if np.isclose(sp["noise"], mup["noise"]) else
+             f"{sp['noise']:.2f} octaves for SP, {mup['noise']:.2f} for muP")
+    against = (f" (a shift counts above the larger of {NOISE_MULTIPLE:g} times its seed noise, {noise} here, and "
+               f"{MIN_SHIFT:g} octave)")
+    if sp["moves"] and not mup["moves"]:
+        return Verdict(CONFIRMED, f"{what} reproduces the paper's pattern: {moved}{against}.", rule)
+    if not sp["moves"] and not mup["moves"]:
+        return Verdict(NOT_RESOLVED, f"{what} does **not** show SP's drift at this scale: {moved}, both within "
+                       f"seed noise{against}. The paper's shift builds up over a 32-fold range of widths and longer "
+                       "training; whether it appears there is the GPU profiles' question.", rule)
+    if mup["moves"] and not sp["moves"]:
+        return Verdict(CONTRADICTED, f"{what} contradicts the paper: {moved}; muP's optimum moves beyond seed "
+                       f"noise and SP's does not{against}.", rule)
+    return Verdict(CONTRADICTED, f"{what} does not hold muP's optimum in place: {moved}, both beyond seed "
+                   f"noise{against}.", rule)
 
 
 def sweep_summary(frame, metric, subject, what):
     """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on
     `what`) of one sweep, as the paragraph the page glues."""
-    shift = octave_shift(optima(frame, metric))
-    return (verdict(shift["sp"], shift["mup"], subject) + " " + band_note(frame, metric, what) + " "
+    return (verdict(shift_tests(frame, metric), subject).text + " " + band_note(frame, metric, what) + " "
             + edge_note(frame, metric, what))
 
 
 def coord_check(profile, parameterization):
-    """`mup`'s coordinate check of the MLP at the chapter's widths (two seeds, three SGD steps at LR
-    0.1 on one batch): mean |output| per layer, width and step; the whole network's row ("") dropped,
+    """`mup`'s coordinate check of the MLP at the chapter's widths (two seeds; t = 1, 2, 3: at
+    initialisation and after each of two SGD steps at LR 0.1 on one batch): mean |output| per layer, width and step; the whole network's row ("") dropped,
     being the readout's."""
     from lrlab.coord_check import mlp_coord_check
     widths = COORD_CHECK_WIDTHS.get(profile, COORD_CHECK_WIDTHS["default"])
@@ -248,22 +321,85 @@ def readout_growth(coords):
     return float(last.iloc[-1] / last.iloc[0])
 
 
+def claim_words(tests):
+    """The verdict word of each of the paper's two claims, read from `shift_tests`: SP's optimum moves
+    (not seeing it at small widths leaves it open), muP's stays (seeing it move contradicts it)."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+    sp, mup = tests["sp"]["moves"], tests["mup"]["moves"]
+    return {"sp": NOT_RESOLVED if sp is None or not sp else CONFIRMED,
+            "mup": NOT_RESOLVED if mup is None else CONTRADICTED if mup else CONFIRMED}
+
+
+def wider_word(frame, metric):
+    """The paper's "wider is weakly better at every fixed LR" under muP: confirmed when no rise beyond
+    seed noise at any LR, contradicted otherwise; not resolved with no seed noise measured."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+    if not np.isfinite(loss_noise(frame, metric)):
+        return NOT_RESOLVED
+    kept, of = wider_is_better(frame, metric)["mup"]
+    return CONFIRMED if kept == of else CONTRADICTED
+
+
 def versus(mlp, gpt, mlp_profile, gpt_profile):
-    """The paper's claims beside our numbers."""
+    """The paper's claims beside our numbers, each with the verdict of its rule."""
     import pandas as pd
-    shift, gshift = octave_shift(optima(mlp, "final_train_loss")), octave_shift(optima(gpt, "final_test_loss"))
+    tests, gtests = shift_tests(mlp, "final_train_loss"), shift_tests(gpt, "final_test_loss")
+    words, gwords = claim_words(tests), claim_words(gtests)
+    shift = {p: t["shift"] for p, t in tests.items()}
+    gshift = {p: t["shift"] for p, t in gtests.items()}
     ordered = wider_is_better(mlp, "final_train_loss")
     mlp_widths = f"{int(mlp.width.min())} to {int(mlp.width.max())}, {mlp_profile}"
+    gpt_word = gwords["mup"] if gwords["mup"] != "confirmed" else gwords["sp"]
     return pd.DataFrame([
         {"claim": "SP: optimum moves with width (MLP, 256 to 8192)",
-         "paper": "about an order of magnitude (Fig. 3)", "ours": f"{2 ** abs(shift['sp']):.1f}x ({mlp_widths})"},
+         "paper": "about an order of magnitude (Fig. 3)", "ours": f"{2 ** abs(shift['sp']):.1f}x ({mlp_widths})",
+         "verdict": words["sp"]},
         {"claim": "muP: optimum stays put (MLP)",
-         "paper": "stable across widths (Fig. 3)", "ours": f"{2 ** abs(shift['mup']):.1f}x ({mlp_widths})"},
+         "paper": "stable across widths (Fig. 3)", "ours": f"{2 ** abs(shift['mup']):.1f}x ({mlp_widths})",
+         "verdict": words["mup"]},
         {"claim": "muP: wider is weakly better at every fixed LR (MLP)",
          "paper": "always (Fig. 3)",
-         "ours": f"at {ordered['mup'][0]} of {ordered['mup'][1]} LRs (SP: {ordered['sp'][0]} of {ordered['sp'][1]})"},
+         "ours": f"at {ordered['mup'][0]} of {ordered['mup'][1]} LRs (SP: {ordered['sp'][0]} of {ordered['sp'][1]})",
+         "verdict": wider_word(mlp, "final_train_loss")},
         {"claim": "Transformer: SP optimum moves, muP's does not",
          "paper": "Fig. 1 (wikitext-2, d_model 128 to 8192, Adam)",
          "ours": f"SP {2 ** abs(gshift['sp']):.1f}x, muP {2 ** abs(gshift['mup']):.1f}x "
-                 f"(char GPT {int(gpt.width.min())} to {int(gpt.width.max())}, {gpt_profile})"},
+                 f"(char GPT {int(gpt.width.min())} to {int(gpt.width.max())}, {gpt_profile})",
+         "verdict": gpt_word},
     ])
+
+
+def width_exponent(optimum, parameterization, sd=float("nan")):
+    """(exponent, standard error): the optimal LR fitted as width**exponent on log-log axes, over the
+    widths of one parameterization; the error from the optimum's seed noise `sd` (octaves, one seed
+    per point), nan without it."""
+    o = optimum[optimum.parameterization == parameterization].dropna()
+    x, y = np.log2(o.width.to_numpy(float)), o.log2_lr_opt.to_numpy(float)
+    slope = float(np.polyfit(x, y, 1)[0])
+    return slope, float(sd / np.sqrt(((x - x.mean()) ** 2).sum()))
+
+
+def published_width_exponent():
+    """GPT-3's Table 2.1 fitted the same way: its peak LR as d_model**exponent."""
+    x = np.log2([row[2] for row in GPT3_TABLE_2_1])
+    return float(np.polyfit(x, np.log2([row[3] for row in GPT3_TABLE_2_1]), 1)[0])
+
+
+# "HPs generally transfer across scale dimensions if some minimum width (e.g. 256), depth (e.g., 4),
+# batch size (e.g., 32), sequence length (e.g., 128), and training steps (e.g., 5000) are met"
+# (Yang et al. 2022, section 6.1, Transformers)
+TRANSFER_MINIMUMS = (("width", 256), ("depth", 4), ("batch size", 32), ("sequence length", 128),
+                     ("training steps", 5000))
+
+
+def minimums_note(gpt):
+    """Which of the paper's minimums for transfer our GPT runs fall short of, in a sentence."""
+    first = gpt.iloc[0]
+    ours = {"width": int(gpt.width.min()), "depth": int(first.depth), "batch size": int(first.batch_size),
+            "sequence length": int(first.block_size), "training steps": int(first.epochs * first.steps_per_epoch)}
+    short = [f"{name} ({ours[name]:,}; the paper's example {minimum:,})" for name, minimum in TRANSFER_MINIMUMS
+             if ours[name] < minimum]
+    if not short:
+        return "Our GPT runs meet every one of them."
+    return ("Our GPT runs fall short of them in " + ", ".join(short) + ": read their numbers as a "
+            "demonstration of the method, not a measurement of how well it transfers at scale.")

@@ -10,10 +10,9 @@ def coord_check(coords):
     parameterization (`coords`: parameterization -> the coordinate-check frame)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
     for ax, (p, df) in zip(axes, coords.items()):
-        for (module, t), g in df.groupby(["module", "t"]):
+        for (module, t), g in df[df.t.isin((1, 3))].groupby(["module", "t"]):
             g = g.groupby("width").l1.mean()
-            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if t == 3 else ":",
-                    label=f"{module}, t = {t}" if t in (1, 3) else None)
+            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if t == 3 else ":", label=f"{module}, t = {t}")
         ax.set(xscale="log", yscale="log", title=f"{PARAMETERIZATIONS[p]}", xlabel="width")
         ax.set_xscale("log", base=2)
     axes[0].set_ylabel("mean |output| of the layer")
