@@ -64,6 +64,6 @@ def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path)
     assert "ResNet-20" in pages["02_super_convergence"] and "90.42" in pages["02_super_convergence"]
     assert "the batch sweep (8 of 16 runs)" in pages["03_linear_scaling"]
     assert "one seed per batch so far" in pages["03_linear_scaling"]
-    assert "the MLP sweep (48 of 132 runs)" in pages["05_lr_vs_width"]
+    assert "the MLP sweep (72 of 176 runs)" in pages["05_lr_vs_width"]
     for name, page in pages.items():
         assert "NVIDIA H100 80GB HBM3 (made up)" in page, name

@@ -174,7 +174,8 @@ def test_the_gpu_profile_meets_the_job_budget_and_every_chunk_is_queued():
     assert [r.tier for r in rows] == sorted(r.tier for r in rows)
     minutes1, jobs1, _, _ = queue.tier_totals(rows, 1)
     minutes2, jobs2, _, _ = queue.tier_totals(rows, 2)
-    assert jobs1 <= 6 and jobs2 <= 12, (minutes1, jobs1, minutes2, jobs2)
+    # the audit's plan (gpu-plan.md): 6 jobs for tier 1, about 15 for tier 2, before stacking shortens them
+    assert jobs1 <= 6 and jobs2 <= 15, (minutes1, jobs1, minutes2, jobs2)
     # the claims the issue names come first: ResNet-20's pair, and width 8192 in the first muP chunk
     first = {r.name: r for r in rows if r.tier == 1}
     assert {c.model for c in first["super_convergence/resnet20_headline"].configs} == {"resnet20"}

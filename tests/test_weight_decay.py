@@ -171,6 +171,7 @@ def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_fro
     assert side == 0                                                   # within noise, once selection is allowed for
     assert wd.best_gap(50.0, 8, 61.80, 8, 1.04)[2] == -1
     assert wd.best_gap(50.0, 8, 61.80, 8, float("nan"))[2] == 0
+    assert np.isnan(wd.best_gap(50.0, 8, float("nan"), 0, 1.0)[1])        # no undecayed cell yet
     best = wd.best_cells(wd.grid_cells(made_up_grid(coupled_or_not)))
     assert best["picked from"]["sgd"] == 36 and best["picked from (no decay)"]["adam"] == 6
     claims = wd.best_cell_claims(best, seed_sd=1.0)

@@ -336,6 +336,8 @@ def best_gap(a, n_a, b, n_b, seed_sd):
     make (the best of n noisy cells lies expected_best_in_sds(n) SDs below its cells' mean). Returns
     (gap, margin, -1 / 0 / +1 for a below / within / above b), 0 where seed noise is unmeasured."""
     gap = a - b
+    if min(n_a, n_b) < 1:   # a side with no cell (a partial grid): nothing to compare
+        return gap, float("nan"), 0
     margin = seed_sd * (2 * np.sqrt(2) + abs(expected_best_in_sds(n_a) - expected_best_in_sds(n_b)))
     if not np.isfinite(margin):
         return gap, margin, 0
