@@ -401,5 +401,6 @@ def minimums_note(gpt):
              if ours[name] < minimum]
     if not short:
         return "Our GPT runs meet every one of them."
-    return ("Our GPT runs fall short of them in " + ", ".join(short) + ": read their numbers as a "
+    listed = short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
+    return ("Our GPT runs fall short of them in " + listed + ": read their numbers as a "
             "demonstration of the method, not a measurement of how well it transfers at scale.")
