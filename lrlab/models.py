@@ -141,14 +141,11 @@ class CharGPT(nn.Module):
         super().__init__()
         if width % head_size:
             raise LrlabError(f"GPT width must be a multiple of {head_size}, got {width}")
-        check_choice("attn_scale", attn_scale or "1/sqrt(d_head)", ATTN_SCALES)
-        if (attn_scale or ("1/d_head" if mup else "1/sqrt(d_head)")) == "1/d_head":
-            attn_scale = 1.0 / head_size
-        else:
-            attn_scale = None   # torch's 1/sqrt(head_size)
+        rule = check_choice("attn_scale", attn_scale or ("1/d_head" if mup else "1/sqrt(d_head)"), ATTN_SCALES)
+        logit_scale = 1.0 / head_size if rule == "1/d_head" else None   # None: torch's 1/sqrt(head_size)
         self.tok = nn.Embedding(vocab_size, width)
         self.pos = nn.Embedding(block_size, width)
-        self.blocks = nn.Sequential(*[Block(width, width // head_size, attn_scale) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[Block(width, width // head_size, logit_scale) for _ in range(depth)])
         self.ln_f = nn.LayerNorm(width)
         self.readout = _readout(width, vocab_size, False, mup)
         for name, p in self.named_parameters():
