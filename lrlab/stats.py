@@ -31,6 +31,16 @@ def mean_sd(values):
     return mean, sd
 
 
+def pooled_sd(groups):
+    """(SD, degrees of freedom) pooled over groups of repeated measurements (each an array of seeds);
+    groups of one add nothing; (nan, 0) when no group has two."""
+    groups = [np.asarray(g, float) for g in groups if len(g) > 1]
+    dof = sum(len(g) - 1 for g in groups)
+    if not dof:
+        return float("nan"), 0
+    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
+
+
 def plus_minus(value, sd, unit=""):
     """"71.91% ± 0.40", or "71.91% (one seed)" where there is no spread to give."""
     return f"{value:.2f}{unit} ± {sd:.2f}" if np.isfinite(sd) else f"{value:.2f}{unit} (one seed)"

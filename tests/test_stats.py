@@ -52,3 +52,10 @@ def test_the_range_of_pure_noise_grows_with_the_number_of_settings():
     # tabulated mean range of n standard normals: 1.128 for 2, 2.704 for 7
     assert expected_range_in_sds(2) == pytest.approx(1.128, abs=0.02)
     assert expected_range_in_sds(7) == pytest.approx(2.704, abs=0.02)
+
+
+def test_the_pooled_sd_weighs_each_group_by_its_degrees_of_freedom():
+    from lrlab.stats import pooled_sd
+    sd, dof = pooled_sd([[1.0, 3.0], [5.0, 5.0, 8.0], [7.0]])   # squares 2 and 6, 1 + 2 dof
+    assert dof == 3 and sd == pytest.approx((8 / 3) ** 0.5)
+    assert np.isnan(pooled_sd([[1.0], [2.0]])[0]) and pooled_sd([])[1] == 0

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from lrlab.stats import refined_minimum
+from lrlab.stats import pooled_sd, refined_minimum
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
 
@@ -208,9 +208,7 @@ def loss_noise(frame, metric):
     """The seed SD of one run's final metric, pooled over every (parameterization, width, LR) run with
     two seeds or more (diverged runs left out); nan where none was."""
     ok = frame[frame.status == "completed"]
-    groups = [g[metric] for _, g in ok.groupby(["parameterization", "width", "lr"]) if len(g) > 1]
-    dof = sum(len(g) - 1 for g in groups)
-    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)) if dof else float("nan")
+    return pooled_sd(g[metric] for _, g in ok.groupby(["parameterization", "width", "lr"]))[0]
 
 
 def wider_is_better(frame, metric, tol=None):
@@ -246,11 +244,7 @@ def optimum_noise(frame, metric):
     """(SD, degrees of freedom): the seed noise of one seed's optimum, in octaves, pooled over every
     (parameterization, width) swept with two seeds or more; (nan, 0) where none was."""
     per_seed = seed_optima(frame, metric).dropna()
-    groups = [g.log2_lr_opt for _, g in per_seed.groupby(["parameterization", "width"]) if len(g) > 1]
-    dof = sum(len(g) - 1 for g in groups)
-    if not dof:
-        return float("nan"), 0
-    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
+    return pooled_sd(g.log2_lr_opt for _, g in per_seed.groupby(["parameterization", "width"]))
 
 
 def shift_tests(frame, metric):
@@ -306,8 +300,8 @@ def sweep_summary(frame, metric, subject, what):
 
 def coord_check(profile, parameterization):
     """`mup`'s coordinate check of the MLP at the chapter's widths (two seeds; t = 1, 2, 3: at
-    initialisation and after each of two SGD steps at LR 0.1 on one batch): mean |output| per layer, width and step; the whole network's row ("") dropped,
-    being the readout's."""
+    initialisation and after each of two SGD steps at LR 0.1 on one batch): mean |output| per layer,
+    width and step; the whole network's row ("") dropped, being the readout's."""
     from lrlab.coord_check import mlp_coord_check
     widths = COORD_CHECK_WIDTHS.get(profile, COORD_CHECK_WIDTHS["default"])
     frame = mlp_coord_check(widths, parameterization, lr=0.1, nsteps=3, nseeds=2,
