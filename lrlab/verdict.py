@@ -3,12 +3,13 @@
 A verdict is what a tested rule says about one of a paper's claims, measured against seed noise:
 the word, the sentence a page prints, and the rule itself in words (so a reader can check it).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lrlab.errors import check_choice
 
 CONFIRMED, CONTRADICTED, NOT_RESOLVED = "confirmed", "contradicted", "not resolved"
 WORDS = (CONFIRMED, CONTRADICTED, NOT_RESOLVED)
+UNTESTED = "untested"   # the scorecard's word for a claim no run of ours measures yet; no rule gives it
 
 
 @dataclass(frozen=True)
@@ -16,9 +17,16 @@ class Verdict:
     word: str    # one of WORDS
     text: str    # the sentence the chapter prints
     rule: str    # the rule that gave the word, in words
+    number: str = ""    # what was measured, in a few words ("11.3x", "-5.22 points, margin 1.26")
+    profile: str = ""   # the profile(s) of the records it read, set by the chapter's `verdicts`
 
     def __post_init__(self):
         check_choice("verdict", self.word, WORDS)
 
     def __str__(self):
         return self.text
+
+
+def at_profile(verdicts, profile):
+    """The verdicts (a dict) marked with the profile whose records gave them."""
+    return {name: replace(v, profile=profile) for name, v in verdicts.items()}

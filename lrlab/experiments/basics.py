@@ -138,3 +138,79 @@ def stability_words(runs, quadratic_plain, quadratic_momentum, momentum=0.9):
     if net != quad:
         said += " The effective-step lesson carries over from the quadratic; the stability lesson does not."
     return said
+
+
+# -- the seed articles' claims this chapter's sweep answers (the claims scorecard reads `verdicts`)
+
+SLOW_FACTOR = 1.5    # "too small is slow": the grid's smallest rate ends this many times above the best loss
+MOMENTUM_CLAIM = 10.0   # "at mu = 0.9 the effective rate is about ten times the nominal eta"
+
+
+def extremes_verdict(runs, momentum=0.0):
+    """"Too large diverges, too small crawls", read off one momentum's sweep: confirmed when some rate
+    diverges and the grid's smallest rate ends at least SLOW_FACTOR times above the best loss."""
+    from lrlab.verdict import CONFIRMED, NOT_RESOLVED, Verdict
+    rule = (f"some rate of the grid diverges, and its smallest rate ends with a training loss at least "
+            f"{SLOW_FACTOR:g} times the best rate's (one seed per rate)")
+    group = runs[runs.momentum == momentum]
+    best = best_rates(group).get(momentum)
+    if best is None:
+        return Verdict(NOT_RESOLVED, "Every rate of the sweep diverged.", rule, "all diverged")
+    smallest = group.loc[group.lr.idxmin()]
+    slow = float(smallest.final_train_loss / best.final_train_loss)
+    lr = first_diverged(group, momentum)
+    number = (f"diverges from {lr:.3g}; loss {smallest.final_train_loss:.2f} at {smallest.lr:.3g} against "
+              f"{best.final_train_loss:.2f} at the best {best.lr:.3g}" if np.isfinite(lr) else
+              f"no divergence up to {group.lr.max():.3g}")
+    if np.isfinite(lr) and slow >= SLOW_FACTOR:
+        return Verdict(CONFIRMED, f"Plain SGD diverges from {lr:.3g} on, and at {smallest.lr:.3g} it ends at "
+                       f"{slow:.1f} times the best rate's training loss.", rule, number)
+    return Verdict(NOT_RESOLVED, "The grid does not show both ends: "
+                   + ("no rate diverges" if not np.isfinite(lr) else f"the smallest rate ends at only {slow:.2f} "
+                      "times the best loss") + ".", rule, number)
+
+
+def momentum_verdict(runs, momentum=0.9):
+    """Momentum's effective step ("about 10x at mu = 0.9") read as the ratio of the best rates without and
+    with momentum: on a half-octave grid each best rate is placed within a quarter octave, so the ratio
+    within half an octave. Confirmed within half an octave of 10, contradicted beyond one octave."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    rule = ("the ratio of the best rates without and with momentum lies within half an octave (the grid's "
+            "resolution) of 10: confirmed; more than an octave away: contradicted")
+    ratio = sweep_summary(runs)["best_lr_ratio"]
+    if not np.isfinite(ratio):
+        return Verdict(NOT_RESOLVED, "The sweep has no best rate for one of the two momenta.", rule)
+    off = abs(math.log2(ratio / MOMENTUM_CLAIM))
+    number = f"best-rate ratio {ratio:.1f}x"
+    word = CONFIRMED if off <= 0.5 else CONTRADICTED if off > 1 else NOT_RESOLVED
+    return Verdict(word, f"The best rate without momentum is {ratio:.1f} times the best with momentum "
+                   f"{momentum:g}, {off:.2f} octaves from the claimed 10.", rule, number)
+
+
+def stuck_verdict(runs):
+    """"A loss stuck at a constant comes from too low a rate": where the runs stuck at chance loss (ln 10)
+    sit against their momentum's best rate. Confirmed when all lie below it, contradicted when all above."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    rule = "the rates of the runs that end at chance loss lie all below (confirmed) or all above (contradicted) the best rate"
+    best = best_rates(runs)
+    stuck_runs = runs[(runs.status == "completed") & (runs.final_train_loss > 0.98 * CHANCE_LOSS)]
+    above = [bool(r.lr > best[r.momentum].lr) for r in stuck_runs.itertuples() if r.momentum in best]
+    if not above:
+        return Verdict(NOT_RESOLVED, "No run of the sweep ends stuck at chance loss.", rule, "no run stuck")
+    where = ", ".join(f"{r.lr:.3g} (μ = {r.momentum:g})" for r in stuck_runs.itertuples())
+    number = f"{len(above)} stuck, {sum(above)} above the best rate"
+    if all(above):
+        return Verdict(CONTRADICTED, f"The runs stuck at chance loss, at {where}, all use rates above their best "
+                       "rate: too high a rate, not too low, leaves the loss at a constant.", rule, number)
+    if not any(above):
+        return Verdict(CONFIRMED, f"The runs stuck at chance loss, at {where}, all use rates below their best rate.",
+                       rule, number)
+    return Verdict(NOT_RESOLVED, f"Runs stuck at chance loss sit on both sides of the best rate: {where}.", rule, number)
+
+
+def verdicts(chapter):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+    from lrlab.verdict import at_profile
+    runs = chapter.runs("lr_sweep")
+    return at_profile({"extremes": extremes_verdict(runs), "momentum_step": momentum_verdict(runs),
+                       "stuck": stuck_verdict(runs)}, chapter.profile_of("lr_sweep"))

@@ -13,7 +13,7 @@ spans 1/6 of training: the issue's 5 epochs of the full profile's 30.
 `parts(profile)` names what each run is for (a run can serve several parts); `runs` is their union.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -302,12 +302,12 @@ def divergence_claim(warm):
     top = cold.loc[cold.batch.idxmax()]
     if broke:
         return Verdict(CONFIRMED, f"Without warmup the run diverges at batch {broke[0]:,}, where gradual warmup "
-                       "trains.", rule)
+                       "trains.", rule, f"diverges at batch {broke[0]:,}")
     return Verdict(CONTRADICTED, f"No run without warmup diverged, up to batch {int(top.batch):,} at learning rate "
                    f"{REFERENCE_LR * top.batch / REFERENCE_BATCH:g}: the claim that without warmup the large-batch "
                    "run diverges in its first iterations does not hold at this scale. BatchNorm, and the "
                    "zero-initialised last BatchNorm scale of each residual block, are a likely reason (not tested "
-                   "here).", rule)
+                   "here).", rule, f"{int(cold.diverged.sum())} of {len(cold)} runs without warmup diverged")
 
 
 def warmup_verdict(table, diverged, rule):
@@ -418,3 +418,88 @@ def versus(batches, rule):
                       "our batch": f"{int(b.batch):,}", "our error (%)": ours,
                       "our change": "" if np.isnan(b["mean"]) else f"{b['mean'] - rule.reference:+.2f}"})
     return pd.DataFrame(lines)
+
+
+# -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts`)
+
+def rule_holds_verdict(rule):
+    """"Scale the LR with the batch": confirmed when the error holds the reference's beyond the first
+    doubling, contradicted when the first doubling already breaks; not resolved with one seed or without
+    a flat stretch (`Break.flat`)."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    text = "the error holds the reference batch's (within the noise margin) beyond its first doubling"
+    if rule.one_seed or rule.flat is False:
+        why = "one seed per batch" if rule.one_seed else "no flat stretch: training is step-limited"
+        return Verdict(NOT_RESOLVED, f"Not resolved at this scale: {why}.", text, why)
+    holds = rule.largest_ok > REFERENCE_BATCH
+    return Verdict(CONFIRMED if holds else CONTRADICTED, f"The linear rule holds the reference error up to batch "
+                   f"{rule.largest_ok:,}." if holds else "The first doubling of the batch already costs more than the "
+                   "noise margin.", text, f"holds up to batch {rule.largest_ok:,}")
+
+
+def rule_breaks_verdict(rule):
+    """"The rule breaks at very large batches": confirmed when the error climbs within the sweep (read off a
+    flat stretch); not resolved otherwise (the sweep may stop short of the break)."""
+    from lrlab.verdict import CONFIRMED, NOT_RESOLVED, Verdict
+    text = "the error climbs above the reference's by more than the noise margin within the sweep"
+    base = rule_holds_verdict(rule)
+    if base.word == NOT_RESOLVED:
+        return replace(base, rule=text)
+    if rule.batch:
+        return Verdict(CONFIRMED, f"The error climbs from batch {rule.batch:,} on.", text, f"breaks at {rule.batch:,}")
+    return Verdict(NOT_RESOLVED, f"No break up to batch {rule.largest_ok:,}.", text, f"no break up to {rule.largest_ok:,}")
+
+
+def sqrt_stability_verdict(rules, largest):
+    """"The square-root rule is more stable": diverged runs of the square-root and linear rules at the
+    largest batches. Confirmed when the square root diverges less, contradicted when more, not resolved
+    when they tie (stability is then not discriminated)."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    top = rules[rules.batch.isin(largest)]
+    n = {name: int(top[top.rule == name].diverged.sum()) for name in ("sqrt", "linear")}
+    word = CONFIRMED if n["sqrt"] < n["linear"] else CONTRADICTED if n["sqrt"] > n["linear"] else NOT_RESOLVED
+    gaps = ", ".join(f"{top[(top.batch == b) & (top.rule == 'sqrt')].error.iloc[0] - top[(top.batch == b) & (top.rule == 'linear')].error.iloc[0]:+.1f}"
+                     for b in largest)
+    return Verdict(word, f"Diverged runs at batches {', '.join(f'{b:,}' for b in largest)}: {n['sqrt']} with the square "
+                   f"root, {n['linear']} with the linear rule; the square root's error against linear: {gaps} points.",
+                   "fewer diverged runs with the square-root rule than the linear one at the largest batches",
+                   f"diverged {n['sqrt']} vs {n['linear']}; error {gaps} points")
+
+
+def noise_growth_verdict(noise):
+    """"The noise scale grows as a model trains": the median estimate at the last measurement over the
+    first after initialisation, against the seeds' own spread (`seed_spread`: the largest ratio between
+    two seeds' estimates at one measurement). Confirmed when it grows by more than that spread,
+    contradicted when it shrinks by more, not resolved between or with one seed."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    est = noise.dropna(subset=["b_simple"])
+    per_epoch = est[est.epoch > 0].groupby("epoch").b_simple.median()
+    spread = seed_spread(noise)["seed_ratio_max"]
+    rule = "the median estimate grows from the first measurement to the last by more than the seeds' largest spread"
+    if len(per_epoch) < 2:
+        return Verdict(NOT_RESOLVED, "Too few noise-scale estimates.", rule)
+    growth = float(per_epoch.iloc[-1] / per_epoch.iloc[0])
+    number = f"{per_epoch.iloc[0]:,.0f} to {per_epoch.iloc[-1]:,.0f} ({growth:.0f}x; seeds differ up to {spread:.1f}x)"
+    word = (NOT_RESOLVED if not np.isfinite(spread) else CONFIRMED if growth > spread
+            else CONTRADICTED if growth < 1 / spread else NOT_RESOLVED)
+    return Verdict(word, f"The simple noise scale goes from {per_epoch.iloc[0]:,.0f} to {per_epoch.iloc[-1]:,.0f} "
+                   f"over training, {growth:.0f} times; two seeds' estimates differ by up to {spread:.1f} times.",
+                   rule, number)
+
+
+def verdicts(chapter):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+    import pandas as pd
+    from lrlab.verdict import at_profile
+    S = SETTINGS[chapter.profile_of("batch_sweep")]
+    n_final = final_epochs(S["epochs"])
+    rule = find_break(by_batch(run_rows(chapter["batch_sweep"], n_final)))
+    warm = run_rows(chapter["warmups"], n_final)
+    rules = run_rows(chapter["rules"], n_final)
+    noise = chapter.noise_scale("batch_sweep")
+    noise["b_simple"] = pd.to_numeric(noise.b_simple, errors="coerce")
+    return at_profile({"linear_rule": rule_holds_verdict(rule), "rule_breaks": rule_breaks_verdict(rule),
+                       "warmup_divergence": divergence_claim(warm[warm.seed == 0]),
+                       "sqrt_stable": sqrt_stability_verdict(rules[rules.seed == 0], S["largest"]),
+                       "noise_grows": noise_growth_verdict(noise)}, chapter.profile_of("batch_sweep"))
+

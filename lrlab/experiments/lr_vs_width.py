@@ -11,6 +11,7 @@ width 2048, so the widest nets must be in the first job. The GPT keeps `full`'s 
 2^-14..2^-4; width 1024 comes last, in its own chunk.
 """
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -398,3 +399,66 @@ def minimums_note(gpt):
     listed = short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
     return ("Our GPT runs fall short of them in " + listed + ": read their numbers as a "
             "demonstration of the method, not a measurement of how well it transfers at scale.")
+
+
+# -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts` and `bands`)
+
+SQRT_EXPONENT = -0.5   # "peak eta tracks 1 / sqrt(model_width)"
+
+
+def exponent_verdicts(slope, se):
+    """Two claims on SP's fitted width exponent of the best LR (`width_exponent`): larger models want a
+    smaller LR (the exponent below 0 by two standard errors), and the LR tracks 1/sqrt(width) (-0.5
+    within two standard errors). Returns (smaller, sqrt) Verdicts; not resolved without seed noise."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    number = f"exponent {slope:+.2f} ± {se:.2f}"
+    if not np.isfinite(se):
+        v = Verdict(NOT_RESOLVED, f"SP's best LR goes as width^{slope:+.2f}; no seed noise measured.",
+                    "no seed noise measured", number)
+        return v, v
+    smaller = Verdict(CONFIRMED if slope + 2 * se < 0 else CONTRADICTED if slope - 2 * se > 0 else NOT_RESOLVED,
+                      f"SP's best LR goes as width^({slope:+.2f} ± {se:.2f}).",
+                      "the fitted exponent lies below 0 by more than two standard errors: confirmed; above: contradicted",
+                      number)
+    sqrt = Verdict(CONFIRMED if abs(slope - SQRT_EXPONENT) <= 2 * se else CONTRADICTED,
+                   f"SP's best LR goes as width^({slope:+.2f} ± {se:.2f}); 1/sqrt(width) would be "
+                   f"{SQRT_EXPONENT:+.1f}. GPT-3's table fits {published_width_exponent():+.2f}.",
+                   "-0.5 lies within two standard errors of the fitted exponent: confirmed; outside: contradicted", number)
+    return smaller, sqrt
+
+
+def bands(chapter):
+    """The near-optimal LR band (`rules_of_thumb.Band`) of every (sweep, parameterization, width) curve,
+    margin 2 sqrt(2) x one run's seed SD (two single runs); {} where no seed noise was measured."""
+    from lrlab.rules_of_thumb import near_best_band
+    out = {}
+    for part, metric, label in (("mlp", "final_train_loss", "MLP"), ("gpt", "final_test_loss", "char GPT")):
+        if not chapter.has(part):
+            continue
+        frame = sweep_frame(chapter.runs(part))
+        margin = 2 * np.sqrt(2) * loss_noise(frame, metric)
+        for (p, w), c in curves(frame, metric).groupby(["parameterization", "width"]):
+            band = near_best_band(c.log2_lr, c["mean"], margin, f"{label} {PARAMETERIZATIONS[p]} width {w}",
+                                  chapter.profile_of(part))
+            if band is not None:
+                out[(part, p, int(w))] = band
+    return out
+
+
+def verdicts(chapter):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+    from lrlab.verdict import at_profile
+    out = {}
+    for part, metric, subject in (("mlp", "final_train_loss", "The MLP"), ("gpt", "final_test_loss", "The character GPT")):
+        if chapter.has(part):
+            frame = sweep_frame(chapter.runs(part))
+            tests = shift_tests(frame, metric)
+            v = verdict(tests, subject)
+            out[f"{part}_shift"] = replace(v, number=f"SP {abs(tests['sp']['shift']):.2f}, muP "
+                                           f"{abs(tests['mup']['shift']):.2f} octaves", profile=chapter.profile_of(part))
+    if chapter.has("gpt"):
+        gpt = sweep_frame(chapter.runs("gpt"))
+        slope, se = width_exponent(optima(gpt, "final_test_loss"), "sp", optimum_noise(gpt, "final_test_loss")[0])
+        smaller, sqrt = exponent_verdicts(slope, se)
+        out.update(at_profile({"smaller_when_larger": smaller, "inverse_sqrt_width": sqrt}, chapter.profile_of("gpt")))
+    return out

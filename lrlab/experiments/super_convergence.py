@@ -9,6 +9,8 @@ modern recipe (Smith 2018, fastai): batch 512, crop+flip, one-cycle 0.08 -> 0.8 
 
 `parts(profile)` names what each run is for (a run can serve several parts); `runs` is their union.
 """
+from dataclasses import replace
+
 import numpy as np
 
 from lrlab.config import RunConfig
@@ -16,7 +18,7 @@ from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.lr_finder import RULES, range_test_config, suggestions
 from lrlab.names import MODEL_LABELS
 from lrlab.stats import mean_sd, percent_or_nan
-from lrlab.verdict import Verdict
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
 
 SETTINGS = {
     # model, images/class, test/class, batch, one-cycle steps, budget-curve steps, modern batch, modern epochs,
@@ -325,7 +327,6 @@ def headline(cycle, baseline, cycle_steps):
     """The one cycle against the baseline: each side's mean and SD over seeds (diverged seeds left out),
     and the verdict (REACH_RULE). The paper's cycle had 1/8 of its baseline's iterations; ours
     has 1/BASELINE_BUDGET."""
-    from lrlab.verdict import CONFIRMED, CONTRADICTED
     cycle_acc = np.array([percent_or_nan(r) for r in cycle])
     base_acc = np.array([percent_or_nan(r) for r in baseline])
     cycle_mean, base_mean = float(np.nanmean(cycle_acc)), float(np.nanmean(base_acc))
@@ -419,7 +420,6 @@ def modern_verdict(one_cycle, constant_momentum, steps, seed_sd):
     constant 0.9 (Table 1: 92.0 vs 91.4), and one cycle beats the step schedule at equal epochs. A
     difference counts beyond 2 x sqrt(2) x `seed_sd` (two single runs; the SD measured on the headline
     cycle's seeds). Returns (verdict on momentum, verdict on the schedule)."""
-    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
     margin = 2 * np.sqrt(2) * seed_sd
     rule = (f"a difference between two single runs counts beyond 2 x sqrt(2) x the seed SD "
             f"({seed_sd:.2f} points, from the headline cycle): {margin:.2f} points")
@@ -478,3 +478,101 @@ def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules):
         {"claim": "range-test rules, lrlab vs torch-lr-finder", "paper": "(one test, two tools: they should agree within 2x)",
          "ours": f"largest ratio {rules.ratio.max():.2f} ({worst.rule})"},
     ])
+
+
+# -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts`)
+
+RULE_CLAIMS = {"steepest": "steepest", "min_over_10": "min/10"}   # the two rules the articles give
+PEAK_CLAIM = (10.0, 20.0)    # "learning rates 10x to 20x larger than conventional schedules"
+BUDGET_CLAIM = 0.15          # "roughly 10 percent of the usual number of iterations": a share up to this reaches
+SCHEDULE_GAIN_CLAIM = (2.0, 5.0)   # "schedules can improve accuracy by 2-5%" (points)
+
+
+def rule_verdict(where, rule):
+    """One range-test rule read as a constant rate: confirmed within a factor WITHIN_FACTOR of the best
+    constant rate, contradicted beyond a further factor 2 (the constant grid's step, one seed a rate)."""
+    row = where.set_index("rule").loc[RULE_NAMES[rule]]
+    factor = float(row["x the best constant rate"])
+    off = abs(np.log2(factor))
+    word = CONFIRMED if off <= np.log2(WITHIN_FACTOR) else CONTRADICTED if off > np.log2(WITHIN_FACTOR) + 1 else NOT_RESOLVED
+    return Verdict(word, f"The {RULE_NAMES[rule]} rule suggests {row['suggested LR']:.3g}, {factor:.2g} times the best "
+                   f"constant rate of the sweep ({row['accuracy of the nearest constant run (%)']:.1f}% at the nearest "
+                   "constant run).", f"within a factor {WITHIN_FACTOR:g} of the best constant rate: confirmed; beyond "
+                   f"a factor {2 * WITHIN_FACTOR:g} (one more grid step): contradicted", f"{factor:.2g}x the best constant rate")
+
+
+def peak_ratio_verdict(largest_peak, largest_const):
+    """How far above the largest constant rate that trains the one-cycle peak can go, against "10x to 20x":
+    each end is known to a factor 2 (the grids' steps), so the ratio r to a factor 2 either way.
+    Confirmed when r lies in 10-20, contradicted when r/2..2r misses it."""
+    r = largest_peak / largest_const
+    lo, hi = PEAK_CLAIM
+    word = CONFIRMED if lo <= r <= hi else CONTRADICTED if 2 * r < lo or r / 2 > hi else NOT_RESOLVED
+    return Verdict(word, f"The largest peak that trains ({largest_peak:g}) is {r:.1f} times the largest constant rate "
+                   f"that trains ({largest_const:g}).", "the ratio in 10-20: confirmed; 10-20 outside the ratio's "
+                   "factor-2 uncertainty (the grids' steps): contradicted", f"{r:.1f}x")
+
+
+def budget_verdict(frame):
+    """"Roughly 10% of the iterations" read off `budget_against_baseline`'s frame: confirmed when a cycle
+    of at most BUDGET_CLAIM of the baseline's steps reaches it, contradicted when every cycle swept up to
+    1/4 of them falls short."""
+    rule = f"a cycle of at most {BUDGET_CLAIM:.0%} of the baseline's steps reaches it: confirmed; every swept cycle up to 1/4 falls short: contradicted"
+    if frame is None or frame.empty:
+        return Verdict(NOT_RESOLVED, "The budget cycles and the baseline come from different profiles.", rule)
+    reach = frame[frame.reaches]
+    smallest = float(reach.share.min()) if len(reach) else float("nan")
+    number = f"the shortest cycle that reaches it has {smallest:.2g} of its steps" if len(reach) else "no cycle swept reaches it"
+    short = frame[frame.share <= 0.25]
+    if len(reach) and smallest <= BUDGET_CLAIM:
+        word = CONFIRMED
+    elif len(short) and not short.reaches.any():
+        word = CONTRADICTED
+    else:
+        word = NOT_RESOLVED
+    return Verdict(word, f"The shortest cycle that reaches the baseline has {smallest:.2g} of its steps."
+                   if len(reach) else "No cycle swept reaches the baseline.", rule, number)
+
+
+def schedule_gain_verdict(peaks, constant, seed_sd):
+    """"Schedules improve accuracy by 2-5%": the best one-cycle peak against the best constant rate at the
+    same steps (one seed each); confirmed when the gain +- 2 sqrt(2) seed SDs overlaps 2-5 points."""
+    gain = float(peaks.acc.max() - constant.acc.max())
+    margin = 2 * np.sqrt(2) * seed_sd
+    lo, hi = SCHEDULE_GAIN_CLAIM
+    rule = "our gain +- 2 sqrt(2) seed SDs (two single runs) overlaps 2-5 points: confirmed; misses it: contradicted"
+    if not np.isfinite(margin):
+        word = NOT_RESOLVED
+    else:
+        word = CONFIRMED if gain - margin <= hi and gain + margin >= lo else CONTRADICTED
+    return Verdict(word, f"The best one cycle beats the best constant rate at the same steps by {gain:+.1f} points "
+                   f"(margin {margin:.1f}), against the claimed {lo:g}-{hi:g}.", rule, f"{gain:+.1f} points (margin {margin:.1f})")
+
+
+def verdicts(chapter):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+    p = {name: chapter[name] for name in chapter.part}
+
+    def profile(*parts):
+        return " + ".join(dict.fromkeys(chapter.profile_of(q) for q in parts))
+    out = {}
+    numbers, _ = headline(p["headline_one_cycle"], p["headline_baseline"], 1)
+    if p["peak_sweep"] and p["constant_sweep"]:
+        peaks, constant = lr_sweep(p["peak_sweep"]), lr_sweep(p["constant_sweep"], CONSTANT_LATE_EPOCHS)
+        out["peak_ratio"] = replace(peak_ratio_verdict(largest_that_trains(peaks), largest_that_trains(constant)),
+                                    profile=profile("peak_sweep", "constant_sweep"))
+        out["schedule_gain"] = replace(schedule_gain_verdict(peaks, constant, numbers["cycle_sd"]),
+                                       profile=profile("peak_sweep", "constant_sweep", "headline_one_cycle"))
+        if p["range_test_loss"] and p["range_test_loss_torch_lr_finder"]:
+            suggested, _, _ = range_rules(p["range_test_loss"][0], p["range_test_loss_torch_lr_finder"][0])
+            where = where_rules_fall(suggested, peaks, constant)
+            at = profile("range_test_loss", "constant_sweep")
+            out.update({f"rule_{r}": replace(rule_verdict(where, r), profile=at) for r in RULE_CLAIMS})
+    frame, _ = budget_against_baseline(p["budget_curve"], p["headline_baseline"], p["headline_one_cycle"])
+    out["budget"] = replace(budget_verdict(frame), profile=profile("budget_curve", "headline_baseline"))
+    one_cycle, constant_momentum = p["modern_one_cycle"][0], p["modern_constant_momentum"][0]
+    momentum, _ = modern_verdict(one_cycle, constant_momentum, p["modern_step"], numbers["cycle_sd"])
+    difference = percent_or_nan(one_cycle) - percent_or_nan(constant_momentum)
+    out["cyclical_momentum"] = replace(momentum, number=f"{difference:+.2f} points",
+                                       profile=profile("modern_one_cycle", "modern_constant_momentum", "headline_one_cycle"))
+    return out

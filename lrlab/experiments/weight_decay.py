@@ -17,7 +17,7 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
-from lrlab.names import OPTIMIZERS
+from lrlab.names import MODEL_LABELS, OPTIMIZERS
 from lrlab.stats import expected_best_in_sds, expected_range_in_sds, plus_minus, refined_minimum
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
 
@@ -471,3 +471,44 @@ def versus(slopes, best, h, resolved=True, claims=None):
         {"claim": "best normalised decay, SGDW and AdamW", "paper": "λ_norm 0.025 to 0.05 (App. B.1)",
          "ours": f"SGDW {lam['sgdw']}, AdamW {lam['adamw']}", "verdict": lambda_norm_word(best, resolved)},
     ])
+
+
+# -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts` and `bands`)
+
+def bands(chapter):
+    """The near-optimal LR band (`rules_of_thumb.Band`) of SGD with momentum and of Adam without decay,
+    the grid's undecayed column; margin 2 sqrt(2) seed SDs (two single runs). {} without seed noise."""
+    from lrlab.rules_of_thumb import near_best_band
+    cells = grid_cells(on_the_grid(chapter.runs("grid")))
+    sd = decay_against_noise(cells, float("nan"))["seed_sd"]
+    model = MODEL_LABELS.get(chapter["grid"][0]["config"]["model"], "ResNet") if chapter["grid"] else "ResNet"
+    out = {}
+    for optimizer, label in (("sgd", "SGD, momentum 0.9"), ("adam", "Adam")):
+        col = cells[(cells.optimizer == optimizer) & ~np.isfinite(cells.log2_lambda_norm)]
+        band = near_best_band(col.log2_lr, col.error, 2 * np.sqrt(2) * sd, f"{model} {label}",
+                              chapter.profile_of("grid"))
+        if band is not None and len(col) > 1:
+            out[optimizer] = band
+    return out
+
+
+def verdicts(chapter):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+    from lrlab.verdict import at_profile
+    cells = grid_cells(on_the_grid(chapter.runs("grid")))
+    noise = decay_against_noise(cells, float("nan"))
+    slopes, _ = coupling_slopes(cells)
+    words = {o: slope_word(slopes, o, noise["resolved"]) for o in ("sgdw", "adamw")}
+    word = (CONTRADICTED if CONTRADICTED in words.values() else
+            CONFIRMED if all(w == CONFIRMED for w in words.values()) else NOT_RESOLVED)
+    slope = "; ".join(f"{OPTIMIZER_LABELS[o]} slope {slopes.slope[o]:+.2f} ± {slopes['standard error'][o]:.2f}"
+                      for o in ("sgd", "sgdw", "adam", "adamw"))
+    coupling = Verdict(word, slope_verdict(slopes, noise["resolved"]), "each decoupled optimizer's best λ does not "
+                       "move with the LR (slope within two standard errors of 0), read only where decay's effect is "
+                       "above seed noise", slope)
+    head_part = "headline_long" if chapter.has("headline_long") else "grid"
+    head = headline(on_the_grid(chapter.runs(head_part)), cells)
+    adamw = headline_verdict(head)
+    adamw = Verdict(adamw.word, adamw.text, adamw.rule, f"{head['improvement']:+.1f}% ± {head['improvement_sd']:.1f}")
+    return {**at_profile({"coupling": coupling}, chapter.profile_of("grid")),
+            **at_profile({"adamw_better": adamw}, chapter.profile_of(head_part))}

@@ -1,0 +1,134 @@
+"""The articles' rules of thumb about where the best learning rate lies, read against our sweeps.
+
+Every rule here reads one sweep's *near-optimal band*: the grid rates whose result lies within a
+noise margin of the best (lower is better: an error or a loss; a diverged run is never in it). The
+band is known to half a grid step at each end, and an end that sits on the grid's edge may go on
+beyond it: a claim on that side cannot be contradicted. The chapters' `verdicts` build the bands
+from their own records and seed noise; the claims scorecard prints the words.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+
+
+@dataclass(frozen=True)
+class Band:
+    """The near-optimal band of one sweep, in log2 of the learning rate."""
+    lo: float           # the smallest rate in the band
+    hi: float           # the largest
+    best: float         # the best rate
+    step: float         # the grid's step (octaves)
+    lo_open: bool       # the band reaches the grid's smallest rate: it may go on below
+    hi_open: bool       # ... its largest rate
+    margin: float       # the noise margin that defined it
+    what: str = ""      # the sweep, as the scorecard names it
+    profile: str = ""   # the profile of its records
+
+    def words(self):
+        edge = " (the grid's edge)"
+        return (f"{2 ** self.lo:.2g}{edge if self.lo_open else ''} to {2 ** self.hi:.2g}"
+                f"{edge if self.hi_open else ''}, best {2 ** self.best:.2g}")
+
+
+def near_best_band(log2_lrs, values, margin, what="", profile=""):
+    """The band of a sweep: `values` per grid rate (lower is better, NaN for a diverged run), the rates
+    within `margin` of the best. None when every run diverged or the margin is not measured."""
+    x, y = np.asarray(log2_lrs, float), np.asarray(values, float)
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if not np.isfinite(y).any() or not np.isfinite(margin):
+        return None
+    inside = np.isfinite(y) & (y <= np.nanmin(y) + margin)
+    lo, hi = x[inside].min(), x[inside].max()
+    step = float(np.median(np.diff(x))) if len(x) > 1 else 1.0
+    return Band(float(lo), float(hi), float(x[np.nanargmin(y)]), step, bool(lo == x[0]), bool(hi == x[-1]),
+                float(margin), what, profile)
+
+
+BAND_RULE = ("a rate is near the best when its result lies within the noise margin of the best run's, give or "
+             "take half a grid step; beyond an end of the band that is not the grid's edge it is not")
+
+
+def _side(band, log2_lr):
+    """-1 / 0 / +1: below the band, in it, above it (half a grid step of tolerance); None where the
+    band's end on that side is the grid's edge, so the band may reach it."""
+    if band.lo - band.step / 2 <= log2_lr <= band.hi + band.step / 2:
+        return 0
+    if log2_lr < band.lo:
+        return None if band.lo_open else -1
+    return None if band.hi_open else 1
+
+
+def rate_verdict(bands, lr, claim):
+    """"`lr` is a good rate" against each band: confirmed when it lies in all of them, contradicted when it
+    lies outside one whose end on its side is inside the grid, else not resolved."""
+    sides = [_side(b, np.log2(lr)) for b in bands]
+    said = "; ".join(f"{b.what}: {b.words()}" for b in bands)
+    number = "; ".join(f"{b.what} best {2 ** b.best:.2g}" for b in bands)
+    if any(s in (-1, 1) for s in sides):
+        word = CONTRADICTED
+    elif all(s == 0 for s in sides) and sides:
+        word = CONFIRMED
+    else:
+        word = NOT_RESOLVED
+    return Verdict(word, f"{claim} ({lr:g}) against our near-optimal bands: {said}.", BAND_RULE, number)
+
+
+def range_verdict(bands, lo, hi, claim):
+    """"The best rate lies between `lo` and `hi`": confirmed when every band overlaps the range,
+    contradicted when one lies wholly outside it with its end towards the range inside the grid."""
+    words = []
+    for b in bands:
+        a, z = b.lo - b.step / 2, b.hi + b.step / 2
+        if z < np.log2(lo):
+            words.append(CONTRADICTED if not b.hi_open else NOT_RESOLVED)
+        elif a > np.log2(hi):
+            words.append(CONTRADICTED if not b.lo_open else NOT_RESOLVED)
+        else:
+            words.append(CONFIRMED)
+    word = (CONTRADICTED if CONTRADICTED in words else CONFIRMED if words and all(w == CONFIRMED for w in words)
+            else NOT_RESOLVED)
+    said = "; ".join(f"{b.what}: {b.words()}" for b in bands)
+    return Verdict(word, f"{claim} ({lo:g} to {hi:g}) against our near-optimal bands: {said}.", BAND_RULE,
+                   "; ".join(f"{b.what} best {2 ** b.best:.2g}" for b in bands))
+
+
+def ratio_verdict(high, low, ratio, claim):
+    """"The best rate of sweep `high` is `ratio` times that of sweep `low`": the ratios the two bands allow
+    (each end to half a grid step) must hold it; an open end leaves that side unbounded."""
+    most = (np.inf if high.hi_open or low.lo_open else
+            2 ** (high.hi + high.step / 2 - (low.lo - low.step / 2)))
+    least = (0.0 if high.lo_open or low.hi_open else
+             2 ** (high.lo - high.step / 2 - (low.hi + low.step / 2)))
+    best = 2 ** (high.best - low.best)
+    word = CONFIRMED if least <= ratio <= most and np.isfinite(most) and least > 0 else (
+        NOT_RESOLVED if least <= ratio <= most else CONTRADICTED)
+    allow = (f"{least:.2g} to {most:.2g} times" if least > 0 and np.isfinite(most) else
+             "any ratio" if least == 0 and not np.isfinite(most) else
+             f"at least {least:.2g} times" if least > 0 else f"at most {most:.2g} times")
+    return Verdict(word, f"{claim}: the best rates are {best:.3g} times apart; the near-optimal bands allow "
+                   f"{allow} (an end on the grid's edge leaves that side open).", "the claimed ratio lies within the "
+                   "ratios the two near-optimal bands allow (each end to half a grid step)", f"{best:.3g}x (bands allow {allow})")
+
+
+FACTOR_TWO_RULE = ("tuning to a factor of 2 is enough when, in every sweep, the rates one octave either side of "
+                   "the best lie within the noise margin of the best run's result")
+
+
+def factor_two_verdict(bands):
+    """"Tune the rate to about a factor of 2": per band whose best rate is inside the grid, whether the
+    rates a factor 2 either side of the best stay in it. Confirmed when they do in every such band,
+    contradicted when they do not in some (there a factor 2 costs more than seed noise)."""
+    judged = [b for b in bands if b.step <= 1 and not (b.best == b.lo and b.lo_open)
+              and not (b.best == b.hi and b.hi_open)]
+    enough = [b for b in judged if b.lo <= b.best - 1 and b.hi >= b.best + 1]
+    number = f"{len(enough)} of {len(judged)} sweeps keep a factor 2 either side of the best"
+    if not judged:
+        return Verdict(NOT_RESOLVED, "No sweep has its best rate inside a grid fine enough.", FACTOR_TWO_RULE, number)
+    short = [b.what for b in judged if b not in enough]
+    word = CONFIRMED if not short else CONTRADICTED
+    kept = ", ".join(b.what for b in enough) or "none"
+    return Verdict(word, f"A factor 2 either side of the best rate stays within seed noise of it for {kept}"
+                   + (f"; it costs more than that for {', '.join(short)}." if short else "."), FACTOR_TWO_RULE, number)

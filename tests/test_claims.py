@@ -1,0 +1,160 @@
+"""The claims scorecard: the articles quoted verbatim, every claim answered by a rule or marked
+untested, and the rules of thumb (near-optimal LR bands) and the chapters' claim rules on made-up data."""
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab import rules_of_thumb as thumb
+from lrlab.book import claims
+from lrlab.experiments import basics, linear_scaling as ls, lr_vs_width as width, super_convergence as sc
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, UNTESTED
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed articles are not on this machine")
+def test_every_quote_is_verbatim_from_its_article():
+    for claim in claims.CLAIMS:
+        text = next(SEEDS.glob(f"{claim.article}_*.txt")).read_text(encoding="utf-8")
+        for fragment in claim.quote.split(" … "):
+            assert fragment in text, (claim.key, fragment)
+
+
+def test_every_claim_names_a_verdict_a_rule_of_thumb_or_what_would_test_it():
+    keys = [c.key for c in claims.CLAIMS]
+    assert len(keys) == len(set(keys))
+    for c in claims.CLAIMS:
+        assert c.article in claims.ARTICLES
+        if isinstance(c.test, tuple):
+            assert c.test[0] in claims.CHAPTER_WORDS and c.where
+        elif c.where:
+            assert c.test in claims.RULES_OF_THUMB
+
+
+def test_the_scorecard_of_the_committed_records_answers_every_tested_claim():
+    card = claims.scorecard(ROOT / "results")
+    assert len(card) == len(claims.CLAIMS)
+    assert set(card.word) <= set(claims.SCORE_WORDS)
+    tested = card[card.section != ""]
+    assert (tested.word != UNTESTED).all() and (tested.number != "").all() and (tested.profile != "").all()
+    assert sum(claims.counts(card).values()) == len(card)
+    table = claims.table_markdown(card, ("Ch. 1",))
+    assert table.count("\n") == 1 + (card.tested_by == "Ch. 1").sum() and "{ref}`Ch. 1 <basics-network>`" in table
+
+
+# -- the rules of thumb
+
+def band(lo, hi, best, lo_open=False, hi_open=False, what="sweep"):
+    return thumb.Band(lo, hi, best, 1.0, lo_open, hi_open, 0.5, what)
+
+
+def test_the_band_holds_the_rates_within_the_margin_of_the_best_and_never_a_diverged_one():
+    b = thumb.near_best_band([-4, -3, -2, -1, 0], [3.0, 2.2, 2.0, 2.4, np.nan], 0.3)
+    assert (b.lo, b.hi, b.best, b.step) == (-3, -2, -2, 1) and not b.lo_open and not b.hi_open
+    edge = thumb.near_best_band([-4, -3, -2], [1.0, 1.1, 3.0], 0.3)
+    assert edge.lo_open and not edge.hi_open
+    assert thumb.near_best_band([-2, -1], [np.nan, np.nan], 0.3) is None
+    assert thumb.near_best_band([-2, -1], [1.0, 2.0], float("nan")) is None
+
+
+def test_a_rate_is_judged_against_the_band_with_half_a_step_of_tolerance_and_open_edges():
+    b = band(-6, -4, -5)
+    assert thumb.rate_verdict([b], 2 ** -6.4, "x").word == CONFIRMED
+    assert thumb.rate_verdict([b], 2 ** -8, "x").word == CONTRADICTED
+    assert thumb.rate_verdict([band(-6, -4, -5, lo_open=True)], 2 ** -8, "x").word == NOT_RESOLVED
+    assert thumb.rate_verdict([b, band(-9, -8, -8)], 2 ** -5, "x").word == CONTRADICTED
+
+
+def test_a_claimed_range_must_overlap_every_band():
+    assert thumb.range_verdict([band(-6, -4, -5)], 2 ** -4, 2 ** -1, "x").word == CONFIRMED
+    assert thumb.range_verdict([band(-6, -4, -5)], 2 ** -2, 2 ** -1, "x").word == CONTRADICTED
+    assert thumb.range_verdict([band(-6, -4, -5, hi_open=True)], 2 ** -2, 2 ** -1, "x").word == NOT_RESOLVED
+
+
+def test_a_ratio_of_best_rates_is_read_within_what_the_two_bands_allow():
+    sgd, adam = band(-3, -2, -3), band(-7, -6, -7)   # 8 to 32 apart, widened by half a step at each end
+    v = thumb.ratio_verdict(sgd, adam, 10.0, "x")
+    assert v.word == CONFIRMED and "16x" in v.number
+    assert thumb.ratio_verdict(sgd, adam, 200.0, "x").word == CONTRADICTED
+    assert thumb.ratio_verdict(band(-3, -2, -3, hi_open=True), adam, 200.0, "x").word == NOT_RESOLVED
+
+
+def test_a_factor_of_two_is_enough_only_where_both_neighbours_of_the_best_stay_in_the_band():
+    wide, narrow = band(-7, -3, -5, what="wide"), band(-5, -5, -5, what="narrow")
+    assert thumb.factor_two_verdict([wide]).word == CONFIRMED
+    v = thumb.factor_two_verdict([wide, narrow])
+    assert v.word == CONTRADICTED and "costs more than that for narrow" in v.text
+    assert thumb.factor_two_verdict([band(-7, -5, -7, lo_open=True)]).word == NOT_RESOLVED   # best on the edge
+
+
+# -- the chapters' rules for the articles' claims
+
+SWEEP = pd.DataFrame([dict(momentum=mu, lr=2.0 ** k, status="diverged" if loss is None else "completed",
+                           final_train_loss=float("nan") if loss is None else loss)
+                      for mu, by_lr in {0.0: {-8: 2.2, -6: 1.8, -4: 1.2, -2: 1.5, 0: None},
+                                        0.9: {-8: 1.6, -7.5: 1.3, -7: 1.4, -6: 2.30, -4: 2.303, 0: None}}.items()
+                      for k, loss in by_lr.items()])
+
+
+def test_basics_reads_both_ends_the_momentum_step_and_where_runs_get_stuck():
+    assert basics.extremes_verdict(SWEEP).word == CONFIRMED           # diverges at 1, 2.2 / 1.2 >= 1.5
+    calm = SWEEP[SWEEP.status == "completed"]
+    assert basics.extremes_verdict(calm).word == NOT_RESOLVED
+    v = basics.momentum_verdict(SWEEP)                                # 2^-4 / 2^-7.5: 11.3x
+    assert v.word == CONFIRMED and v.number == "best-rate ratio 11.3x"
+    assert basics.momentum_verdict(SWEEP.assign(lr=np.where(SWEEP.momentum == 0.9, SWEEP.lr * 4, SWEEP.lr))).word == CONTRADICTED
+    stuck = basics.stuck_verdict(SWEEP)                               # stuck at 2^-6 and 2^-4 with momentum, above 2^-7.5
+    assert stuck.word == CONTRADICTED and stuck.number == "2 stuck, 2 above the best rate"
+    assert basics.stuck_verdict(SWEEP[SWEEP.final_train_loss < 2]).word == NOT_RESOLVED
+
+
+def test_super_convergence_rules_peak_ratio_budget_and_schedule_gain():
+    where = pd.DataFrame({"rule": ["steepest", "min/10", "valley"], "suggested LR": [0.4, 0.05, 0.05],
+                          "x the best constant rate": [6.4, 0.77, 3.0],
+                          "accuracy of the nearest constant run (%)": [42.0, 47.0, 45.0]})
+    assert sc.rule_verdict(where, "steepest").word == CONTRADICTED
+    assert sc.rule_verdict(where, "min_over_10").word == CONFIRMED
+    assert sc.peak_ratio_verdict(3.0, 0.5).word == NOT_RESOLVED        # 6x: 3x-12x may hold 10
+    assert sc.peak_ratio_verdict(8.0, 0.5).word == CONFIRMED
+    assert sc.peak_ratio_verdict(1.0, 0.5).word == CONTRADICTED
+    frame = pd.DataFrame({"share": [0.05, 0.25, 0.5], "reaches": [False, False, True]})
+    assert sc.budget_verdict(frame).word == CONTRADICTED
+    assert sc.budget_verdict(frame.assign(reaches=[True, True, True])).word == CONFIRMED
+    assert sc.budget_verdict(None).word == NOT_RESOLVED
+    peaks, constant = pd.DataFrame({"acc": [50.0, 56.0]}), pd.DataFrame({"acc": [48.0, 52.0]})
+    assert sc.schedule_gain_verdict(peaks, constant, 0.5).word == CONFIRMED      # +4 +- 1.4
+    assert sc.schedule_gain_verdict(peaks.assign(acc=[50.0, 62.0]), constant, 0.5).word == CONTRADICTED
+    assert sc.schedule_gain_verdict(peaks, constant, float("nan")).word == NOT_RESOLVED
+
+
+def test_linear_scaling_reads_the_rule_only_off_a_flat_stretch():
+    flat = ls.Break(reference=10.0, pooled_sd=0.5, batch=2048, largest_ok=1024, flat=True)
+    assert ls.rule_holds_verdict(flat).word == CONFIRMED and ls.rule_breaks_verdict(flat).word == CONFIRMED
+    steep = ls.Break(reference=10.0, pooled_sd=0.5, batch=256, largest_ok=128, flat=False)
+    assert ls.rule_holds_verdict(steep).word == NOT_RESOLVED and ls.rule_breaks_verdict(steep).word == NOT_RESOLVED
+    assert ls.rule_holds_verdict(ls.Break(10.0, 0.5, 256, 128, True)).word == CONTRADICTED
+    assert ls.rule_breaks_verdict(ls.Break(10.0, 0.5, None, 4096, True)).word == NOT_RESOLVED
+    rules = pd.DataFrame({"batch": [1024, 1024], "rule": ["sqrt", "linear"], "error": [12.0, 10.0],
+                          "diverged": [False, True]})
+    assert ls.sqrt_stability_verdict(rules, [1024]).word == CONFIRMED
+    assert ls.sqrt_stability_verdict(rules.assign(diverged=False), [1024]).word == NOT_RESOLVED
+
+
+def test_the_noise_scale_grows_only_beyond_the_seeds_own_spread():
+    noise = pd.DataFrame({"epoch": [0, 1, 1, 4, 4], "seed": [0, 0, 1, 0, 1],
+                          "b_simple": [50.0, 100.0, 200.0, 2000.0, 2500.0]})
+    v = ls.noise_growth_verdict(noise)     # 150 -> 2250: 15x against seeds up to 2x apart
+    assert v.word == CONFIRMED
+    assert ls.noise_growth_verdict(noise.assign(b_simple=[50.0, 100.0, 300.0, 250.0, 240.0])).word == NOT_RESOLVED
+
+
+def test_the_width_exponent_says_smaller_when_larger_and_tests_the_square_root():
+    smaller, sqrt = width.exponent_verdicts(-1.05, 0.09)
+    assert smaller.word == CONFIRMED and sqrt.word == CONTRADICTED
+    smaller, sqrt = width.exponent_verdicts(-0.45, 0.1)
+    assert smaller.word == CONFIRMED and sqrt.word == CONFIRMED
+    assert width.exponent_verdicts(0.1, 0.2)[0].word == NOT_RESOLVED
+    assert width.exponent_verdicts(-1.0, float("nan"))[1].word == NOT_RESOLVED
