@@ -17,7 +17,7 @@ from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.lr_finder import RULES, range_test_config, suggestions
 from lrlab.names import MODEL_LABELS
-from lrlab.stats import mean_sd, percent_or_nan
+from lrlab.stats import expected_best_in_sds, mean_sd, percent_or_nan
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
 
 SETTINGS = {
@@ -536,11 +536,13 @@ def budget_verdict(frame):
 
 def schedule_gain_verdict(peaks, constant, seed_sd):
     """"Schedules improve accuracy by 2-5%": the best one-cycle peak against the best constant rate at the
-    same steps (one seed each); confirmed when the gain +- 2 sqrt(2) seed SDs overlaps 2-5 points."""
+    same steps (one seed each); confirmed when the gain +- 2 sqrt(2) seed SDs overlaps 2-5 points. Each
+    side is the best of its sweep, so the margin also holds what the two sweeps' sizes alone would make."""
     gain = float(peaks.acc.max() - constant.acc.max())
-    margin = 2 * np.sqrt(2) * seed_sd
+    margin = seed_sd * (2 * np.sqrt(2) + abs(expected_best_in_sds(len(peaks)) - expected_best_in_sds(len(constant))))
     lo, hi = SCHEDULE_GAIN_CLAIM
-    rule = "our gain +- 2 sqrt(2) seed SDs (two single runs) overlaps 2-5 points: confirmed; misses it: contradicted"
+    rule = ("our gain +- 2 sqrt(2) seed SDs (two single runs, plus the difference the two sweeps' sizes make to "
+            "their best) overlaps 2-5 points: confirmed; misses it: contradicted")
     if not np.isfinite(margin):
         word = NOT_RESOLVED
     else:
