@@ -558,7 +558,8 @@ def verdicts(chapter):
     def profile(*parts):
         return " + ".join(dict.fromkeys(chapter.profile_of(q) for q in parts))
     out = {}
-    numbers, _ = headline(p["headline_one_cycle"], p["headline_baseline"], 1)
+    numbers, _ = headline(p["headline_one_cycle"], p["headline_baseline"],
+                          SETTINGS[chapter.profile_of("headline_one_cycle")]["steps"])
     if p["peak_sweep"] and p["constant_sweep"]:
         peaks, constant = lr_sweep(p["peak_sweep"]), lr_sweep(p["constant_sweep"], CONSTANT_LATE_EPOCHS)
         out["peak_ratio"] = replace(peak_ratio_verdict(largest_that_trains(peaks), largest_that_trains(constant)),

@@ -11,6 +11,7 @@ Headline seeds: the paper's "15% better at the default LR 0.001" compares Adam a
 so that row (2^-10, the grid's point nearest 0.001) runs with extra seeds for both.
 """
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -509,6 +510,6 @@ def verdicts(chapter):
     head_part = "headline_long" if chapter.has("headline_long") else "grid"
     head = headline(on_the_grid(chapter.runs(head_part)), cells)
     adamw = headline_verdict(head)
-    adamw = Verdict(adamw.word, adamw.text, adamw.rule, f"{head['improvement']:+.1f}% ± {head['improvement_sd']:.1f}")
+    adamw = replace(adamw, number=f"{head['improvement']:+.1f}% ± {head['improvement_sd']:.1f}")
     return {**at_profile({"coupling": coupling}, chapter.profile_of("grid")),
             **at_profile({"adamw_better": adamw}, chapter.profile_of(head_part))}
