@@ -26,6 +26,7 @@ PRIORITY = (
     ("weight_decay", "coarse"),
     ("lr_vs_width", "mlp_coarse"),
     ("lr_vs_width", "gpt"),
+    ("rules_of_thumb", "warmup"),
     ("super_convergence", "resnet56_headline"),
     ("super_convergence", "resnet56_baseline"),
     ("linear_scaling", "seeds_and_warmups"),
@@ -39,6 +40,7 @@ PRIORITY = (
     ("super_convergence", "resnet20_sweeps"),
     ("super_convergence", "resnet56_budget"),
     ("super_convergence", "modern"),
+    ("rules_of_thumb", "schedules"),
 )
 
 

@@ -58,6 +58,24 @@ def expected_best_in_sds(n, draws=20_000, seed=0):
     return float(-np.random.default_rng(seed).standard_normal((draws, n)).min(axis=1).mean())
 
 
+def best_gap(a, n_a, b, n_b, seed_sd):
+    """Whether two best cells, the best of `n_a` and of `n_b` single-seed cells, differ beyond noise:
+    the gap a - b (points) against 2 sqrt(2) seed SDs plus what the two searches' sizes alone would
+    make (the best of n noisy cells lies expected_best_in_sds(n) SDs below its cells' mean). Returns
+    (gap, margin, -1 / 0 / +1 for a below / within / above b), 0 where seed noise is unmeasured."""
+    gap = a - b
+    if min(n_a, n_b) < 1:   # a side with no cell (a partial grid): nothing to compare
+        return gap, float("nan"), 0
+    margin = seed_sd * (2 * np.sqrt(2) + abs(expected_best_in_sds(n_a) - expected_best_in_sds(n_b)))
+    if not np.isfinite(margin):
+        return gap, margin, 0
+    return gap, margin, (-1 if gap < -margin else 1 if gap > margin else 0)
+
+
+BEST_GAP_RULE = ("two best cells differ when their gap exceeds 2 sqrt(2) seed SDs plus the difference the sizes "
+                 "of the two searches alone would make")
+
+
 def percent_or_nan(record, metric="test_acc"):
     """A record's final metric in %, or NaN for a diverged run (shown as such, never averaged in)."""
     return 100 * record["final"][metric] if record["status"] == "completed" else np.nan

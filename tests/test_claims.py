@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrlab import rules_of_thumb as thumb
+from lrlab import near_best as thumb
 from lrlab.book import claims
 from lrlab.experiments import basics, linear_scaling as ls, lr_vs_width as width, super_convergence as sc
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, UNTESTED
@@ -158,3 +158,32 @@ def test_the_width_exponent_says_smaller_when_larger_and_tests_the_square_root()
     assert smaller.word == CONFIRMED and sqrt.word == CONFIRMED
     assert width.exponent_verdicts(0.1, 0.2)[0].word == NOT_RESOLVED
     assert width.exponent_verdicts(-1.0, float("nan"))[1].word == NOT_RESOLVED
+
+
+def test_a_diverging_run_must_announce_itself_within_a_few_hundred_steps():
+    fast = SWEEP.assign(diverged_at_step=np.where(SWEEP.status == "diverged", 9.0, np.nan))
+    v = basics.fast_divergence_verdict(fast)
+    assert v.word == CONFIRMED and "by step 9" in v.text and "2 of them ended with a non-finite" in v.text
+    slow = SWEEP.assign(diverged_at_step=np.where(SWEEP.status == "diverged", 900.0, np.nan))
+    assert basics.fast_divergence_verdict(slow).word == CONTRADICTED
+    mixed = SWEEP.assign(diverged_at_step=np.where(SWEEP.momentum == 0.9, 900.0, 9.0))
+    assert basics.fast_divergence_verdict(mixed).word == NOT_RESOLVED      # one of two late: not most
+    assert basics.fast_divergence_verdict(SWEEP[SWEEP.status == "completed"]).word == NOT_RESOLVED
+
+
+def _width_sweep(acc):
+    """SP runs: width -> {log2 LR: test accuracy in %}."""
+    return width.sweep_frame(pd.DataFrame([dict(parameterization="sp", width=w, lr=2.0 ** k, status="completed",
+                                                final_test_acc=a / 100) for w, by_lr in acc.items()
+                                           for k, a in by_lr.items()]))
+
+
+def test_a_factor_of_two_in_the_rate_against_doubling_the_width():
+    # at width 64 the best is 2^-6 (50%): its neighbours lose 10 and 6 points; width 128 there loses 1
+    sweep = _width_sweep({64: {-7: 40.0, -6: 50.0, -5: 44.0}, 128: {-7: 41.0, -6: 49.0, -5: 45.0}})
+    effects = width.factor_two_effects(sweep)
+    assert effects.to_dict("records") == [dict(width=64, log2_lr=-6.0, lr_effect=8.0, width_effect=1.0)]
+    assert width.factor_two_verdict(effects, 1.0).word == CONFIRMED          # 7 > 2.83
+    assert width.factor_two_verdict(effects, 3.0).word == NOT_RESOLVED       # 7 < 8.5
+    assert width.factor_two_verdict(effects.assign(width_effect=20.0), 1.0).word == CONTRADICTED
+    assert width.factor_two_verdict(effects, float("nan")).word == NOT_RESOLVED

@@ -161,6 +161,17 @@ def test_the_comparison_pairs_batches_by_their_factor_over_each_reference():
     table = ls.versus(batches, ls.find_break(batches)).set_index("our batch")
     assert table.loc["4,096", "paper batch"] == "8,192" and table.loc["4,096", "paper error (%)"] == "23.74 ± 0.09"
     assert table.loc["4,096", "our change"] == "+5.00" and table.loc["128", "our error (%)"] == "20.00 ± 0.99"
+    assert table.loc["4,096", "verdict"] == "contradicted" and table.loc["128", "verdict"] == "—"
+
+
+def test_each_batch_of_the_comparison_gets_the_break_rules_word():
+    _, batches = sweep_of({64: [19.3, 20.7], 128: [19.3, 20.7], 256: [20.3, 21.7], 512: [21.8, 23.2],
+                           1024: [19.3, 20.7]}, diverged={(1024, 0)})
+    words = ls.versus(batches, ls.find_break(batches)).set_index("our batch").verdict
+    assert words["256"] == "confirmed" and words["512"] == "contradicted" and words["64"] == "confirmed"
+    assert words["1,024"] == "contradicted"   # a diverged seed breaks the batch
+    _, one_seed = sweep_of({128: [20.0], 256: [25.0]})
+    assert ls.versus(one_seed, ls.find_break(one_seed)).set_index("our batch").verdict["256"] == "not resolved"
 
 
 def test_the_noise_scale_is_read_before_and_after_the_first_decay():

@@ -92,6 +92,8 @@ def test_the_two_tools_rules_are_set_side_by_side_with_their_ratio():
     assert words.startswith("The rules do **not** all agree within a factor of 2") and worst.ratio > 2
     assert "how each tool smooths (both ran the whole test)" in words
     assert "how each tool smooths and where it stops" in sc.rules_agree(apart, stopped_early=True)[0]
+    assert sc.tools_agree_verdict(table).word == "confirmed"
+    assert sc.tools_agree_verdict(apart).word == "contradicted" and "largest ratio" in sc.tools_agree_verdict(apart).number
 
 
 def test_the_extent_says_where_torch_lr_finder_stopped():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from lrlab.errors import LrlabError
+from lrlab import stats
 from lrlab.experiments import weight_decay as wd
 
 
@@ -165,13 +166,13 @@ def test_the_headline_against_the_papers_15_percent():
 
 
 def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_from():
-    assert wd.expected_best_in_sds(48) > wd.expected_best_in_sds(8) > 1.3
-    gap, margin, side = wd.best_gap(58.85, 48, 61.80, 8, 1.04)
+    assert stats.expected_best_in_sds(48) > stats.expected_best_in_sds(8) > 1.3
+    gap, margin, side = stats.best_gap(58.85, 48, 61.80, 8, 1.04)
     assert gap == pytest.approx(-2.95) and margin == pytest.approx(1.04 * (2 * np.sqrt(2) + 0.83), abs=0.05)
     assert side == 0                                                   # within noise, once selection is allowed for
-    assert wd.best_gap(50.0, 8, 61.80, 8, 1.04)[2] == -1
-    assert wd.best_gap(50.0, 8, 61.80, 8, float("nan"))[2] == 0
-    assert np.isnan(wd.best_gap(50.0, 8, float("nan"), 0, 1.0)[1])        # no undecayed cell yet
+    assert stats.best_gap(50.0, 8, 61.80, 8, 1.04)[2] == -1
+    assert stats.best_gap(50.0, 8, 61.80, 8, float("nan"))[2] == 0
+    assert np.isnan(stats.best_gap(50.0, 8, float("nan"), 0, 1.0)[1])        # no undecayed cell yet
     best = wd.best_cells(wd.grid_cells(made_up_grid(coupled_or_not)))
     assert best["picked from"]["sgd"] == 36 and best["picked from (no decay)"]["adam"] == 6
     claims = wd.best_cell_claims(best, seed_sd=1.0)

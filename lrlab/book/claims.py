@@ -2,14 +2,14 @@
 
 Each claim is quoted from its article (`ARTICLES`; the texts are in ../shared/seeds/) and names the
 verdict that answers it: one of a chapter's `verdicts(chapter)` (the same tested rules the chapter
-prints), or a rule of thumb read off several chapters' near-optimal LR bands (`lrlab.rules_of_thumb`),
+prints), or a rule of thumb read off several chapters' near-optimal LR bands (`lrlab.near_best`),
 or none yet ("untested", with what would test it). `scorecard` opens every chapter at the requested
 profile ("auto": each part from the best profile with records), so the page updates itself when GPU
 records arrive.
 """
 from dataclasses import dataclass, replace
 
-from lrlab import experiments, rules_of_thumb as thumb
+from lrlab import experiments, near_best as thumb
 from lrlab.book.chapter import open_chapter
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, UNTESTED, WORDS
 
@@ -101,28 +101,27 @@ CLAIMS = (
           "", "not yet: the character GPT trains without weight decay"),
     Claim("23", "000", "certain hyperparameters like weight decay and dropout rates do not transfer under muP",
           "weight decay and dropout do not muTransfer", "", "not yet: cited from the muP paper, not run"),
-    Claim("24", "001", "Cosine usually beats step decay.", "cosine beats step decay", "",
-          "planned: cosine, step, linear-to-zero and warmup-stable-decay at equal budget"),
+    Claim("24", "001", "Cosine usually beats step decay.", "cosine beats step decay", "rt-schedules",
+          ("rules_of_thumb", "cosine_beats_step")),
     Claim("25", "003", "Include warmup—at least 5-10% of total training as warmup steps.",
-          "transformers need 5-10% warmup", "", "planned: the character GPT with and without warmup"),
+          "transformers need 5-10% warmup", "rt-warmup", ("rules_of_thumb", "warmup_needed")),
     Claim("27", "000", "assign each group a learning rate that is a fraction (e.g., 1/2.6) of the rate used for the "
           "group above it.", "layer-wise rates (ULMFiT's 2.6)", "", "not planned: no fine-tuning in the book"),
     Claim("28", "001", "Lion needs a learning rate three to ten times smaller than AdamW",
           "Lion wants 3-10x less than AdamW", "", "not planned: Lion is not among our optimizers"),
     Claim("e1", "001", "varying the step size by a factor of two often changes final accuracy more than swapping "
-          "architectures or doubling the model size.", "a factor 2 in rate matters more than 2x width", "",
-          "not yet: the width sweeps hold the data (ch. 5)"),
+          "architectures or doubling the model size.", "a factor 2 in rate matters more than 2x width", "width-mlp",
+          ("lr_vs_width", "factor_two_vs_width")),
     Claim("e2", "003", "A learning rate of 0.1 might work perfectly with SGD but will cause immediate divergence with "
-          "Adam.", "Adam diverges at 0.1", "", "not yet: our Adam grid stops at 2^-6"),
+          "Adam.", "Adam diverges at 0.1", "rt-warmup", ("rules_of_thumb", "adam_diverges_at_0.1")),
     Claim("e3", "001", "With deep networks the result is typically NaN values within a few hundred",
-          "too large a rate gives NaN within a few hundred steps", "",
-          "not yet: diverged runs record their step (ch. 1)"),
+          "too large a rate gives NaN within a few hundred steps", "basics-network", ("basics", "fast_divergence")),
     Claim("e4", "001", "Gradient clipping (typically clip_grad_norm to 1.0) often saves runs that the scheduled step "
           "size alone would not.", "clipping at 1.0 rescues runs", "", "not planned"),
 )
 
 CHAPTER_WORDS = {"basics": "Ch. 1", "super_convergence": "Ch. 2", "linear_scaling": "Ch. 3",
-                 "weight_decay": "Ch. 4", "lr_vs_width": "Ch. 5"}
+                 "weight_decay": "Ch. 4", "lr_vs_width": "Ch. 5", "rules_of_thumb": "Ch. 6"}
 
 
 def _adam(bands):
@@ -203,6 +202,7 @@ GROUPS = (   # the page's tables: heading, the claims' tested_by
     ("Batch size and warmup (Ch. 3)", ("Ch. 3",)),
     ("Weight decay (Ch. 4)", ("Ch. 4",)),
     ("Width (Ch. 5)", ("Ch. 5",)),
+    ("Schedules and warmup (Ch. 6)", ("Ch. 6",)),
     ("Default rates, read off the sweeps of Ch. 4 and 5", ("Ch. 4, 5",)),
 )
 

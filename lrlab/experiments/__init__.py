@@ -20,6 +20,7 @@ EXPERIMENTS = {           # name -> the module that declares its runs and holds 
     "linear_scaling": "lrlab.experiments.linear_scaling",
     "weight_decay": "lrlab.experiments.weight_decay",
     "lr_vs_width": "lrlab.experiments.lr_vs_width",
+    "rules_of_thumb": "lrlab.experiments.rules_of_thumb",
 }
 
 

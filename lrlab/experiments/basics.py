@@ -208,9 +208,38 @@ def stuck_verdict(runs):
     return Verdict(NOT_RESOLVED, f"Runs stuck at chance loss sit on both sides of the best rate: {where}.", rule, number)
 
 
+FEW_HUNDRED = 500   # "NaN values within a few hundred [steps]": caught by this step at the latest
+
+
+def fast_divergence_verdict(runs):
+    """"With deep networks the result is typically NaN values within a few hundred [steps]": the step at
+    which each diverged run of the sweep broke the divergence rule (a non-finite loss, or the smoothed loss
+    above `divergence_factor` times the first). Confirmed when every one broke it within FEW_HUNDRED steps,
+    contradicted when most took longer."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    rule = (f"every diverged run of the sweep breaks the divergence rule within {FEW_HUNDRED} steps: confirmed; "
+            "most take longer: contradicted")
+    diverged = runs[runs.status == "diverged"]
+    if not len(diverged):
+        return Verdict(NOT_RESOLVED, "No run of the sweep diverges.", rule, "none diverged")
+    steps = diverged.diverged_at_step.astype(float)
+    non_finite = int(diverged.final_train_loss.isna().sum())
+    number = f"{len(diverged)} diverged, by step {int(steps.max())} (median {np.median(steps):g})"
+    said = (f"All {len(diverged)} diverged runs broke the rule by step {int(steps.max())} (median {np.median(steps):g}); "
+            f"{non_finite} of them ended with a non-finite training loss (NaN or inf), the rest above "
+            "the rule's multiple of their first loss.")
+    if steps.max() <= FEW_HUNDRED:
+        return Verdict(CONFIRMED, said, rule, number)
+    late = int((steps > FEW_HUNDRED).sum())
+    said = (f"{late} of {len(diverged)} diverged runs broke the rule only after step {FEW_HUNDRED} (the latest at "
+            f"{int(steps.max())}).")
+    return Verdict(CONTRADICTED if late > len(diverged) / 2 else NOT_RESOLVED, said, rule, number)
+
+
 def verdicts(chapter):
     """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
     from lrlab.verdict import at_profile
     runs = chapter.runs("lr_sweep")
     return at_profile({"extremes": extremes_verdict(runs), "momentum_step": momentum_verdict(runs),
-                       "stuck": stuck_verdict(runs)}, chapter.profile_of("lr_sweep"))
+                       "stuck": stuck_verdict(runs), "fast_divergence": fast_divergence_verdict(runs)},
+                      chapter.profile_of("lr_sweep"))

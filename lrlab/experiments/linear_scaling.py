@@ -402,8 +402,23 @@ def seed_spread(noise):
                 seed_ratio_final=float(ratio.iloc[-1]))
 
 
+def held_word(batch, rule):
+    """Whether the linear rule held one batch's error (a row of `by_batch`) at the reference's, by the
+    break rule (`Break`): within its noise margin, confirmed; above it or diverged, contradicted; not
+    resolved with one seed or off a flat stretch; "—" for the reference itself."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+    if batch.batch == REFERENCE_BATCH:
+        return "—"
+    if rule.one_seed or rule.flat is False:
+        return NOT_RESOLVED
+    if np.isnan(batch["mean"]) or batch.diverged:
+        return CONTRADICTED
+    return CONFIRMED if batch["mean"] - rule.reference <= rule.threshold else CONTRADICTED
+
+
 def versus(batches, rule):
-    """Fig. 3's errors beside ours, batch sizes paired by k, the factor over each side's reference."""
+    """Fig. 3's errors beside ours, batch sizes paired by k, the factor over each side's reference, and
+    whether the rule held our error (`held_word`)."""
     import pandas as pd
     lines = []
     for _, b in batches.iterrows():
@@ -416,7 +431,8 @@ def versus(batches, rule):
                       "paper error (%)": f"{p[0]:.2f} ± {p[1]:.2f}" if p else "not printed",
                       "paper change": f"{p[0] - 23.60:+.2f}" if p else "",
                       "our batch": f"{int(b.batch):,}", "our error (%)": ours,
-                      "our change": "" if np.isnan(b["mean"]) else f"{b['mean'] - rule.reference:+.2f}"})
+                      "our change": "" if np.isnan(b["mean"]) else f"{b['mean'] - rule.reference:+.2f}",
+                      "verdict": held_word(b, rule)})
     return pd.DataFrame(lines)
 
 

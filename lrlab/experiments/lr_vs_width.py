@@ -427,10 +427,54 @@ def exponent_verdicts(slope, se):
     return smaller, sqrt
 
 
+def factor_two_effects(frame):
+    """For each SP width w with a width 2w beside it: at w's best rate (the grid's best seed-mean test
+    accuracy), how much a factor of 2 in the rate changes the accuracy (the mean of the two neighbours'
+    absolute changes, in points) and how much doubling the width at that rate does."""
+    import pandas as pd
+    ok = frame.assign(acc=100 * frame.final_test_acc.where(frame.status == "completed"))
+    table = ok[ok.parameterization == "sp"].groupby(["width", "log2_lr"]).acc.mean().unstack(0)
+    rows = []
+    for w in table.columns:
+        if 2 * w not in table.columns or table[w].isna().all():
+            continue
+        k = table[w].idxmax()
+        sides = [abs(table[w][k] - table[w][k + d]) for d in (-1, 1) if k + d in table.index]
+        sides = [x for x in sides if np.isfinite(x)] or [float("nan")]
+        rows.append(dict(width=int(w), log2_lr=float(k), lr_effect=float(np.mean(sides)),
+                         width_effect=float(abs(table[2 * w][k] - table[w][k]))))
+    return pd.DataFrame(rows)
+
+
+def factor_two_verdict(effects, seed_sd):
+    """"Varying the step size by a factor of two often changes final accuracy more than ... doubling the model
+    size": over the SP width pairs of `factor_two_effects` (one table or several, concatenated), a pair counts
+    for the claim when the rate's effect exceeds the width's by more than 2 sqrt 2 seed SDs, against it when
+    the width's exceeds the rate's by as much. Confirmed when at least half the pairs count for it,
+    contradicted when more than half count against it."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    rule = ("per SP width pair, a factor 2 in the rate (mean of both neighbours) against doubling the width at the "
+            "narrower net's best rate, a difference counting beyond 2 sqrt 2 seed SDs; at least half the pairs for "
+            "the claim: confirmed; more than half against: contradicted")
+    if not len(effects) or not np.isfinite(seed_sd):
+        return Verdict(NOT_RESOLVED, "No width pair with seed noise measured.", rule)
+    margin = 2 * np.sqrt(2) * seed_sd
+    d = effects.lr_effect - effects.width_effect
+    more, less, n = int((d > margin).sum()), int((d < -margin).sum()), len(effects)
+    number = (f"rate matters more in {more} of {n} pairs, width in {less} (median {effects.lr_effect.median():.1f} "
+              f"against {effects.width_effect.median():.1f} points)")
+    said = (f"Over {n} pairs of SP widths, a factor of 2 in the rate around the best changes test accuracy by "
+            f"{effects.lr_effect.median():.1f} points (median), doubling the width at that rate by "
+            f"{effects.width_effect.median():.1f}; beyond the noise margin of {margin:.1f} points the rate matters "
+            f"more in {more} pairs and the width in {less}.")
+    word = CONFIRMED if more >= n / 2 else CONTRADICTED if less > n / 2 else NOT_RESOLVED
+    return Verdict(word, said, rule, number)
+
+
 def bands(chapter):
-    """The near-optimal LR band (`rules_of_thumb.Band`) of every (sweep, parameterization, width) curve,
+    """The near-optimal LR band (`near_best.Band`) of every (sweep, parameterization, width) curve,
     margin 2 sqrt(2) x one run's seed SD (two single runs); {} where no seed noise was measured."""
-    from lrlab.rules_of_thumb import near_best_band
+    from lrlab.near_best import near_best_band
     out = {}
     for part, metric, label in (("mlp", "final_train_loss", "MLP"), ("gpt", "final_test_loss", "char GPT")):
         if not chapter.has(part):
@@ -456,6 +500,15 @@ def verdicts(chapter):
             v = verdict(tests, subject)
             out[f"{part}_shift"] = replace(v, number=f"SP {abs(tests['sp']['shift']):.2f}, muP "
                                            f"{abs(tests['mup']['shift']):.2f} octaves", profile=chapter.profile_of(part))
+    parts = [part for part in ("mlp", "gpt") if chapter.has(part)]
+    if parts:
+        import pandas as pd
+        frames = [sweep_frame(chapter.runs(part)) for part in parts]
+        sd = pooled_sd(g.final_test_acc.to_numpy() * 100 for f in frames
+                       for _, g in f[f.status == "completed"].groupby(["parameterization", "width", "lr"]))[0]
+        effects = pd.concat([factor_two_effects(f) for f in frames], ignore_index=True)
+        out["factor_two_vs_width"] = replace(factor_two_verdict(effects, sd),
+                                             profile=" + ".join(dict.fromkeys(chapter.profile_of(p) for p in parts)))
     if chapter.has("gpt"):
         gpt = sweep_frame(chapter.runs("gpt"))
         slope, se = width_exponent(optima(gpt, "final_test_loss"), "sp", optimum_noise(gpt, "final_test_loss")[0])

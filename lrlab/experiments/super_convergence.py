@@ -444,11 +444,28 @@ def modern_verdict(one_cycle, constant_momentum, steps, seed_sd):
     return momentum, schedule
 
 
-def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules):
-    """The paper's claims beside our numbers. `parts`: part -> records; `profile_of`: part -> profile;
-    `peak_ratios`: (best peak, largest working peak) over the largest constant LR that trains;
-    `modern`: the modern recipe's settings; `rules`: the range-test rules' table."""
+def tools_agree_verdict(rules):
+    """Our range test and torch-lr-finder's, on the same weights and batches, should suggest the same rates:
+    confirmed when every rule's two suggestions agree within a factor of 2, contradicted otherwise."""
+    worst = rules.loc[rules.ratio.idxmax()]
+    return Verdict(CONFIRMED if worst.ratio <= 2 else CONTRADICTED,
+                   f"The two tools' suggestions differ by a factor of {worst.ratio:.2f} at most ({worst.rule}).",
+                   "every rule's two suggestions within a factor of 2: confirmed; beyond: contradicted",
+                   f"largest ratio {worst.ratio:.2f}")
+
+
+NO_RULE = "—"   # a row of a "paper beside ours" table that no tested rule reads (a number shown for reference)
+
+
+def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules, words=None):
+    """The paper's claims beside our numbers, with each row's verdict word. `parts`: part -> records;
+    `profile_of`: part -> profile; `peak_ratios`: (best peak, largest working peak) over the largest constant
+    LR that trains; `modern`: the modern recipe's settings; `rules`: the range-test rules' table; `words`:
+    the verdicts (Verdict) by row: headline, budget, peak_ratio, cyclical_momentum (a row without one
+    shows NO_RULE)."""
     import pandas as pd
+    words = {k: v.word for k, v in (words or {}).items() if v is not None}
+    words["tools"] = tools_agree_verdict(rules).word
     worst = rules.loc[rules.ratio.idxmax()]
     first_pair = []   # the GPU profile's first pair: ResNet-20, whose pair the authors' logs report
     for part, label, paper in (("first_headline_one_cycle", "one cycle 0.1-3-0.1, 10k iterations", "90.42% (authors' log)"),
@@ -459,7 +476,7 @@ def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules):
                                "ours": f"{mean_pm(records)} ({records[0]['final']['steps']:,} steps, {len(records)} "
                                        f"seed{'s' if len(records) > 1 else ''}, {profile_of[part]})"})
     cycle, baseline = parts["headline_one_cycle"], parts["headline_baseline"]
-    return pd.DataFrame([
+    rows = pd.DataFrame([
         {"claim": "one cycle 0.1-3-0.1, 10k iterations", "paper": "92.4% (text); 92.44% (authors' log)",
          "ours": f"{mean_pm(cycle)} ({steps:,} steps, {model}, {len(cycle)} seeds, {profile_of['headline_one_cycle']})"},
         {"claim": "piecewise constant 0.35", "paper": "91.2% at 80k (text); 90.32% (authors' log)",
@@ -478,6 +495,9 @@ def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules):
         {"claim": "range-test rules, lrlab vs torch-lr-finder", "paper": "(one test, two tools: they should agree within 2x)",
          "ours": f"largest ratio {rules.ratio.max():.2f} ({worst.rule})"},
     ])
+    row_words = ([words.get("headline", NO_RULE)] * 2 + [NO_RULE] * len(first_pair)
+                 + [words.get(k, NO_RULE) for k in ("budget", "peak_ratio", "cyclical_momentum", "tools")])
+    return rows.assign(verdict=row_words)
 
 
 # -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts`)

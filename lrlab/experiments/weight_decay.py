@@ -19,7 +19,7 @@ from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
 from lrlab.names import MODEL_LABELS, OPTIMIZERS
-from lrlab.stats import expected_best_in_sds, expected_range_in_sds, plus_minus, refined_minimum
+from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, plus_minus, refined_minimum
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
 
 LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
@@ -331,24 +331,6 @@ def best_cells(cells):
     return pd.DataFrame(best, index=OPTIMIZERS)
 
 
-def best_gap(a, n_a, b, n_b, seed_sd):
-    """Whether two best cells, the best of `n_a` and of `n_b` single-seed cells, differ beyond noise:
-    the gap a - b (points) against 2 sqrt(2) seed SDs plus what the two searches' sizes alone would
-    make (the best of n noisy cells lies expected_best_in_sds(n) SDs below its cells' mean). Returns
-    (gap, margin, -1 / 0 / +1 for a below / within / above b), 0 where seed noise is unmeasured."""
-    gap = a - b
-    if min(n_a, n_b) < 1:   # a side with no cell (a partial grid): nothing to compare
-        return gap, float("nan"), 0
-    margin = seed_sd * (2 * np.sqrt(2) + abs(expected_best_in_sds(n_a) - expected_best_in_sds(n_b)))
-    if not np.isfinite(margin):
-        return gap, margin, 0
-    return gap, margin, (-1 if gap < -margin else 1 if gap > margin else 0)
-
-
-BEST_GAP_RULE = ("two best cells differ when their gap exceeds 2 sqrt(2) seed SDs plus the difference the sizes "
-                 "of the two searches alone would make")
-
-
 def best_cell_claims(best, seed_sd):
     """Two of the paper's claims read off the best cells by `best_gap`: Adam + L2 gains little from
     decay (its best decayed cell is not better than its best undecayed one beyond noise) and AdamW
@@ -477,9 +459,9 @@ def versus(slopes, best, h, resolved=True, claims=None):
 # -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts` and `bands`)
 
 def bands(chapter):
-    """The near-optimal LR band (`rules_of_thumb.Band`) of SGD with momentum and of Adam without decay,
+    """The near-optimal LR band (`near_best.Band`) of SGD with momentum and of Adam without decay,
     the grid's undecayed column; margin 2 sqrt(2) seed SDs (two single runs). {} without seed noise."""
-    from lrlab.rules_of_thumb import near_best_band
+    from lrlab.near_best import near_best_band
     cells = grid_cells(on_the_grid(chapter.runs("grid")))
     sd = decay_against_noise(cells, float("nan"))["seed_sd"]
     model = MODEL_LABELS.get(chapter["grid"][0]["config"]["model"], "ResNet") if chapter["grid"] else "ResNet"

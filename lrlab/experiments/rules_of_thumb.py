@@ -1,0 +1,309 @@
+"""Rules of thumb the seed articles state, measured: schedules at equal budget, and warmup for Adam.
+
+Part 1, "cosine usually beats step decay": one network and budget, five schedules (constant, step
+decay by 10x at 50% and 75% of the run as He et al. 2016 train CIFAR ResNets, cosine to zero as
+Loshchilov & Hutter 2017, linear to zero as Defazio et al. 2023 recommend, and warmup-stable-decay
+as Hägele et al. 2024 describe it: 5% warmup, 20% linear cooldown), each over the same log2 grid of
+peak rates, so each schedule is read at its own best rate. SGD with momentum 0.9 and the usual
+CIFAR weight decay 5e-4, crop+flip.
+
+Part 2, "include warmup: at least 5-10% of training": the character GPT of the LR-vs-width chapter
+(its widest quick width, Adam, gradient clipping at 1.0, cosine decay) with a linear warmup of 0, 2,
+5, 10 or 20% of the steps, over a log2 grid of peak rates that reaches 2^-3 = 0.125: also where an
+article says Adam "will cause immediate divergence" at 0.1.
+
+Seed noise: the two schedules and two warmups a claim compares repeat one grid point with two more
+seeds each, near the best rates of the variants compared (at quick, first placed at 2^-6 for the
+warmups, where training is unstable and the seeds scatter far more than at the best cells: moved
+to 2^-8); the verdicts compare best cells by `stats.best_gap`, as the weight-decay chapter does.
+"""
+import numpy as np
+
+from lrlab.config import RunConfig
+from lrlab.experiments import Chunk, union_of_parts
+from lrlab.stats import BEST_GAP_RULE, best_gap, pooled_sd
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict, at_profile
+
+# label -> (schedule, its arguments): the five policies of part 1, in the order the page draws them
+SCHEDULE_POLICIES = {
+    "constant": ("constant", {}),
+    "step": ("multistep", {"milestones": [0.5, 0.75], "gamma": 0.1}),
+    "cosine": ("cosine", {}),
+    "linear to zero": ("linear", {}),
+    "warmup-stable-decay": ("warmup_stable_decay", {"warmup": 0.05, "decay": 0.2}),
+}
+SEED_REPEATS = ("cosine", "step")      # the claim's two schedules: their repeats measure seed noise
+WARMUPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # fraction of the steps
+CLAIMED_WARMUPS = (0.05, 0.1)          # "at least 5-10%"
+WARMUP_REPEATS = (0.0, 0.1)
+
+SCHEDULE_SETTINGS = {
+    # repeat_log2_lr: the grid point the repeats sit on (near the best of ch. 4's SGD at quick); seeds: extra
+    "smoke": dict(model="resnet8", per_class=20, test_per_class=5, epochs=2, log2_lrs=[-4, -2], repeat_log2_lr=-2,
+                  extra_seeds=1),
+    "quick": dict(model="resnet8", per_class=300, test_per_class=200, epochs=10, log2_lrs=list(range(-6, 1)),
+                  repeat_log2_lr=-3, extra_seeds=2),
+    "gpu": dict(model="resnet20", per_class=None, test_per_class=None, epochs=15, log2_lrs=list(range(-5, 1)),
+                repeat_log2_lr=-3, extra_seeds=2),
+    "full": dict(model="resnet20", per_class=None, test_per_class=None, epochs=60, log2_lrs=list(range(-6, 1)),
+                 repeat_log2_lr=-3, extra_seeds=2),
+}
+WARMUP_SETTINGS = {
+    # the GPT as the LR-vs-width chapter trains it at this profile (its widest width at quick)
+    "smoke": dict(width=32, depth=1, block=32, batch=8, steps_per_epoch=4, epochs=2, log2_lrs=[-8, -3],
+                  repeat_log2_lr=-8, extra_seeds=1, warmups=(0.0, 0.1)),
+    "quick": dict(width=128, depth=2, block=64, batch=32, steps_per_epoch=100, epochs=2, log2_lrs=list(range(-11, -2)),
+                  repeat_log2_lr=-8, extra_seeds=2, warmups=WARMUPS),
+    "gpu": dict(width=256, depth=4, block=256, batch=64, steps_per_epoch=100, epochs=10,
+                log2_lrs=list(range(-12, -2)), repeat_log2_lr=-8, extra_seeds=2, warmups=WARMUPS),
+    "full": dict(width=512, depth=4, block=256, batch=64, steps_per_epoch=100, epochs=10,
+                 log2_lrs=list(range(-13, -2)), repeat_log2_lr=-9, extra_seeds=2, warmups=WARMUPS),
+}
+
+# what the gpu profile changes from `full` (the chapter prints it beside the results)
+GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
+               "the warmup sweep trains the GPT at width 256, not 512, over 10 rates 2^-12..2^-3 instead of 11")
+
+PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep"}
+
+
+def schedule_runs(profile):
+    s = SCHEDULE_SETTINGS[profile]
+    base = RunConfig(task="cifar10", model=s["model"], optimizer="sgd", momentum=0.9, weight_decay=5e-4,
+                     batch_size=128, augment="crop+flip", epochs=s["epochs"], train_per_class=s["per_class"],
+                     test_per_class=s["test_per_class"])
+    runs = []
+    for label, (schedule, args) in SCHEDULE_POLICIES.items():
+        policy = base.replace(schedule=schedule, schedule_args=args)
+        runs += [policy.replace(lr=2.0 ** k) for k in s["log2_lrs"]]
+        if label in SEED_REPEATS:
+            runs += [policy.replace(lr=2.0 ** s["repeat_log2_lr"], seed=seed) for seed in range(1, 1 + s["extra_seeds"])]
+    return runs
+
+
+def warmup_runs(profile):
+    s = WARMUP_SETTINGS[profile]
+    base = RunConfig(task="shakespeare", model="chargpt", width=s["width"], depth=s["depth"], block_size=s["block"],
+                     batch_size=s["batch"], steps_per_epoch=s["steps_per_epoch"], epochs=s["epochs"], optimizer="adam",
+                     momentum=0.9, schedule="warmup_cosine", grad_clip=1.0, augment="none")
+    runs = []
+    for warmup in s["warmups"]:
+        with_warmup = base.replace(schedule_args={"warmup": warmup})
+        runs += [with_warmup.replace(lr=2.0 ** k) for k in s["log2_lrs"]]
+        if warmup in WARMUP_REPEATS:
+            runs += [with_warmup.replace(lr=2.0 ** s["repeat_log2_lr"], seed=seed)
+                     for seed in range(1, 1 + s["extra_seeds"])]
+    return runs
+
+
+def parts(profile):
+    return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile)}
+
+
+def runs(profile):
+    return union_of_parts(parts(profile))
+
+
+def chunks(profile):
+    return [Chunk("warmup", 1, "whether Adam on the character GPT needs 5-10% warmup, and whether it diverges at "
+                  "0.1 without", warmup_runs(profile)),
+            Chunk("schedules", 2, "cosine against step decay (and constant, linear to zero, warmup-stable-decay) "
+                  "at equal budget, each at its best peak rate", schedule_runs(profile))]
+
+
+# -- analysis: what the chapter reads off its records (tested in tests/test_rules_of_thumb.py)
+# (pandas is imported inside the functions that build frames: a sweep imports this module for its
+# declarations and must run where only torch and numpy are installed)
+
+POLICY_OF = {schedule: label for label, (schedule, _) in SCHEDULE_POLICIES.items()}
+ADAM_CLAIM_LR = 0.1   # "0.1 ... will cause immediate divergence with Adam"
+
+
+def schedule_frame(runs):
+    """The schedule runs (rows of `Chapter.runs`) with their policy's label and test accuracy in % (NaN
+    where the run diverged: shown, never averaged in)."""
+    frame = runs.assign(policy=runs.schedule.map(POLICY_OF))
+    return frame.assign(acc=100 * frame.final_test_acc.where(frame.status == "completed"))
+
+
+def warmup_frame(runs):
+    """The warmup runs with their warmup fraction and validation loss (NaN where the run diverged)."""
+    frame = runs.assign(warmup=[float(args["warmup"]) for args in runs.schedule_args])
+    return frame.assign(loss=frame.final_test_loss.where(frame.status == "completed"))
+
+
+def best_cells(frame, by, value, order, lower_is_better=False):
+    """The best seed-0 cell of each group `by` (one row per group, in `order`): its run's id and rate, its value, how many
+    rates it was picked from, how many of them diverged, and the largest rate that did not diverge."""
+    import pandas as pd
+    rows = []
+    for key in order:
+        grid = frame[(frame[by] == key) & (frame.seed == 0)]
+        if not len(grid):
+            continue
+        ok = grid.dropna(subset=[value])
+        best = ok.loc[ok[value].idxmin() if lower_is_better else ok[value].idxmax()] if len(ok) else None
+        rows.append({by: key, "id": best.id if best is not None else None,
+                     "best lr": float(best.lr) if best is not None else float("nan"),
+                     value: float(best[value]) if best is not None else float("nan"), "rates": len(grid),
+                     "diverged": int((grid.status == "diverged").sum()),
+                     "largest lr that trains": float(ok.lr.max()) if len(ok) else float("nan")})
+    return pd.DataFrame(rows).set_index(by) if rows else pd.DataFrame()
+
+
+def seed_noise(frame, by, value):
+    """(SD, degrees of freedom) of `value` between seeds of the same cell (same `by` and rate), pooled."""
+    return pooled_sd([g[value].dropna().to_numpy() for _, g in frame.groupby([by, "lr"])])
+
+
+def compare(best, a, b, value, seed_sd, lower_is_better=False):
+    """`stats.best_gap` between the best cells of groups a and b (a list of groups is read as its best
+    cell, picked from all their rates): (a's value, b's value, gap, margin, +1 / 0 / -1 for a better /
+    within noise / worse than b)."""
+
+    def side(groups):
+        groups = [g for g in ([groups] if not isinstance(groups, (list, tuple)) else groups) if g in best.index]
+        if not groups:
+            return float("nan"), 0
+        values = best.loc[groups, value]
+        return float(values.min() if lower_is_better else values.max()), int(best.loc[groups, "rates"].sum())
+    (va, na), (vb, nb) = side(a), side(b)
+    gap, margin, sign = best_gap(va, na, vb, nb, seed_sd)
+    return va, vb, gap, margin, -sign if lower_is_better else sign
+
+
+CLOSE_CALL = 0.2   # a gap within this fraction of its margin either side is reported as a close call
+
+
+def close_call(gap, margin):
+    """" (a close call: ...)" when the gap lies within CLOSE_CALL of the margin, else ""."""
+    if abs(abs(gap) - margin) > CLOSE_CALL * margin:
+        return ""
+    return (f" A close call: the gap is within {CLOSE_CALL:.0%} of the margin, and another seed could move it to "
+            "the other side.")
+
+
+def beats_verdict(compared, said, within, missing, rule, number):
+    """The word of a "one beats the other" claim from `compare`'s result: better beyond the margin,
+    confirmed; worse beyond it, contradicted; within it, not resolved (`within` says so), with a close call
+    flagged; `missing` where a side or the seed noise is not recorded."""
+    gap, margin, better = compared[2:]
+    if not (np.isfinite(gap) and np.isfinite(margin)):
+        return Verdict(NOT_RESOLVED, missing, rule, number)
+    word = {1: CONFIRMED, -1: CONTRADICTED, 0: NOT_RESOLVED}[better]
+    return Verdict(word, said + ("" if better else f" {within}") + close_call(gap, margin), rule, number)
+
+
+def cosine_step_verdict(best, seed_sd):
+    """"Cosine usually beats step decay": each schedule's best test accuracy over the same grid of peak
+    rates; cosine better beyond noise: confirmed; worse: contradicted; within it: not resolved."""
+    compared = cos, step, gap, margin, _ = compare(best, "cosine", "step", "acc", seed_sd)
+    return beats_verdict(compared, f"Cosine's best run reaches {cos:.1f}% test accuracy and step decay's {step:.1f}%: "
+                         f"a gap of {gap:+.1f} points against a noise margin of {margin:.1f}.",
+                         "The two are within seed noise.", "Cosine and step decay are not both recorded with seed noise.",
+                         f"each schedule at its best peak rate; {BEST_GAP_RULE}",
+                         f"{cos:.1f}% against {step:.1f}% (gap {gap:+.1f}, margin {margin:.1f})")
+
+
+MATCHES_COSINE = {   # verdict name -> (policy, who says it matches or beats cosine)
+    "linear_vs_cosine": ("linear to zero", "Defazio et al. 2023"),
+    "wsd_vs_cosine": ("warmup-stable-decay", "Hägele et al. 2024"),
+}
+
+
+def matches_cosine_verdict(best, seed_sd, policy, who):
+    """"`policy` matches or beats cosine" (`who` says so): its best test accuracy is not below cosine's
+    beyond noise: confirmed; below it: contradicted."""
+    ours, cos, gap, margin, better = compare(best, policy, "cosine", "acc", seed_sd)
+    rule = f"each schedule at its best peak rate; {BEST_GAP_RULE}; within the margin counts as matching"
+    number = f"{ours:.1f}% against {cos:.1f}% (gap {gap:+.1f}, margin {margin:.1f})"
+    if not (np.isfinite(gap) and np.isfinite(margin)):
+        return Verdict(NOT_RESOLVED, f"{policy} and cosine are not both recorded with seed noise.", rule, number)
+    return Verdict(CONTRADICTED if better < 0 else CONFIRMED,
+                   f"{policy[0].upper() + policy[1:]} reaches {ours:.1f}% at its best rate, cosine {cos:.1f}%: a gap "
+                   f"of {gap:+.1f} points against a noise margin of {margin:.1f} ({who} find it matches or beats "
+                   "cosine)." + close_call(gap, margin), rule, number)
+
+
+def warmup_verdict(best, seed_sd):
+    """"Include warmup, at least 5-10% of training": the best validation loss with 5% or 10% warmup
+    against the best with none, each over the same grid of peak rates. Lower beyond noise: confirmed;
+    higher: contradicted; within it: not resolved."""
+    compared = warm, none, gap, margin, _ = compare(best, list(CLAIMED_WARMUPS), 0.0, "loss", seed_sd,
+                                                    lower_is_better=True)
+    return beats_verdict(compared, f"With 5-10% warmup the best validation loss is {warm:.3f}, without warmup "
+                         f"{none:.3f}: a gap of {gap:+.3f} against a noise margin of {margin:.3f}.",
+                         "Warmup makes no difference beyond seed noise here.",
+                         "The warmups are not all recorded with seed noise.",
+                         f"the best of the 5% and 10% warmups against no warmup, each at its best peak rate; "
+                         f"{BEST_GAP_RULE}", f"val. loss {warm:.3f} against {none:.3f} (gap {gap:+.3f}, margin {margin:.3f})")
+
+
+def adam_divergence_verdict(frame, best, seed_sd, total_steps):
+    """"0.1 ... will cause immediate divergence with Adam": the grid's rate nearest 0.1 (within half an
+    octave), no warmup. It diverges: confirmed; it trains to within noise of the sweep's best loss:
+    contradicted; it trains, but worse: not resolved."""
+    rule = ("Adam without warmup at the grid's rate nearest 0.1 (within half an octave): diverged, confirmed; "
+            "validation loss within 2 sqrt 2 seed SDs of the sweep's best, contradicted; between the two, not resolved")
+    grid = frame[(frame.warmup == 0.0) & (frame.seed == 0)]
+    if not len(grid):
+        return Verdict(NOT_RESOLVED, "No run without warmup is recorded.", rule)
+    near = grid.loc[(np.log2(grid.lr) - np.log2(ADAM_CLAIM_LR)).abs().idxmin()]
+    if abs(np.log2(near.lr / ADAM_CLAIM_LR)) > 0.5:
+        return Verdict(NOT_RESOLVED, f"The grid's largest rate without warmup is {grid.lr.max():.3g}: it does not "
+                       "reach 0.1.", rule)
+    if near.status == "diverged":
+        return Verdict(CONFIRMED, f"Adam at {near.lr:.3g} without warmup diverges at step {int(near.diverged_at_step)} "
+                       f"of {total_steps}.", rule, f"{near.lr:.3g}: diverged at step {int(near.diverged_at_step)}")
+    sweep_best = float(best["loss"].min())
+    margin = 2 * np.sqrt(2) * seed_sd
+    number = f"{near.lr:.3g}: val. loss {near.loss:.3f}, best {sweep_best:.3f}"
+    if near.loss - sweep_best <= margin:
+        return Verdict(CONTRADICTED, f"Adam at {near.lr:.3g} without warmup trains to a validation loss of "
+                       f"{near.loss:.3f}, within noise of the sweep's best {sweep_best:.3f}.", rule, number)
+    return Verdict(NOT_RESOLVED, f"Adam at {near.lr:.3g} without warmup does not diverge, but ends at a validation "
+                   f"loss of {near.loss:.3f} against the sweep's best {sweep_best:.3f}.", rule, number)
+
+
+def verdicts(chapter):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+    out = {}
+    if chapter.has("schedules"):
+        frame = schedule_frame(chapter.runs("schedules"))
+        best = best_cells(frame, "policy", "acc", SCHEDULE_POLICIES)
+        sd = seed_noise(frame, "policy", "acc")[0]
+        found = {"cosine_beats_step": cosine_step_verdict(best, sd)}
+        found.update({name: matches_cosine_verdict(best, sd, policy, who)
+                      for name, (policy, who) in MATCHES_COSINE.items()})
+        out.update(at_profile(found, chapter.profile_of("schedules")))
+    if chapter.has("warmup"):
+        frame = warmup_frame(chapter.runs("warmup"))
+        best = best_cells(frame, "warmup", "loss", WARMUPS, lower_is_better=True)
+        sd = seed_noise(frame, "warmup", "loss")[0]
+        out.update(at_profile({"warmup_needed": warmup_verdict(best, sd),
+                               "adam_diverges_at_0.1": adam_divergence_verdict(frame, best, sd,
+                                                                               int(frame.final_steps.max()))},
+                              chapter.profile_of("warmup")))
+    return out
+
+
+SOURCES = {   # verdict name -> (the claim, whose, their evidence)
+    "cosine_beats_step": ("cosine beats step decay", "AI Wiki, Step size; Loshchilov & Hutter 2019 (Fig. 1)",
+                          "cosine \"clearly superior\" to step-drop (26 2x64d, CIFAR-10, 100 epochs)"),
+    "linear_vs_cosine": ("linear to zero matches or beats cosine", "Defazio et al. 2023",
+                         "linear decay matches or beats cosine across 10 deep-learning problems"),
+    "wsd_vs_cosine": ("warmup-stable-decay matches cosine", "Hägele et al. 2024",
+                      "a constant rate with a linear cooldown matches or beats cosine (language models)"),
+    "warmup_needed": ("include 5-10% warmup", "blog, Which Learning Rate Works Best", "a recommendation, no measurement"),
+    "adam_diverges_at_0.1": ("Adam diverges at 0.1", "blog, Which Learning Rate Works Best",
+                             "a statement, no measurement"),
+}
+
+
+def versus(verdicts):
+    """The sources beside ours: one row per claim the chapter measures, with our number, its profile and
+    the verdict word."""
+    import pandas as pd
+    return pd.DataFrame([{"claim": claim, "source": who, "their evidence": theirs,
+                          "ours": f"{verdicts[name].number} ({verdicts[name].profile})", "verdict": verdicts[name].word}
+                         for name, (claim, who, theirs) in SOURCES.items() if name in verdicts])

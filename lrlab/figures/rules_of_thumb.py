@@ -1,0 +1,61 @@
+"""Figures of the rules-of-thumb chapter: schedules at equal budget, and warmup for Adam."""
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lrlab import schedules
+from lrlab.experiments.rules_of_thumb import SCHEDULE_POLICIES
+
+
+def _crosses(ax, x, y_at, color):
+    ax.scatter(x, np.full(len(x), y_at), marker="x", color=color, s=50)
+
+
+def schedule_comparison(frame, history, best, total_steps):
+    """Left: each policy's LR over the run (peak 1), drawn by the schedulers the loop steps. Middle: final test
+    accuracy against the peak rate (seed 0; crosses: diverged). Right: test accuracy per epoch of each policy's
+    best run."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    colors = {label: f"C{i}" for i, label in enumerate(SCHEDULE_POLICIES)}
+    for label, (schedule, args) in SCHEDULE_POLICIES.items():
+        curve = schedules.lr_curve(schedule, total_steps, **args)
+        axes[0].plot(curve["step"], curve["lr"], color=colors[label], label=label)
+    axes[0].set(xlabel="optimizer step", ylabel="learning rate / peak", title="the five schedules")
+    grid = frame[frame.seed == 0].sort_values("lr")
+    low = grid.acc.min() if grid.acc.notna().any() else 10.0
+    for label, group in grid.groupby("policy", sort=False):
+        ok = group.dropna(subset=["acc"])
+        axes[1].plot(np.log2(ok.lr), ok.acc, marker="o", color=colors[label], label=label)
+        _crosses(axes[1], np.log2(group[group.status == "diverged"].lr), low - 3, colors[label])
+    axes[1].set(xlabel="log$_2$ peak learning rate", ylabel="final test accuracy (%)",
+                title="each schedule over the same rates")
+    for label in SCHEDULE_POLICIES:
+        if label in best.index and isinstance(best.loc[label, "id"], str):
+            run = history[history.id == best.loc[label, "id"]]
+            axes[2].plot(run.epoch, 100 * run.test_acc, marker=".", color=colors[label], label=label)
+    axes[2].set(xlabel="epoch", ylabel="test accuracy (%)", title="each at its best peak rate")
+    # one legend for the three panels, below them: the colours are the same throughout
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(SCHEDULE_POLICIES), fontsize=10,
+               frameon=False)
+    fig.set_layout_engine("tight", rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def warmup_sweep(frame, best, seed_sd):
+    """Left: final validation loss against the peak rate, one line per warmup fraction (seed 0; crosses:
+    diverged). Right: each warmup's best loss, with the 2 sqrt 2 seed-SD margin the verdicts use."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
+    grid = frame[frame.seed == 0].sort_values("lr")
+    high = grid.loss.max() if grid.loss.notna().any() else 4.0
+    for i, (warmup, group) in enumerate(grid.groupby("warmup")):
+        ok = group.dropna(subset=["loss"])
+        line, = axes[0].plot(np.log2(ok.lr), ok.loss, marker="o", color=f"C{i}", label=f"warmup {warmup:.0%}")
+        _crosses(axes[0], np.log2(group[group.status == "diverged"].lr), high + 0.1, line.get_color())
+    axes[0].set(xlabel="log$_2$ peak learning rate", ylabel="final validation loss",
+                title="Adam on the character GPT, by warmup")
+    axes[0].legend(fontsize=9)
+    shown = best.dropna(subset=["loss"])
+    margin = 2 * np.sqrt(2) * seed_sd if np.isfinite(seed_sd) else 0.0
+    axes[1].errorbar(100 * shown.index.to_numpy(), shown.loss, yerr=margin, marker="o", capsize=4, ls="-")
+    axes[1].set(xlabel="warmup (% of the steps)", ylabel="best validation loss",
+                title="the best of each warmup")
+    return fig
