@@ -44,6 +44,9 @@ def test_the_book_builds_without_warnings(smoke_book):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     html = (smoke_book / "_build" / "html" / "book" / "_generated" / "01_basics.html").read_text()
     assert "The schedule gallery" in html and "smoke" in html
+    # formulas render offline: MathJax comes with the build, from no CDN
+    assert "_static/mathjax/tex-chtml.js" in html and "cdn.jsdelivr.net" not in html
+    assert (smoke_book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
 def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path):
