@@ -49,7 +49,7 @@ def test_best_cells_pick_from_seed_zero_and_report_what_diverged():
     best = rot.best_cells(frame, "policy", "acc", ["step", "cosine", "absent"])
     assert list(best.index) == ["step", "cosine"]
     assert best.loc["cosine", "acc"] == 60.0 and best.loc["cosine", "best lr"] == 0.25
-    assert best.loc["cosine", "diverged"] == 1 and best.loc["cosine", "largest lr that trains"] == 0.25
+    assert best.loc["cosine", "diverged"] == 1 and best.loc["cosine", "largest lr not diverged"] == 0.25
     assert best.loc["step", "rates"] == 3 and best.loc["step", "id"] == "step-3"
     sd, dof = rot.seed_noise(frame, "policy", "acc")
     assert dof == 4 and sd == pytest.approx(1.0)   # each repeat group: seed 0 and its two repeats

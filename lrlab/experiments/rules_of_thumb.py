@@ -147,7 +147,7 @@ def best_cells(frame, by, value, order, lower_is_better=False):
                      "best lr": float(best.lr) if best is not None else float("nan"),
                      value: float(best[value]) if best is not None else float("nan"), "rates": len(grid),
                      "diverged": int((grid.status == "diverged").sum()),
-                     "largest lr that trains": float(ok.lr.max()) if len(ok) else float("nan")})
+                     "largest lr not diverged": float(ok.lr.max()) if len(ok) else float("nan")})
     return pd.DataFrame(rows).set_index(by) if rows else pd.DataFrame()
 
 
