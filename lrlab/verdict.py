@@ -10,6 +10,7 @@ from lrlab.errors import check_choice
 CONFIRMED, CONTRADICTED, NOT_RESOLVED = "confirmed", "contradicted", "not resolved"
 WORDS = (CONFIRMED, CONTRADICTED, NOT_RESOLVED)
 UNTESTED = "untested"   # the scorecard's word for a claim no run of ours measures yet; no rule gives it
+NO_RULE = "—"   # a row of a "paper beside ours" table that no tested rule reads (a number shown for reference)
 
 
 @dataclass(frozen=True)

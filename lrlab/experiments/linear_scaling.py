@@ -405,10 +405,10 @@ def seed_spread(noise):
 def held_word(batch, rule):
     """Whether the linear rule held one batch's error (a row of `by_batch`) at the reference's, by the
     break rule (`Break`): within its noise margin, confirmed; above it or diverged, contradicted; not
-    resolved with one seed or off a flat stretch; "—" for the reference itself."""
-    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+    resolved with one seed or off a flat stretch; NO_RULE for the reference itself."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NO_RULE, NOT_RESOLVED
     if batch.batch == REFERENCE_BATCH:
-        return "—"
+        return NO_RULE
     if rule.one_seed or rule.flat is False:
         return NOT_RESOLVED
     if np.isnan(batch["mean"]) or batch.diverged:

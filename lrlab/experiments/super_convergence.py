@@ -18,7 +18,7 @@ from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.lr_finder import RULES, range_test_config, suggestions
 from lrlab.names import MODEL_LABELS
 from lrlab.stats import expected_best_in_sds, mean_sd, percent_or_nan
-from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NO_RULE, NOT_RESOLVED, Verdict
 
 SETTINGS = {
     # model, images/class, test/class, batch, one-cycle steps, budget-curve steps, modern batch, modern epochs,
@@ -452,9 +452,6 @@ def tools_agree_verdict(rules):
                    f"The two tools' suggestions differ by a factor of {worst.ratio:.2f} at most ({worst.rule}).",
                    "every rule's two suggestions within a factor of 2: confirmed; beyond: contradicted",
                    f"largest ratio {worst.ratio:.2f}")
-
-
-NO_RULE = "—"   # a row of a "paper beside ours" table that no tested rule reads (a number shown for reference)
 
 
 def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules, words=None):
