@@ -190,7 +190,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
             warnings.simplefilter("ignore", UserWarning)
             schedule = build_schedule(opt, config.schedule, total_steps, steps_per_epoch, **config.schedule_args)
         models.append(model), optimizers.append(opt), schedules.append(schedule)
-        resumed.append(RunState.resume(path, config, model, opt, schedule, device))
+        resumed.append(RunState.resume(path, config, model, opt, schedule))
     start_epochs = {state.epoch for state in resumed}
     if len(start_epochs) > 1:
         raise LrlabError(f"the runs of one stack resume from different epochs ({sorted(start_epochs)}); "

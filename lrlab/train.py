@@ -118,7 +118,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
 
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
-    run = RunState.resume(ckpt, config, model, optimizer, schedule, device)
+    run = RunState.resume(ckpt, config, model, optimizer, schedule)
     history, trace, noise, start_epoch = run.history, run.trace, run.noise_scale, run.epoch
     # with `compile`: what the first step cost beyond a typical one, kept out of epoch times
     compile_s, wall_before = run.compile_s, run.wall_s
@@ -290,12 +290,14 @@ class RunState:
     ema: float = None
 
     @classmethod
-    def resume(cls, path, config, model, optimizer, schedule, device):
+    def resume(cls, path, config, model, optimizer, schedule):
         """The state in the checkpoint at `path`, loaded into model, optimizer and schedule; a fresh state
         when there is none (or it is another config's)."""
         if not path or not pathlib.Path(path).exists():
             return cls()
-        saved = torch.load(path, map_location=device, weights_only=False)
+        # Read onto the CPU whatever device wrote it: torch.set_rng_state takes only a CPU tensor (mapped
+        # to CUDA, every resume on the H200 failed), and load_state_dict moves the rest to the run's device.
+        saved = torch.load(path, map_location="cpu", weights_only=False)
         if saved["config_id"] != config.id:
             return cls()
         model.load_state_dict(saved["model"])

@@ -40,6 +40,25 @@ def test_a_run_at_its_deadline_checkpoints_and_resumes_to_the_same_record(tmp_pa
     assert not ckpt.exists()
 
 
+def test_a_checkpoint_is_read_onto_the_cpu_whatever_device_wrote_it(tmp_path, data_root, monkeypatch):
+    """On the H200 (2026-11-27) checkpoints were loaded onto the GPU, and torch.set_rng_state refused the
+    CUDA copy of the RNG state: every resume failed there. The CPU alone cannot write a CUDA checkpoint,
+    so this checks where it is read; the resumed record must still equal the uninterrupted one."""
+    import torch
+    whole = train(SHORT, data_root=data_root, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(DeadlineReached):
+        train(SHORT, data_root=data_root, progress=False, checkpoint_path=ckpt, stop_at=time.time())
+    real_load, places = torch.load, []
+
+    def load(f, map_location=None, **kw):
+        places.append(map_location)
+        return real_load(f, map_location=map_location, **kw)
+    monkeypatch.setattr(torch, "load", load)
+    resumed = train(SHORT, data_root=data_root, progress=False, checkpoint_path=ckpt)
+    assert places == ["cpu"] and comparable(resumed) == comparable(whole)
+
+
 def test_the_planner_starts_only_what_fits_or_what_can_never_fit_a_job():
     now = time.time()
     planner = runner.Planner(stop_at=now + 60, predict=lambda c: c.epochs, job_s=480)
