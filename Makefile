@@ -3,11 +3,11 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= auto
 
-.PHONY: book test notebooks html clean
+.PHONY: book test notebooks html check-book clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e ".[book,dev]"
+	$(PY) -m pip install -q -e ".[book,dev,browser]"
 	touch $@
 
 book: notebooks html
@@ -17,6 +17,10 @@ notebooks: $(VENV)/.installed
 
 html: $(VENV)/.installed
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+# every built page in headless Chromium: console errors, images, links, raw TeX, 390-px overflow ...
+check-book: $(VENV)/.installed
+	$(VENV)/bin/lrlab check-book
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -27,6 +27,16 @@ def _status(args):
         raise LrlabError(f"{corrupt} corrupt record(s); `lrlab sweep` redoes them")
 
 
+def _check_book(args):
+    from lrlab.book.browser import check_book
+    problems = check_book(args.html, only=args.pages or None, screenshots=args.screenshots)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise LrlabError(f"{len(problems)} problem(s) in the built book (listed above)")
+    print(f"every page passed; a 1,400-px screenshot of each is in {args.screenshots}")
+
+
 def _queue(args):
     from lrlab.queue import queue, table
     print(table(queue(args.profile, args.results, device_name=args.device_name, scenario=args.scenario)))
@@ -192,6 +202,16 @@ def parser():
     s.add_argument("--results", default="results")
     s.add_argument("--allow-training", action="store_true", help="train missing runs instead of failing")
     s.set_defaults(run=_notebooks)
+
+    s = sub.add_parser("check-book", help="open every page of the built book in headless Chromium and list "
+                       "what a reader would meet: console errors, broken images, links and anchors, error "
+                       "outputs, glue placeholders, raw TeX, sideways scrolling at 390 px")
+    s.add_argument("pages", nargs="*", help="pages relative to --html, e.g. book/_generated/01_basics.html "
+                   "(default: all)")
+    s.add_argument("--html", default="_build/html", help="the built book (default: _build/html)")
+    s.add_argument("--screenshots", default="_build/screenshots",
+                   help="folder for a 1,400-px shot of each page (default: _build/screenshots, git-ignored)")
+    s.set_defaults(run=_check_book)
 
     s = sub.add_parser("data", help="find, verify and decode the data sets")
     s.add_argument("--data", default=None)

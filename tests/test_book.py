@@ -47,6 +47,9 @@ def test_the_book_builds_without_warnings(smoke_book):
     # formulas render offline: MathJax comes with the build, from no CDN
     assert "_static/mathjax/tex-chtml.js" in html and "cdn.jsdelivr.net" not in html
     assert (smoke_book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    # lrlab.book.sphinx_ext: the book's stylesheet, the light theme, each script once (thebe's was twice)
+    assert "_static/lrlab.css" in html and 'data-default-mode="light"' in html
+    assert html.count("const THEBE_JS_URL") == 1
 
 
 def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path):
