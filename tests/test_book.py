@@ -31,6 +31,17 @@ def test_every_chapter_executes_at_smoke(smoke_book):
     assert not list((smoke_book / "book" / "_generated").glob("*.partial.ipynb"))
 
 
+def test_each_page_trades_its_parameters_cell_for_a_rerun_box_with_its_parameters(smoke_book):
+    import nbformat
+    for name in chapters():
+        nb = nbformat.read(smoke_book / "book" / "_generated" / f"{name}.ipynb", as_version=4)
+        assert not [c for c in nb.cells if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+        boxes = [c.source for c in nb.cells if c.cell_type == "markdown" and "Rerun this page" in c.source]
+        assert len(boxes) == 1, name
+        assert f"lrlab notebooks {name} --profile smoke" in boxes[0]
+        assert "-p profile smoke -p results " in boxes[0] and "-p allow_training True" in boxes[0]
+
+
 def test_every_chapter_is_in_the_toc():
     toc = (ROOT / "_toc.yml").read_text()
     for name in chapters():

@@ -4,6 +4,7 @@
   inside the text column (they scroll in their own box, the page never scrolls sideways at 390 px).
 - The light theme by default: the figures are drawn on white. pydata-sphinx-theme 0.17 with no
   default mode logs a console error on every first visit ("Got invalid theme mode").
+- One search box (the sidebar's), not a second in pydata's header bar above the page.
 - Each script once: sphinx-thebe 0.3.1 registers its inline configuration script once per reading
   of the sources, so pages carried it twice and the second copy failed ("Identifier 'THEBE_JS_URL'
   has already been declared"). The browser check (lrlab.book.browser) found all three.
@@ -16,6 +17,8 @@ STATIC = pathlib.Path(__file__).parent / "static"
 def _configure(app, config):
     config.html_static_path.append(str(STATIC))
     config.html_context.setdefault("default_mode", "light")   # pydata-sphinx-theme reads it from the context
+    # one search box, the sidebar's: pydata-sphinx-theme 0.17 also puts one in a header bar above it
+    config.html_theme_options.setdefault("navbar_persistent", [])
 
 
 def _each_script_once(app, pagename, templatename, context, doctree):
