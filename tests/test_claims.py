@@ -45,6 +45,19 @@ def test_the_scorecard_of_the_committed_records_answers_every_tested_claim():
     assert table.count("\n") == 1 + (card.tested_by == "Ch. 1").sum() and "{ref}`Ch. 1 <basics-network>`" in table
 
 
+
+def test_the_landing_tally_counts_each_claim_once_by_chapter_in_book_order_and_links_each_chapter():
+    card = pd.DataFrame(dict(word=[CONFIRMED, CONTRADICTED, UNTESTED, NOT_RESOLVED, CONFIRMED],
+                             tested_by=["Ch. 2", "Ch. 1", "planned: a pair of runs", "Ch. 4, 5", "Ch. 2"]))
+    tally = claims.by_chapter(card)
+    assert list(tally.index) == ["Ch. 1", "Ch. 2", "Ch. 4, 5", UNTESTED]
+    assert list(tally.columns) == list(claims.SCORE_WORDS) and tally.to_numpy().sum() == len(card)
+    assert tally.loc["Ch. 2", CONFIRMED] == 2 and tally.loc[UNTESTED, UNTESTED] == 1
+    table = claims.by_chapter_markdown(tally)
+    assert "| Ch. 1: {ref}`ch-basics` |  | 1 |  |  |" in table
+    assert "{ref}`4 <ch-weight-decay>` and {ref}`5 <ch-width>`" in table and table.count("\n") == 1 + len(tally)
+
+
 # -- the rules of thumb
 
 def band(lo, hi, best, lo_open=False, hi_open=False, what="sweep"):

@@ -196,6 +196,36 @@ def counts(card):
     return {w: int((card.word == w).sum()) for w in SCORE_WORDS}
 
 
+def by_chapter(card):
+    """The scorecard tallied by where each claim is tested: one row per chapter (in book order), one
+    for the untested claims; a column per verdict word."""
+    import pandas as pd
+    where = card.tested_by.where(card.word != UNTESTED, UNTESTED)
+    order = [w for w in dict.fromkeys(sorted(where[where != UNTESTED]))] + [UNTESTED] * (UNTESTED in set(where))
+    tally = pd.crosstab(where, card.word).reindex(index=order, columns=list(SCORE_WORDS), fill_value=0)
+    return tally.rename_axis(index="tested in", columns=None)
+
+
+CHAPTER_LABELS = {"Ch. 1": "ch-basics", "Ch. 2": "ch-super-convergence", "Ch. 3": "ch-linear-scaling",
+                  "Ch. 4": "ch-weight-decay", "Ch. 5": "ch-width", "Ch. 6": "ch-rules-of-thumb"}
+
+
+def by_chapter_markdown(tally):
+    """`by_chapter` as a MyST table whose chapters link to their pages."""
+    def where(name):
+        if name == UNTESTED:
+            return "{ref}`untested <claims-untested>`"
+        numbers = name.removeprefix("Ch. ").split(", ")
+        if len(numbers) == 1:
+            return f"{name}: {{ref}}`{CHAPTER_LABELS[name]}`"   # the chapter's title, linked
+        return "the near-best bands of Ch. " + " and ".join(
+            f"{{ref}}`{n} <{CHAPTER_LABELS['Ch. ' + n]}>`" for n in numbers)
+    head = "| tested in | " + " | ".join(tally.columns) + " |\n|---|" + "---:|" * len(tally.columns)
+    rows = [f"| {where(name)} | " + " | ".join(str(int(n)) if n else "" for n in row) + " |"
+            for name, row in tally.iterrows()]
+    return "\n".join([head] + rows)
+
+
 GROUPS = (   # the page's tables: heading, the claims' tested_by
     ("Basics (Ch. 1)", ("Ch. 1",)),
     ("The range test and the one cycle (Ch. 2)", ("Ch. 2",)),

@@ -21,9 +21,10 @@ def quadratic_descent(curvatures, cases, steps=40):
     return fig
 
 
-def lr_sweep(runs):
-    """Final training loss against the constant LR, one line per momentum; crosses for diverged runs."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+def lr_sweep(runs, ax=None):
+    """Final training loss against the constant LR, one line per momentum; crosses for diverged runs
+    (on `ax` when given: the landing page's cover draws it beside the scorecard)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6)) if ax is None else (ax.figure, ax)
     finished = runs[runs.status == "completed"].final_train_loss
     crosses_at = max(finished.max() if len(finished) else CHANCE_LOSS, CHANCE_LOSS) * 1.12   # one row, above all
     for mu, group in runs.sort_values("lr").groupby("momentum"):
