@@ -61,6 +61,8 @@ def test_the_book_builds_without_warnings(smoke_book):
     # lrlab.book.sphinx_ext: the book's stylesheet, the light theme, each script once (thebe's was twice)
     assert "_static/lrlab.css" in html and 'data-default-mode="light"' in html
     assert html.count("const THEBE_JS_URL") == 1
+    # figures numbered per chapter (Fig. 1.1 in ch. 1), the sidebar's chapter numbers as the prose's "Ch. N"
+    assert '<span class="caption-number">Fig. 1.1 </span>' in html and "1. The learning rate, from first" in html
 
 
 def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path):
