@@ -7,7 +7,7 @@
 - One search box (the sidebar's), not a second in pydata's header bar above the page.
 - Each script once: sphinx-thebe 0.3.1 registers its inline configuration script once per reading
   of the sources, so pages carried it twice and the second copy failed ("Identifier 'THEBE_JS_URL'
-  has already been declared"). The browser check (lrlab.book.browser) found all three.
+  has already been declared"). The browser check (lrlab.book.browser) found all four.
 """
 import pathlib
 
