@@ -7,10 +7,19 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 from myst_nb import glue
 
+from lrlab.errors import LrlabError
 from lrlab.experiments import CIFAR10_TRAIN_IMAGES, train_images
 from lrlab.names import MODEL_LABELS
 
-STYLE = {"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False}
+# A figure fills the text column (about 760 px wide in a 1,400-px window; `max-width: 100%`), so its
+# text shows at (font pt) x (COLUMN_IN / figure width): a 10-inch figure shrinks 10-pt labels to 8 pt.
+# Figures are drawn at FIGURE_DPI, twice the column's 96 px/in, so they stay sharp on dense screens.
+COLUMN_IN = 760 / 96
+FIGURE_DPI = 200
+MIN_TEXT_PT = 9.0
+STYLE = {"figure.dpi": FIGURE_DPI, "axes.spines.top": False, "axes.spines.right": False,
+         "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10, "xtick.labelsize": 9.5,
+         "ytick.labelsize": 9.5, "legend.fontsize": 9.5, "figure.titlesize": 11}
 
 
 def images_words(per_class):
@@ -47,10 +56,40 @@ def glue_table(name, frame, formats=None, na_rep=None):
     glue(name, style.hide(axis="index"), display=False)
 
 
+def shown_text_sizes(fig):
+    """[(text, pt)]: every visible text of `fig` and the size it shows at on the page, where the
+    figure is scaled to the column's width (never up: a narrow figure shows at its own size)."""
+    from matplotlib.text import Text
+    scale = min(1.0, COLUMN_IN / fig.get_figwidth())
+    fig.canvas.draw()   # tick labels exist once drawn
+    return [(t.get_text(), t.get_fontsize() * scale) for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and _on_canvas(t)]
+
+
+def _on_canvas(text):
+    """Tick labels outside the axes' limits are kept but never drawn."""
+    box = text.get_window_extent()
+    w, h = text.figure.canvas.get_width_height()
+    return box.x1 > 0 and box.y1 > 0 and box.x0 < w and box.y0 < h
+
+
+def too_small(fig, minimum=MIN_TEXT_PT):
+    """The texts of `fig` that would show under `minimum` points on the page."""
+    return [(text, round(pt, 1)) for text, pt in shown_text_sizes(fig) if pt < minimum - 1e-9]
+
+
 def glue_figure(name, fig):
-    """Lay the figure out (unless it has its own layout engine), glue it under `name` and close it."""
+    """Lay the figure out (unless it has its own layout engine), glue it under `name` and close it.
+    A figure whose text would show under MIN_TEXT_PT on the page is refused, naming the text."""
     if fig.get_layout_engine() is None:
         fig.tight_layout()
+    small = too_small(fig)
+    if small:
+        plt.close(fig)
+        text, pt = min(small, key=lambda s: s[1])
+        raise LrlabError(f"figure {name}: {len(small)} text(s) would show under {MIN_TEXT_PT:g} pt on the page, "
+                         f"the smallest {text!r} at {pt} pt ({fig.get_figwidth():g} in wide, scaled to the "
+                         f"{COLUMN_IN:.1f}-in column): enlarge the text or narrow the figure")
     glue(name, fig, display=False)
     plt.close(fig)
 

@@ -20,14 +20,14 @@ def scorecard_bars(tally, ax):
                         color="white" if word in (CONFIRMED, CONTRADICTED) else "black")
         left = [a + b for a, b in zip(left, counts)]
     ax.set(xlabel="claims", title=f"the articles' {int(tally.to_numpy().sum())} claims, by verdict")
-    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
 
 
 def cover(sweep_runs, tally):
     """Left: training loss against the learning rate (ch. 1's sweep: too small crawls, too large
     diverges). Right: where each chapter's claims stand."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.9), gridspec_kw=dict(width_ratios=[1.15, 1]))
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.2), gridspec_kw=dict(width_ratios=[1.1, 1]))
     lr_sweep(sweep_runs, axes[0])
     scorecard_bars(tally, axes[1])
     return fig

@@ -7,7 +7,7 @@ from lrlab.experiments.linear_scaling import MILESTONES, REFERENCE_BATCH, WARMUP
 def error_against_batch(batches, sweep, rule):
     """The paper's Fig. 1: mean error per batch with a ± 2 SD band, single seeds as dots, diverged runs as
     crosses, the reference error and its noise margin, and where the curve climbs (`rule`: a Break)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
     ax.fill_between(batches.batch, batches["mean"] - 2 * batches.sd, batches["mean"] + 2 * batches.sd,
                     color="C0", alpha=0.2, lw=0, label="mean ± 2 SD over seeds")
     ax.plot(batches.batch, batches["mean"], "o-", color="C0", label="gradual warmup, linear rule")
@@ -19,12 +19,12 @@ def error_against_batch(batches, sweep, rule):
     if rule.batch and rule.flat is not False:   # no flat stretch, no break to mark
         ax.axvline(rule.batch, color="C3", lw=1, alpha=0.7)
         ax.annotate(f"climbs at {rule.batch:,}", (rule.batch, ax.get_ylim()[1]), ha="right", va="top",
-                    fontsize=8, color="C3", xytext=(-4, 0), textcoords="offset points")
+                    fontsize=9, color="C3", xytext=(-4, 0), textcoords="offset points")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(batches.batch, [f"{b:,}\n{lr:g}" for b, lr in zip(batches.batch, batches.lr)], fontsize=7)
+    ax.set_xticks(batches.batch, [f"{b:,}\n{lr:g}" for b, lr in zip(batches.batch, batches.lr)], fontsize=9)
     ax.set_xlabel("batch size (and its learning rate)")
     ax.set_ylabel("test error (%)")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=9, frameon=False)
     return fig
 
 
@@ -35,7 +35,7 @@ def _train_error(record):
 def warmups(reference_run, runs, batch, epochs):
     """The paper's Fig. 2: training error of each warmup's run at `batch` (`runs`: warmup -> record)
     against the reference run, the warmup shaded."""
-    fig, axes = plt.subplots(1, 3, figsize=(9, 2.9), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(7.8, 3.0), sharey=True)
     for ax, kind in zip(axes, WARMUPS):
         run = runs[kind]
         ax.plot(*_train_error(reference_run), color="0.3", label=f"batch {REFERENCE_BATCH}, LR 0.1")
@@ -44,11 +44,11 @@ def warmups(reference_run, runs, batch, epochs):
             ax.text(0.5, 0.5, "diverged", transform=ax.transAxes, ha="center", color="C3")
         if kind != "none":
             ax.axvspan(0, WARMUP_FRACTION * epochs, color="C1", alpha=0.12, lw=0)
-        ax.set_title("no warmup" if kind == "none" else f"{kind} warmup", fontsize=9)
+        ax.set_title("no warmup" if kind == "none" else f"{kind} warmup", fontsize=10)
         ax.set_xlim(0, epochs)
         ax.set_xlabel("epoch")
     axes[0].set_ylabel("training error (%)")
-    axes[0].legend(fontsize=7, frameon=False)
+    axes[0].legend(fontsize=9, frameon=False)
     return fig
 
 
@@ -66,5 +66,5 @@ def noise_scale(noise, rule, epochs):
     ax.set_yscale("log", base=2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("B_simple = tr(Σ) / |G|²")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=9, frameon=False)
     return fig

@@ -8,7 +8,7 @@ from lrlab.experiments.lr_vs_width import GPT3_TABLE_2_1, PARAMETERIZATIONS
 def coord_check(coords):
     """Mean |output| per layer against width, at t = 1 (dotted) to 3 (solid); one panel per
     parameterization (`coords`: parameterization -> the coordinate-check frame)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.2), sharey=True, layout="constrained")
     for ax, (p, df) in zip(axes, coords.items()):
         for (module, t), g in df[df.t.isin((1, 3))].groupby(["module", "t"]):
             g = g.groupby("width").l1.mean()
@@ -16,7 +16,8 @@ def coord_check(coords):
         ax.set(xscale="log", yscale="log", title=f"{PARAMETERIZATIONS[p]}", xlabel="width")
         ax.set_xscale("log", base=2)
     axes[0].set_ylabel("mean |output| of the layer")
-    axes[1].legend(fontsize=7, ncol=2)
+    fig.legend(*axes[1].get_legend_handles_labels(), fontsize=9, ncol=3, loc="outside lower center",
+               frameon=False)
     return fig
 
 
@@ -25,7 +26,7 @@ def width_curves(curve, ylabel, title, ymax=None):
     analysis's `curves` frame). The axis stops at `ymax` where given."""
     widths = sorted(curve.width.unique())
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(widths)))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.0), sharey=True)
     for ax, p in zip(axes, ("sp", "mup")):
         for color, w in zip(colors, widths):
             cw = curve[(curve.parameterization == p) & (curve.width == w)].sort_values("log2_lr")
@@ -35,13 +36,13 @@ def width_curves(curve, ylabel, title, ymax=None):
     finite = curve["mean"].dropna()
     top = finite.max() if ymax is None else min(finite.max(), ymax)
     axes[0].set_ylim(finite.min() - 0.05 * (top - finite.min()), top + 0.02 * (top - finite.min()))
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=9)
     return fig
 
 
 def optimum_against_width(gpt_optimum, mlp_optimum):
     """Left: our optimal LR against width, both sweeps; right, on its own axes: GPT-3's published LRs."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0))
     for p, marker in (("sp", "o"), ("mup", "s")):
         o = gpt_optimum[gpt_optimum.parameterization == p]
         ax.plot(o.width, 2 ** o.log2_lr_opt, marker=marker, label=f"ours: {PARAMETERIZATIONS[p]} (char GPT)")
@@ -51,10 +52,10 @@ def optimum_against_width(gpt_optimum, mlp_optimum):
     ax.set(xscale="log", yscale="log", xlabel="width", ylabel="optimal learning rate",
            title="our runs: optimum against width")
     ax.set_xscale("log", base=2)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     ax2.plot([row[2] for row in GPT3_TABLE_2_1], [row[3] for row in GPT3_TABLE_2_1], marker="D", color="k")
     for name, _, d, lr in GPT3_TABLE_2_1:
-        ax2.annotate(name.replace("GPT-3 ", ""), (d, lr), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax2.annotate(name.replace("GPT-3 ", ""), (d, lr), fontsize=9, xytext=(3, 3), textcoords="offset points")
     ax2.set(xscale="log", yscale="log", xlabel="d_model", ylabel="peak learning rate (Adam)",
             title="published: GPT-3, Table 2.1 (not our runs)")
     return fig

@@ -13,8 +13,9 @@ def _crosses(ax, x, y_at, color):
 def schedule_comparison(frame, history, best, total_steps):
     """Left: each policy's LR over the run (peak 1), drawn by the schedulers the loop steps. Middle: final test
     accuracy against the peak rate (seed 0; crosses: diverged). Right: test accuracy per epoch of each policy's
-    best run."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    best run. Two by two, the fourth place holding the legend: three panels abreast would shrink the text."""
+    fig, grid_axes = plt.subplots(2, 2, figsize=(7.9, 6.6))
+    axes, legend_ax = grid_axes.flat[:3], grid_axes.flat[3]
     colors = {label: f"C{i}" for i, label in enumerate(SCHEDULE_POLICIES)}
     for label, (schedule, args) in SCHEDULE_POLICIES.items():
         curve = schedules.lr_curve(schedule, total_steps, **args)
@@ -33,17 +34,17 @@ def schedule_comparison(frame, history, best, total_steps):
             run = history[history.id == best.loc[label, "id"]]
             axes[2].plot(run.epoch, 100 * run.test_acc, marker=".", color=colors[label], label=label)
     axes[2].set(xlabel="epoch", ylabel="test accuracy (%)", title="each at its best peak rate")
-    # one legend for the three panels, below them: the colours are the same throughout
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(SCHEDULE_POLICIES), fontsize=10,
-               frameon=False)
-    fig.set_layout_engine("tight", rect=(0, 0.08, 1, 1))
+    # one legend for the three panels: the colours are the same throughout
+    legend_ax.axis("off")
+    legend_ax.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=10, frameon=False,
+                     title="schedule")
     return fig
 
 
 def warmup_sweep(frame, best, seed_sd):
     """Left: final validation loss against the peak rate, one line per warmup fraction (seed 0; crosses:
     diverged). Right: each warmup's best loss, with the 2 sqrt 2 seed-SD margin the verdicts use."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw={"width_ratios": [1.5, 1]})
     grid = frame[frame.seed == 0].sort_values("lr")
     high = grid.loss.max() if grid.loss.notna().any() else 4.0
     for i, (warmup, group) in enumerate(grid.groupby("warmup")):

@@ -26,7 +26,7 @@ def range_test(ours, theirs, ours_rules, their_rules):
     finite = ours_loss[np.isfinite(ours_loss)]
     ax.set(xscale="log", xlabel="learning rate", ylabel="training loss",
            ylim=(finite.min() * 0.9, min(finite.max(), 2 * finite[0]) * 1.05))
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=9, ncol=2)
     return fig
 
 
@@ -50,7 +50,7 @@ def peak_sweep(peaks, constant, suggested):
     for value, names in agreeing_rules(suggested, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"range test, {names}")
     ax.set(xscale="log", xlabel="peak (or constant) learning rate", ylabel="final test accuracy (%)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return fig
 
 
@@ -63,7 +63,7 @@ def one_cycle_against_baseline(cycle, baseline, steps):
         ax.plot(c.step, c["mean"], label=f"{label} ({int(c['count'].max())} seeds)")
         ax.fill_between(c.step, c["mean"] - c["std"].fillna(0), c["mean"] + c["std"].fillna(0), alpha=0.25)
     ax.set(xlabel="iteration", ylabel="test accuracy (%)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return fig
 
 
@@ -82,5 +82,5 @@ def cycle_budget(budget, headline_steps, ours_label):
            ylabel="test accuracy minus the\nheadline cycle's (points)")
     ax.set_xticks([0.2, 0.6, 1, 2], ["1/5", "3/5", "1", "2"])
     ax.minorticks_off()
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="lower right")   # the curves rise to the right: their lower right is free
     return fig

@@ -24,13 +24,13 @@ def _heatmap(ax, panel, optimizer, vmin, vmax):
                 continue
             value = row.error.iloc[0]
             text = "div" if np.isnan(value) else f"{value:.1f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
+            ax.text(j, i, text, ha="center", va="center", fontsize=9,
                     color="white" if not np.isnan(value) and value > (vmin + vmax) / 2 else "black")
     for _, best in top_cells(panel).iterrows():
         ax.add_patch(plt.Circle((lams.index(best.log2_lambda_norm), lrs.index(best.log2_lr)), 0.42,
                                 fill=False, color="k", lw=1.2))
-    ax.set_xticks(range(len(lams)), ["0" if not np.isfinite(l) else f"$2^{{{l:g}}}$" for l in lams], fontsize=8)
-    ax.set_yticks(range(len(lrs)), [f"$2^{{{l:g}}}$" for l in lrs], fontsize=8)
+    ax.set_xticks(range(len(lams)), ["0" if not np.isfinite(l) else f"$2^{{{l:g}}}$" for l in lams], fontsize=9)
+    ax.set_yticks(range(len(lrs)), [f"$2^{{{l:g}}}$" for l in lrs], fontsize=9)
     ax.set(title=OPTIMIZER_LABELS[optimizer], xlabel="normalised weight decay $\\lambda_{norm}$",
            ylabel="initial learning rate")
     ax.axvline(0.5, color="white", lw=2)                             # the no-decay column stands apart
@@ -40,7 +40,7 @@ def _heatmap(ax, panel, optimizer, vmin, vmax):
 def heatmaps(cells):
     """The paper's Fig. 2: test error over LR x decay, one panel per optimizer, the 10 best circled."""
     vmin, vmax = colour_range(cells)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 9), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(7.9, 7.7), layout="constrained")
     for ax, optimizer in zip(axes.flat, OPTIMIZERS):
         image = _heatmap(ax, cells[cells.optimizer == optimizer], optimizer, vmin, vmax)
     fig.colorbar(image, ax=axes, shrink=0.5, label="test error (%)")
@@ -50,7 +50,7 @@ def heatmaps(cells):
 def best_decay_per_row(best_rows):
     """The best log2 lambda_norm on each LR row, per optimizer (coupled: slope -1; decoupled: flat); open
     markers for rows whose best sits on the grid's edge (a bound, not a measurement)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
     for optimizer, marker in zip(OPTIMIZERS, "os^D"):
         rows = best_rows[optimizer]
         x = rows.log2_lr - rows.log2_lr.max()
@@ -59,5 +59,5 @@ def best_decay_per_row(best_rows):
         ax.plot(x[~edge], rows.best[~edge], marker=marker, ls="none", color=line.get_color())
         ax.plot(x[edge], rows.best[edge], marker=marker, ls="none", color=line.get_color(), mfc="white")
     ax.set(xlabel="log$_2$ learning rate, relative to the row of the largest", ylabel="log$_2$ best $\\lambda_{norm}$")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return fig
