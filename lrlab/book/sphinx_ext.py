@@ -8,6 +8,7 @@
 - Each script once: sphinx-thebe 0.3.1 registers its inline configuration script once per reading
   of the sources, so pages carried it twice and the second copy failed ("Identifier 'THEBE_JS_URL'
   has already been declared"). The browser check (lrlab.book.browser) found all four.
+- The references' labels, author and year (lrlab.book.bibstyle).
 """
 import pathlib
 
@@ -36,6 +37,8 @@ def _each_script_once(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    from lrlab.book.bibstyle import register
+    register()   # the references' author-year labels (bibtex_default_style: lrlab)
     app.connect("config-inited", _configure)
     app.add_css_file("lrlab.css")
     # early: a handler that returns a template name ends the event (emit_firstresult) before later ones
