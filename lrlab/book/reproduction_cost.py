@@ -1,6 +1,8 @@
 """The reproduction-cost page's analysis: what the committed runs cost, how fast the loop trains per
 model (the bench records), what running many at once buys, what the GPU queue still needs, and the
 book's cost goals against the records. Read through the store, like every page."""
+import re
+
 import pandas as pd
 
 from lrlab.results import Store
@@ -60,6 +62,34 @@ def bench_table(bench):
     )[list(BENCH_COLUMNS)]
     table.columns = list(BENCH_COLUMNS.values())
     return table
+
+
+def single_run_rows(bench):
+    """The bench rows of one run at a time (not the stacked or many-models rows)."""
+    return bench[~bench["mode"].str.contains("stack of|models")]
+
+
+def bench_overview(bench):
+    """One row per model and batch, one column per device: the fastest single-run mode's speed, with its
+    share of the device's peak where known. The page's summary of `bench_table`'s many rows."""
+    single = single_run_rows(bench)
+    best = single.loc[single.groupby(["model", "batch_size", "device"]).per_s.idxmax()]
+    cell = best.per_s.map("{:,.0f}".format) + best.peak_fraction.map(_peak_words)
+    table = (best.assign(cell=cell, row=best.model + " @ " + best.batch_size.astype(str) + " (" + best.unit + "/s)")
+             .pivot(index="row", columns="device", values="cell").fillna("-"))
+    order = sorted(table.index, key=lambda r: (re.match(r"[a-z]+", r).group(), _size_of(r)))
+    return table.loc[order].rename_axis(index="model @ batch", columns=None).reset_index()
+
+
+def _peak_words(fraction):
+    return "" if pd.isna(fraction) else " (<0.1%)" if fraction < 0.0005 else f" ({100 * fraction:.1f}%)"
+
+
+def _size_of(row):
+    """'mlp-1024 @ 64 (images/s)' -> (1024, 64), for ordering rows by model size then batch."""
+    name, batch = row.split(" @ ")
+    size = name.rsplit("-", 1)[-1] if "-" in name else name.lstrip("resnet")
+    return int(size) if size.isdigit() else 0, int(batch.split(" ")[0])
 
 
 def bench_summary(bench):
