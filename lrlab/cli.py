@@ -73,8 +73,9 @@ def _unpack(args):
 
 
 def _notebooks(args):
-    from lrlab.notebooks import run_chapters
-    for out in run_chapters(args.names, args.profile, args.results, args.allow_training):
+    from lrlab.notebooks import parse_value, run_chapters
+    knobs = {key: parse_value(value) for key, value in args.parameter}
+    for out in run_chapters(args.names, args.profile, args.results, args.allow_training, knobs=knobs):
         print(f"wrote {out}")
 
 
@@ -201,6 +202,9 @@ def parser():
                    help="auto: full where all its runs are recorded, else quick")
     s.add_argument("--results", default="results")
     s.add_argument("--allow-training", action="store_true", help="train missing runs instead of failing")
+    s.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set another parameter of the pages, as papermill -p does (an exercise's, e.g. "
+                   "-p exercise_curvature 100)")
     s.set_defaults(run=_notebooks)
 
     s = sub.add_parser("check-book", help="open every page of the built book in headless Chromium and list "

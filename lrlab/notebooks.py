@@ -26,7 +26,10 @@ def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None):
     tmp = out.with_suffix(".partial.ipynb")   # never leave a half-executed page where the book reads
     nb = pm.execute_notebook(nb, str(tmp), parameters=parameters or {}, kernel_name="python3",
                              cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=timeout)
-    nb.cells = _parameters_into_rerun_box(nb.cells, pathlib.Path(src).stem, {**_defaults(nb), **(parameters or {})})
+    defaults = _defaults(nb)
+    changed = {k: v for k, v in (parameters or {}).items() if k not in OWN_OPTIONS and v != defaults.get(k)}
+    nb.cells = _parameters_into_rerun_box(nb.cells, pathlib.Path(src).stem, {**defaults, **(parameters or {})},
+                                          changed)
     nbformat.write(nb, str(out))
     tmp.unlink(missing_ok=True)
     return out
@@ -45,15 +48,53 @@ def _defaults(nb):
     return {}
 
 
+def page_parameters(name):
+    """The parameters of chapter `name` (a notebooks/ stem) and their values in the book."""
+    import jupytext
+    available = chapters()
+    return _defaults(jupytext.read(available[check_choice("chapter", name, available)]))
+
+
+def parse_value(text):
+    """A -p value as the page's Python would read it: 100 -> 100, 1e-2 -> 0.01, True, "cosine" (a
+    word that is not a Python literal stays a string, as with papermill -p)."""
+    import ast
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+OWN_OPTIONS = {"profile": "--profile", "results": "--results", "allow_training": "--allow-training"}
+
+
+def check_knobs(name, knobs):
+    """`knobs` ({parameter: value}) for chapter `name`, each a parameter of its page and of the type
+    its value in the book has (an int where a float is expected is fine)."""
+    defaults = page_parameters(name)
+    for key, value in knobs.items():
+        if key in OWN_OPTIONS:
+            raise LrlabError(f"parameter {key} is set by lrlab notebooks' own option {OWN_OPTIONS[key]}, not -p")
+        check_choice(f"parameter of {name}", key, [k for k in defaults if k not in OWN_OPTIONS])
+        want = type(defaults[key])
+        fits = isinstance(value, want) or (want is float and isinstance(value, int) and not isinstance(value, bool))
+        if not fits:
+            raise LrlabError(f"parameter {key} of {name} takes a {want.__name__} (the book's value is "
+                             f"{defaults[key]!r}), got {value!r}")
+    return {k: float(v) if isinstance(defaults[k], float) else v for k, v in knobs.items()}
+
+
 def _python_literal(value):
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
-def rerun_box(name, parameters):
-    """A collapsed box that says how to rerun the page `name` (a notebooks/ stem), with these parameters."""
+def rerun_box(name, parameters, changed=None):
+    """A collapsed box that says how to rerun the page `name` (a notebooks/ stem), with these parameters
+    (`changed`: those not at the book's values besides profile, results and allow_training)."""
     import shlex
     said = ", ".join(f"`{k} = {_python_literal(v)}`" for k, v in parameters.items())
     flags = " ".join(f"-p {k} {shlex.quote(str(v))}" for k, v in parameters.items())
+    knobs = "".join(f" -p {k} {shlex.quote(str(v))}" for k, v in (changed or {}).items())
     profile = parameters.get("profile", "auto")
     return f""":::{{admonition}} Rerun this page
 :class: dropdown
@@ -63,9 +104,9 @@ From the repository root, with `.venv` active:
 
 ```bash
 # this page again, from the records
-lrlab notebooks {name} --profile {profile}
+lrlab notebooks {name} --profile {profile}{knobs}
 # at the small scale, training on a laptop's CPU whatever quick runs are missing
-lrlab notebooks {name} --profile quick --allow-training
+lrlab notebooks {name} --profile quick --allow-training{knobs}
 ```
 
 or with jupytext and papermill directly, which take the same parameters:
@@ -81,7 +122,7 @@ jupytext --to ipynb --output - notebooks/{name}.md | \\
 :::"""
 
 
-def _parameters_into_rerun_box(cells, name, parameters):
+def _parameters_into_rerun_box(cells, name, parameters, changed=None):
     """The page without its parameters cells (papermill's injected one too), and the rerun box where
     they stood: a reader meets prose first, a student still finds the knobs."""
     import nbformat
@@ -89,25 +130,29 @@ def _parameters_into_rerun_box(cells, name, parameters):
     for cell in cells:
         if set(cell.metadata.get("tags", [])) & set(PARAMETER_TAGS):
             if not boxed:
-                kept.append(nbformat.v4.new_markdown_cell(rerun_box(name, parameters)))
+                kept.append(nbformat.v4.new_markdown_cell(rerun_box(name, parameters, changed)))
                 boxed = True
             continue
         kept.append(cell)
     return kept
 
 
-def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATED, log=print):
+def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATED, log=print, knobs=None):
+    """Execute chapters `names` (all when empty) at `profile`; `knobs` ({parameter: value}, papermill's
+    -p) set other parameters of the pages, such as an exercise's, checked against each page's own."""
     if not NOTEBOOKS.is_dir():   # an installed (non-editable) lrlab carries the package, not the book's sources
         raise LrlabError(f"lrlab notebooks needs the book's sources, and {NOTEBOOKS} does not exist: run it "
                          "in a clone of the repository, installed with `pip install -e .`")
     available = chapters()
     for name in names or available:
         check_choice("chapter", name, available)
+        check_knobs(name, knobs or {})   # every page's knobs before any page runs
     outs = []
     for name in names or available:
         # relative to notebooks/, where the chapter runs: no local path lands in the book
         results_rel = os.path.relpath(pathlib.Path(results).resolve(), NOTEBOOKS)
-        params = dict(profile=profile, results=results_rel, allow_training=allow_training)
+        params = dict(profile=profile, results=results_rel, allow_training=allow_training,
+                      **check_knobs(name, knobs or {}))
         log(f"executing {name} (profile={profile})")
         try:
             outs.append(run_notebook(available[name], out_dir, params))

@@ -1,4 +1,5 @@
 """Each chapter executes through papermill at profile=smoke, and the book builds with -W."""
+import json
 import os
 import pathlib
 import shutil
@@ -7,6 +8,7 @@ import sys
 
 import pytest
 
+from lrlab.book.exercises import page_knobs
 from lrlab.notebooks import ROOT, chapters, run_chapters
 
 pytestmark = pytest.mark.book
@@ -19,9 +21,11 @@ def smoke_book(tmp_path_factory, data_root):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, book / name)
     shutil.copytree(ROOT / "book", book / "book", ignore=shutil.ignore_patterns("_generated"))
+    (book / "lrlab").symlink_to(ROOT / "lrlab")   # the pages show the package's code (literalinclude)
     os.environ.setdefault("LRLAB_DATA", str(data_root))
-    run_chapters(None, "smoke", book / "results", allow_training=True,
-                 out_dir=book / "book" / "_generated", log=lambda m: None)
+    for name in chapters():   # each with the knobs its exercises turn: every exercise's command runs
+        run_chapters([name], "smoke", book / "results", allow_training=True,
+                     out_dir=book / "book" / "_generated", log=lambda m: None, knobs=page_knobs(name))
     return book
 
 
@@ -40,6 +44,18 @@ def test_each_page_trades_its_parameters_cell_for_a_rerun_box_with_its_parameter
         assert len(boxes) == 1, name
         assert f"lrlab notebooks {name} --profile smoke" in boxes[0]
         assert "-p profile smoke -p results " in boxes[0] and "-p allow_training True" in boxes[0]
+
+
+def test_every_exercise_shows_the_result_of_the_knob_it_turns(smoke_book):
+    import nbformat
+    for name in chapters():
+        nb = nbformat.read(smoke_book / "book" / "_generated" / f"{name}.ipynb", as_version=4)
+        shown = json.dumps([c.get("outputs", []) for c in nb.cells])
+        for knob, value in page_knobs(name).items():
+            assert f"`{knob} = {value!r}`" in shown, (name, knob)
+        if page_knobs(name):   # the rerun box repeats the turned knobs
+            box = next(c.source for c in nb.cells if "Rerun this page" in c.source)
+            assert all(f" -p {k} " in box for k in page_knobs(name))
 
 
 def test_every_chapter_is_in_the_toc():

@@ -213,3 +213,76 @@ def test_no_break_is_read_without_a_flat_stretch_below_it():
                               batch_size=128, micro_batch=None))
     _, words = ls.noise_summary(noise, 10 / 3, rule)
     assert words.endswith("Our curve has no flat stretch to break from (above), so no batch of ours is set beside them.")
+
+
+# -- the exercises' knobs: each changes what the rule reads, and leaves the book's reading at its default
+
+def test_the_error_window_can_be_widened_in_the_papers_proportion_up_to_the_whole_run():
+    assert ls.final_epochs(10, of_90=5) == ls.final_epochs(10) == 1
+    assert ls.final_epochs(10, of_90=45) == 5 and ls.final_epochs(30, of_90=45) == 15
+    assert ls.final_epochs(10, of_90=90) == 10 and ls.final_epochs(10, of_90=500) == 10
+    assert ls.final_epochs(10, of_90=0) == 1
+
+
+def test_the_break_rules_margin_is_a_number_of_pooled_sds():
+    # pooled SD 0.99; 512 sits 2.5 above the reference: beyond 2 SDs (1.98), within 3 (2.97)
+    _, batches = sweep_of({64: [19.3, 20.7], 128: [19.3, 20.7], 256: [20.3, 21.7], 512: [21.8, 23.2],
+                           1024: [29.3, 30.7]})
+    book, wide = ls.find_break(batches), ls.find_break(batches, sds=3.0)
+    assert book.sds == 2.0 and book.threshold == pytest.approx(2 * 0.99, abs=0.002) and book.batch == 512
+    assert wide.threshold == pytest.approx(3 * 0.99, abs=0.003) and wide.batch == 1024 and wide.largest_ok == 512
+    assert ls.Break(10.0, 0.5, 256, 128, True).threshold == 1.0      # the default margin: 2 SDs
+    # the flat test reads the same margin: batch 32 is 2.1 points ahead of 128, within 3 SDs, beyond 2
+    _, steep = sweep_of({32: [65.15, 66.55], 64: [65.5, 66.9], 128: [67.25, 68.65], 256: [69.4, 70.8],
+                         512: [72.35, 73.75]})
+    assert ls.find_break(steep).flat is False and ls.find_break(steep, sds=3.0).flat is True
+    table = ls.margin_table(steep, ls.find_break(steep)).set_index("batch")
+    assert table.loc["32", "above the reference (points)"] == pytest.approx(-2.1)
+    assert table.loc["32", "in pooled SDs"] == pytest.approx(-2.1 / 0.98995, abs=1e-3)
+    # the claim's word over margins: not resolved (no flat stretch), then contradicted (256 breaks), confirmed
+    spans = ls.words_by_margin(steep)
+    assert [w for _, _, w in spans] == ["not resolved", "contradicted", "confirmed"]
+    assert spans[0][1] == pytest.approx(2.1 / 0.98995, abs=1e-3) and spans[-1][1] == 6.0
+    assert ls.words_by_margin(sweep_of({128: [20.0], 256: [25.0]})[1]) == []   # one seed: no margin
+
+
+def test_each_rule_gives_its_rate_and_the_gradual_warmup_its_steps_at_a_batch():
+    rates, steps = ls.rates_at(8192, "full")
+    assert steps == 30 * (50_000 // 8192) == 180
+    r = rates.set_index("rule")
+    linear, sqrt, none = r.loc["linear, gradual warmup"], r.loc["square root, gradual warmup"], r.loc["none (LR 0.1)"]
+    assert linear["peak LR"] == pytest.approx(6.4) and sqrt["peak LR"] == pytest.approx(0.8) and none["peak LR"] == 0.1
+    assert linear["warmup steps"] == sqrt["warmup steps"] == 30 and none["warmup steps"] == 0
+    assert linear["LR at step 0"] == pytest.approx(0.1) and linear["LR halfway through the warmup"] == pytest.approx(3.25)
+    assert sqrt["LR halfway through the warmup"] == pytest.approx(0.45) and math.isnan(none["LR halfway through the warmup"])
+    assert linear["LR at the last step"] == pytest.approx(6.4e-3)
+    rates, steps = ls.rates_at(8192, "quick")          # larger than the quick training set: no step
+    assert steps == 0 and rates["LR at step 0"].isna().all()
+
+
+def test_the_verdict_is_read_over_every_window_of_final_epochs():
+    def run(batch, seed, errors):
+        record = made_up(batch, errors[-1], seed=seed, epochs=len(errors))
+        for h, e in zip(record["history"], errors):
+            h["test_acc"] = 1 - e / 100
+        return record
+    # the last epoch: 256 holds 128's error; the first: 256 is 10 points behind, so the two-epoch median breaks
+    records = [run(32, 0, [17.3, 18.3]), run(32, 1, [18.7, 19.7]), run(128, 0, [19.3, 19.3]), run(128, 1, [20.7, 20.7]),
+               run(256, 0, [29.3, 19.3]), run(256, 1, [30.7, 20.7])]
+    readings = ls.final_epochs_readings(records, 2)
+    assert list(readings["linear scaling"]) == ["confirmed", "contradicted"]
+    assert list(readings["first batch that climbs"]) == ["none", "256"] and list(readings["holds up to"]) == ["256", "128"]
+    assert list(readings["best smaller batch's lead"]) == pytest.approx([1.0, 1.5])
+    assert ls.word_spans(readings["final epochs"], readings["linear scaling"]) == [(1, 1, "confirmed"), (2, 2, "contradicted")]
+    assert ls.word_spans([1, 2, 3], ["a", "a", "b"]) == [(1, 2, "a"), (3, 3, "b")]
+    assert ls.spans_words(ls.word_spans([1, 2, 3], ["a", "a", "b"]), "final epochs") == (
+        "**a** from 1 to 2 final epochs; **b** for 3 final epochs")
+    assert ls.lead_words(readings, 1).startswith("The best batch below 128 leads it by 1.00 points over the book's "
+                                                 "window and by 1.50 over the whole run: in these runs the small batches "
+                                                 "are ahead early")
+    assert ls.lead_words(ls.final_epochs_readings(records[2:], 2), 1) == ""      # no batch below the reference
+
+
+def test_the_errors_per_batch_in_words():
+    _, batches = sweep_of({128: [19.3, 20.7], 256: [24.3, 25.7]}, diverged={(256, 0), (256, 1)})
+    assert ls.error_words(batches) == "Mean test error over seeds: 20.0% at batch 128, diverged at 256."

@@ -74,6 +74,41 @@ def test_a_shift_counts_beyond_twice_its_seed_noise_and_half_an_octave():
                          "The GPT").word == CONTRADICTED
 
 
+def test_a_stricter_or_looser_shift_rule_moves_the_threshold_and_says_so():
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+    frame = jittered(SP_DRIFTS, {0: 0.0, 1: 0.05})   # SP moves 2 octaves, muP 0.2, seed noise about 0.035
+    book = width.shift_tests(frame, "final_train_loss")
+    assert book == width.shift_tests(frame, "final_train_loss", width.MIN_SHIFT, width.NOISE_MULTIPLE)
+    assert width.verdict(book, "The MLP").word == CONFIRMED
+    # no floor: muP's 0.2 octaves is beyond twice its seed noise, so muP's optimum "moves" too
+    loose = width.shift_tests(frame, "final_train_loss", min_shift=0.0)
+    assert loose["mup"]["threshold"] == pytest.approx(2 * loose["mup"]["noise"]) and loose["mup"]["moves"]
+    v = width.verdict(loose, "The MLP", min_shift=0.0)
+    assert v.word == CONTRADICTED and "and 0 octave" in v.rule
+    # a multiple so large that 2 octaves is within it: nothing moves
+    strict = width.shift_tests(frame, "final_train_loss", noise_multiple=100.0)
+    assert strict["sp"]["threshold"] == pytest.approx(100 * strict["sp"]["noise"]) and strict["sp"]["threshold"] > 2
+    assert not strict["sp"]["moves"]
+    v = width.verdict(strict, "The MLP", noise_multiple=100.0)
+    assert v.word == NOT_RESOLVED and "100 times its seed noise" in v.text
+
+
+def test_the_cost_of_one_rate_for_every_width_is_where_the_shared_band_begins():
+    frame = sweep({("sp", 256): -3.0, ("sp", 1024): -5.0, ("mup", 256): -4.0, ("mup", 1024): -4.0}, depth=1.0)
+    costs = width.transfer_cost(frame, "final_train_loss")
+    assert costs["mup"] == (0.0, -4.0)
+    # SP: at -4 both widths are one octave off their best, loss 1.1 against 1.0
+    assert costs["sp"][0] == pytest.approx(0.1) and costs["sp"][1] == -4.0
+    assert width.shared_band(frame, "final_train_loss", tol=0.099)["sp"] == []
+    assert width.shared_band(frame, "final_train_loss", tol=0.101)["sp"] == [-4.0]
+    assert "within 10.1% of its own best" in width.band_note(frame, "final_train_loss", "the MLP", tol=0.101)
+    note = width.cost_note(frame, "final_train_loss", "the MLP")
+    assert "SP 10.0% (at log₂ LR -4)" in note and "muP 0.0% (at log₂ LR -4)" in note
+    diverged = {("sp", 1024, k): "diverged" for k in range(-8, 0)}   # one width never trained: no shared rate
+    assert np.isnan(width.transfer_cost(sweep({("sp", 256): -3.0, ("sp", 1024): -5.0}, status=diverged),
+                                        "final_train_loss")["sp"][0])
+
+
 def test_one_seed_gives_no_verdict():
     from lrlab.verdict import NOT_RESOLVED
     tests = width.shift_tests(sweep(SP_DRIFTS), "final_train_loss")
@@ -135,6 +170,14 @@ def test_the_readout_growth_compares_the_widest_to_the_narrowest_at_the_third_st
     assert width.readout_growth(coords) == pytest.approx(4.0)
 
 
+def test_the_readout_growth_can_be_read_at_any_recorded_step():
+    coords = pd.DataFrame([dict(width=w, module="readout", t=t, l1=l1 * t) for w, l1 in ((256, 1.0), (1024, 4.0))
+                           for t in (1, 3)] + [dict(width=1024, module="readout", t=1, l1=-3.0)])
+    assert width.readout_growth(coords, t=1) == pytest.approx(0.5 / 1.0)   # 1024's t=1 mean is (4 - 3) / 2
+    assert width.readout_growth(coords) == pytest.approx(4.0)
+    assert np.isnan(width.readout_growth(coords, t=5))                      # a step the check did not run
+
+
 def test_the_comparison_table_quotes_the_shifts_as_factors():
     frame = sweep(SP_DRIFTS)
     gpt = frame.assign(final_test_loss=frame.final_train_loss)
@@ -162,6 +205,10 @@ def test_the_width_exponent_is_the_log_log_slope_with_its_seed_error():
     assert slope == pytest.approx(-0.5) and se == pytest.approx(0.4 / np.sqrt(8))
     assert np.isnan(width.width_exponent(optimum, "sp")[1])
     assert width.published_width_exponent() == pytest.approx(-0.77, abs=0.01)   # GPT-3, Table 2.1
+    # a fit without its narrowest width: the line through the rest, its error from fewer, closer widths
+    slope, se = width.width_exponent(optimum[optimum.width > 64], "sp", sd=0.4)
+    assert slope == pytest.approx(-0.5) and se == pytest.approx(0.4 / np.sqrt(2))
+    assert all(np.isnan(width.width_exponent(optimum[optimum.width > 256], "sp", sd=0.4)))   # one width: no slope
 
 
 def test_the_minimums_note_names_what_falls_short_of_the_papers_minimums():

@@ -190,3 +190,78 @@ def test_the_two_grids_are_compared_step_by_step():
     theirs = record(trace=[dict(t, lr=t["lr"] * 1.02) for t in ours["trace"][:150]])
     assert sc.grid_offset(ours, theirs) == pytest.approx(0.02 / 1.02)
     assert sc.grid_offset(ours, ours) == 0.0
+
+
+# -- what the chapter's exercises turn (each at the book's value by default)
+
+def test_the_reach_rule_widens_with_a_noise_multiple_and_says_where_each_verdict_flips():
+    base = [record(acc=a, seed=s, steps=2000) for s, a in enumerate((0.570, 0.572))]
+    cycle = [record(acc=a, seed=s, steps=500) for s, a in enumerate((0.52, 0.53))]
+    numbers, verdict = sc.headline(cycle, base, 500)
+    assert verdict.word == "contradicted" and "more than the two runs' seed spreads together" in verdict.text
+    assert sc.headline(cycle, base, 500, noise_multiple=1.0)[1] == verdict   # the book's rule by default
+    gap, noise = numbers["cycle_mean"] - numbers["base_mean"], numbers["noise"]
+    flip = sc.flip_multiple(gap, noise)
+    assert flip == pytest.approx(-gap / noise) and flip > 1
+    assert sc.headline(cycle, base, 500, noise_multiple=0.99 * flip)[1].word == "contradicted"
+    wide = sc.headline(cycle, base, 500, noise_multiple=1.01 * flip)[1]
+    assert wide.word == "confirmed" and wide.rule == sc.REACH_RULE
+    assert f"more than 2 times the two runs' seed spreads together ({2 * noise:.2f})" in sc.headline(
+        cycle, base, 500, noise_multiple=2.0)[1].text
+    assert sc.flip_multiple(0.5, 1.0) == 0.0 and sc.flip_multiple(-1.0, 0.0) == math.inf
+    assert math.isnan(sc.flip_multiple(float("nan"), 1.0))
+
+    budget = [record(acc=a, steps=n) for a, n in ((0.26, 100), (0.42, 300), (0.52, 500), (0.585, 1000))]
+    frame, words = sc.budget_against_baseline(budget, base, cycle)
+    assert sc.budget_against_baseline(budget, base, cycle, noise_multiple=1.0)[1] == words
+    assert sc.budget_verdict(frame).word == "contradicted"
+    to_unresolved, to_confirmed = sc.budget_flips(frame)
+    spreads = frame.noise.iloc[0]
+    assert to_unresolved == pytest.approx(-frame.gap.iloc[2] / spreads)     # the 1/4 cycle reaches first
+    assert to_confirmed == pytest.approx(-frame.gap.iloc[1] / spreads)      # 3/20 is the longest within 15%
+    wider, _ = sc.budget_against_baseline(budget, base, cycle, noise_multiple=1.01 * to_unresolved)
+    assert list(wider.reaches) == [False, False, True, True] and sc.budget_verdict(wider).word == "not resolved"
+    widest, _ = sc.budget_against_baseline(budget, base, cycle, noise_multiple=1.01 * to_confirmed)
+    assert sc.budget_verdict(widest).word == "confirmed"
+    assert all(math.isnan(x) for x in sc.budget_flips(None))
+
+
+def test_the_range_test_read_with_another_smoothing_moves_the_suggestions_and_their_verdicts():
+    peaks = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.5, 0.7), (1.0, 0.8), (2.0, 0.75))])
+    constant = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.0125, 0.4), (0.025, 0.5), (0.05, 0.6), (0.1, 0.5))])
+    ours = range_record(0.5)
+    book = sc.rules_at_smoothing(ours, peaks, constant)
+    mine, _, _ = sc.range_rules(ours, ours)
+    assert list(book["suggested LR (the book's smoothing)"]) == [mine[r] for r in sc.RULES]
+    assert list(book["suggested LR (this smoothing)"]) == [mine[r] for r in sc.RULES]
+    assert list(book.verdict) == [sc.rule_verdict(sc.where_rules_fall(mine, peaks, constant), r).word
+                                  for r in ("steepest", "min_over_10")] + ["—"]
+    # heavier smoothing lags the moving average: the smoothed minimum, and min/10 with it, moves up
+    heavy = sc.rules_at_smoothing(ours, peaks, constant, beta=0.99).set_index("rule")
+    assert heavy.loc["min/10", "suggested LR (this smoothing)"] > 1.1 * heavy.loc["min/10", "suggested LR (the book's smoothing)"]
+    assert heavy.loc["min/10", "x the best constant rate"] == pytest.approx(
+        heavy.loc["min/10", "suggested LR (this smoothing)"] / 0.05)
+
+
+def test_the_band_that_counts_as_training_draws_each_sweeps_edge():
+    peaks = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((1.0, 0.80), (2.0, 0.765), (4.0, 0.72), (8.0, 0.1))])
+    constant = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.25, 0.60), (0.5, 0.56), (1.0, 0.45))]
+                           + [record(lr=2.0, status="diverged")])
+    table = sc.trains_table(peaks, constant).set_index("sweep")
+    assert table.loc["one-cycle peaks", "largest rate that trains"] == 4.0 == sc.largest_that_trains(peaks)
+    assert table.loc["one-cycle peaks", "floor (%)"] == pytest.approx(70.0)
+    assert table.loc["constant rates", "largest rate that trains"] == 0.5
+    assert (table.loc["constant rates", "next rate up"], table.loc["constant rates", "its accuracy (%)"]) == (1.0, pytest.approx(45.0))
+    narrow = sc.trains_table(peaks, constant, within=5).set_index("sweep")
+    assert narrow.loc["one-cycle peaks", "largest rate that trains"] == 2.0
+    assert narrow.loc["constant rates", "largest rate that trains"] == 0.5
+    wide = sc.trains_table(peaks, constant, within=20).set_index("sweep")
+    assert wide.loc["constant rates", "largest rate that trains"] == 1.0
+    assert wide.loc["constant rates", "next rate up"] == 2.0 and math.isnan(wide.loc["constant rates", "its accuracy (%)"])
+    assert (wide.loc["one-cycle peaks", "next rate up"], wide.loc["one-cycle peaks", "its accuracy (%)"]) == (
+        8.0, pytest.approx(10.0))
+    # the run whose side of the band the smallest change would flip: 0.5 at 56%, 1 point inside a floor of 55
+    assert sc.closest_to_floor(peaks, constant, within=5) == ("constant rates", 0.5, pytest.approx(1.0))
+    assert sc.closest_to_floor(peaks, constant) == ("one-cycle peaks", 4.0, pytest.approx(2.0))
+    nothing = sc.lr_sweep([record(lr=1.0, status="diverged")])
+    assert sc.closest_to_floor(nothing, nothing)[0] is None

@@ -1,4 +1,5 @@
 """The weight-decay chapter's declaration: the paper's normalised decay and the grid it promises."""
+import inspect
 import math
 from collections import Counter
 
@@ -183,3 +184,83 @@ def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_fro
                       dict(improvement=-0.4, improvement_sd=2.0, log2_lr=-10), resolved=False, claims=claims)
     assert list(table.verdict) == ["not resolved", "not resolved", "confirmed", "not resolved", "confirmed",
                                    "contradicted", "not resolved"]
+
+
+# -- what the chapter's exercises compute
+
+def diagonal_or_not(o, k, j, seed=0):
+    """Coupled optimizers' best log2 lambda_norm is -10 - log2 LR (on the grid for LRs 2^-7 .. 2^-2), decoupled
+    ones' -5; no decay is worse than any decayed cell."""
+    best = (-10.0 - k) if o in ("sgd", "adam") else -5.0
+    return 40.0 if j is None else 20 + (j - best) ** 2
+
+
+def test_the_good_regions_tilt_is_minus_one_on_a_diagonal_zero_when_axis_aligned_and_zero_over_the_whole_grid():
+    cells = wd.grid_cells(made_up_grid(diagonal_or_not))
+    tilt = wd.good_region_tilt(cells, top=6)
+    assert tilt.tilt["sgd"] == pytest.approx(-1) and tilt.tilt["adam"] == pytest.approx(-1)
+    assert tilt.tilt["sgdw"] == pytest.approx(0) and tilt.tilt["adamw"] == pytest.approx(0)
+    assert list(tilt["reads as"]) == ["coupled", "decoupled", "coupled", "decoupled"]
+    whole = wd.good_region_tilt(cells, top=100)                  # every cell: the rectangle, flat whatever the errors
+    assert np.allclose(whole.tilt, 0) and (whole["cells with decay"] == 36).all()
+    one_row = wd.good_region_tilt(cells, top=1)                  # one learning rate: no line to fit
+    assert one_row["reads as"].eq("unmeasured").all()
+    table = wd.tilt_readings(cells, (6, 100))
+    assert table["6 best cells"]["sgd"] == "-1.00 ± 0.00: coupled"
+    assert wd.moving_readings(cells, (6, 100)) == ["SGD + L2", "Adam + L2"]
+
+
+def test_the_noise_rules_threshold_opens_the_gate_and_then_the_slopes_are_read():
+    def quiet(o, k, j, s):
+        return 20 + (diagonal_or_not(o, k, j) - 20) / 10 + 2 * s if j is not None else 23 + 2 * s
+    cells = wd.grid_cells(made_up_grid(quiet, seeds=(0, 1)))
+    assert wd.decay_against_noise(cells, 60.0)["resolved"] is False
+    assert wd.decay_against_noise(cells, 60.0, signal=0.1)["resolved"] is True
+
+    class Chapter:   # what `verdicts` reads of a chapter
+        def runs(self, part):
+            return made_up_grid(quiet, seeds=(0, 1))
+
+        def has(self, part):
+            return False
+
+        def profile_of(self, part):
+            return "quick"
+    assert wd.verdicts(Chapter())["coupling"].word == "not resolved"
+    assert wd.verdicts(Chapter(), signal=0.1)["coupling"].word == "confirmed"
+
+
+def test_whether_the_verdict_hinges_on_the_noise_rules_threshold_is_said_in_words():
+    assert "does not hinge" in wd.gate_words(0.7)
+    assert "a bar of 1 would open the gate" in wd.gate_words(1.2)
+    assert wd.gate_words(2.0).startswith("The gate is open")
+    assert "not measured" in wd.gate_words(float("nan"))
+
+
+def test_torch_receives_lambda_for_l2_and_lambda_over_the_lr_for_decoupled_decay():
+    table = wd.torch_weight_decays(2.0 ** -5, [128, 512], 200, 8).set_index("batch b")
+    lam = table["λ (the paper)"]
+    assert lam[128] == pytest.approx(2.0 ** -5 * wd.lambda_per_unit_norm(128, 200, 8))
+    assert lam[512] == pytest.approx(2 * lam[128])                                    # sqrt(512 / 128)
+    assert np.allclose(table["torch SGD"], lam) and np.allclose(table["torch Adam"], lam)
+    assert np.allclose(table["lrlab SGDW at α = 2^-4"], lam * 16)
+    assert np.allclose(table["torch AdamW at α = 2^-10"], lam * 1024)
+
+
+def test_l2_is_decoupled_decay_rescaled_by_the_lr_for_plain_sgd_but_not_with_momentum():
+    plain = wd.l2_against_decoupled(0.1, 0.002, 0.0, steps=500)
+    assert plain["gap"] < 1e-12 and plain["l2"] == pytest.approx(plain["decay_alone"])
+    assert plain["decay_alone"] == pytest.approx((1 - 2e-4) ** 500)
+    heavy = wd.l2_against_decoupled(0.1, 0.002, 0.9, steps=500)
+    assert heavy["sgdw"] == pytest.approx(heavy["decay_alone"])   # a flat weight's momentum buffer stays zero
+    assert heavy["l2"] < heavy["decay_alone"] ** 5                # the buffer sums the L2 term: ~1/(1 - mu) stronger
+
+
+def test_the_exercises_knobs_default_to_the_chapters_own_values():
+    from lrlab.notebooks import page_parameters
+    knobs = page_parameters("04_weight_decay")
+    declared = wd.runs("quick")
+    assert knobs["exercise_decay_signal"] == wd.DECAY_SIGNAL
+    assert knobs["exercise_batch"] == declared[0].batch_size
+    assert {r.momentum for r in declared if r.optimizer in ("sgd", "sgdw")} == {knobs["exercise_momentum"]}
+    assert knobs["exercise_circled"] == inspect.signature(wd.top_cells).parameters["k"].default

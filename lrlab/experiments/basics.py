@@ -115,6 +115,14 @@ def sweep_summary(runs):
                 best_lr_momentum=float(best[0.9].lr) if 0.9 in best else float("nan"))
 
 
+def sweep_words(runs):
+    """The sweep's best and first diverging rates in two sentences (an exercise's answer)."""
+    best = sweep_summary(runs.sort_values("lr"))
+    return (f"Plain SGD trains best at {best['best_lr_plain']:.4g} and {divergence_words(runs, 0.0, 'first diverges at')}; "
+            f"with momentum 0.9 the best rate is {best['best_lr_momentum']:.4g} and "
+            f"{divergence_words(runs, 0.9, 'divergence starts at')}.")
+
+
 def stability_words(runs, quadratic_plain, quadratic_momentum, momentum=0.9):
     """Whether momentum moves the divergence threshold the same way on the quadratic (thresholds
     measured there, plain and with `momentum`) and in the network (the first diverging rate of each),

@@ -126,9 +126,10 @@ PAPER_FIG_3 = {128: (23.49, 0.12), 256: (23.60, 0.12), 512: (23.48, 0.09), 1024:
 RULE_NAMES = {"linear": "linear, gradual warmup", "sqrt": "square root, gradual warmup", "none": "none (LR 0.1)"}
 
 
-def final_epochs(epochs):
-    """How many final epochs the error is the median over: the paper's final 5 of 90, in proportion."""
-    return max(1, round(epochs * 5 / 90))
+def final_epochs(epochs, of_90=5):
+    """How many final epochs the error is the median over: the paper's final 5 of 90, in proportion
+    (`of_90` of the paper's 90 epochs, in proportion; at least one, at most all `epochs`)."""
+    return min(epochs, max(1, round(epochs * of_90 / 90)))
 
 
 def final_error(record, n_final):
@@ -161,8 +162,8 @@ def by_batch(sweep):
 @dataclass(frozen=True)
 class Break:
     """Where the linear rule stops holding: the first batch above the reference whose mean error exceeds
-    the reference's by more than twice the seed SD pooled over batches, or that has a diverged seed.
-    With one seed per batch the margin is unknown (NaN) and only divergence breaks.
+    the reference's by more than twice (`sds` times) the seed SD pooled over batches, or that has a
+    diverged seed. With one seed per batch the margin is unknown (NaN) and only divergence breaks.
 
     A break is read only off a flat stretch: `flat` is False when a batch below the reference beats it
     by more than the margin, i.e. the error already rises from the smallest batch on (a step-limited
@@ -172,10 +173,11 @@ class Break:
     batch: object             # the first batch that climbs, or None
     largest_ok: int           # the largest batch from the reference up that holds its error
     flat: object = None       # True / False / None (unknown: one seed)
+    sds: float = 2.0          # the margin, in pooled seed SDs
 
     @property
     def threshold(self):
-        return 2 * self.pooled_sd
+        return self.sds * self.pooled_sd
 
     @property
     def one_seed(self):
@@ -187,17 +189,17 @@ class Break:
                 else f"the {self.threshold:.1f}-point noise margin")
 
 
-def find_break(batches):
-    """The break rule on the `by_batch` frame."""
+def find_break(batches, sds=2.0):
+    """The break rule on the `by_batch` frame, with a margin of `sds` pooled seed SDs (the book: 2)."""
     pooled_sd = float(np.sqrt(batches.sd.pow(2).where(batches.n > 1).mean()))
     reference = float(batches.set_index("batch").loc[REFERENCE_BATCH, "mean"])
     above = batches[(batches.batch > REFERENCE_BATCH)
-                    & ((batches["mean"] > reference + 2 * pooled_sd) | (batches.diverged > 0) | batches["mean"].isna())]
+                    & ((batches["mean"] > reference + sds * pooled_sd) | (batches.diverged > 0) | batches["mean"].isna())]
     first = int(above.batch.min()) if len(above) else None
     works = batches[(batches.batch >= REFERENCE_BATCH) & ((batches.batch < first) if first else True)]
     below = batches[batches.batch < REFERENCE_BATCH]["mean"].dropna()
-    flat = None if np.isnan(pooled_sd) else bool(not (below < reference - 2 * pooled_sd).any())
-    return Break(reference, pooled_sd, first, int(works.batch.max()), flat)
+    flat = None if np.isnan(pooled_sd) else bool(not (below < reference - sds * pooled_sd).any())
+    return Break(reference, pooled_sd, first, int(works.batch.max()), flat, sds)
 
 
 def margin_words(rule):
@@ -519,3 +521,114 @@ def verdicts(chapter):
                        "sqrt_stable": sqrt_stability_verdict(rules[rules.seed == 0], S["largest"]),
                        "noise_grows": noise_growth_verdict(noise)}, chapter.profile_of("batch_sweep"))
 
+
+
+# -- the chapter's exercises: the same rules, read with another knob (each tested in tests/test_linear_scaling.py)
+
+def rates_at(batch, profile="full"):
+    """What each rule of `RULES` gives a run at `batch` with `profile`'s budget, read off the schedule
+    the training loop steps (`lr_curve` over `config_for`'s schedule, gradual warmup): (a frame with one
+    row per rule: the LR multiplier, the peak LR, the warmup's steps, the LR at step 0, halfway through
+    the warmup and at the last step; the run's steps). A batch larger than the training set has no step."""
+    import pandas as pd
+    from lrlab.experiments import train_images
+    from lrlab.schedules import lr_curve
+    s = SETTINGS[profile]
+    steps = s["epochs"] * (train_images(s["per_class"]) // batch)
+    base = RunConfig(task="cifar10", model=s["model"], schedule="warmup_multistep", epochs=s["epochs"])
+    rows = []
+    for name in RULES:
+        c = config_for(base, batch, rule=name)
+        warmup = round(c.schedule_args.get("warmup", 0) * steps)
+        lrs = lr_curve("warmup_multistep", steps, lr=c.lr, **c.schedule_args)["lr"] if steps else [np.nan]
+        rows.append({"rule": RULE_NAMES[name], "LR multiplier": RULES[name](batch / REFERENCE_BATCH),
+                     "peak LR": c.lr, "warmup steps": warmup, "LR at step 0": lrs[0],
+                     "LR halfway through the warmup": lrs[warmup // 2] if warmup else np.nan,
+                     "LR at the last step": lrs[-1]})
+    return pd.DataFrame(rows), steps
+
+
+def margin_table(batches, rule):
+    """Each batch's mean error (a `by_batch` frame) above the reference's, in points and in pooled seed
+    SDs: the margin, in SDs, at which the break rule would call each batch held or broken."""
+    import pandas as pd
+    above = batches["mean"] - rule.reference
+    return pd.DataFrame({"batch": [f"{b:,}" for b in batches.batch], "error (%)": batches["mean"],
+                         "above the reference (points)": above, "in pooled SDs": above / rule.pooled_sd})
+
+
+def final_epochs_readings(records, epochs, sds=2.0):
+    """The break rule read with the error as the median over each number of final epochs from 1 to
+    `epochs`: the reference error, the pooled seed SD, the margin, how far the best batch below the
+    reference beats it, the first batch that climbs, the largest that holds, and the word of the
+    "linear scaling" claim (`rule_holds_verdict`)."""
+    import pandas as pd
+    rows = []
+    for n in range(1, epochs + 1):
+        batches = by_batch(run_rows(records, n))
+        rule = find_break(batches, sds)
+        below = batches[batches.batch < REFERENCE_BATCH]["mean"].dropna()
+        rows.append({"final epochs": n, "reference error (%)": rule.reference, "pooled SD": rule.pooled_sd,
+                     "margin": rule.threshold,
+                     "best smaller batch's lead": rule.reference - below.min() if len(below) else np.nan,
+                     "first batch that climbs": f"{rule.batch:,}" if rule.batch else "none",
+                     "holds up to": f"{rule.largest_ok:,}", "linear scaling": rule_holds_verdict(rule).word})
+    return pd.DataFrame(rows)
+
+
+def error_words(batches):
+    """'Mean test error over seeds: 65.9% at batch 32, 66.2% at 64, ...' (a `by_batch` frame)."""
+    said = [f"{'diverged' if np.isnan(m) else f'{m:.1f}%'} at {'batch ' if i == 0 else ''}{int(b):,}"
+            for i, (b, m) in enumerate(zip(batches.batch, batches["mean"]))]
+    return f"Mean test error over seeds: {', '.join(said)}."
+
+
+def word_spans(keys, words):
+    """[(first key, last key, word)]: the runs of equal consecutive words, in order."""
+    spans = []
+    for key, word in zip(keys, words):
+        if spans and spans[-1][2] == word:
+            spans[-1] = (spans[-1][0], key, word)
+        else:
+            spans.append((key, key, word))
+    return spans
+
+
+def spans_words(spans, unit, fmt="{}"):
+    """'**not resolved** from 0.00 to 2.07 pooled SDs; ...': `word_spans` or `words_by_margin` in words."""
+    return "; ".join(f"**{word}** for {fmt.format(lo)} {unit}" if lo == hi else
+                     f"**{word}** from {fmt.format(lo)} to {fmt.format(hi)} {unit}" for lo, hi, word in spans)
+
+
+def words_by_margin(batches, top=6.0):
+    """How the "linear scaling" claim's word (`rule_holds_verdict`) changes with the break rule's margin,
+    from 0 to `top` pooled seed SDs: [(from, to, word)]. It can change only where the margin equals a
+    batch's distance from the reference (`margin_table`), so it is read once between each two such
+    distances. Empty with one seed per batch (no margin)."""
+    rule = find_break(batches)
+    if rule.one_seed:
+        return []
+    distances = margin_table(batches, rule)["in pooled SDs"].abs().dropna()
+    bounds = [0.0] + sorted({float(d) for d in distances if 0 < d < top}) + [top]
+    spans = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        word = rule_holds_verdict(find_break(batches, (lo + hi) / 2)).word
+        if spans and spans[-1][2] == word:
+            spans[-1] = (spans[-1][0], hi, word)
+        else:
+            spans.append((lo, hi, word))
+    return spans
+
+
+def lead_words(readings, n_book):
+    """How the best batch below the reference's lead changes from the book's window (`n_book` final
+    epochs) to the whole run, read off `final_epochs_readings`; "" where no batch is below the reference."""
+    lead = readings.set_index("final epochs")["best smaller batch's lead"]
+    book, whole = float(lead[n_book]), float(lead.iloc[-1])
+    if np.isnan(book) or np.isnan(whole):
+        return ""
+    how = ("the same lead, early and late" if round(whole, 2) == round(book, 2) else
+           "in these runs the small batches pull ahead late, after the decays" if whole < book else
+           "in these runs the small batches are ahead early, and the others close part of the gap after the decays")
+    return (f"The best batch below {REFERENCE_BATCH} leads it by {book:.2f} points over the book's window and by "
+            f"{whole:.2f} over the whole run: {how}.")

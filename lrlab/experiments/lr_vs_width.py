@@ -174,9 +174,36 @@ def shared_band(frame, metric, tol=0.01):
     return out
 
 
-def band_note(frame, metric, what):
-    """The shared band in a sentence: a range where it is contiguous, else the LRs one by one."""
-    bands = shared_band(frame, metric)
+def transfer_cost(frame, metric):
+    """Per parameterization, what one learning rate for every width costs: (cost, log2 LR), the LR whose
+    worst width is nearest its own best loss, and how far (relative) that width's loss is above its best.
+    `shared_band(tol)` is empty for any tol below the cost; (nan, nan) where no LR trained every width."""
+    out = {}
+    for p, cp in curves(frame, metric).groupby("parameterization"):
+        excess = (cp["mean"] / cp.groupby("width")["mean"].transform("min") - 1).rename("excess")
+        table = cp.assign(excess=excess).pivot(index="log2_lr", columns="width", values="excess").dropna()
+        worst = table.max(axis=1)
+        out[p] = (float(worst.min()), float(worst.idxmin())) if len(worst) else (float("nan"), float("nan"))
+    return out
+
+
+def cost_note(frame, metric, what):
+    """`transfer_cost` in a sentence: what the best single learning rate for every width of `what` costs."""
+    costs = transfer_cost(frame, metric)
+
+    def say(p):
+        cost, k = costs.get(p, (float("nan"), float("nan")))
+        if not np.isfinite(cost):
+            return f"{PARAMETERIZATIONS[p]}: no rate trained every width"
+        return f"{PARAMETERIZATIONS[p]} {100 * cost:.1f}% (at log₂ LR {k:g})"
+    return (f"For {what}, the best single rate for every width leaves the worst width this far above its own "
+            f"best loss: {say('sp')}; {say('mup')}.")
+
+
+def band_note(frame, metric, what, tol=0.01):
+    """The shared band (within `tol` of each width's best) in a sentence: a range where it is contiguous,
+    else the LRs one by one."""
+    bands = shared_band(frame, metric, tol)
 
     def say(p):
         b = bands.get(p, [])
@@ -185,7 +212,7 @@ def band_note(frame, metric, what):
         contiguous = len(b) > 1 and np.allclose(np.diff(b), np.diff(b)[0])
         return f"{PARAMETERIZATIONS[p]}: log₂ LR " + (f"{b[0]:g} to {b[-1]:g}" if contiguous
                                                         else ", ".join(f"{x:g}" for x in b))
-    return (f"Learning rates at which every width of {what} comes within 1% of its own best loss "
+    return (f"Learning rates at which every width of {what} comes within {100 * tol:g}% of its own best loss "
             f"({say('sp')}; {say('mup')}).")
 
 
@@ -248,37 +275,43 @@ def optimum_noise(frame, metric):
     return pooled_sd(g.log2_lr_opt for _, g in per_seed.groupby(["parameterization", "width"]))
 
 
-def shift_tests(frame, metric):
+def shift_tests(frame, metric, min_shift=None, noise_multiple=None):
     """Per parameterization, the optimum's shift from the narrowest width to the widest against its
     seed noise: dict(shift, noise, threshold, moves). The noise of the shift is the optimum's seed
     SD x sqrt(1/n0 + 1/n1), for the seeds at the two widths (their curves are seed means); the shift
-    `moves` when it exceeds max(MIN_SHIFT, NOISE_MULTIPLE x noise); None where no seed noise was measured."""
+    `moves` when it exceeds max(min_shift, noise_multiple x noise) (by default MIN_SHIFT and
+    NOISE_MULTIPLE); None where no seed noise was measured."""
+    min_shift = MIN_SHIFT if min_shift is None else min_shift
+    noise_multiple = NOISE_MULTIPLE if noise_multiple is None else noise_multiple
     sd, _ = optimum_noise(frame, metric)
     shift, seeds = octave_shift(optima(frame, metric)), frame.groupby(["parameterization", "width"]).seed.nunique()
     tests = {}
     for p in ("sp", "mup"):
         n = seeds[p].sort_index()
         noise = sd * np.sqrt(1 / n.iloc[0] + 1 / n.iloc[-1])
-        threshold = max(MIN_SHIFT, NOISE_MULTIPLE * noise) if np.isfinite(noise) else float("nan")
+        threshold = max(min_shift, noise_multiple * noise) if np.isfinite(noise) else float("nan")
         tests[p] = dict(shift=shift[p], noise=float(noise), threshold=threshold,
                         moves=None if not np.isfinite(noise) else bool(abs(shift[p]) > threshold))
     return tests
 
 
-def verdict(tests, what):
-    """The paper's claim (SP's optimum moves with width, muP's stays) read from `shift_tests`."""
+def verdict(tests, what, min_shift=None, noise_multiple=None):
+    """The paper's claim (SP's optimum moves with width, muP's stays) read from `shift_tests`; `min_shift`
+    and `noise_multiple` are the ones `tests` were made with, for the words (MIN_SHIFT, NOISE_MULTIPLE)."""
     from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    min_shift = MIN_SHIFT if min_shift is None else min_shift
+    noise_multiple = NOISE_MULTIPLE if noise_multiple is None else noise_multiple
     sp, mup = tests["sp"], tests["mup"]
-    rule = (f"a shift of the optimum counts when it exceeds {NOISE_MULTIPLE:g} times its seed noise and "
-            f"{MIN_SHIFT:g} octave")
+    rule = (f"a shift of the optimum counts when it exceeds {noise_multiple:g} times its seed noise and "
+            f"{min_shift:g} octave")
     moved = (f"SP's optimum moves by {abs(sp['shift']):.2f} octaves and muP's by {abs(mup['shift']):.2f}")
     if sp["moves"] is None or mup["moves"] is None:
         return Verdict(NOT_RESOLVED, f"{what}: {moved}, from one seed each; with no seed noise measured at this "
                        "profile, no verdict.", rule)
     noise = (f"{sp['noise']:.2f} octaves" if np.isclose(sp["noise"], mup["noise"]) else
              f"{sp['noise']:.2f} octaves for SP, {mup['noise']:.2f} for muP")
-    against = (f" (a shift counts above the larger of {NOISE_MULTIPLE:g} times its seed noise, {noise} here, and "
-               f"{MIN_SHIFT:g} octave)")
+    against = (f" (a shift counts above the larger of {noise_multiple:g} times its seed noise, {noise} here, and "
+               f"{min_shift:g} octave)")
     if sp["moves"] and not mup["moves"]:
         return Verdict(CONFIRMED, f"{what} reproduces the paper's pattern: {moved}{against}.", rule)
     if not sp["moves"] and not mup["moves"]:
@@ -299,21 +332,22 @@ def sweep_summary(frame, metric, subject, what):
             + edge_note(frame, metric, what))
 
 
-def coord_check(profile, parameterization):
-    """`mup`'s coordinate check of the MLP at the chapter's widths (two seeds; t = 1, 2, 3: at
-    initialisation and after each of two SGD steps at LR 0.1 on one batch): mean |output| per layer,
-    width and step; the whole network's row ("") dropped, being the readout's."""
+def coord_check(profile, parameterization, nsteps=3):
+    """`mup`'s coordinate check of the MLP at the chapter's widths (two seeds; t = 1, ..., nsteps: at
+    initialisation and after each SGD step at LR 0.1 on one batch): mean |output| per layer, width and
+    step; the whole network's row ("") dropped, being the readout's."""
     from lrlab.coord_check import mlp_coord_check
     widths = COORD_CHECK_WIDTHS.get(profile, COORD_CHECK_WIDTHS["default"])
-    frame = mlp_coord_check(widths, parameterization, lr=0.1, nsteps=3, nseeds=2,
+    frame = mlp_coord_check(widths, parameterization, lr=0.1, nsteps=nsteps, nseeds=2,
                             base_width=MLP_SETTINGS[profile]["base_width"])
     return frame[frame.module != ""]
 
 
-def readout_growth(coords):
-    """How much the readout's mean |output| at step 3 grows from the narrowest width to the widest."""
-    last = coords[(coords.t == 3) & (coords.module == "readout")].groupby("width").l1.mean()
-    return float(last.iloc[-1] / last.iloc[0])
+def readout_growth(coords, t=3):
+    """How much the readout's mean |output| at step `t` (1: at initialisation) grows from the narrowest
+    width to the widest; nan where the check has no step `t`."""
+    last = coords[(coords.t == t) & (coords.module == "readout")].groupby("width").l1.mean()
+    return float(last.iloc[-1] / last.iloc[0]) if len(last) else float("nan")
 
 
 def claim_words(tests):
@@ -367,8 +401,10 @@ def versus(mlp, gpt, mlp_profile, gpt_profile):
 def width_exponent(optimum, parameterization, sd=float("nan")):
     """(exponent, standard error): the optimal LR fitted as width**exponent on log-log axes, over the
     widths of one parameterization; the error from the optimum's seed noise `sd` (octaves, one seed
-    per point), nan without it."""
+    per point), nan without it; (nan, nan) with fewer than two widths."""
     o = optimum[optimum.parameterization == parameterization].dropna()
+    if o.width.nunique() < 2:   # no slope through one width
+        return float("nan"), float("nan")
     x, y = np.log2(o.width.to_numpy(float)), o.log2_lr_opt.to_numpy(float)
     slope = float(np.polyfit(x, y, 1)[0])
     return slope, float(sd / np.sqrt(((x - x.mean()) ** 2).sum()))

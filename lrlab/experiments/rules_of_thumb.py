@@ -156,6 +156,45 @@ def seed_noise(frame, by, value):
     return pooled_sd([g[value].dropna().to_numpy() for _, g in frame.groupby([by, "lr"])])
 
 
+def cells_at(frame, by, value, order, lr, lower_is_better=False):
+    """Each group's seed-0 cell at its grid rate nearest `lr` (in log2), as `best_cells` gives them (each
+    picked from one rate): the variants compared at one shared peak rate instead of each at its own best."""
+    near = [g[np.abs(np.log2(g.lr) - np.log2(lr)) == np.abs(np.log2(g.lr) - np.log2(lr)).min()]
+            for _, g in frame[frame.seed == 0].groupby(by)]
+    if not near:
+        return best_cells(frame.iloc[:0], by, value, order, lower_is_better)
+    import pandas as pd
+    return best_cells(pd.concat(near), by, value, order, lower_is_better)
+
+
+def sd_range(dof, level=0.95, draws=200_000, seed=0):
+    """(low, high): the range of true SD / measured SD that covers `level` of the seed SDs measured with
+    `dof` degrees of freedom from normal noise (the chi-square distribution, by simulation); NaNs for none."""
+    if dof < 1:
+        return float("nan"), float("nan")
+    measured = np.sqrt(np.random.default_rng(seed).chisquare(dof, draws) / dof)   # measured / true
+    lo, hi = np.quantile(measured, [(1 - level) / 2, (1 + level) / 2])
+    return float(1 / hi), float(1 / lo)
+
+
+def schedule_shapes(steps, at=(0.5, 0.75, 0.9), wsd_decay=None):
+    """The chapter's five policies over a run of `steps` optimizer steps, drawn by the schedulers training
+    steps (`schedules.lr_curve`): the rate as a fraction of the peak at step floor(f * steps) for each
+    fraction f in `at`, and its mean over the run. `wsd_decay`: warmup-stable-decay's cooldown fraction
+    instead of the chapter's (an exercise's what-if)."""
+    import pandas as pd
+    from lrlab.schedules import lr_curve
+    rows = []
+    for label, (schedule, args) in SCHEDULE_POLICIES.items():
+        if schedule == "warmup_stable_decay" and wsd_decay is not None:
+            args = {**args, "decay": wsd_decay}
+        lrs = np.asarray(lr_curve(schedule, steps, **args)["lr"])
+        row = {"policy": label}
+        row.update({f"at {f:.0%}": float(lrs[min(steps - 1, int(f * steps + 1e-9))]) for f in at})
+        rows.append({**row, "mean over the run": float(lrs.mean())})
+    return pd.DataFrame(rows)
+
+
 def compare(best, a, b, value, seed_sd, lower_is_better=False):
     """`stats.best_gap` between the best cells of groups a and b (a list of groups is read as its best
     cell, picked from all their rates): (a's value, b's value, gap, margin, +1 / 0 / -1 for a better /
@@ -175,12 +214,38 @@ def compare(best, a, b, value, seed_sd, lower_is_better=False):
 CLOSE_CALL = 0.2   # a gap within this fraction of its margin either side is reported as a close call
 
 
-def close_call(gap, margin):
-    """" (a close call: ...)" when the gap lies within CLOSE_CALL of the margin, else ""."""
-    if abs(abs(gap) - margin) > CLOSE_CALL * margin:
+def close_call(gap, margin, within=CLOSE_CALL):
+    """" (a close call: ...)" when the gap lies within the fraction `within` (CLOSE_CALL, unless an exercise
+    asks for another) of the margin, else "" (also where gap or margin is not measured)."""
+    if not (np.isfinite(gap) and np.isfinite(margin)) or abs(abs(gap) - margin) > within * margin:
         return ""
-    return (f" A close call: the gap is within {CLOSE_CALL:.0%} of the margin, and another seed could move it to "
+    return (f" A close call: the gap is within {within:.0%} of the margin, and another seed could move it to "
             "the other side.")
+
+
+COMPARISONS = {   # verdict name -> (the comparison in words, group a, group b, the part whose best cells hold them)
+    "cosine_beats_step": ("cosine against step decay", "cosine", "step", "schedules"),
+    "linear_vs_cosine": ("linear to zero against cosine", "linear to zero", "cosine", "schedules"),
+    "wsd_vs_cosine": ("warmup-stable-decay against cosine", "warmup-stable-decay", "cosine", "schedules"),
+    "warmup_needed": ("5-10% warmup against none", list(CLAIMED_WARMUPS), 0.0, "warmup"),
+}
+
+
+def close_calls(best, seed_sd, warmup_best, warmup_sd, within=CLOSE_CALL):
+    """The chapter's four best-against-best comparisons (`COMPARISONS`), one row each: the gap, its noise
+    margin, the gap as a multiple of the margin, and whether `close_call` flags it at `within`."""
+    import pandas as pd
+    rows = []
+    for what, a, b, part in COMPARISONS.values():
+        if part == "schedules":
+            gap, margin = compare(best, a, b, "acc", seed_sd)[2:4] if len(best) else (np.nan, np.nan)
+        else:
+            gap, margin = (compare(warmup_best, a, b, "loss", warmup_sd, lower_is_better=True)[2:4]
+                           if len(warmup_best) else (np.nan, np.nan))
+        rows.append({"comparison": what, "gap": gap, "margin": margin,
+                     "|gap| / margin": abs(gap) / margin if margin else np.nan,
+                     "close call": "yes" if close_call(gap, margin, within) else "no"})
+    return pd.DataFrame(rows)
 
 
 def beats_verdict(compared, said, within, missing, rule, number):
@@ -265,13 +330,14 @@ def adam_divergence_verdict(frame, best, seed_sd, total_steps):
                    f"loss of {near.loss:.3f} against the sweep's best {sweep_best:.3f}.", rule, number)
 
 
-def verdicts(chapter):
-    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+def verdicts(chapter, sd_scale=1.0):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them). `sd_scale`
+    multiplies both measured seed SDs (1 for the book: an exercise asks what a noisier seed would say)."""
     out = {}
     if chapter.has("schedules"):
         frame = schedule_frame(chapter.runs("schedules"))
         best = best_cells(frame, "policy", "acc", SCHEDULE_POLICIES)
-        sd = seed_noise(frame, "policy", "acc")[0]
+        sd = sd_scale * seed_noise(frame, "policy", "acc")[0]
         found = {"cosine_beats_step": cosine_step_verdict(best, sd)}
         found.update({name: matches_cosine_verdict(best, sd, policy, who)
                       for name, (policy, who) in MATCHES_COSINE.items()})
@@ -279,7 +345,7 @@ def verdicts(chapter):
     if chapter.has("warmup"):
         frame = warmup_frame(chapter.runs("warmup"))
         best = best_cells(frame, "warmup", "loss", WARMUPS, lower_is_better=True)
-        sd = seed_noise(frame, "warmup", "loss")[0]
+        sd = sd_scale * seed_noise(frame, "warmup", "loss")[0]
         out.update(at_profile({"warmup_needed": warmup_verdict(best, sd),
                                "adam_diverges_at_0.1": adam_divergence_verdict(frame, best, sd,
                                                                                int(frame.final_steps.max()))},

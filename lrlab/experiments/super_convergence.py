@@ -305,6 +305,40 @@ def largest_that_trains(sweep, within=10):
     return float(ok.lr.max())
 
 
+def trains_table(peaks, constant, within=10):
+    """How `largest_that_trains` draws each sweep's edge with the band `within` (points below the sweep's
+    best run): per sweep, its best accuracy, the band's floor, the largest rate that trains, and the next
+    rate of the grid above it with that run's accuracy (NaN: diverged, or no rate above)."""
+    import pandas as pd
+
+    def row(name, sweep):
+        sweep = sweep.sort_values("lr")
+        largest = largest_that_trains(sweep, within)
+        above = sweep[sweep.lr > largest]
+        return {"sweep": name, "best (%)": float(sweep.acc.max()), "floor (%)": float(sweep.acc.max() - within),
+                "largest rate that trains": largest,
+                "next rate up": float(above.lr.iloc[0]) if len(above) else float("nan"),
+                "its accuracy (%)": float(above.acc.iloc[0]) if len(above) else float("nan")}
+    return pd.DataFrame([row("one-cycle peaks", peaks), row("constant rates", constant)])
+
+
+def closest_to_floor(peaks, constant, within=10):
+    """The run of either sweep, diverged ones aside, whose accuracy lies nearest its sweep's floor (its best
+    minus `within` points), the run whose side of `largest_that_trains`'s band the smallest change would
+    flip: (the sweep's name as `trains_table` gives it, its LR, its accuracy minus the floor in points);
+    (None, NaN, NaN) when no run has an accuracy."""
+    best = (None, float("nan"), float("nan"))
+    for name, sweep in (("one-cycle peaks", peaks), ("constant rates", constant)):
+        done = sweep[(sweep.status == "completed") & sweep.acc.notna()]
+        if done.empty:
+            continue
+        gaps = done.acc - (done.acc.max() - within)
+        i = gaps.abs().idxmin()
+        if best[0] is None or abs(gaps[i]) < abs(best[2]):
+            best = (name, float(done.lr[i]), float(gaps[i]))
+    return best
+
+
 def accuracy_curves(records):
     """Test accuracy (%) per step over seeds: mean, SD and count."""
     import pandas as pd
@@ -323,22 +357,25 @@ def reaches(gap, noise):
     return gap >= -noise
 
 
-def headline(cycle, baseline, cycle_steps):
+def headline(cycle, baseline, cycle_steps, noise_multiple=1.0):
     """The one cycle against the baseline: each side's mean and SD over seeds (diverged seeds left out),
     and the verdict (REACH_RULE). The paper's cycle had 1/8 of its baseline's iterations; ours
-    has 1/BASELINE_BUDGET."""
+    has 1/BASELINE_BUDGET. `noise_multiple` widens the rule's margin to that many times the two spreads
+    (the book's rule: 1; the exercises turn it); `numbers["noise"]` stays the spreads themselves."""
     cycle_acc = np.array([percent_or_nan(r) for r in cycle])
     base_acc = np.array([percent_or_nan(r) for r in baseline])
     cycle_mean, base_mean = float(np.nanmean(cycle_acc)), float(np.nanmean(base_acc))
     gap = cycle_mean - base_mean
     noise = float(np.nansum([np.nanstd(cycle_acc, ddof=1), np.nanstd(base_acc, ddof=1)])) if len(cycle_acc) > 1 else 0.0
-    if reaches(gap, noise):
+    spreads = "the two runs' seed spreads together" if noise_multiple == 1 else (
+        f"{noise_multiple:g} times the two runs' seed spreads together")
+    if reaches(gap, noise_multiple * noise):
         verdict = Verdict(CONFIRMED, f"So at this scale the {cycle_steps:,}-step cycle **reaches the baseline** with "
                           f"1/{BASELINE_BUDGET} of its iterations ({gap:+.2f} points), as the paper found.", REACH_RULE)
     else:
         verdict = Verdict(CONTRADICTED, f"So at this scale the {cycle_steps:,}-step cycle, with 1/{BASELINE_BUDGET} of "
-                          f"the baseline's iterations, **falls short** of it by {-gap:.2f} points, more than the two "
-                          f"runs' seed spreads together ({noise:.2f}).", REACH_RULE)
+                          f"the baseline's iterations, **falls short** of it by {-gap:.2f} points, more than {spreads} "
+                          f"({noise_multiple * noise:.2f}).", REACH_RULE)
     return dict(cycle_mean=cycle_mean,
                 cycle_sd=float(np.nanstd(cycle_acc, ddof=1)) if len(cycle_acc) > 1 else float("nan"),
                 base_mean=base_mean,
@@ -346,10 +383,11 @@ def headline(cycle, baseline, cycle_steps):
                 n_seeds=len(cycle_acc), noise=noise), verdict
 
 
-def budget_against_baseline(budget, baseline, cycle):
+def budget_against_baseline(budget, baseline, cycle, noise_multiple=1.0):
     """Each budget cycle (one seed) against the headline baseline by the headline's rule, its seed SD
     taken from the headline cycle's seeds: a frame (steps, share of the baseline's steps, accuracy, gap,
-    reaches) and the sentence saying which shares reach it."""
+    noise: the two spreads, reaches) and the sentence saying which shares reach it. `noise_multiple`
+    widens the margin as in `headline`."""
     import pandas as pd
     scales = {r.get("profile") for r in budget} | {r.get("profile") for r in baseline}
     if len(scales) > 1:
@@ -358,11 +396,13 @@ def budget_against_baseline(budget, baseline, cycle):
     base_acc = np.array([percent_or_nan(r) for r in baseline])
     cycle_acc = np.array([percent_or_nan(r) for r in cycle])
     base_mean, base_sd = mean_sd(base_acc)
-    noise = float(np.nansum([base_sd, mean_sd(cycle_acc)[1]]))
+    spreads = float(np.nansum([base_sd, mean_sd(cycle_acc)[1]]))
+    noise = noise_multiple * spreads
     base_steps = baseline[0]["final"]["steps"]
     frame = pd.DataFrame([{"steps": r["final"]["steps"], "share": r["final"]["steps"] / base_steps,
                            "acc": percent_or_nan(r)} for r in budget]).sort_values("steps").reset_index(drop=True)
     frame["gap"] = frame.acc - base_mean
+    frame["noise"] = spreads
     frame["reaches"] = [bool(reaches(g, noise)) for g in frame.gap]
 
     def share(s):
@@ -390,6 +430,31 @@ def budget_curve(records):
     """Final test accuracy (%) against the cycle's steps."""
     import pandas as pd
     return pd.DataFrame([{"steps": r["final"]["steps"], "acc": percent_or_nan(r)} for r in records]).sort_values("steps")
+
+
+def flip_multiple(gap, noise):
+    """The smallest multiple of the noise margin `noise` at which a cycle short of the baseline by `gap`
+    (points, cycle minus baseline) reaches it by the headline's rule: 0 for a cycle already level or
+    above, inf when there is no noise to widen, NaN when the gap is unknown."""
+    if not np.isfinite(gap):
+        return float("nan")
+    if gap >= 0:
+        return 0.0
+    return float(-gap / noise) if noise > 0 else float("inf")
+
+
+def budget_flips(frame):
+    """The noise multiples at which `budget_verdict` would leave its word, read off
+    `budget_against_baseline`'s frame: (the multiple at which a swept cycle of at most 1/4 of the
+    baseline's steps first reaches it, so "contradicted" can no longer hold; the multiple at which one of at
+    most BUDGET_CLAIM does, which "confirmed" needs). NaN where no such cycle was swept or the frame is None."""
+    if frame is None or frame.empty:
+        return float("nan"), float("nan")
+
+    def first(rows):
+        multiples = [flip_multiple(g, n) for g, n in zip(rows.gap, rows.noise)]
+        return float(np.nanmin(multiples)) if len(multiples) and not np.all(np.isnan(multiples)) else float("nan")
+    return first(frame[frame.share <= 0.25]), first(frame[frame.share <= BUDGET_CLAIM])
 
 
 STEP_MULTIPLES = (1, 2, 4)   # the modern recipe's step-schedule runs: these times the cycle's epochs
@@ -442,6 +507,28 @@ def modern_verdict(one_cycle, constant_momentum, steps, seed_sd):
                        + (f"; the step schedule comes within the margin of it at {matched[0]}x the epochs."
                           if matched and matched[0] > 1 else "."), rule)
     return momentum, schedule
+
+
+def one_cycle_landmarks(record, div_factor=None):
+    """The modern recipe's one cycle as `lrlab.schedules.lr_curve` steps it over the record's steps, and
+    the same cycle with `div_factor` (peak over starting LR) instead of the record's: a frame of the
+    landmarks (the first step, the peak, the end of the way down, the last step) with the step, both
+    cycles' LR and the momentum there. The phases' steps do not depend on `div_factor`."""
+    import pandas as pd
+    from lrlab.schedules import lr_curve
+    c = record["config"]
+    total = c["epochs"] * (c.get("steps_per_epoch") or steps_per_epoch_of(record))
+    args = dict(c["schedule_args"])
+    book = lr_curve(c["schedule"], total, lr=c["lr"], momentum=c["momentum"], **args)
+    this = lr_curve(c["schedule"], total, lr=c["lr"], momentum=c["momentum"],
+                    **{**args, "div_factor": args.get("div_factor", 10.0) if div_factor is None else div_factor})
+    lr = np.array(this["lr"])
+    peak = int(lr.argmax())
+    down = peak + int(np.argmax(lr[peak:] <= lr[0] * (1 + 1e-9)))   # back at the starting LR
+    steps = {"first step": 0, "peak": peak, "end of the way down": down, "last step": total - 1}
+    return pd.DataFrame([{"landmark": name, "step": step, "LR (the book's cycle)": book["lr"][step],
+                          "LR (this cycle)": this["lr"][step], "momentum": this["momentum"][step]}
+                         for name, step in steps.items()])
 
 
 def tools_agree_verdict(rules):
@@ -516,6 +603,21 @@ def rule_verdict(where, rule):
                    f"constant rate of the sweep ({row['accuracy of the nearest constant run (%)']:.1f}% at the nearest "
                    "constant run).", f"within a factor {WITHIN_FACTOR:g} of the best constant rate: confirmed; beyond "
                    f"a factor {2 * WITHIN_FACTOR:g} (one more grid step): contradicted", f"{factor:.2g}x the best constant rate")
+
+
+def rules_at_smoothing(ours, peaks, constant, beta=RANGE_TEST_SMOOTHING):
+    """Our range test read by the three rules with the loss smoothed by `beta` (the moving average's
+    factor; the book's is RANGE_TEST_SMOOTHING) beside the book's reading: per rule, both suggestions,
+    the new one over the best constant rate, and the verdict `rule_verdict` gives it (NO_RULE for the
+    rule no article claims)."""
+    import pandas as pd
+    lrs, losses = range_trace(ours)
+    book, this = suggestions(lrs, losses, beta=RANGE_TEST_SMOOTHING), suggestions(lrs, losses, beta=beta)
+    where = where_rules_fall(this, peaks, constant)
+    factor = where.set_index("rule")["x the best constant rate"]
+    return pd.DataFrame([{"rule": RULE_NAMES[r], "suggested LR (the book's smoothing)": book[r],
+                          "suggested LR (this smoothing)": this[r], "x the best constant rate": float(factor[RULE_NAMES[r]]),
+                          "verdict": rule_verdict(where, r).word if r in RULE_CLAIMS else NO_RULE} for r in RULES])
 
 
 def peak_ratio_verdict(largest_peak, largest_const):

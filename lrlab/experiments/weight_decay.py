@@ -192,13 +192,63 @@ def decay_mapping(log2_lambda_norms, to_lambda):
     })
 
 
+def torch_weight_decays(lambda_norm, batch_sizes, per_class, epochs, sgd_lr=2.0 ** -4,
+                        adam_lr=2.0 ** HEADLINE_LOG2_LR):
+    """What each optimizer receives as `weight_decay` for one normalised decay, at each batch size in
+    `batch_sizes` with a run's training set (`per_class`) and epochs: each optimizer is built by
+    `lrlab.optim.build_optimizer` (the training loop's path) on one tensor, SGD and SGDW at `sgd_lr`,
+    Adam and AdamW at `adam_lr`, and its group's weight_decay read back. One row per batch size."""
+    import pandas as pd
+    import torch
+
+    from lrlab.optim import build_optimizer
+    columns = {"sgd": "torch SGD", "sgdw": f"lrlab SGDW at α = 2^{math.log2(sgd_lr):g}", "adam": "torch Adam",
+               "adamw": f"torch AdamW at α = 2^{math.log2(adam_lr):g}"}
+    rows = []
+    for batch_size in batch_sizes:
+        lam = lambda_norm * lambda_per_unit_norm(batch_size, per_class, epochs)
+        row = {"batch b": int(batch_size), "λ (the paper)": lam}
+        for optimizer in OPTIMIZERS:
+            lr = sgd_lr if optimizer in ("sgd", "sgdw") else adam_lr
+            built = build_optimizer([torch.zeros(1, requires_grad=True)], optimizer, lr, weight_decay=lam)
+            row[columns[optimizer]] = float(built.param_groups[0]["weight_decay"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def l2_against_decoupled(lr, l2, momentum, steps=200, curvatures=(0.0, 1.0)):
+    """SGD + L2 (`l2`, torch's weight_decay) against SGDW with the paper's lambda = lr * l2, the decay that
+    makes them the same update for plain SGD, on L = 1/2 sum_i h_i theta_i^2 from theta = 1, at a constant
+    LR, both built by `lrlab.optim.build_optimizer`. The first curvature 0 is a weight the loss ignores,
+    which only decay moves. Returns the flat weight after `steps` under each, the largest gap between the
+    two trajectories, and (1 - lr * l2)^steps, what the decay term alone would leave."""
+    import torch
+
+    from lrlab.optim import build_optimizer
+    h = torch.tensor(curvatures, dtype=torch.float64)
+    paths = {}
+    for name, decay in (("sgd", l2), ("sgdw", lr * l2)):
+        theta = torch.nn.Parameter(torch.ones_like(h))
+        optimizer = build_optimizer([theta], name, lr, momentum=momentum, weight_decay=decay)
+        path = [theta.detach().clone()]
+        for _ in range(steps):
+            optimizer.zero_grad()
+            (0.5 * (h * theta ** 2).sum()).backward()
+            optimizer.step()
+            path.append(theta.detach().clone())
+        paths[name] = torch.stack(path).numpy()
+    return dict(l2=float(paths["sgd"][-1, 0]), sgdw=float(paths["sgdw"][-1, 0]),
+                gap=float(np.abs(paths["sgd"] - paths["sgdw"]).max()), decay_alone=(1 - lr * l2) ** steps)
+
+
 DECAY_SIGNAL = 1.5   # decay "matters" when a row's median range is this many times seed noise's alone
 
 
-def decay_against_noise(cells, train_acc):
+def decay_against_noise(cells, train_acc, signal=DECAY_SIGNAL):
     """How much decay moves the error across one LR row (median of each row's range), against what seed
     noise alone would give a row of that many settings; `train_acc`: the median run's final training
-    accuracy in %. Returns the glued numbers and the two sentences."""
+    accuracy in %; decay counts as resolved when the row range is at least `signal` times the noise's.
+    Returns the glued numbers and the two sentences."""
     finite = cells.dropna(subset=["error"])
     row_effect = float(finite.groupby(["optimizer", "log2_lr"]).error.agg(lambda e: e.max() - e.min()).median())
     seed_sd = float(np.sqrt((cells.spread.dropna() ** 2).mean())) if cells.spread.notna().any() else float("nan")
@@ -207,7 +257,7 @@ def decay_against_noise(cells, train_acc):
                    f"Rerunning one setting with another seed moves it by {seed_sd:.1f} points (standard deviation "
                    f"over the headline row's seeds), so seed noise alone would give a row range of about "
                    f"{noise_range:.1f} points.")
-    resolved = None if np.isnan(seed_sd) else bool(row_effect >= DECAY_SIGNAL * noise_range)
+    resolved = None if np.isnan(seed_sd) else bool(row_effect >= signal * noise_range)
     if resolved is None:
         signal_words = "Whether that is more than noise waits for the seeds."
     elif not resolved:
@@ -221,6 +271,20 @@ def decay_against_noise(cells, train_acc):
                         "training accuracy, on augmented batches in its last epoch).")
     return dict(row_effect=row_effect, seed_sd=seed_sd, noise_range=noise_range, resolved=resolved,
                 noise_words=noise_words, signal_words=signal_words)
+
+
+def gate_words(ratio, signal=DECAY_SIGNAL):
+    """Whether the noise rule's verdict hinges on its threshold: `ratio` is the median row range over
+    what seed noise alone gives a row (decay_against_noise), the gate opens at `signal` times."""
+    if not np.isfinite(ratio):
+        return "Seed noise is not measured in these records, so the gate stays shut at any bar."
+    if ratio >= signal:
+        return f"The gate is open at the book's bar of {signal:g}: decay moves the rows beyond seed noise."
+    if ratio >= 1:
+        return ("The verdict hinges on the safety factor: the rows move more than seed noise alone would "
+                f"(a ratio of at least 1) but less than {signal:g} times that, so a bar of 1 would open the gate.")
+    return (f"The verdict does not hinge on the safety factor {signal:g}: the rows move less than seed noise alone "
+            "would move them (a ratio below 1), so any bar of 1 or more keeps the gate shut.")
 
 
 def median_train_accuracy(history):
@@ -261,6 +325,49 @@ def coupling_slopes(cells):
         slopes.append({"optimizer": OPTIMIZER_LABELS[optimizer], "slope": float(slope), "standard error": se,
                        "rows": len(rows), EDGE_ROWS: int(rows.edge.sum())})
     return pd.DataFrame(slopes, index=OPTIMIZERS), best_rows
+
+
+def good_region_tilt(cells, top=10):
+    """Per optimizer, the tilt of its good region: the least-squares slope of log2 lambda_norm against
+    log2 LR through its `top` best cells (the ones the heatmaps circle at 10), the no-decay column left
+    out (it has no lambda). A diagonal region (lambda* ~ 1/alpha) tilts at -1, an axis-aligned one at 0;
+    read in words by `coupling_words`. NaN where those cells span fewer than two learning rates."""
+    import pandas as pd
+    rows = []
+    for optimizer in OPTIMIZERS:
+        good = top_cells(cells[cells.optimizer == optimizer], top)
+        good = good[np.isfinite(good.log2_lambda_norm)]
+        slope = se = np.nan
+        if good.log2_lr.nunique() >= 2:
+            if len(good) >= 3:
+                (slope, _), cov = np.polyfit(good.log2_lr, good.log2_lambda_norm, 1, cov=True)
+                se = float(np.sqrt(cov[0, 0]))
+            else:
+                slope = np.polyfit(good.log2_lr, good.log2_lambda_norm, 1)[0]
+        rows.append({"optimizer": OPTIMIZER_LABELS[optimizer], "cells with decay": len(good),
+                     "learning rates": int(good.log2_lr.nunique()), "tilt": float(slope), "standard error": se,
+                     "reads as": coupling_words(slope, se)})
+    return pd.DataFrame(rows, index=OPTIMIZERS)
+
+
+def tilt_readings(cells, tops=(5, 10, 20, 30)):
+    """The good region's tilt and its reading for several sizes of it (`good_region_tilt`): one row per
+    optimizer, one column per size, each "+0.50 ± 0.66: decoupled"."""
+    import pandas as pd
+    out = pd.DataFrame({"optimizer": [OPTIMIZER_LABELS[o] for o in OPTIMIZERS]}, index=OPTIMIZERS)
+    for top in tops:
+        tilt = good_region_tilt(cells, top)
+        out[f"{top} best cells"] = [(f"{t:+.2f}" + (f" ± {e:.2f}" if np.isfinite(e) else "") + f": {w}")
+                                    if np.isfinite(t) else w
+                                    for t, e, w in zip(tilt.tilt, tilt["standard error"], tilt["reads as"])]
+    return out
+
+
+def moving_readings(cells, tops=(5, 10, 20, 30)):
+    """The optimizers (labels) whose good region reads differently (coupled, decoupled, ...) at some of
+    the sizes `tops` (`good_region_tilt`)."""
+    words = [good_region_tilt(cells, top)["reads as"] for top in tops]
+    return [OPTIMIZER_LABELS[o] for o in OPTIMIZERS if len({w[o] for w in words}) > 1]
 
 
 def coupling_words(slope, se):
@@ -475,11 +582,12 @@ def bands(chapter):
     return out
 
 
-def verdicts(chapter):
-    """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
+def verdicts(chapter, signal=DECAY_SIGNAL):
+    """The seed claims this chapter answers, by name (the claims scorecard reads them); `signal`: the
+    noise rule's threshold (decay_against_noise)."""
     from lrlab.verdict import at_profile
     cells = grid_cells(on_the_grid(chapter.runs("grid")))
-    noise = decay_against_noise(cells, float("nan"))
+    noise = decay_against_noise(cells, float("nan"), signal)
     slopes, _ = coupling_slopes(cells)
     words = {o: slope_word(slopes, o, noise["resolved"]) for o in ("sgdw", "adamw")}
     word = (CONTRADICTED if CONTRADICTED in words.values() else
