@@ -58,6 +58,17 @@ def test_every_exercise_shows_the_result_of_the_knob_it_turns(smoke_book):
             assert all(f" -p {k} " in box for k in page_knobs(name))
 
 
+def test_every_figure_caption_says_where_its_numbers_come_from():
+    """A caption names its runs' profile, device and count (a chapter's glued `source` sentence), or
+    says the figure trained nothing (computed when the page was built, or a paper's published values)."""
+    import re
+    for name, path in chapters().items():
+        for figure, caption in re.findall(r"```\{glue:figure\} (\w+)\n(.*?)```", path.read_text(), re.S):
+            said = " ".join(caption.split()).lower()
+            assert (re.search(r"\{glue:md\}`\w*source", said) or "no training runs" in said or "not a training run" in said
+                    or "not our runs" in said), (name, figure)
+
+
 def test_every_chapter_is_in_the_toc():
     toc = (ROOT / "_toc.yml").read_text()
     for name in chapters():
