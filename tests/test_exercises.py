@@ -48,3 +48,15 @@ def test_the_command_line_refuses_a_bad_knob_before_any_page_runs(tmp_path):
     out = lrlab("notebooks", "01_basics", "-p", "exercise_curvatur", "100", "--results", str(tmp_path))
     assert out.returncode != 0 and "exercise_curvature" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "executing" not in out.stdout
+
+
+def test_a_train_it_yourself_exercise_quotes_the_recorded_time_and_says_when_there_is_none(tmp_path):
+    from fabricate import fake_runs
+    from lrlab import experiments
+    from lrlab.book.exercises import training_words
+    assert training_words(tmp_path, "basics", "quick").startswith("no quick run of basics is recorded")
+    configs = experiments.runs("basics", "quick")[:45]   # 1 s each (made up): under a minute
+    fake_runs(tmp_path, "basics", "quick", configs)
+    said = training_words(tmp_path, "basics", "quick")
+    assert said.startswith("about 1 minute (45 runs one after another")
+    assert "NVIDIA H100 80GB HBM3 (made up)" in said

@@ -5,7 +5,6 @@ knob of the page's parameters cell (`exercise_*`, the book's value by default) w
 `lrlab notebooks NN_name -p exercise_x VALUE` and reads the result in the exercise itself, under
 "This page ran with ...", so the chapter's body keeps the book's values and its prose stays true.
 """
-from lrlab.results import Store
 
 
 def ran_with(**knobs):
@@ -17,10 +16,10 @@ def ran_with(**knobs):
 def training_minutes(results, experiment, profile="quick"):
     """(minutes, runs, devices): what the committed `profile` runs of `experiment` took, one at a time,
     summed from their records' `wall_s` (training and evaluation), and on which devices."""
-    records = [r for r in Store(results).records() if r["experiment"] == experiment and r["profile"] == profile]
-    minutes = sum(r["wall_s"] for r in records) / 60
-    devices = sorted({r["env"]["device"] for r in records})
-    return minutes, len(records), devices
+    from lrlab.book.reproduction_cost import run_costs   # the cost page's own sum of the records' wall_s
+    runs, _ = run_costs(results)
+    runs = runs[(runs.experiment == experiment) & (runs.profile == profile)]
+    return float(runs.minutes.sum()), len(runs), sorted(runs.device.unique())
 
 
 def training_words(results, experiment, profile="quick"):
@@ -28,7 +27,8 @@ def training_words(results, experiment, profile="quick"):
     minutes, n, devices = training_minutes(results, experiment, profile)
     if not n:
         return f"no {profile} run of {experiment} is recorded yet, so its time is unknown"
-    return (f"about {max(1, round(minutes)):d} minutes ({n} runs one after another, the time their records "
+    shown = max(1, round(minutes))
+    return (f"about {shown:d} minute{'s' if shown > 1 else ''} ({n} runs one after another, the time their records "
             f"took on {' and '.join(devices)})")
 
 
