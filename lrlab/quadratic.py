@@ -10,12 +10,13 @@ import torch
 from lrlab.optim import build_optimizer
 
 
-def descend(curvatures, lr, steps, momentum=0.0, theta0=None):
-    """Run `steps` SGD steps; return thetas (steps+1, d) and losses (steps+1,)."""
+def descend(curvatures, lr, steps, momentum=0.0, theta0=None, optimizer="sgd", weight_decay=0.0):
+    """Run `steps` steps of `optimizer` (an lrlab.optim name: sgd, sgdw, ...); return thetas (steps+1, d)
+    and losses (steps+1,)."""
     h = torch.tensor(curvatures, dtype=torch.float64)
     start = torch.ones_like(h) if theta0 is None else torch.tensor(theta0, dtype=torch.float64)
     theta = torch.nn.Parameter(start.clone())
-    optimizer = build_optimizer([theta], "sgd", lr, momentum=momentum)
+    optimizer = build_optimizer([theta], optimizer, lr, momentum=momentum, weight_decay=weight_decay)
     thetas, losses = [theta.detach().clone()], []
     for _ in range(steps):
         loss = 0.5 * (h * theta**2).sum()

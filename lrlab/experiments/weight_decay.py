@@ -219,24 +219,12 @@ def torch_weight_decays(lambda_norm, batch_sizes, per_class, epochs, sgd_lr=2.0 
 def l2_against_decoupled(lr, l2, momentum, steps=200, curvatures=(0.0, 1.0)):
     """SGD + L2 (`l2`, torch's weight_decay) against SGDW with the paper's lambda = lr * l2, the decay that
     makes them the same update for plain SGD, on L = 1/2 sum_i h_i theta_i^2 from theta = 1, at a constant
-    LR, both built by `lrlab.optim.build_optimizer`. The first curvature 0 is a weight the loss ignores,
+    LR, both stepped by `lrlab.quadratic.descend`. The first curvature 0 is a weight the loss ignores,
     which only decay moves. Returns the flat weight after `steps` under each, the largest gap between the
     two trajectories, and (1 - lr * l2)^steps, what the decay term alone would leave."""
-    import torch
-
-    from lrlab.optim import build_optimizer
-    h = torch.tensor(curvatures, dtype=torch.float64)
-    paths = {}
-    for name, decay in (("sgd", l2), ("sgdw", lr * l2)):
-        theta = torch.nn.Parameter(torch.ones_like(h))
-        optimizer = build_optimizer([theta], name, lr, momentum=momentum, weight_decay=decay)
-        path = [theta.detach().clone()]
-        for _ in range(steps):
-            optimizer.zero_grad()
-            (0.5 * (h * theta ** 2).sum()).backward()
-            optimizer.step()
-            path.append(theta.detach().clone())
-        paths[name] = torch.stack(path).numpy()
+    from lrlab import quadratic   # torch: only the page that shows it needs it
+    paths = {name: quadratic.descend(curvatures, lr, steps, momentum=momentum, optimizer=name, weight_decay=decay)[0]
+             for name, decay in (("sgd", l2), ("sgdw", lr * l2))}
     return dict(l2=float(paths["sgd"][-1, 0]), sgdw=float(paths["sgdw"][-1, 0]),
                 gap=float(np.abs(paths["sgd"] - paths["sgdw"]).max()), decay_alone=(1 - lr * l2) ** steps)
 
