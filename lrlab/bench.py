@@ -119,6 +119,9 @@ class ClassicTask:
         self.test = [(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))]
         self.device, self.steps_per_epoch, self.examples_per_batch = device, steps, batch_size
 
+    def steps_in(self, epoch):
+        return self.steps_per_epoch
+
     def train_batches(self, epoch):
         for step, (x, y) in enumerate(self.loader):
             if step == self.steps_per_epoch:

@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from lrlab.errors import LrlabError, check_choice, check_positive
+from lrlab.errors import LrlabError, check_choice, check_int, check_positive, check_range
 
 from lrlab.names import (ATTN_SCALES, AUGMENTATIONS, INITS, MODELS, OPTIMIZERS, PARAMETERIZATIONS, PRECISIONS,
                          RUNNERS, SCHEDULES, TASKS)
@@ -34,6 +34,7 @@ class RunConfig:
     epochs: int = 1
     steps_per_epoch: int | None = None  # None: one pass over the training set
     batch_size: int = 128
+    batch_growth: dict = field(default_factory=dict)  # {"milestones": [0.5, 0.75], "factor": 5}: see below
     micro_batch: int | None = None      # accumulate gradients over batch_size/micro_batch chunks
     augment: str = "crop+flip"
     train_per_class: int | None = None  # stratified subset for smoke/quick; None: all of it
@@ -82,6 +83,8 @@ class RunConfig:
             raise LrlabError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.weight_decay < 0:
             raise LrlabError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.batch_growth != {}:
+            _check_batch_growth(self)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -111,6 +114,42 @@ class RunConfig:
         if unknown:
             raise LrlabError(f"unknown config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
         return cls(**d)
+
+
+def _check_batch_growth(config):
+    """batch_growth: from each milestone (a fraction of the epochs) on, one optimizer step takes `factor` times
+    more batches of batch_size than before (Smith et al. 2018 grow the batch where a schedule would decay the
+    rate). The batches stay batch_size apart for BatchNorm (ghost batches), so only the update's batch grows."""
+    growth = config.batch_growth
+    if not isinstance(growth, dict) or sorted(growth) != ["factor", "milestones"]:
+        raise LrlabError(f"batch_growth must be a dict with keys 'factor' and 'milestones' "
+                         f"(e.g. {{'milestones': [0.5, 0.75], 'factor': 5}}), got {growth!r}")
+    check_int("batch_growth factor", growth["factor"], minimum=2)
+    milestones = growth["milestones"]
+    if not isinstance(milestones, list) or not milestones:
+        raise LrlabError(f"batch_growth milestones must be a non-empty list of fractions of the epochs, got {milestones!r}")
+    for m in milestones:
+        check_range("a batch_growth milestone", m, 0, 1, closed="neither")
+    if milestones != sorted(set(milestones)):
+        raise LrlabError(f"batch_growth milestones must increase, got {milestones!r}")
+    if config.task != "cifar10":
+        raise LrlabError(f"batch_growth applies to task 'cifar10' only, not {config.task!r}")
+    if config.steps_per_epoch is not None:
+        raise LrlabError("batch_growth counts whole passes over the data: leave steps_per_epoch unset, "
+                         f"not {config.steps_per_epoch!r}")
+
+
+def milestones_passed(milestones, epoch, epochs):
+    """How many of `milestones` (fractions of `epochs`) lie at or before the start of `epoch` (from 0)."""
+    return sum(epoch >= m * epochs - 1e-9 for m in milestones)
+
+
+def batches_per_step(config, epoch):
+    """How many batches of config.batch_size one optimizer step takes in `epoch` (from 0): 1, times
+    batch_growth's factor for each milestone at or before the epoch's start."""
+    if not config.batch_growth:
+        return 1
+    return config.batch_growth["factor"] ** milestones_passed(config.batch_growth["milestones"], epoch, config.epochs)
 
 
 _DEFAULTS = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()

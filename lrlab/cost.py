@@ -260,8 +260,16 @@ def steps_per_epoch(config):
     return max(1, images // config.batch_size)
 
 
+def updates_by_epoch(config):
+    """Optimizer updates in each epoch: steps_per_epoch, fewer where the batch has grown (`batch_growth`: the
+    last update of an epoch takes the batches that are left)."""
+    from lrlab.config import batches_per_step
+    return [math.ceil(steps_per_epoch(config) / batches_per_step(config, e)) for e in range(config.epochs)]
+
+
 def run_steps(config):
-    """Optimizer steps of the whole run (divergence may end it sooner)."""
+    """Steps of batch_size in the whole run (divergence may end it sooner): its optimizer steps, or, where the
+    batch grows (`batch_growth`), the batches its fewer, larger steps are made of, which cost the same."""
     return config.epochs * steps_per_epoch(config)
 
 

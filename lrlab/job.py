@@ -75,10 +75,14 @@ class Predictor:
                 config.block_size, config.runner, config.trace_test)
 
     def learn(self, record):
+        from lrlab import cost
         from lrlab.config import RunConfig
+        config = RunConfig.from_dict(record["config"])
         steps, packed_with = record["final"]["steps"], record.get("packed_with", 1)
+        if config.batch_growth:   # fewer, larger steps: count the batches they joined, as cost.run_steps does
+            steps = cost.run_steps(config) if record["status"] == "completed" else 0
         if steps and record["wall_s"] > 0:
-            shape = self.shape(RunConfig.from_dict(record["config"]))
+            shape = self.shape(config)
             if packed_with > 1:
                 self.stack_per_step[(shape, packed_with)] = record["wall_s"] / steps
             else:

@@ -17,8 +17,8 @@ and deadlines work as in `train`, and a member's checkpoint is the one its singl
 so it resumes alone or in another stack. The per-step rules (divergence, the history row, the
 deadline) are `train`'s own functions; what this loop adds is the stacking.
 
-Not stacked (they train alone): range tests (trace_every), noise-scale runs, the torch-lr-finder
-runner, and anything with torch.compile or channels_last, which this path does not use yet.
+Not stacked (they train alone): range tests (trace_every), noise-scale runs, runs whose batch grows,
+the torch-lr-finder runner, and anything with torch.compile or channels_last, which this path does not use yet.
 Which runs share a stack, and how many, is `lrlab.stacking`'s job.
 """
 import contextlib
@@ -148,8 +148,8 @@ def _check_stackable(configs):
     keys = {stack_key(c) for c in configs}
     if None in keys:
         alone = next(c for c in configs if stack_key(c) is None)
-        raise LrlabError(f"run {alone.id} cannot be stacked (a range test, a noise-scale run or the "
-                         f"torch-lr-finder runner); train it alone")
+        raise LrlabError(f"run {alone.id} cannot be stacked (a range test, a noise-scale run, a "
+                         f"growing batch or the torch-lr-finder runner); train it alone")
     if len(keys) > 1:
         raise LrlabError("runs of one stack must differ only in " + ", ".join(MEMBER_FIELDS))
     if len({c.id for c in configs}) < len(configs):

@@ -18,7 +18,7 @@ MEMBER_FIELDS = ("optimizer", "lr", "momentum", "weight_decay", "decay_norm_and_
 
 def stack_key(config):
     """What a run must share with the others of its stack, or None if it always trains alone."""
-    if config.runner != "lrlab" or config.trace_every or config.noise_scale_every:
+    if config.runner != "lrlab" or config.trace_every or config.noise_scale_every or config.batch_growth:
         return None
     shared = {k: v for k, v in config.to_dict().items() if k not in MEMBER_FIELDS}
     shared["optimizer_family"] = FAMILIES[config.optimizer]

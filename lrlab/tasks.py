@@ -1,13 +1,15 @@
 """What a run trains on: a task turns decoded data into the batches one training loop steps through.
 
-Both tasks give `train_batches(epoch)`, `test_batches()`, `noise_batches(count, first)`,
+Both tasks give `train_batches(epoch)`, `steps_in(epoch)`, `test_batches()`, `noise_batches(count, first)`,
 `num_classes`, `steps_per_epoch` and `examples_per_batch`: the loop needs nothing else to know
 whether it trains on images or characters. `lrlab.bench`'s classic DataLoader recipe has the same shape.
 """
 import copy
+import math
 
 import torch
 
+from lrlab.config import batches_per_step
 from lrlab.data import DeviceLoader, char_batch, load_cifar10, load_tiny_shakespeare, stratified_subset
 from lrlab.errors import LrlabError
 
@@ -34,6 +36,7 @@ class CifarTask:
     """CIFAR-10 batches from device-resident uint8 arrays, optionally a stratified subset."""
 
     def __init__(self, config, cifar, device, channels_last=None):
+        self.config = config
         train_x, train_y, test_x, test_y = cifar.train_images, cifar.train_labels, cifar.test_images, cifar.test_labels
         # subsets are drawn with a fixed seed so that the seeds of a headline number share the data
         if config.train_per_class:
@@ -70,7 +73,27 @@ class CifarTask:
         twin.train = self.train.with_seed(seed)
         return twin
 
+    def steps_in(self, epoch):
+        """Optimizer steps in `epoch`: fewer once the batch grows (the last step takes what is left)."""
+        return math.ceil(self.steps_per_epoch / batches_per_step(self.config, epoch))
+
     def train_batches(self, epoch):
+        """The epoch's batches, one per optimizer step; where the batch has grown (`batch_growth`), each
+        joins that many consecutive batches of batch_size, so the data order stays the same."""
+        per_step = batches_per_step(self.config, epoch)
+        if per_step == 1:
+            yield from self._batches(epoch)
+            return
+        group = []
+        for batch in self._batches(epoch):
+            group.append(batch)
+            if len(group) == per_step:
+                yield torch.cat([x for x, _ in group]), torch.cat([y for _, y in group])
+                group = []
+        if group:
+            yield torch.cat([x for x, _ in group]), torch.cat([y for _, y in group])
+
+    def _batches(self, epoch):
         """steps_per_epoch batches; when that is more than one pass, further passes reshuffle
         (pass 0 is the plain epoch, so runs of one pass or less are unchanged)."""
         produced, passes = 0, 0
@@ -102,6 +125,9 @@ class CharTask:
         self.num_classes = len(corpus.vocab)
         tokens_per_step = self.examples_per_batch = config.batch_size * config.block_size   # a token is an example
         self.steps_per_epoch = config.steps_per_epoch or max(1, len(corpus.train) // tokens_per_step)
+
+    def steps_in(self, epoch):
+        return self.steps_per_epoch
 
     def train_batches(self, epoch):
         gen = torch.Generator().manual_seed(self.config.seed * FAR_APART + epoch)

@@ -110,12 +110,13 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     if task is None:
         task = build_task(config, data, device, channels_last)
     model, optimizer = model_and_optimizer(config, task.num_classes, device, getattr(task, "channels_last", False))
-    total_steps = config.epochs * task.steps_per_epoch
+    total_steps = steps_before(task, config.epochs)
     schedule = build_schedule(optimizer, config.schedule, total_steps, task.steps_per_epoch,
                               **config.schedule_args)
     forward = torch.compile(model) if compile else model
     autocast, precision = _autocast_for(config, device)
-    chunks = config.batch_size // config.micro_batch if config.micro_batch else 1
+    # the forward's batch: micro_batch, else batch_size (a grown batch is several of them, BN's ghost batches)
+    chunk = config.micro_batch or config.batch_size
 
     ckpt = pathlib.Path(checkpoint_path) if checkpoint_path else None
     run = RunState.resume(ckpt, config, model, optimizer, schedule)
@@ -130,7 +131,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         first_loss = torch.tensor(run.first_loss, device=device)
         ema = torch.tensor(run.ema, device=device)
     first_bad = torch.tensor(-1, device=device)
-    step = start_epoch * task.steps_per_epoch
+    step = steps_before(task, start_epoch)
     bar = _progress(total_steps, step, config, progress)
     if config.noise_scale_every and start_epoch == 0:
         noise.append(_noise_point(0, 0, model, task, autocast, config.noise_scale_batches))
@@ -143,7 +144,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         first_step_s, steps_this_epoch = None, 0
         for x, y in task.train_batches(epoch):
             step_loss = torch.zeros((), device=device)
-            for xc, yc in zip(x.chunk(chunks), y.chunk(chunks)):
+            chunks = len(x) // chunk
+            for xc, yc in zip(x.split(chunk), y.split(chunk)):
                 with autocast():
                     loss, c, n = _loss_and_correct(forward(xc), yc)
                 (loss / chunks).backward()
@@ -187,10 +189,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             typical_step_s = (train_s - first_step_s) / (steps_this_epoch - 1)
             this_compile_s = max(0.0, first_step_s - typical_step_s)
             compile_s, epoch_s = compile_s + this_compile_s, epoch_s - this_compile_s
-        n_batches = max(1, seen // task.examples_per_batch)
         train_acc = correct.item() / max(1, seen)
-        history.append(history_row(epoch, schedule.lrs()[0], loss_sum / n_batches, train_acc, test_loss, test_acc,
-                                   epoch_s))
+        history.append(history_row(epoch, schedule.lrs()[0], loss_sum / max(1, steps_this_epoch), train_acc,
+                                   test_loss, test_acc, epoch_s))
         bar.set_postfix(loss=history[-1]["train_loss"], test_acc=f"{test_acc:.3f}")
         if status == "diverged":
             break
@@ -218,6 +219,11 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     return record_body(config, status, diverged_at, history, step, run_env(device, data, precision=precision,
                                                                            compile=compile),
                        wall_before + time.perf_counter() - t_start, **extra)
+
+
+def steps_before(task, epoch):
+    """Optimizer steps in the epochs before `epoch` (a grown batch makes later epochs shorter)."""
+    return sum(task.steps_in(e) for e in range(epoch))
 
 
 def record_body(config, status, diverged_at, history, steps, env, wall_s, **extra):

@@ -39,11 +39,27 @@ def test_id_ignores_fields_at_their_defaults():
     (dict(augment="mixup"), "mixup"), (dict(momentum=1.0), "momentum"),
     (dict(batch_size=100, micro_batch=30), "micro_batch"),
     (dict(model="chargpt", width=64, attn_scale="1/d"), "1/d_head"), (dict(attn_scale="1/d_head"), "chargpt"),
+    (dict(batch_growth={"factor": 5}), "milestones"), (dict(batch_growth=[0.5]), "batch_growth"),
+    (dict(batch_growth={"milestones": [0.5], "factor": 1}), "factor"),
+    (dict(batch_growth={"milestones": [0.5], "factor": 2.5}), "2.5"),
+    (dict(batch_growth={"milestones": [1.5], "factor": 5}), "1.5"),
+    (dict(batch_growth={"milestones": [0.75, 0.5], "factor": 5}), "increase"),
+    (dict(batch_growth={"milestones": [], "factor": 5}), "non-empty"),
+    (dict(batch_growth={"milestones": [0.5], "factor": 5}, steps_per_epoch=10), "steps_per_epoch"),
+    (dict(batch_growth={"milestones": [0.5], "factor": 5}, task="shakespeare", model="chargpt", width=32), "cifar10"),
 ])
 def test_bad_config_names_the_value(changes, needle):
     with pytest.raises(LrlabError) as e:
         RunConfig(**changes)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_growing_batch_multiplies_at_each_milestone_it_has_passed():
+    from lrlab.config import batches_per_step
+    config = RunConfig(epochs=12, batch_growth={"milestones": [0.5, 0.75], "factor": 5})
+    assert [batches_per_step(config, e) for e in range(12)] == [1] * 6 + [5] * 3 + [25] * 3
+    assert [batches_per_step(config.replace(batch_growth={}), e) for e in (0, 11)] == [1, 1]
+    assert RunConfig().id == RunConfig(batch_growth={}).id   # the new field leaves old ids alone
 
 
 def test_unknown_model_lists_the_choices():

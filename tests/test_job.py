@@ -236,3 +236,16 @@ def test_a_job_benches_the_stacks_no_calibration_measured_once(tmp_path):
     assert saved["kind"] == "bench" and saved["rows"][0]["members"] == 2
     assert bench_unmeasured_stacks(configs, "cpu", tmp_path, sizes=(2,)) == []
     assert len(Store(tmp_path).bench_records()) == 1
+
+
+def test_a_growing_batch_run_teaches_the_predictor_seconds_per_batch_not_per_update():
+    from lrlab import cost
+    config = RunConfig(model="resnet8", epochs=4, batch_size=10, train_per_class=30,
+                       batch_growth={"milestones": [0.5, 0.75], "factor": 5})
+    record = dict(config=config.to_dict(), status="completed", wall_s=120.0, final=dict(steps=68))
+    predict = job.Predictor(None, None)
+    predict.learn(record)
+    assert cost.run_steps(config) == 120 and predict(config.replace(batch_growth={})) == pytest.approx(120.0)
+    predict = job.Predictor(None, None)
+    predict.learn({**record, "status": "diverged", "final": dict(steps=40)})
+    assert predict.per_step == {}

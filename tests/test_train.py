@@ -70,6 +70,38 @@ def test_gradient_accumulation_matches_the_full_batch(cifar):
         assert math.isclose(x["train_loss"], y["train_loss"], rel_tol=1e-4)
 
 
+GROWS = {"milestones": [0.5, 0.75], "factor": 5}
+
+
+def test_a_growing_batch_takes_fewer_larger_steps_over_the_same_data(cifar):
+    # 300 images in batches of 10: 30 steps an epoch, then 6 of 50, then 2 (25 batches and the 5 left)
+    from lrlab.cost import updates_by_epoch
+    config = MLP.replace(batch_size=10, epochs=4, batch_growth=GROWS)
+    record = train(config, data=cifar, progress=False)
+    assert record["status"] == "completed" and record["final"]["steps"] == 30 + 30 + 6 + 2
+    assert updates_by_epoch(config) == [30, 30, 6, 2]   # the cost model counts them from the config alone
+    assert {row["lr"] for row in record["history"]} == {MLP.lr}
+
+
+def test_a_grown_batch_joins_consecutive_batches_of_the_plain_epoch(cifar):
+    import torch
+    from lrlab.tasks import CifarTask
+    plain = CifarTask(MLP.replace(batch_size=10, epochs=4), cifar, torch.device("cpu"))
+    grown = CifarTask(MLP.replace(batch_size=10, epochs=4, batch_growth=GROWS), cifar, torch.device("cpu"))
+    for epoch, per_step in ((1, 1), (2, 5), (3, 25)):
+        batches = list(plain.train_batches(epoch))
+        steps = list(grown.train_batches(epoch))
+        assert len(steps) == grown.steps_in(epoch) == math.ceil(30 / per_step)
+        assert [len(x) for x, _ in steps] == [len(x) for x in torch.cat([b[0] for b in batches]).split(10 * per_step)]
+        assert torch.equal(torch.cat([x for x, _ in steps]), torch.cat([x for x, _ in batches]))
+        assert torch.equal(torch.cat([y for _, y in steps]), torch.cat([y for _, y in batches]))
+
+
+def test_a_growing_batch_trains_alone():
+    from lrlab.stacking import stack_key
+    assert stack_key(MLP) is not None and stack_key(MLP.replace(batch_growth=GROWS)) is None
+
+
 def test_a_killed_run_resumes_from_its_checkpoint(cifar, tmp_path, monkeypatch):
     ckpt = tmp_path / "run.pt"
     whole = train(MLP, data=cifar, progress=False)
