@@ -27,6 +27,7 @@ PRIORITY = (
     ("lr_vs_width", "mlp_coarse"),
     ("lr_vs_width", "gpt"),
     ("rules_of_thumb", "warmup"),
+    ("rules_of_thumb", "batch"),
     ("super_convergence", "resnet56_headline"),
     ("super_convergence", "resnet56_baseline"),
     ("linear_scaling", "seeds_and_warmups"),

@@ -76,6 +76,26 @@ BEST_GAP_RULE = ("two best cells differ when their gap exceeds 2 sqrt(2) seed SD
                  "of the two searches alone would make")
 
 
+def mean_gap(a, b, seed_sd):
+    """Whether the means of two sets of seeds (arrays; NaNs, diverged runs, left out) differ beyond noise:
+    the gap mean(a) - mean(b) against two standard errors of that difference, 2 x seed_sd x sqrt(1/n_a +
+    1/n_b) (for one seed each, best_gap's 2 sqrt(2) SDs). Returns (gap, margin, -1 / 0 / +1 for a below /
+    within / above b); margin NaN and 0 where a side has no finite value or the noise is unmeasured."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not len(a) or not len(b):
+        return float("nan"), float("nan"), 0
+    gap = float(a.mean() - b.mean())
+    margin = 2 * seed_sd * np.sqrt(1 / len(a) + 1 / len(b))
+    if not np.isfinite(margin):
+        return gap, float("nan"), 0
+    return gap, float(margin), (-1 if gap < -margin else 1 if gap > margin else 0)
+
+
+MEAN_GAP_RULE = ("two means over seeds differ when their gap exceeds two standard errors of the difference, "
+                 "2 x seed SD x sqrt(1/n_a + 1/n_b)")
+
+
 def percent_or_nan(record, metric="test_acc"):
     """A record's final metric in %, or NaN for a diverged run (shown as such, never averaged in)."""
     return 100 * record["final"][metric] if record["status"] == "completed" else np.nan

@@ -161,7 +161,7 @@ class _Chapter:
                                      final_test_loss=warmups.loss, final_steps=200).drop(columns=["warmup", "loss"])}
 
     def has(self, part):
-        return True
+        return part in self.frames
 
     def runs(self, part):
         return self.frames[part]
@@ -211,3 +211,80 @@ def test_schedule_shapes_follow_the_closed_forms_and_the_cooldown_knob_moves_onl
     assert longer.loc["warmup-stable-decay", "mean over the run"] == pytest.approx(1 - 0.05 / 2 - 0.5 / 2)
     assert book.loc["cosine", "at 50%"] == pytest.approx(0.5) and book.loc["step", "at 75%"] == pytest.approx(0.01)
     assert book.drop("warmup-stable-decay").equals(longer.drop("warmup-stable-decay"))
+
+
+def test_the_batch_arms_share_everything_but_the_decay_or_the_growth():
+    for profile in ("smoke", "quick", "gpu", "full"):
+        runs = rot.batch_runs(profile)
+        s = rot.BATCH_SETTINGS[profile]
+        assert len(runs) == len(rot.BATCH_ARMS) * s["seeds"]
+        assert len({(c.model, c.lr, c.batch_size, c.epochs, c.train_per_class, c.momentum, c.weight_decay)
+                    for c in runs}) == 1
+        assert {rot.arm_of(c.to_dict()) for c in runs} == set(rot.BATCH_ARMS)
+        # the grown batch never outgrows the training set
+        images = 10 * (s["per_class"] or 5000)
+        assert s["batch"] * rot.BATCH_FACTOR ** len(rot.BATCH_MILESTONES) < images
+        # the rate falls where the batch grows: the two arms' noise scales coincide epoch by epoch
+        decay, grow, neither = (next(c for c in runs if rot.arm_of(c.to_dict()) == arm).to_dict()
+                                for arm in rot.BATCH_ARMS)
+        assert rot.noise_path(decay) == pytest.approx(rot.noise_path(grow))
+        assert rot.noise_path(neither) == [1.0] * s["epochs"]
+    assert rot.noise_path(decay)[-1] == pytest.approx(1 / 25)
+    assert "batch" in {chunk.name for chunk in rot.chunks("gpu")}
+
+
+def _batch(acc, updates=(100, 60, 100)):
+    """A made-up part-3 frame: `acc` arm -> test accuracies of its seeds (NaN: diverged)."""
+    growth = {"milestones": rot.BATCH_MILESTONES, "factor": rot.BATCH_FACTOR}
+    rows = [dict(arm=arm, lr=0.1, seed=i, acc=a, id=f"{arm}{i}", updates=n, epochs=12, batch_size=32,
+                 train_per_class=300, batch_growth=growth if arm == "grow the batch" else {},
+                 status="diverged" if np.isnan(a) else "completed")
+            for (arm, values), n in zip(acc.items(), updates) for i, a in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("grow, neither, word", [
+    ([47.0, 48.0, 49.0], [35.0, 36.0, 37.0], CONFIRMED),       # grow matches decay, and decay matters
+    ([43.0, 44.0, 45.0], [35.0, 36.0, 37.0], CONTRADICTED),    # grow falls behind beyond noise
+    ([52.0, 53.0, 54.0], [35.0, 36.0, 37.0], CONTRADICTED),    # or gets ahead: not the same effect either
+    ([47.0, 48.0, 49.0], [47.5, 48.5, 49.5], NOT_RESOLVED),    # decaying the rate does nothing here
+])
+def test_batch_growth_matches_decay_only_where_the_decay_itself_matters(grow, neither, word):
+    frame = _batch({"decay the rate": [47.5, 48.5, 49.5], "grow the batch": grow, "neither": neither})
+    verdict = rot.batch_growth_verdict(frame)
+    assert verdict.word == word and "60 updates against 100" in verdict.number
+    arms = rot.batch_arms(frame)
+    assert list(arms.index) == list(rot.BATCH_ARMS) and arms.loc["grow the batch", "updates"] == 60
+    # quick's set-up: 93 batches an epoch; the last 3 epochs take ceil(93 / 25) = 4 updates each when grown
+    assert arms["after the last milestone"].to_dict() == {"decay the rate": 279, "grow the batch": 12, "neither": 279}
+
+
+def test_batch_growth_without_every_arm_or_its_noise_cannot_say():
+    assert rot.batch_growth_verdict(_batch({"decay the rate": [48.0], "grow the batch": [48.0]})).word == NOT_RESOLVED
+    one_seed = _batch({"decay the rate": [48.0], "grow the batch": [48.0], "neither": [30.0]})
+    assert rot.batch_growth_verdict(one_seed).word == NOT_RESOLVED
+
+
+def test_each_batch_comparison_pools_only_its_two_arms_seed_noise():
+    # the constant rate's seeds scatter widely; that must not widen the margin between the two quiet arms
+    frame = _batch({"decay the rate": [49.0, 49.5, 50.0], "grow the batch": [47.0, 47.5, 48.0],
+                    "neither": [30.0, 40.0, 50.0]})
+    gap, margin, sign = rot.arm_gap(frame, "grow the batch", "decay the rate")
+    assert gap == pytest.approx(-2.0) and margin == pytest.approx(2 * 0.5 * math.sqrt(2 / 3)) and sign == -1
+    assert rot.batch_growth_verdict(frame).word == CONTRADICTED
+    assert rot.batch_growth_verdict(frame, sd_scale=3.0).word == NOT_RESOLVED   # 3x the SDs: both gaps within noise
+    assert rot.arm_gap(frame, "decay the rate", "neither")[1] == pytest.approx(2 * math.sqrt(50.125) * math.sqrt(2 / 3))
+
+
+def test_the_chapters_verdicts_read_the_batch_part_from_its_records_fields():
+    arms = {"decay the rate": ("multistep", {}), "grow the batch": ("constant", {"milestones": [0.5], "factor": 5}),
+            "neither": ("constant", {})}
+    accs = {"decay the rate": [0.48, 0.49], "grow the batch": [0.485, 0.49], "neither": [0.36, 0.37]}
+    runs = pd.DataFrame([dict(id=f"{arm}{i}", lr=0.125, seed=i, schedule=arms[arm][0], batch_growth=arms[arm][1],
+                              final_test_acc=a, status="completed", final_steps=60 if arms[arm][1] else 100)
+                         for arm, values in accs.items() for i, a in enumerate(values)])
+    chapter = _Chapter.__new__(_Chapter)
+    chapter.frames = {"batch": runs}
+    found = rot.verdicts(chapter)
+    assert list(found) == ["batch_instead_of_decay"] and found["batch_instead_of_decay"].word == CONFIRMED
+    assert found["batch_instead_of_decay"].profile == "quick"

@@ -59,3 +59,14 @@ def test_the_pooled_sd_weighs_each_group_by_its_degrees_of_freedom():
     sd, dof = pooled_sd([[1.0, 3.0], [5.0, 5.0, 8.0], [7.0]])   # squares 2 and 6, 1 + 2 dof
     assert dof == 3 and sd == pytest.approx((8 / 3) ** 0.5)
     assert np.isnan(pooled_sd([[1.0], [2.0]])[0]) and pooled_sd([])[1] == 0
+
+
+def test_two_means_differ_beyond_two_standard_errors_of_their_difference():
+    from lrlab.stats import best_gap, mean_gap
+    # one seed each: the single-run rule's 2 sqrt(2) SDs
+    assert mean_gap([1.0], [0.0], 1.0)[1] == pytest.approx(best_gap(1.0, 1, 0.0, 1, 1.0)[1])
+    gap, margin, sign = mean_gap([10.0, 11.0, 12.0], [9.0, 10.0, np.nan], 0.5)   # a diverged seed left out
+    assert gap == pytest.approx(1.5) and margin == pytest.approx(2 * 0.5 * math.sqrt(1 / 3 + 1 / 2)) and sign == 1
+    assert mean_gap([10.0, 10.2], [10.1, 10.3], 0.5)[2] == 0
+    assert mean_gap([8.0, 8.2], [10.1, 10.3], 0.5)[2] == -1
+    assert math.isnan(mean_gap([1.0], [np.nan], 0.5)[1]) and mean_gap([1.0], [2.0], np.nan)[2] == 0

@@ -93,9 +93,10 @@ CLAIMS = (
           "width-gpt", ("lr_vs_width", "smaller_when_larger")),
     Claim("22", "001", "Empirically, peak eta tracks 1 / sqrt(model_width) reasonably well.",
           "the best rate goes as 1/sqrt(width)", "width-gpt", ("lr_vs_width", "inverse_sqrt_width")),
-    Claim("16", "001", "Doubling either eta or batch_size has the same effect on the implicit noise.",
-          "only η/B matters: grow the batch instead of decaying the rate", "",
-          "planned: one pair of runs, batch growth against rate decay (Smith et al. 2018)"),
+    Claim("16", "001", "Doubling either eta or batch_size has the same effect on the implicit noise. This is why "
+          "\"don't decay the learning rate, increase the batch size\" can be a viable schedule",
+          "only η/B matters: grow the batch instead of decaying the rate", "rt-batch",
+          ("rules_of_thumb", "batch_instead_of_decay")),
     Claim("19", "000", "A common default configuration for AdamW in transformer training is a learning rate in the "
           "range 1e-4 to 1e-3 paired with a weight decay of 0.1.", "AdamW for transformers: 1e-4 to 1e-3, decay 0.1",
           "", "not yet: the character GPT trains without weight decay"),
@@ -232,7 +233,7 @@ GROUPS = (   # the page's tables: heading, the claims' tested_by
     ("Batch size and warmup (Ch. 3)", ("Ch. 3",)),
     ("Weight decay (Ch. 4)", ("Ch. 4",)),
     ("Width (Ch. 5)", ("Ch. 5",)),
-    ("Schedules and warmup (Ch. 6)", ("Ch. 6",)),
+    ("Schedules, warmup and batch growth (Ch. 6)", ("Ch. 6",)),
     ("Default rates, read off the sweeps of Ch. 4 and 5", ("Ch. 4, 5",)),
 )
 

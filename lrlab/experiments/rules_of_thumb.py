@@ -12,6 +12,13 @@ Part 2, "include warmup: at least 5-10% of training": the character GPT of the L
 5, 10 or 20% of the steps, over a log2 grid of peak rates that reaches 2^-3 = 0.125: also where an
 article says Adam "will cause immediate divergence" at 0.1.
 
+Part 3, "grow the batch instead of decaying the rate" (Smith, Kindermans, Ying & Le 2018; an article's
+"doubling either eta or batch_size has the same effect on the implicit noise"): one network, rate and
+budget in epochs, three arms over three seeds each: step decay (the rate falls 5x at 50% and 75% of the
+epochs), batch growth (the rate stays, and from the same epochs on each update takes 5x more batches:
+BatchNorm still sees the base batch: ghost batches), and neither (the control that says
+whether the decay itself matters here).
+
 Seed noise: the two schedules and two warmups a claim compares repeat one grid point with two more
 seeds each, near the best rates of the variants compared (at quick, first placed at 2^-6 for the
 warmups, where training is unstable and the seeds scatter far more than at the best cells: moved
@@ -21,7 +28,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
-from lrlab.stats import BEST_GAP_RULE, best_gap, pooled_sd
+from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, mean_gap, mean_sd, pooled_sd
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict, at_profile
 
 # label -> (schedule, its arguments): the five policies of part 1, in the order the page draws them
@@ -60,11 +67,31 @@ WARMUP_SETTINGS = {
                  log2_lrs=list(range(-13, -2)), repeat_log2_lr=-9, extra_seeds=2, warmups=WARMUPS),
 }
 
+# part 3: where (fractions of the epochs) and by how much the step schedule cuts the rate, or the batch grows
+BATCH_MILESTONES = [0.5, 0.75]
+BATCH_FACTOR = 5
+BATCH_ARMS = {   # label -> what the arm changes in the shared set-up, in the order the page draws them
+    "decay the rate": dict(schedule="multistep", schedule_args={"milestones": BATCH_MILESTONES, "gamma": 1 / BATCH_FACTOR}),
+    "grow the batch": dict(batch_growth={"milestones": BATCH_MILESTONES, "factor": BATCH_FACTOR}),
+    "neither": {},
+}
+BATCH_SETTINGS = {
+    # batch: the base batch (BatchNorm's, all run long); quick's 32 keeps the grown batch (800) under the 3,000
+    # images, and its rate 2^-3 has part 1's eta/B at 2^-1 and batch 128, where a constant rate falls clearly
+    # behind step decay; gpu and full: He et al.'s 0.1 at batch 128
+    "smoke": dict(model="resnet8", per_class=20, test_per_class=5, batch=4, epochs=4, lr=2.0 ** -3, seeds=2),
+    "quick": dict(model="resnet8", per_class=300, test_per_class=200, batch=32, epochs=12, lr=2.0 ** -3, seeds=3),
+    "gpu": dict(model="resnet20", per_class=None, test_per_class=None, batch=128, epochs=16, lr=0.1, seeds=3),
+    "full": dict(model="resnet20", per_class=None, test_per_class=None, batch=128, epochs=60, lr=0.1, seeds=3),
+}
+
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
-               "the warmup sweep trains the GPT at width 256, not 512, over 10 rates 2^-12..2^-3 instead of 11")
+               "the warmup sweep trains the GPT at width 256, not 512, over 10 rates 2^-12..2^-3 instead of 11",
+               "the batch comparison trains ResNet-20 16 epochs, not 60")
 
-PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep"}
+PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep",
+               "batch": "batch growth against rate decay"}
 
 
 def schedule_runs(profile):
@@ -96,8 +123,16 @@ def warmup_runs(profile):
     return runs
 
 
+def batch_runs(profile):
+    s = BATCH_SETTINGS[profile]
+    base = RunConfig(task="cifar10", model=s["model"], optimizer="sgd", lr=s["lr"], momentum=0.9, weight_decay=5e-4,
+                     batch_size=s["batch"], augment="crop+flip", epochs=s["epochs"], train_per_class=s["per_class"],
+                     test_per_class=s["test_per_class"])
+    return [base.replace(seed=seed, **changes) for changes in BATCH_ARMS.values() for seed in range(s["seeds"])]
+
+
 def parts(profile):
-    return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile)}
+    return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile), "batch": batch_runs(profile)}
 
 
 def runs(profile):
@@ -108,7 +143,9 @@ def chunks(profile):
     return [Chunk("warmup", 1, "whether Adam on the character GPT needs 5-10% warmup, and whether it diverges at "
                   "0.1 without", warmup_runs(profile)),
             Chunk("schedules", 2, "cosine against step decay (and constant, linear to zero, warmup-stable-decay) "
-                  "at equal budget, each at its best peak rate", schedule_runs(profile))]
+                  "at equal budget, each at its best peak rate", schedule_runs(profile)),
+            Chunk("batch", 2, "whether growing the batch 5x where step decay cuts the rate 5x reaches the same "
+                  "test accuracy with fewer updates", batch_runs(profile))]
 
 
 # -- analysis: what the chapter reads off its records (tested in tests/test_rules_of_thumb.py)
@@ -330,6 +367,100 @@ def adam_divergence_verdict(frame, best, seed_sd, total_steps):
                    f"loss of {near.loss:.3f} against the sweep's best {sweep_best:.3f}.", rule, number)
 
 
+def arm_of(config):
+    """Which of part 3's arms a config (a runs-frame row or a dict) belongs to."""
+    if config["batch_growth"]:
+        return "grow the batch"
+    return "decay the rate" if config["schedule"] == "multistep" else "neither"
+
+
+def batch_frame(runs):
+    """Part 3's runs with their arm, test accuracy in % (NaN where diverged) and optimizer updates."""
+    frame = runs.assign(arm=[arm_of(row) for _, row in runs.iterrows()])
+    return frame.assign(acc=100 * frame.final_test_acc.where(frame.status == "completed"),
+                        updates=frame.final_steps)
+
+
+def last_phase_updates(run):
+    """A part-3 run's updates after the last milestone (`run`: a runs-frame row), where step decay runs at
+    1/25 of the rate and batch growth at 25x the batch: the steps that settle the final accuracy."""
+    from lrlab.cost import updates_by_epoch
+    per_class = None if run["train_per_class"] is None or np.isnan(run["train_per_class"]) else int(run["train_per_class"])
+    config = RunConfig(epochs=int(run["epochs"]), batch_size=int(run["batch_size"]), train_per_class=per_class,
+                       batch_growth=run["batch_growth"])
+    last = int(np.ceil(BATCH_MILESTONES[-1] * config.epochs - 1e-9))
+    return sum(updates_by_epoch(config)[last:])
+
+
+def batch_arms(frame):
+    """One row per arm: seeds, diverged seeds, mean and SD of test accuracy over seeds, the optimizer updates of
+    one run (the arm's seeds all take the same), and how many of them come after the last milestone."""
+    import pandas as pd
+    rows = []
+    for arm in BATCH_ARMS:
+        runs = frame[frame.arm == arm]
+        if not len(runs):
+            continue
+        mean, sd = mean_sd(runs.acc)
+        rows.append({"arm": arm, "seeds": len(runs), "diverged": int((runs.status == "diverged").sum()),
+                     "test acc. (%)": mean, "SD": sd, "updates": int(runs.updates.max()),
+                     "after the last milestone": last_phase_updates(runs.iloc[0])})
+    return pd.DataFrame(rows).set_index("arm") if rows else pd.DataFrame()
+
+
+def noise_path(run):
+    """Part 3's eta/B in each epoch as a fraction of the first's (Smith & Le's noise scale, up to the training
+    set's size): step decay cuts the rate at the epochs where batch growth joins batches. `run`: its config
+    (a record's, a runs-frame row)."""
+    from lrlab.config import milestones_passed
+    decay = run["schedule_args"] if run["schedule"] == "multistep" else {"milestones": [], "gamma": 1.0}
+    growth = run["batch_growth"] or {"milestones": [], "factor": 1}
+    return [decay["gamma"] ** milestones_passed(decay["milestones"], e, run["epochs"])
+            / growth["factor"] ** milestones_passed(growth["milestones"], e, run["epochs"])
+            for e in range(run["epochs"])]
+
+
+BATCH_RULE = (f"growing the batch {BATCH_FACTOR}x where step decay cuts the rate {BATCH_FACTOR}x: the two arms' mean "
+              "test accuracies within noise of each other, confirmed; apart beyond it, contradicted; but where the "
+              "rate decay itself moves nothing beyond noise against neither, not resolved (the test cannot tell); "
+              f"{MEAN_GAP_RULE}, the seed SD pooled over the two arms compared (a constant rate's seeds can scatter "
+              "far more than a decayed one's)")
+
+
+def arm_gap(frame, a, b, sd_scale=1.0):
+    """`stats.mean_gap` between arms a and b: (gap, margin, -1 / 0 / +1), the seed SD pooled over the two
+    (times `sd_scale`, an exercise's what-if)."""
+    acc = [frame.acc[frame.arm == arm].dropna().to_numpy() for arm in (a, b)]
+    return mean_gap(*acc, sd_scale * pooled_sd(acc)[0])
+
+
+def batch_growth_verdict(frame, sd_scale=1.0):
+    """"Grow the batch instead of decaying the rate": the growing batch's mean test accuracy against step
+    decay's, and step decay's against neither's (`BATCH_RULE`)."""
+    if not all((frame.arm == arm).any() for arm in BATCH_ARMS):
+        return Verdict(NOT_RESOLVED, "The three arms are not all recorded.", BATCH_RULE)
+    gap, margin, apart = arm_gap(frame, "grow the batch", "decay the rate", sd_scale)
+    effect, effect_margin, decay_matters = arm_gap(frame, "decay the rate", "neither", sd_scale)
+    if not (np.isfinite(margin) and np.isfinite(effect_margin)):
+        return Verdict(NOT_RESOLVED, "The arms' seed noise is not measured.", BATCH_RULE)
+    grow, decay = (frame.acc[frame.arm == arm].mean() for arm in ("grow the batch", "decay the rate"))
+    updates = frame.groupby("arm").updates.max()
+    number = (f"{grow:.1f}% against {decay:.1f}% (gap {gap:+.1f}, margin {margin:.1f}; "
+              f"{updates['grow the batch']} updates against {updates['decay the rate']})")
+    said = (f"Growing the batch reaches {grow:.1f}% test accuracy in {updates['grow the batch']} updates, decaying the "
+            f"rate {decay:.1f}% in {updates['decay the rate']}: a gap of {gap:+.1f} points against a noise margin of "
+            f"{margin:.1f}.")
+    if apart:
+        return Verdict(CONTRADICTED, said + f" The two are not the same: growing the batch does "
+                       f"{'better' if apart > 0 else 'worse'}.", BATCH_RULE, number)
+    if not decay_matters:
+        return Verdict(NOT_RESOLVED, said + f" But decaying the rate itself moves the result by only {effect:+.1f} "
+                       f"points against a constant rate and batch (margin {effect_margin:.1f}): at this scale the "
+                       "test cannot tell the two apart from doing nothing.", BATCH_RULE, number)
+    return Verdict(CONFIRMED, said + f" Decaying the rate moves the result by {effect:+.1f} points against neither "
+                   f"(margin {effect_margin:.1f}), and growing the batch does the same.", BATCH_RULE, number)
+
+
 def verdicts(chapter, sd_scale=1.0):
     """The seed claims this chapter answers, by name (the claims scorecard reads them). `sd_scale`
     multiplies both measured seed SDs (1 for the book: an exercise asks what a noisier seed would say)."""
@@ -350,6 +481,9 @@ def verdicts(chapter, sd_scale=1.0):
                                "adam_diverges_at_0.1": adam_divergence_verdict(frame, best, sd,
                                                                                int(frame.final_steps.max()))},
                               chapter.profile_of("warmup")))
+    if chapter.has("batch"):
+        verdict = batch_growth_verdict(batch_frame(chapter.runs("batch")), sd_scale)
+        out.update(at_profile({"batch_instead_of_decay": verdict}, chapter.profile_of("batch")))
     return out
 
 
@@ -363,6 +497,9 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
     "warmup_needed": ("include 5-10% warmup", "blog, Which Learning Rate Works Best", "a recommendation, no measurement"),
     "adam_diverges_at_0.1": ("Adam diverges at 0.1", "blog, Which Learning Rate Works Best",
                              "a statement, no measurement"),
+    "batch_instead_of_decay": ("grow the batch instead of decaying the rate", "Smith, Kindermans, Ying & Le 2018",
+                               "equivalent test accuracy after the same epochs, with fewer updates (CIFAR-10, "
+                               "ImageNet)"),
 }
 
 

@@ -1,9 +1,10 @@
-"""Figures of the rules-of-thumb chapter: schedules at equal budget, and warmup for Adam."""
+"""Figures of the rules-of-thumb chapter: schedules at equal budget, warmup for Adam, and batch growth
+against rate decay."""
 import matplotlib.pyplot as plt
 import numpy as np
 
 from lrlab import schedules
-from lrlab.experiments.rules_of_thumb import SCHEDULE_POLICIES
+from lrlab.experiments.rules_of_thumb import BATCH_ARMS, SCHEDULE_POLICIES, noise_path
 
 
 def _crosses(ax, x, y_at, color):
@@ -60,3 +61,31 @@ def warmup_sweep(frame, best, seed_sd):
     axes[1].set(xlabel="warmup (% of the steps)", ylabel="best validation loss",
                 title="the best of each warmup")
     return fig
+
+
+BATCH_STYLES = {"decay the rate": dict(color="C0", ls="-"), "grow the batch": dict(color="C1", ls="--"),
+                "neither": dict(color="C7", ls=":")}
+
+
+def batch_growth(frame, history):
+    """Left: each arm's eta/B per epoch as a fraction of the start's (step decay's and batch growth's coincide by
+    design). Right: test accuracy per epoch, each arm's mean over seeds with its seeds' range shaded."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 3.8))
+    for arm in BATCH_ARMS:
+        runs = frame[frame.arm == arm]
+        if not len(runs):
+            continue
+        style = BATCH_STYLES[arm]
+        path = noise_path(runs.iloc[0])
+        epochs = np.arange(len(path) + 1)
+        axes[0].step(epochs, path + path[-1:], where="post", lw=2.5 if arm == "decay the rate" else 1.8,
+                     label=arm, **style)
+        acc = 100 * history[history.id.isin(runs.id)].pivot_table(index="epoch", columns="id", values="test_acc")
+        axes[1].plot(acc.index, acc.mean(axis=1), label=arm, **style)
+        axes[1].fill_between(acc.index, acc.min(axis=1), acc.max(axis=1), color=style["color"], alpha=0.2, lw=0)
+    axes[0].set(yscale="log", xlabel="epoch", ylabel="learning rate / batch, vs the start",
+                title="the noise scale each arm sets")
+    axes[0].legend(fontsize=9)
+    axes[1].set(xlabel="epoch", ylabel="test accuracy (%)", title="mean over seeds (band: their range)")
+    return fig
+
