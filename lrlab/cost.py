@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lrlab.config import batches_per_step
 from lrlab.errors import LrlabError, check_choice
 from lrlab.experiments import test_images, train_images
 from lrlab.tasks import EVAL_BATCH
@@ -263,7 +264,6 @@ def steps_per_epoch(config):
 def updates_by_epoch(config):
     """Optimizer updates in each epoch: steps_per_epoch, fewer where the batch has grown (`batch_growth`: the
     last update of an epoch takes the batches that are left)."""
-    from lrlab.config import batches_per_step
     return [math.ceil(steps_per_epoch(config) / batches_per_step(config, e)) for e in range(config.epochs)]
 
 

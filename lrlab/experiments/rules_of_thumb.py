@@ -384,12 +384,13 @@ def batch_frame(runs):
 def last_phase_updates(run):
     """A part-3 run's updates after the last milestone (`run`: a runs-frame row), where step decay runs at
     1/25 of the rate and batch growth at 25x the batch: the steps that settle the final accuracy."""
+    from lrlab.config import milestones_passed
     from lrlab.cost import updates_by_epoch
     per_class = None if run["train_per_class"] is None or np.isnan(run["train_per_class"]) else int(run["train_per_class"])
     config = RunConfig(epochs=int(run["epochs"]), batch_size=int(run["batch_size"]), train_per_class=per_class,
                        batch_growth=run["batch_growth"])
-    last = int(np.ceil(BATCH_MILESTONES[-1] * config.epochs - 1e-9))
-    return sum(updates_by_epoch(config)[last:])
+    return sum(n for epoch, n in enumerate(updates_by_epoch(config))
+               if milestones_passed(BATCH_MILESTONES, epoch, config.epochs) == len(BATCH_MILESTONES))
 
 
 def batch_arms(frame):
