@@ -1,5 +1,6 @@
 """The `lrlab` command (also `python -m lrlab`). `sweep` and `bench` need only torch, numpy, pillow."""
 import argparse
+import os
 import sys
 
 from lrlab.errors import LrlabError
@@ -258,4 +259,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("lrlab: interrupted; finished runs are saved, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # `lrlab status | head`: the reader has gone, so has the need to print
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit's flush
+        return 141
     return status or 0

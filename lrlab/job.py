@@ -139,6 +139,7 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         elif names or device_key:   # unasked, only on the GPUs the queue plans for
             calibrate_first = True
     items, record["skipped_packages"] = without_missing_packages(items, log)
+    store.prepare((profile, experiment) for experiment, profile, _ in items)   # before the log's first write
     log(f"job: {len(items)} run(s) of {len(chosen)} chunk(s) on {env['device']}, deadline in "
         f"{(stop_at - time.time()) / 60:.1f} min")
     save_log()

@@ -7,14 +7,16 @@ is corrupt: the sweep redoes it and readers refuse it; nothing ever reads it as 
 import json
 import os
 import pathlib
+import tempfile
 
 from lrlab.config import RunConfig
-from lrlab.errors import LrlabError, check_choice
-from lrlab.files import write_atomically
+from lrlab.errors import LrlabError, check_choice, one_line
+from lrlab.files import TEMP_SUFFIX, remove_stale_temporaries, write_atomically
 from lrlab.names import PROFILES
 
 STATUSES = ("completed", "diverged")
-RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "history", "final", "env", "wall_s")
+RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "diverged_at_step", "history", "final", "env",
+               "wall_s")
 HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 TRACE_KEYS = ("step", "lr", "train_loss")   # optional per-k-steps rows of a range test
 NOISE_KEYS = ("epoch", "step", "b_simple", "grad_sq", "trace_sigma")   # optional noise-scale rows
@@ -28,27 +30,83 @@ def write_json_atomic(path, obj):
     write_atomically(path, lambda f: f.write(json.dumps(obj, indent=1, allow_nan=False).encode()))
 
 
+ENV_KEYS = ("device", "device_type", "torch", "python", "lrlab", "git")   # where and with what a run trained
+FINAL_FROM_HISTORY = ("test_acc", "test_loss", "train_loss")              # `final` repeats the last epoch's
+
+
+def _number(value, none_ok=False):
+    return (value is None and none_ok) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# each history row's fields and whether a value may be null (a loss that overflowed is recorded as null)
+HISTORY_TYPES = {"epoch": _whole, "lr": _number, "seconds": _number, "test_acc": _number,
+                 "train_loss": lambda v: _number(v, True), "train_acc": lambda v: _number(v, True),
+                 "test_loss": lambda v: _number(v, True)}
+
+
 def validate_record(record, path=""):
-    """Raise LrlabError (one line) if `record` is not a whole, self-consistent run record."""
+    """Raise LrlabError (one line) if `record` is not a whole, self-consistent run record: every field of
+    the schema there with its type, a config that hashes to the id, `final` equal to the last epoch, a
+    diverged run (and only it) saying at which step, and the env that says where it ran."""
+    def corrupt(why):
+        return LrlabError(f"corrupt record {path}: {why}")
+
     if not isinstance(record, dict):
-        raise LrlabError(f"corrupt record {path}: not a JSON object")
+        raise corrupt("not a JSON object")
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
-        raise LrlabError(f"corrupt record {path}: missing {', '.join(missing)}")
+        raise corrupt(f"missing {', '.join(missing)}")
+    for key in ("id", "experiment", "profile"):
+        if not isinstance(record[key], str):
+            raise corrupt(f"{key} is {record[key]!r}, not a string")
+    if record["profile"] not in PROFILES:
+        raise corrupt(f"profile {record['profile']!r}; valid: {', '.join(PROFILES)}")
     if record["status"] not in STATUSES:
-        raise LrlabError(f"corrupt record {path}: status {record['status']!r}; valid: {', '.join(STATUSES)}")
-    config = RunConfig.from_dict(record["config"])
+        raise corrupt(f"status {record['status']!r}; valid: {', '.join(STATUSES)}")
+    if not isinstance(record["config"], dict):
+        raise corrupt(f"config is {type(record['config']).__name__}, not an object")
+    try:
+        config = RunConfig.from_dict(record["config"])
+    except LrlabError as e:
+        raise corrupt(f"its config is invalid: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise corrupt(f"its config is invalid: {one_line(e)}") from None
     if config.id != record["id"]:
-        raise LrlabError(f"corrupt record {path}: its config hashes to {config.id}, not {record['id']}")
-    for row in record["history"]:
-        if any(k not in row for k in HISTORY_KEYS):
-            raise LrlabError(f"corrupt record {path}: a history row lacks one of {', '.join(HISTORY_KEYS)}")
-    for row in record.get("trace", []):
-        if any(k not in row for k in TRACE_KEYS):
-            raise LrlabError(f"corrupt record {path}: a trace row lacks one of {', '.join(TRACE_KEYS)}")
-    for row in record.get("noise_scale", []):
-        if any(k not in row for k in NOISE_KEYS):
-            raise LrlabError(f"corrupt record {path}: a noise-scale row lacks one of {', '.join(NOISE_KEYS)}")
+        raise corrupt(f"its config hashes to {config.id}, not {record['id']}")
+    history = record["history"]
+    if not isinstance(history, list) or not history:
+        raise corrupt("history is not a non-empty list of epochs")
+    for row in history:
+        if not isinstance(row, dict) or any(k not in row for k in HISTORY_KEYS):
+            raise corrupt(f"a history row is not an object with {', '.join(HISTORY_KEYS)}")
+        bad = [k for k, ok in HISTORY_TYPES.items() if not ok(row[k])]
+        if bad:
+            raise corrupt(f"history row {row['epoch']!r} has a non-number {bad[0]} ({row[bad[0]]!r})")
+    final = record["final"]
+    if not isinstance(final, dict) or not _whole(final.get("steps")):
+        raise corrupt("final is not an object with a whole number of steps")
+    differ = [k for k in FINAL_FROM_HISTORY if final.get(k) != history[-1][k]]
+    if differ:
+        raise corrupt(f"final {differ[0]} {final.get(differ[0])!r} is not the last epoch's {history[-1][differ[0]]!r}")
+    diverged_at = record.get("diverged_at_step")
+    if (record["status"] == "diverged") != _whole(diverged_at) or not (diverged_at is None or _whole(diverged_at)):
+        raise corrupt(f"status {record['status']} with diverged_at_step {diverged_at!r} (a step when, and only when, diverged)")
+    env = record["env"]
+    if not isinstance(env, dict) or any(not isinstance(env.get(k), str) for k in ENV_KEYS):
+        raise corrupt(f"env lacks one of {', '.join(ENV_KEYS)}")
+    if not _number(record["wall_s"]) or record["wall_s"] < 0:
+        raise corrupt(f"wall_s is {record['wall_s']!r}, not a number of seconds")
+    if "packed_with" in record and (not _whole(record["packed_with"]) or record["packed_with"] < 2):
+        raise corrupt(f"packed_with is {record['packed_with']!r}, not a stack size >= 2")
+    for name, keys in (("trace", TRACE_KEYS), ("noise_scale", NOISE_KEYS)):
+        rows = record.get(name, [])
+        if not isinstance(rows, list) or any(not isinstance(row, dict) or any(k not in row for k in keys)
+                                             for row in rows):
+            raise corrupt(f"{name} is not a list of objects with {', '.join(keys)}")
     return record
 
 
@@ -86,13 +144,42 @@ class Store:
         # git-ignored; holds a long run's partial state so a kill loses at most a few epochs
         return self.root / ".checkpoints" / profile / experiment / f"{run_id}.pt"
 
+    def prepare(self, places):
+        """Before the first run of a sweep or job trains: check that a record and a checkpoint can be
+        written for each (profile, experiment) of `places` (else a one-line LrlabError now, not a lost
+        run later), and delete the temp files a killed writer left there."""
+        if self.root.exists() and not self.root.is_dir():
+            raise LrlabError(f"results folder {self.root} is a file, not a folder; give --results a folder")
+        folders = [self.root] + [folder for profile, experiment in sorted(set(places))
+                                 for folder in (self.path(profile, experiment, "x").parent,
+                                                self.checkpoint_path(profile, experiment, "x").parent)]
+        for folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, probe = tempfile.mkstemp(dir=folder, prefix=f".write-check.{os.getpid()}.", suffix=TEMP_SUFFIX)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as e:
+                raise LrlabError(f"results folder {self.root} is not writable ({e.strerror}: {folder}); "
+                                 "give --results a folder you can write") from None
+            if folder != self.root:
+                remove_stale_temporaries(folder)
+
     def read(self, path):
-        """The record at `path`; LrlabError if it is corrupt."""
+        """The record at `path` (<profile>/<experiment>/<id>.json); LrlabError if it is corrupt, or the
+        record of another run than its path names (a copy under the wrong name must not pass as done)."""
+        path = pathlib.Path(path)
         try:
-            record = json.loads(pathlib.Path(path).read_text())
+            record = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise LrlabError(f"corrupt record {path}: {type(e).__name__} (truncated or not JSON)") from None
-        return validate_record(record, path)
+        validate_record(record, path)
+        said = (record["profile"], record["experiment"], record["id"])
+        named = (path.parent.parent.name, path.parent.name, path.stem)
+        if said != named:
+            raise LrlabError(f"corrupt record {path}: it holds run {'/'.join(said)}, not the "
+                             f"{'/'.join(named)} its path names")
+        return record
 
     def load(self, profile, experiment, config):
         """The finished record of `config`, or None when it is missing. Raises on a corrupt one."""

@@ -109,6 +109,8 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
     Each finished record is saved at once. `on_outcome(outcome)` is called after each (a job keeps
     its log up to date with it, so a killed job still says what it did)."""
     planner = planner or Planner()
+    if items:
+        store.prepare((profile, experiment) for experiment, profile, _ in items)
     data = prepare_data([c for _, _, c in items], data_root)
     outcomes, done, total = [], [0], len(items)
     stacks, items = plan_stacks(items, stacking, store) if stacking else ([], list(items))
@@ -118,6 +120,8 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
         if outcome.record is not None:
             outcome.record.update(experiment=outcome.experiment, profile=outcome.profile)
             store.save(outcome.record)
+            # only now that the record is safe: a kill before this line costs the epochs since the checkpoint
+            store.checkpoint_path(outcome.profile, outcome.experiment, outcome.config.id).unlink(missing_ok=True)
             done[0] += 1
             r = outcome.record
             log(f"[{done[0]}/{total}] {r['id']} {r['status']} test_acc={r['final']['test_acc']:.4f} "
@@ -256,6 +260,20 @@ def _in_process(items, store, device, data, compile, progress, planner, report):
 
 
 _WORKER_DATA = {}
+PARENT_POLL_S = 1.0   # how often a worker checks that its sweep still lives
+
+
+def _die_with_parent(parent_pid):
+    """A worker's first act: a thread that ends the worker once the sweep that started it is gone. A
+    SIGKILL runs no cleanup in the parent, and a pool's workers would otherwise train on forever, each
+    holding its memory (on a GPU machine, GPU memory)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _worker_train(config, device, data_root, compile, checkpoint_path, threads, stop_at):
@@ -273,7 +291,10 @@ def _in_workers(items, store, device, data_root, compile, jobs, planner, report)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")   # CUDA cannot be forked
     pending, in_flight, deadline_hit = list(items), {}, False
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context)
+    def new_pool(workers):
+        return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                      initializer=_die_with_parent, initargs=(os.getpid(),))
+    pool = new_pool(min(jobs, len(items)))
     try:
         while pending or in_flight:
             while pending and len(in_flight) < jobs and not deadline_hit:
@@ -301,7 +322,7 @@ def _in_workers(items, store, device, data_root, compile, jobs, planner, report)
                 for future, (item, started, predicted) in list(in_flight.items()):
                     report(_finish(item, started, predicted, future.result))
                 in_flight.clear()
-                pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+                pool = new_pool(jobs)
             for item in (pending if deadline_hit else []):
                 report(Outcome(item[0], item[1], item[2], "not started", error="the deadline came"))
             if deadline_hit:

@@ -23,7 +23,6 @@ Which runs share a stack, and how many, is `lrlab.stacking`'s job.
 """
 import contextlib
 import copy
-import pathlib
 import time
 import warnings
 
@@ -235,10 +234,9 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                                             correct[pos].item() / max(1, seen), test_loss[i], test_acc[i], seconds))
             if status is not None:
                 diverged_at = int(first_bad[pos].item()) if status == "diverged" else None
+                # its checkpoint stays until the caller has saved this record (lrlab.runner deletes it then)
                 results[k] = record_body(configs[k], status, diverged_at, histories[k], step, env, wall_s(k),
                                          packed_with=len(configs))
-                if checkpoint_paths[k]:   # the record is the result now (the caller saves it)
-                    pathlib.Path(checkpoint_paths[k]).unlink(missing_ok=True)
         return test_loss
 
     def leave(positions):

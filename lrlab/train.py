@@ -94,7 +94,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
 
     A non-finite loss, or a smoothed loss above `divergence_factor` x the first, ends the run as
     `diverged` at that step: a result, not an exception. With `checkpoint_path`, the run saves its
-    state every `checkpoint_every_s` seconds (at epoch ends) and resumes from it after a kill.
+    state every `checkpoint_every_s` seconds (at epoch ends) and resumes from it after a kill; the
+    checkpoint outlives the run until its record is saved (a kill in between costs no more than the
+    epochs since it), so the caller deletes it: `lrlab.runner` does, right after saving the record.
     `channels_last` (None: on CUDA for ResNets) and `task` (a batch source; `lrlab bench` passes
     the classic DataLoader recipe) change speed only, never the config.
 
@@ -208,9 +210,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         if more and out_of_time:
             bar.close()
             raise DeadlineReached(config.id, epoch + 1, config.epochs, checkpointed=ckpt is not None)
-    bar.close()
-    if ckpt:
-        ckpt.unlink(missing_ok=True)
+    bar.close()   # the checkpoint stays until the caller has saved the record (lrlab.runner deletes it then)
     extra = {"trace": trace} if config.trace_every else {}
     if config.noise_scale_every:
         extra["noise_scale"] = noise

@@ -12,8 +12,10 @@ from lrlab.results import Store, validate_record, write_json_atomic
 def record_for(config, status="completed", experiment="basics", profile="smoke"):
     row = dict(epoch=1, lr=0.1, train_loss=1.0, train_acc=0.5, test_loss=1.1, test_acc=0.4, seconds=0.1)
     return dict(id=config.id, experiment=experiment, profile=profile, config=config.to_dict(),
-                status=status, history=[row], final=dict(test_acc=0.4, test_loss=1.1, train_loss=1.0, steps=10),
-                env=dict(device="cpu"), wall_s=0.1)
+                status=status, diverged_at_step=5 if status == "diverged" else None, history=[row],
+                final=dict(test_acc=0.4, test_loss=1.1, train_loss=1.0, steps=10),
+                env=dict(device="cpu", device_type="cpu", torch="2", python="3", lrlab="0", git="0" * 40),
+                wall_s=0.1)
 
 
 def test_id_is_a_stable_hash_of_every_field():

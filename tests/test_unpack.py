@@ -30,8 +30,9 @@ def record(request):
     config = runs("basics", "smoke")[0]
     if data_root is None:
         row = dict(epoch=1, lr=config.lr, train_loss=2.0, train_acc=0.2, test_loss=2.1, test_acc=0.2, seconds=0.1)
-        rec = dict(id=config.id, config=config.to_dict(), status="completed", history=[row],
-                   final=dict(test_acc=0.2), env=dict(device="cpu"), wall_s=0.1)
+        rec = dict(id=config.id, config=config.to_dict(), status="completed", diverged_at_step=None, history=[row],
+                   final=dict(test_acc=0.2, test_loss=2.1, train_loss=2.0, steps=1), wall_s=0.1,
+                   env=dict(device="cpu", device_type="cpu", torch="2", python="3", lrlab="0", git="0" * 40))
     else:
         from lrlab.train import train
         rec = train(config, data_root=data_root, progress=False)
@@ -169,7 +170,8 @@ def test_only_files_newer_than_the_marker_are_packed(source, tmp_path):
 
 
 def test_profiles_are_read_when_called(source, record, tmp_path, monkeypatch):
-    Store(source).save(variant(record, 0.06, profile="tpu"))
+    tpu = variant(record, 0.06, profile="tpu")   # a profile this lrlab does not know: the store would refuse it
+    write_json_atomic(Store(source).path("tpu", tpu["experiment"], tpu["id"]), tpu)
     with tarfile.open(pack(source, tmp_path / "out1", log=quiet([]))[0], "r:gz") as tar:
         assert not any(name.startswith("tpu/") for name in tar.getnames())
     monkeypatch.setattr(lrlab.results, "PROFILES", lrlab.results.PROFILES + ("tpu",))

@@ -111,9 +111,17 @@ def ensure_runs(name, profile, results=None, allow_training=False, device="cpu",
     """The records of `name` at `profile` must exist; with `allow_training` (tests, a reader's own
     machine) the missing ones are trained first, the one place the book reaches the sweep."""
     store = Store(results)
-    states = [state for _, state, _ in declared_records(name, profile, store)]
+    rows = declared_records(name, profile, store)
+    states = [state for _, state, _ in rows]
     missing = [s for s in states if s in ("missing", "corrupt")]
     if missing and not allow_training:
+        corrupt = [config for config, state, _ in rows if state == "corrupt"]
+        if corrupt:   # say what is wrong with the first, not merely that it is absent
+            try:
+                store.load(profile, name, corrupt[0])
+            except LrlabError as e:
+                raise LrlabError(f"{len(corrupt)} of {len(states)} records of {name!r} at profile {profile!r} are "
+                                 f"corrupt ({e}); `lrlab sweep {name} --profile {profile}` redoes them") from None
         raise LrlabError(f"{len(missing)} of {len(states)} runs of {name!r} at profile {profile!r} are "
                          f"missing in {store.root}; run `lrlab sweep {name} --profile {profile}` first")
     if missing:

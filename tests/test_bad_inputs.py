@@ -1,0 +1,183 @@
+"""Bad input, table-driven: each case must end in one line that names the bad value (and the valid
+choices where there are some), a non-zero exit from the CLI, and nothing written."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lrlab.config import RunConfig
+from lrlab.errors import LrlabError
+from lrlab.results import Store
+
+
+def lrlab(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "lrlab", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def assert_one_line_error(out, *needles):
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0 and len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def a_record(config=RunConfig(), experiment="basics", profile="smoke", status="completed"):
+    """A valid record by the schema (hand-made: these tests are about its shape, not its numbers)."""
+    row = dict(epoch=0, lr=0.1, train_loss=1.0, train_acc=0.5, test_loss=1.1, test_acc=0.4, seconds=0.1)
+    return dict(id=config.id, experiment=experiment, profile=profile, config=config.to_dict(), status=status,
+                diverged_at_step=3 if status == "diverged" else None, history=[row],
+                final=dict(test_acc=0.4, test_loss=1.1, train_loss=1.0, steps=10), wall_s=0.1,
+                env=dict(device="cpu", device_type="cpu", torch="2", python="3", lrlab="0", git="0" * 40))
+
+
+def _set(path, value):
+    """A damage: the field at `path` (keys and indices) set to `value`."""
+    def damage(record):
+        target = record
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return record
+    return damage
+
+
+def _drop(*path):
+    def damage(record):
+        target = record
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+        return record
+    return damage
+
+
+OTHER = RunConfig(lr=0.5)
+
+# (what is wrong, damage to a valid record, words the one-line error must hold)
+BAD_RECORDS = [
+    ("config is a list", _set(["config"], [1, 2]), "config is list"),
+    ("config is null", _set(["config"], None), "config is NoneType"),
+    ("config has an unknown field", _set(["config", "colour"], "red"), "colour"),
+    ("config has a bad value", _set(["config", "lr"], -1), "lr"),
+    ("config of another run", _set(["config"], OTHER.to_dict()), "hashes to"),
+    ("history is not a list", _set(["history"], {"epoch": 0}), "history"),
+    ("history is empty", _set(["history"], []), "history"),
+    ("a history row is a number", _set(["history", 0], 7), "history row"),
+    ("a history row lacks a field", _drop("history", 0, "test_acc"), "history row"),
+    ("a history lr is text", _set(["history", 0, "lr"], "fast"), "lr"),
+    ("an epoch is a float", _set(["history", 0, "epoch"], 0.5), "epoch"),
+    ("final is not the last epoch", _set(["final", "test_acc"], 0.99), "final test_acc"),
+    ("final lacks its steps", _drop("final", "steps"), "steps"),
+    ("env lacks torch", _drop("env", "torch"), "env"),
+    ("env is text", _set(["env"], "cpu"), "env"),
+    ("diverged with no step", _set(["status"], "diverged"), "diverged_at_step"),
+    ("completed with a divergence step", _set(["diverged_at_step"], 4), "diverged_at_step"),
+    ("status unknown", _set(["status"], "great"), "great"),
+    ("wall time negative", _set(["wall_s"], -1.0), "wall_s"),
+    ("wall time text", _set(["wall_s"], "long"), "wall_s"),
+    ("id not text", _set(["id"], 12), "id"),
+    ("profile unknown", _set(["profile"], "huge"), "huge"),
+    ("packed with one", _set(["packed_with"], 1), "packed_with"),
+    ("trace not a list", _set(["trace"], "rows"), "trace"),
+    ("a field is missing", _drop("history"), "missing history"),
+    ("not an object", lambda record: [record], "not a JSON object"),
+    ("another run's whole record", lambda record: a_record(OTHER), "holds run"),
+    ("another experiment's record", _set(["experiment"], "weight_decay"), "holds run"),
+]
+
+
+@pytest.mark.parametrize("what, damage, needle", BAD_RECORDS, ids=[case[0] for case in BAD_RECORDS])
+def test_a_bad_record_is_corrupt_in_one_line(tmp_path, what, damage, needle):
+    store = Store(tmp_path)
+    config = RunConfig()
+    path = store.path("smoke", "basics", config.id)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(damage(a_record(config))))
+    with pytest.raises(LrlabError) as e:
+        store.load("smoke", "basics", config)
+    message = str(e.value)
+    assert "\n" not in message and message.startswith(f"corrupt record {path}") and needle in message, message
+
+
+def test_the_undamaged_record_passes(tmp_path):
+    store = Store(tmp_path)
+    store.save(a_record())
+    store.save(a_record(OTHER, status="diverged"))
+    assert store.load("smoke", "basics", RunConfig())["id"] == RunConfig().id
+
+
+def test_every_committed_record_passes_the_full_check():
+    from pathlib import Path
+    store = Store(Path(__file__).resolve().parents[1] / "results")
+    assert len(store.records()) > 100   # each read validates, path included
+
+
+def _declared(experiment="basics", profile="smoke"):
+    from lrlab import experiments
+    return experiments.runs(experiment, profile)
+
+
+def test_status_reports_a_wrongly_typed_record_in_one_line(tmp_path):
+    config = _declared()[0]
+    path = Store(tmp_path).path("smoke", "basics", config.id)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(dict(a_record(config), config=None)))
+    assert_one_line_error(lrlab("status", "--results", str(tmp_path)), "1 corrupt record")
+
+
+def test_a_chapter_names_a_corrupt_record_corrupt_not_missing(tmp_path):
+    from lrlab.book import ensure_runs
+    store = Store(tmp_path)
+    configs = _declared()
+    for config in configs:
+        store.save(a_record(config))
+    path = store.path("smoke", "basics", configs[1].id)
+    path.write_text(json.dumps(dict(a_record(configs[1]), history="none")))
+    with pytest.raises(LrlabError) as e:
+        ensure_runs("basics", "smoke", tmp_path)
+    assert "1 of" in str(e.value) and "corrupt" in str(e.value) and str(path) in str(e.value)
+    assert "missing" not in str(e.value)
+
+
+def test_the_sweep_redoes_a_wrongly_typed_and_a_misnamed_record(tmp_path, data_root):
+    from lrlab.sweep import sweep
+    configs = _declared()
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None) == len(configs)
+    store = Store(tmp_path)
+    first, second = (store.path("smoke", "basics", c.id) for c in configs[:2])
+    truth = {p: json.loads(p.read_text()) for p in (first, second)}
+    first.write_text(json.dumps(dict(truth[first], history=[1, 2])))   # valid JSON, wrong types
+    second.write_text(json.dumps(truth[first]))                         # a whole record, of another run
+    lines = []
+    assert sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lines.append) == 2
+    assert sum("redoing corrupt record" in line for line in lines) == 2
+    for path in (first, second):
+        redone = json.loads(path.read_text())
+        assert redone["id"] == path.stem and redone["config"] == truth[path]["config"]
+
+
+# -- results folders: found unusable before any run trains, not after
+
+def test_a_results_folder_that_is_a_file_fails_before_training(tmp_path, data_root):
+    results = tmp_path / "results"
+    results.write_text("not a folder")
+    out = lrlab("sweep", "basics", "--profile", "smoke", "--results", str(results), "--data", str(data_root),
+                "--no-progress")
+    assert_one_line_error(out, str(results), "not a folder")
+    assert results.read_text() == "not a folder" and sorted(os.listdir(tmp_path)) == ["results"]
+
+
+def test_an_unwritable_results_folder_fails_before_training(tmp_path, data_root):
+    if os.geteuid() == 0:   # root writes anywhere chmod forbids; sysfs refuses even root
+        results = "/sys/lrlab-results"
+    else:
+        (tmp_path / "results").mkdir()
+        (tmp_path / "results").chmod(0o500)
+        results = str(tmp_path / "results")
+    out = lrlab("sweep", "basics", "--profile", "smoke", "--results", results, "--data", str(data_root),
+                "--no-progress")
+    assert_one_line_error(out, results, "not writable")
+    assert "[1/" not in out.stdout   # no run trained

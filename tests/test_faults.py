@@ -1,0 +1,117 @@
+"""Faults: kills at bad moments. A killed sweep leaves no process behind, loses no finished run and
+no more of a running one than the epochs since its checkpoint, and leaves no stray file."""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lrlab import experiments
+from lrlab.files import remove_stale_temporaries, write_atomically
+from lrlab.results import Store
+
+
+def children(pid):
+    """The pids whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = pathlib.Path(f"/proc/{pid}/stat")
+    return not (state.exists() and state.read_text().rsplit(")", 1)[1].split()[0] == "Z")   # a zombie is gone
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_workers_of_a_killed_sweep_die_with_it(tmp_path, data_root):
+    proc = subprocess.Popen([sys.executable, "-m", "lrlab", "sweep", "basics", "--profile", "smoke", "--jobs", "2",
+                             "--results", str(tmp_path), "--data", str(data_root), "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers, deadline = [], time.time() + 120
+    while len(workers) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        # the pool's workers (the resource tracker is a child too: it ends with its pipe)
+        workers = [pid for pid in children(proc.pid)
+                   if b"spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert proc.poll() is None and len(workers) == 2, "the kill must land while workers train"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:   # do not leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors
+
+
+def test_a_kill_between_training_and_saving_keeps_the_checkpoint(tmp_path, data_root, monkeypatch):
+    """The checkpoint goes only after the record is on disk: a kill in between costs the epochs since it."""
+    from lrlab.runner import train_runs
+    from lrlab.train import DeadlineReached, train
+    config = experiments.runs("basics", "smoke")[0].replace(epochs=3)
+    store = Store(tmp_path)
+    ckpt = store.checkpoint_path("smoke", "basics", config.id)
+    with pytest.raises(DeadlineReached):   # a first job checkpoints it after an epoch
+        train(config, data_root=data_root, progress=False, checkpoint_path=ckpt, stop_at=time.time())
+    assert ckpt.exists()
+
+    def killed(record):
+        raise KeyboardInterrupt("killed before the record was written")
+    monkeypatch.setattr(store, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_runs([("basics", "smoke", config)], store, data_root=data_root, log=lambda m: None)
+    assert ckpt.exists() and not store.path("smoke", "basics", config.id).exists()
+
+    monkeypatch.undo()
+    train_runs([("basics", "smoke", config)], store, data_root=data_root, log=lambda m: None)
+    assert store.load("smoke", "basics", config) is not None and not ckpt.exists()
+
+
+def test_a_killed_writers_temporary_files_go_on_start_a_live_ones_stay(tmp_path):
+    folder = tmp_path / "smoke" / "basics"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = folder / f".abc.json.{dead_pid}.x1y2.tmp"        # what a kill mid-write leaves
+    live = folder / f".def.json.{os.getpid()}.z3w4.tmp"       # a writer at work now
+    older = folder / ".ghi.json.k9k9k9.tmp"                   # the name before pids were in it
+    for path in (stale, live, older):
+        path.write_text("half")
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert sorted(p.name for p in folder.iterdir()) == [live.name]
+
+
+def test_a_sweep_cleans_a_killed_writers_temporary_files(tmp_path, data_root):
+    from lrlab.sweep import sweep
+    config = experiments.runs("basics", "smoke")[0]
+    store = Store(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftovers = [store.path("smoke", "basics", config.id).with_name(f".{config.id}.json.{int(dead.stdout)}.ab.tmp"),
+                 store.checkpoint_path("smoke", "basics", config.id).with_name(f".{config.id}.pt.{int(dead.stdout)}.cd.tmp")]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a file")
+    sweep("basics", "smoke", tmp_path, data_root=data_root, progress=False, log=lambda m: None)
+    assert not any(path.exists() for path in leftovers)
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_temporary_files_name_their_writer(tmp_path):
+    seen = []
+    write_atomically(tmp_path / "r.json", lambda f: seen.extend(p.name for p in tmp_path.iterdir()))
+    assert f".r.json.{os.getpid()}." in seen[0] and seen[0].endswith(".tmp")
