@@ -316,6 +316,7 @@ def bench_sweep(experiment, profile, device="cpu", jobs=(1, 2), compile=False, d
     """Time a whole sweep, from an empty store, at each number of runs at once (`lrlab sweep
     --jobs`): many small runs leave a device idle between kernels, and this measures how much
     running several at once recovers. The runs are thrown away; the timings are the result."""
+    from lrlab.runner import run_threads
     from lrlab.sweep import sweep
     for n in jobs:
         check_positive("jobs", n)
@@ -327,8 +328,8 @@ def bench_sweep(experiment, profile, device="cpu", jobs=(1, 2), compile=False, d
                          log=lambda line: None, jobs=n)
             elapsed = time.perf_counter() - start
             runs_wall_s = sum(r["wall_s"] for r in Store(store).records(profile, experiment))
-        rows.append(dict(experiment=experiment, profile=profile, jobs=n, compile=compile, runs=runs,
-                         elapsed_s=elapsed, runs_wall_s=runs_wall_s,
+        rows.append(dict(experiment=experiment, profile=profile, jobs=n, threads_per_run=run_threads(),
+                         compile=compile, runs=runs, elapsed_s=elapsed, runs_wall_s=runs_wall_s,
                          speedup=rows[0]["elapsed_s"] / elapsed if rows else 1.0))
         log(f"{experiment}/{profile}: {runs} runs, {n} at a time: {elapsed:.1f} s "
             f"({rows[-1]['speedup']:.2f}x the first)")

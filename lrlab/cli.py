@@ -123,6 +123,9 @@ def _bench(args):
 STACK_HELP = ("auto (default): runs that share a model shape train K at a time as one, K from this device's "
               "bench (`lrlab bench --stack`), alone where nothing is measured; off; or a whole number K")
 
+JOBS_HELP = ("runs to train at once, each in its own process with the same CPU threads (LRLAB_THREADS, default 1), "
+             "so a run's numbers never depend on it; auto (default): one per core on a CPU, one on a GPU")
+
 
 class OneLineParser(argparse.ArgumentParser):
     """Usage mistakes print one line naming the value and the choices, and exit 2."""
@@ -144,8 +147,7 @@ def parser():
     s.add_argument("--results", default="results", help="results folder (default: results)")
     s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--compile", action="store_true", help="torch.compile the model")
-    s.add_argument("--jobs", type=int, default=1, help="runs to train at once, each in its own process "
-                   "(default: 1)")
+    s.add_argument("--jobs", default="auto", help=JOBS_HELP)
     s.add_argument("--stack", default="auto", help=STACK_HELP)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(run=_sweep)
@@ -168,7 +170,7 @@ def parser():
     s.add_argument("--results", default="results")
     s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
     s.add_argument("--compile", action="store_true", help="torch.compile the model")
-    s.add_argument("--jobs", type=int, default=1, help="runs to train at once, each in its own process")
+    s.add_argument("--jobs", default="auto", help=JOBS_HELP)
     s.add_argument("--stack", default="auto", help=STACK_HELP)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(run=_job)

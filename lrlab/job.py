@@ -16,7 +16,7 @@ from lrlab.bench import slug
 from lrlab.env import device_name as name_of_device, run_env
 from lrlab.errors import LrlabError, check_positive
 from lrlab.results import Store, write_json_atomic
-from lrlab.runner import Planner, train_runs
+from lrlab.runner import Planner, check_jobs, train_runs
 
 FAILED_EXIT = 3     # some runs failed (2 is bad input)
 # import name -> what to tell the user; a run needs these beyond torch, numpy, pillow and tqdm
@@ -109,12 +109,12 @@ class Predictor:
 
 
 def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu", data_root=None,
-            compile=False, jobs=1, progress=False, log=print, started=None, stack="auto"):
+            compile=False, jobs="auto", progress=False, log=print, started=None, stack="auto"):
     """Run the named chunks (default: every pending one, in queue order) until the deadline.
     `stack`: "auto" (stack runs as this device's bench says pays), None (never), or a StackSizes.
     Returns the job's log record; its "failed" count decides the exit status."""
     check_positive("deadline (minutes)", deadline_minutes)
-    check_positive("jobs", jobs)
+    jobs = check_jobs(jobs, device)
     started = started or time.time()
     stop_at = started + 60 * deadline_minutes
     store = Store(results)

@@ -19,11 +19,54 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lrlab.errors import one_line
+from lrlab.errors import LrlabError, one_line
 from lrlab.tasks import load_task_data
 from lrlab.train import DeadlineReached, train
 
 MIN_START_S = 5.0      # never start a run with less time than this left
+RUN_THREADS = 1        # CPU threads per run, however many run at once (LRLAB_THREADS overrides)
+WORKER_MEMORY_GB = 1.5  # what one worker process holds (torch, the decoded data, a small model)
+
+
+def run_threads():
+    """The CPU threads each run trains with: fixed, never a share of the machine that depends on --jobs,
+    since the order of float sums (and so the result of a run on the edge of divergence) depends on it.
+    Each record names it (env.threads)."""
+    from lrlab.errors import check_int
+    text = os.environ.get("LRLAB_THREADS", str(RUN_THREADS))
+    try:
+        return check_int("LRLAB_THREADS", int(text))
+    except ValueError:
+        raise LrlabError(f"LRLAB_THREADS must be a whole number >= 1, got {text!r}") from None
+
+
+def auto_jobs(device):
+    """Runs at once when --jobs is "auto": on a CPU, one per core this process may use (each run has
+    run_threads()), as many as memory holds; on a GPU, one (stacks fill it: `lrlab.stacking`)."""
+    if not str(device).startswith("cpu"):
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        memory_gb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2 ** 30
+    except (ValueError, OSError, AttributeError):
+        memory_gb = WORKER_MEMORY_GB
+    return max(1, min(cores // run_threads(), int(memory_gb / WORKER_MEMORY_GB)))
+
+
+def check_jobs(jobs, device):
+    """`jobs` as a number of runs at once: a whole number >= 1, or "auto": $LRLAB_JOBS where set (the
+    test suite sets 1: its sweeps are too small to repay starting workers), else auto_jobs(device)."""
+    from lrlab.errors import check_int
+    if jobs == "auto":
+        jobs = os.environ.get("LRLAB_JOBS", "auto")
+    if jobs == "auto":
+        return auto_jobs(device)
+    if isinstance(jobs, str):
+        try:
+            jobs = int(jobs)
+        except ValueError:
+            raise LrlabError(f"jobs must be 'auto' or a whole number >= 1, got {jobs!r}") from None
+    return check_int("jobs", jobs)
 
 
 def run_one(config, **kwargs):
@@ -108,10 +151,12 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
 
     Each finished record is saved at once. `on_outcome(outcome)` is called after each (a job keeps
     its log up to date with it, so a killed job still says what it did)."""
+    import torch
     planner = planner or Planner()
     if items:
         store.prepare((profile, experiment) for experiment, profile, _ in items)
     data = prepare_data([c for _, _, c in items], data_root)
+    threads = run_threads()
     outcomes, done, total = [], [0], len(items)
     stacks, items = plan_stacks(items, stacking, store) if stacking else ([], list(items))
 
@@ -133,16 +178,26 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
         if on_outcome:
             on_outcome(outcome)
 
-    for i, (members, speedup) in enumerate(stacks):
-        if not _train_stack(members, speedup, store, device, data, progress, planner, report):
-            for rest in [item for later, _ in stacks[i + 1:] for item in later] + items:
-                report(Outcome(*rest, "not started", error="the deadline came"))
-            return outcomes
-    if jobs > 1 and len(items) > 1:
-        _in_workers(items, store, device, data_root, compile, jobs, planner, report)
-    else:
-        _in_process(items, store, device, data, compile, progress, planner, report)
+    threads_before = torch.get_num_threads()
+    if _on_cpu(device):   # here as in a worker: the same thread count, so the same numbers
+        torch.set_num_threads(threads)
+    try:
+        for i, (members, speedup) in enumerate(stacks):
+            if not _train_stack(members, speedup, store, device, data, progress, planner, report):
+                for rest in [item for later, _ in stacks[i + 1:] for item in later] + items:
+                    report(Outcome(*rest, "not started", error="the deadline came"))
+                return outcomes
+        if jobs > 1 and len(items) > 1:
+            _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads)
+        else:
+            _in_process(items, store, device, data, compile, progress, planner, report)
+    finally:
+        torch.set_num_threads(threads_before)
     return outcomes
+
+
+def _on_cpu(device):
+    return str(device).startswith("cpu")
 
 
 def plan_stacks(items, stacking, store):
@@ -279,16 +334,16 @@ def _die_with_parent(parent_pid):
 def _worker_train(config, device, data_root, compile, checkpoint_path, threads, stop_at):
     """One run in a worker process; the data comes from the cache the parent filled, once per worker."""
     import torch
-    torch.set_num_threads(threads)
+    if _on_cpu(device):
+        torch.set_num_threads(threads)
     if config.task not in _WORKER_DATA:
         _WORKER_DATA[config.task] = load_task_data(config, data_root)
     return run_one(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
                    checkpoint_path=checkpoint_path, progress=False, stop_at=stop_at)
 
 
-def _in_workers(items, store, device, data_root, compile, jobs, planner, report):
-    """Keep `jobs` runs in flight; each new run is planned when a worker frees up."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+def _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads):
+    """Keep `jobs` runs in flight, each with `threads` CPU threads; each new run is planned when a worker frees up."""
     context = multiprocessing.get_context("spawn")   # CUDA cannot be forked
     pending, in_flight, deadline_hit = list(items), {}, False
     def new_pool(workers):

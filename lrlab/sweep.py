@@ -1,23 +1,25 @@
 """Train what an experiment declares and the store lacks; skip the done; resume the partial.
 
-With jobs > 1, that many runs train at once in worker processes (spawned, so CUDA is safe), each
-with its share of the CPU threads; the parent alone writes records, each as its run finishes.
+With jobs > 1, that many runs train at once in worker processes (spawned, so CUDA is safe), each with
+the CPU threads of a run alone (`lrlab.runner.run_threads`: a run's numbers never depend on jobs); the
+parent alone writes records, each as its run finishes.
 Small runs leave a GPU (or a CPU) mostly idle between kernels; several at once fill it. A run that
 fails is reported and the others go on; the sweep then exits non-zero naming it.
 """
 from lrlab import experiments
-from lrlab.errors import LrlabError, check_positive
+from lrlab.errors import LrlabError
 from lrlab.progress import plan
 from lrlab.results import Store
 
 
 def sweep(name, profile, results=None, device="cpu", data_root=None, compile=False, progress=True,
-          log=print, jobs=1, stack="auto"):
-    """Run every missing (or corrupt) run of `name` at `profile`, `jobs` at a time; returns the
-    number trained. Failed runs raise one LrlabError at the end, after every other run is saved.
-    `stack`: "auto" (runs stack as this device's bench says pays), None (never), or a StackSizes."""
-    from lrlab.runner import train_runs
-    check_positive("jobs", jobs)
+          log=print, jobs="auto", stack="auto"):
+    """Run every missing (or corrupt) run of `name` at `profile`, `jobs` at a time ("auto": one per core
+    on a CPU, one on a GPU); returns the number trained. Failed runs raise one LrlabError at the end,
+    after every other run is saved. `stack`: "auto" (runs stack as this device's bench says pays), None
+    (never), or a StackSizes."""
+    from lrlab.runner import check_jobs, train_runs
+    jobs = check_jobs(jobs, device)
     store = Store(results)
     if stack == "auto":
         from lrlab.env import device_name

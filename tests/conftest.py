@@ -3,6 +3,10 @@ import pathlib
 
 import pytest
 
+# A sweep's default, --jobs auto, starts a worker per core; the suite's sweeps of a few tiny runs finish
+# before the workers would have started. Tests that are about workers ask for them (jobs=2).
+os.environ.setdefault("LRLAB_JOBS", "1")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

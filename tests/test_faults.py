@@ -115,3 +115,34 @@ def test_temporary_files_name_their_writer(tmp_path):
     seen = []
     write_atomically(tmp_path / "r.json", lambda f: seen.extend(p.name for p in tmp_path.iterdir()))
     assert f".r.json.{os.getpid()}." in seen[0] and seen[0].endswith(".tmp")
+
+
+def test_a_runs_numbers_do_not_depend_on_how_many_run_at_once(tmp_path, data_root):
+    """--jobs 1 trained in this process with every core, --jobs 2 in workers with half each: up to 6
+    points of test accuracy apart for the same id. Now each run has the same threads either way."""
+    from lrlab.sweep import sweep
+
+    def numbers(root):
+        return {r["id"]: (r["status"], r["final"], [{k: v for k, v in row.items() if k != "seconds"}
+                                                    for row in r["history"]], r["env"]["threads"])
+                for r in Store(root).records("smoke", "basics")}
+    for jobs in (1, 2):
+        sweep("basics", "smoke", tmp_path / str(jobs), data_root=data_root, progress=False, log=lambda m: None,
+              jobs=jobs, stack=None)
+    alone, together = numbers(tmp_path / "1"), numbers(tmp_path / "2")
+    assert len(alone) == len(experiments.runs("basics", "smoke")) and alone == together
+
+
+def test_jobs_and_threads_are_checked(monkeypatch):
+    from lrlab.errors import LrlabError
+    from lrlab.runner import auto_jobs, check_jobs, run_threads
+    monkeypatch.delenv("LRLAB_JOBS", raising=False)
+    assert check_jobs("3", "cpu") == 3 and check_jobs("auto", "cuda") == 1 and auto_jobs("cpu") >= 1
+    monkeypatch.setenv("LRLAB_JOBS", "2")
+    assert check_jobs("auto", "cpu") == 2
+    for bad in ("many", "0", -1, 1.5):
+        with pytest.raises(LrlabError, match="jobs"):
+            check_jobs(bad, "cpu")
+    monkeypatch.setenv("LRLAB_THREADS", "two")
+    with pytest.raises(LrlabError, match="LRLAB_THREADS"):
+        run_threads()

@@ -90,7 +90,8 @@ def test_a_job_logs_a_failure_goes_on_and_exits_non_zero(tmp_path, data_root, mo
         return real_train(config, **kw)
     monkeypatch.setattr(runner, "train", flaky)
     lines = []
-    record = job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lines.append)
+    record = job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lines.append,
+                         jobs=1)   # in this process, where the flaky train is
     assert record["counts"]["failed"] == 1 and sum(record["counts"].values()) == len(chunk.runs)
     assert job.exit_status(record) == job.FAILED_EXIT
     assert any("FAILED" in line and victim.id in line and "out of memory" in line for line in lines)

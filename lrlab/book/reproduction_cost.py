@@ -117,8 +117,11 @@ def sweep_table(sweeps):
         elapsed=(sweeps.elapsed_s / 60).map("{:.1f}".format),
         runs_min=(sweeps.runs_wall_s / 60).map("{:.1f}".format),
         speedup=sweeps.speedup.map("{:.2f}x".format),
-    )[["device", "experiment", "profile", "runs", "jobs", "elapsed", "runs_min", "speedup", "measured"]]
-    table.columns = ["device", "experiment", "profile", "runs", "at once", "elapsed (min)",
+        # timed before runs had a fixed thread count (2026-11-27), a run alone had every core
+        threads=sweeps.get("threads_per_run", pd.Series(index=sweeps.index, dtype=object)).map(
+            lambda n: "cores / at once" if pd.isna(n) else f"{int(n)}"),
+    )[["device", "experiment", "profile", "runs", "jobs", "threads", "elapsed", "runs_min", "speedup", "measured"]]
+    table.columns = ["device", "experiment", "profile", "runs", "at once", "threads per run", "elapsed (min)",
                      "sum of run times (min)", "speed over 1 at a time", "measured"]
     best = sweeps.loc[sweeps.speedup.idxmax()]
     return table, (f"On {best.device}, {best.jobs} at a time finished the {best.experiment} {best.profile} sweep "
