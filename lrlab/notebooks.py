@@ -1,6 +1,7 @@
 """Execute each chapter's MyST source with papermill into book/_generated/ for Jupyter Book."""
 import os
 import pathlib
+import tempfile
 
 from lrlab.errors import LrlabError, check_choice
 
@@ -24,8 +25,10 @@ def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{pathlib.Path(src).stem}.ipynb"
     tmp = out.with_suffix(".partial.ipynb")   # never leave a half-executed page where the book reads
-    nb = pm.execute_notebook(nb, str(tmp), parameters=parameters or {}, kernel_name="python3",
-                             cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="lrlab-kernel-") as sockets:
+        nb = pm.execute_notebook(nb, str(tmp), parameters=parameters or {}, kernel_name="python3",
+                                 cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=timeout,
+                                 kernel_manager_class=_ipc_kernel_manager(sockets))
     defaults = _defaults(nb)
     changed = {k: v for k, v in (parameters or {}).items() if k not in OWN_OPTIONS and v != defaults.get(k)}
     nb.cells = _parameters_into_rerun_box(nb.cells, pathlib.Path(src).stem, {**defaults, **(parameters or {})},
@@ -33,6 +36,23 @@ def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None):
     nbformat.write(nb, str(out))
     tmp.unlink(missing_ok=True)
     return out
+
+
+def _ipc_kernel_manager(folder):
+    """A kernel manager whose kernel talks over Unix sockets in `folder`, not TCP ports: a local kernel
+    needs no network, and ipykernel warns about unencrypted TCP once per page otherwise."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IpcKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return os.path.join(folder, "kernel")
+    return IpcKernelManager
 
 
 PARAMETER_TAGS = ("parameters", "injected-parameters")

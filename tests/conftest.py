@@ -13,9 +13,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def data_root():
-    """The real data sets: $LRLAB_DATA, else the offline copies beside the checkout."""
-    root = pathlib.Path(os.environ.get("LRLAB_DATA", SHARED_DATA)).expanduser()
-    from lrlab.data import find_cifar10
+    """The real data sets, found as `lrlab sweep` finds them (lrlab.data.paths.LOOKUP_ORDER)."""
+    from lrlab.data import data_root as lookup, find_cifar10
+    root = lookup()   # the order lrlab's own commands use
     if find_cifar10(root) is None:
         pytest.skip(f"no CIFAR-10 in {root}; set LRLAB_DATA")
     return root

@@ -5,6 +5,7 @@ import re
 
 import pandas as pd
 
+from lrlab.names import PROFILES
 from lrlab.results import Store
 
 BENCH_COLUMNS = {"device": "device", "model": "model", "batch_size": "batch", "mode": "mode", "per_s": "speed",
@@ -12,12 +13,17 @@ BENCH_COLUMNS = {"device": "device", "model": "model", "batch_size": "batch", "m
                  "compile": "compile s (cold / disk cache / same process)", "torch": "torch", "measured": "measured"}
 
 
+# smoke runs are the tests' own and never committed (results/smoke is git-ignored): not counted here
+COMMITTED_PROFILES = tuple(p for p in PROFILES if p != "smoke")
+
+
 def run_costs(results):
     """(one row per committed run: experiment, profile, device, on a GPU, status, minutes; the minutes
     per experiment, profile and device)."""
+    store = Store(results)
     runs = pd.DataFrame([dict(experiment=r["experiment"], profile=r["profile"], device=r["env"]["device"],
                               gpu=r["env"]["device_type"] == "cuda", status=r["status"], minutes=r["wall_s"] / 60)
-                         for r in Store(results).records()],
+                         for profile in COMMITTED_PROFILES for r in store.records(profile)],
                         columns=["experiment", "profile", "device", "gpu", "status", "minutes"])
     cost = (runs.groupby(["experiment", "profile", "device"])
             .agg(runs=("status", "size"), diverged=("status", lambda s: int((s == "diverged").sum())),
@@ -121,7 +127,7 @@ def sweep_table(sweeps):
         threads=sweeps.get("threads_per_run", pd.Series(index=sweeps.index, dtype=object)).map(
             lambda n: "cores / at once" if pd.isna(n) else f"{int(n)}"),
     )[["device", "experiment", "profile", "runs", "jobs", "threads", "elapsed", "runs_min", "speedup", "measured"]]
-    table.columns = ["device", "experiment", "profile", "runs", "at once", "threads per run", "elapsed (min)",
+    table.columns = ["device", "experiment", "profile", "runs", "at once", "threads each", "elapsed (min)",
                      "sum of run times (min)", "speed over 1 at a time", "measured"]
     best = sweeps.loc[sweeps.speedup.idxmax()]
     return table, (f"On {best.device}, {best.jobs} at a time finished the {best.experiment} {best.profile} sweep "

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
-from lrlab.data.paths import cache_dir, data_root, sha256_file
+from lrlab.data.paths import LOOKUP_ORDER, cache_dir, data_root, sha256_file
 from lrlab.errors import LrlabError, one_line
 from lrlab.files import write_atomically
 
@@ -245,7 +245,9 @@ def load_cifar10(root=None, download=False):
         _download_cifar10(data_root(root))
         source = find_cifar10(root)
     if source is None:
-        raise LrlabError(f"no CIFAR-10 found in {data_root(root)}; {HOW_TO_PROVIDE}")
+        looked = f"in {data_root(root)}" if root or os.environ.get("LRLAB_DATA") else \
+            f"in {data_root(root)} (looked in order: {'; '.join(LOOKUP_ORDER[1:])})"
+        raise LrlabError(f"no CIFAR-10 found {looked}; {HOW_TO_PROVIDE}")
     if source.is_dir():
         kind = "cifar-10-batches-py folder" if _is_batches_folder(source) else "image folder"
         sha256 = _folder_sha256(source, _folder_files(source))
@@ -272,4 +274,7 @@ def _download_cifar10(root):
     try:
         torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)  # -> root/cifar-10-batches-py
     except Exception as e:
-        raise LrlabError(f"downloading CIFAR-10 into {root} failed: {one_line(e)}; {HOW_TO_PROVIDE}") from None
+        # not HOW_TO_PROVIDE: on a machine without network it would only suggest the download again
+        raise LrlabError(f"downloading CIFAR-10 into {root} failed ({one_line(e)}): no network here? Copy a "
+                         "cifar-10-batches-py folder, an image-folder tree or an archive of one there, or point "
+                         "$LRLAB_DATA or --data at one") from None

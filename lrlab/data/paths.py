@@ -5,9 +5,29 @@ import os
 from pathlib import Path
 
 
+DOWNLOADS = Path.home() / ".cache" / "lrlab"   # where `lrlab data --download` puts what it fetches
+# the offline copies an offline machine of this project keeps beside the checkout (../shared/data)
+BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA_NAMES = ("cifar-10-batches-py", "train", "tinyshakespeare.txt", "input.txt")
+LOOKUP_ORDER = ("--data (or the root argument)", "$LRLAB_DATA", "~/.cache/lrlab if it holds data",
+                "../shared/data beside the checkout if it holds data", "~/.cache/lrlab (where --download puts it)")
+
+
+def _holds_data(folder):
+    """Whether `folder` holds a data set (a decoded cache alone does not count)."""
+    if not folder.is_dir():
+        return False
+    return (any((folder / name).exists() for name in DATA_NAMES)
+            or any(p.name.endswith((".tar.xz", ".tar.gz", ".tgz")) for p in folder.iterdir()))
+
+
 def data_root(root=None):
-    """Explicit argument > $LRLAB_DATA > ~/.cache/lrlab."""
-    return Path(root or os.environ.get("LRLAB_DATA") or Path.home() / ".cache" / "lrlab").expanduser()
+    """Where data is looked for, the one order that lrlab's commands and its tests share (LOOKUP_ORDER):
+    an explicit root, else $LRLAB_DATA, else the first of ~/.cache/lrlab and ../shared/data beside the
+    checkout that holds data, else ~/.cache/lrlab (where a download goes)."""
+    if root or os.environ.get("LRLAB_DATA"):
+        return Path(root or os.environ["LRLAB_DATA"]).expanduser()
+    return next((folder for folder in (DOWNLOADS, BESIDE_CHECKOUT) if _holds_data(folder)), DOWNLOADS)
 
 
 def cache_dir():
