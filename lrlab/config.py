@@ -14,6 +14,13 @@ from lrlab.names import (ATTN_SCALES, AUGMENTATIONS, INITS, MODELS, OPTIMIZERS, 
                          RUNNERS, SCHEDULES, TASKS)
 
 
+COUNTS = ("epochs", "batch_size", "block_size", "base_width", "noise_scale_batches", "width", "depth",
+          "steps_per_epoch", "micro_batch", "train_per_class", "test_per_class", "trace_every", "noise_scale_every")
+OPTIONAL_COUNTS = ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class", "test_per_class",
+                   "trace_every", "noise_scale_every")   # None: not set
+FLAGS = ("nesterov", "decay_norm_and_bias", "zero_init_residual", "trace_test")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     task: str = "cifar10"
@@ -67,12 +74,19 @@ class RunConfig:
             check_choice("attn_scale", self.attn_scale, ATTN_SCALES)
             if self.model != "chargpt":
                 raise LrlabError(f"attn_scale applies to model 'chargpt' only, not {self.model!r}")
-        for name in ("lr", "epochs", "batch_size", "block_size", "divergence_factor", "base_width",
-                     "noise_scale_batches"):
+        for name in ("lr", "divergence_factor"):
             check_positive(name, getattr(self, name))
-        for name in ("width", "depth", "steps_per_epoch", "micro_batch", "train_per_class",
-                     "test_per_class", "grad_clip", "trace_every", "noise_scale_every"):
-            check_positive(name, getattr(self, name), allow_none=True)
+        check_positive("grad_clip", self.grad_clip, allow_none=True)
+        for name in COUNTS:   # a width of 2.5 or an epoch count of "3" must fail here, not in torch
+            if getattr(self, name) is not None or name not in OPTIONAL_COUNTS:
+                check_int(name, getattr(self, name))
+        check_int("seed", self.seed, minimum=0)
+        for name in FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise LrlabError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.schedule_args, dict) or not all(isinstance(k, str) for k in self.schedule_args):
+            raise LrlabError(f"schedule_args must be a dict of option names to values (e.g. {{'gamma': 0.1}}), "
+                             f"got {self.schedule_args!r}")
         if self.model in ("mlp", "chargpt") and self.width is None:
             raise LrlabError(f"model {self.model!r} needs a width (a positive integer)")
         if self.trace_test and not self.trace_every:

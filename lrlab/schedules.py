@@ -90,6 +90,7 @@ class Schedule:
         self.scheduler = scheduler
         self.steps_per_epoch = steps_per_epoch
         self.per_epoch = isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)
+        self.last_used = None   # the LRs of the last update (see epoch_end_lr)
 
     @property
     def optimizer(self):
@@ -97,8 +98,14 @@ class Schedule:
 
     def step(self):
         """Call after each optimizer.step(); a no-op for reduce_on_plateau."""
+        self.last_used = self.lrs()   # after the last update, lrs() is one step past the run's end
         if not self.per_epoch:
             self.scheduler.step()
+
+    def epoch_end_lr(self, final):
+        """The LR a history row records for an epoch: where the next epoch starts, or, after the final epoch
+        (there is no next), what its last update used; one step past the end, one-cycle would be negative."""
+        return self.last_used[0] if final and self.last_used else self.lrs()[0]
 
     def step_epoch(self, metric):
         """Call once per epoch with the validation loss; only reduce_on_plateau uses it."""
@@ -291,7 +298,9 @@ def _warmup_stable_decay(step, total, warmup, decay, floor):
 
 
 def _inverse_sqrt(step, warmup):
-    return min(step / warmup, math.sqrt(warmup / step)) if step > 0 else 0.0
+    # Vaswani et al. count updates from 1: the first update already has warmup's first rise, not a rate of 0
+    n = step + 1
+    return min(n / warmup, math.sqrt(warmup / n))
 
 
 def _warmup_multistep(step, warmup, start, shape, milestones, gamma):

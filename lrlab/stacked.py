@@ -230,7 +230,8 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         n_batches = max(1, seen // tasks[0].examples_per_batch)
         for i, (pos, status) in enumerate(zip(positions, statuses)):
             k = alive[pos]
-            histories[k].append(history_row(epoch, schedules[k].lrs()[0], loss_sum[pos] / n_batches,
+            histories[k].append(history_row(epoch, schedules[k].epoch_end_lr(epoch + 1 == first.epochs),
+                                            loss_sum[pos] / n_batches,
                                             correct[pos].item() / max(1, seen), test_loss[i], test_acc[i], seconds))
             if status is not None:
                 diverged_at = int(first_bad[pos].item()) if status == "diverged" else None

@@ -192,7 +192,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             this_compile_s = max(0.0, first_step_s - typical_step_s)
             compile_s, epoch_s = compile_s + this_compile_s, epoch_s - this_compile_s
         train_acc = correct.item() / max(1, seen)
-        history.append(history_row(epoch, schedule.lrs()[0], loss_sum / max(1, steps_this_epoch), train_acc,
+        history.append(history_row(epoch, schedule.epoch_end_lr(epoch + 1 == config.epochs),
+                                   loss_sum / max(1, steps_this_epoch), train_acc,
                                    test_loss, test_acc, epoch_s))
         bar.set_postfix(loss=history[-1]["train_loss"], test_acc=f"{test_acc:.3f}")
         if status == "diverged":

@@ -181,3 +181,44 @@ def test_an_unwritable_results_folder_fails_before_training(tmp_path, data_root)
                 "--no-progress")
     assert_one_line_error(out, results, "not writable")
     assert "[1/" not in out.stdout   # no run trained
+
+
+# -- configs: a wrong type is one line at declaration, not a traceback in torch
+
+BAD_CONFIGS = [
+    (dict(model="mlp", width=2.5), "width must be an integer"),
+    (dict(model="mlp", width="64"), "width"),
+    (dict(epochs=2.0), "epochs must be an integer"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(seed=-1), "seed must be an integer >= 0"),
+    (dict(seed=1.5), "seed"),
+    (dict(schedule="step", schedule_args=[1]), "schedule_args must be a dict"),
+    (dict(schedule_args="gamma=0.1"), "schedule_args must be a dict"),
+    (dict(nesterov=1), "nesterov must be true or false"),
+    (dict(lr=0), "lr must be a positive number"),
+    (dict(optimizer="lion"), "valid choices"),
+]
+
+
+@pytest.mark.parametrize("fields, needle", BAD_CONFIGS, ids=[str(f) for f, _ in BAD_CONFIGS])
+def test_a_bad_config_is_one_line(fields, needle):
+    with pytest.raises(LrlabError) as e:
+        RunConfig(**fields)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+BAD_CLI = [
+    (["sweep", "nonsense", "--profile", "smoke"], "nonsense"),
+    (["sweep", "basics", "--profile", "huge"], "huge"),
+    (["sweep", "basics", "--profile", "smoke", "--jobs", "many"], "jobs"),
+    (["sweep", "basics", "--profile", "smoke", "--jobs", "0"], "jobs"),
+    (["sweep", "basics", "--profile", "smoke", "--device", "tpu"], "tpu"),
+    (["job", "--deadline", "-3", "--profile", "smoke"], "deadline"),
+]
+
+
+@pytest.mark.parametrize("args, needle", BAD_CLI, ids=[" ".join(a) for a, _ in BAD_CLI])
+def test_a_bad_command_line_is_one_line(tmp_path, args, needle):
+    out = lrlab(*args, "--results", str(tmp_path / "results"))
+    assert_one_line_error(out, needle)
+    assert not (tmp_path / "results").exists()   # nothing written

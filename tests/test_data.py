@@ -3,6 +3,7 @@
 import hashlib
 import os
 import pickle
+import shutil
 import tarfile
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from lrlab.errors import LrlabError
 REAL_DATA_ROOT = os.environ.get("LRLAB_DATA") or str(SHARED_DATA)
 REAL_CACHE = os.environ.get("LRLAB_CACHE")
 REAL_TINY_SHAKESPEARE = Path(REAL_DATA_ROOT) / "tinyshakespeare.txt"
-CLASSES = ("dog", "airplane", "cat")  # alphabetical order gives airplane=0, cat=1, dog=2
+CLASSES = tuple(reversed(data.CIFAR10_CLASSES))  # folders in any order; alphabetical gives airplane=0 ... truck=9
 
 
 @pytest.fixture(autouse=True)
@@ -80,11 +81,11 @@ def test_image_folder_loads_decodes_once_and_caches(tmp_path, monkeypatch):
     expected = make_image_tree(tmp_path / "data" / "cifar10-jpeg")
     assert find_cifar10(tmp_path / "data") == tmp_path / "data" / "cifar10-jpeg"
     cifar = load_cifar10(tmp_path / "data")
-    assert cifar.train_images.shape == (12, 32, 32, 3) and cifar.train_images.dtype == np.uint8
-    assert cifar.test_images.shape == (6, 32, 32, 3) and cifar.test_labels.dtype == np.int64
+    assert cifar.train_images.shape == (40, 32, 32, 3) and cifar.train_images.dtype == np.uint8
+    assert cifar.test_images.shape == (20, 32, 32, 3) and cifar.test_labels.dtype == np.int64
     np.testing.assert_array_equal(cifar.train_images, expected["train"][0])
-    np.testing.assert_array_equal(cifar.train_labels, [0] * 4 + [1] * 4 + [2] * 4)
-    np.testing.assert_array_equal(cifar.test_labels, [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(cifar.train_labels, np.repeat(np.arange(10), 4))
+    np.testing.assert_array_equal(cifar.test_labels, np.repeat(np.arange(10), 2))
     assert "cifar10-jpeg" in cifar.source
     assert (tmp_path / "cache" / f"{data.cifar10.CACHE_FORMAT}-{cifar.sha256}.npz").is_file()
 
@@ -109,7 +110,7 @@ def test_folder_hash_follows_content(tmp_path, monkeypatch):
     os.utime(changed, ns=(1, 1))  # a different mtime, whatever the file system's clock resolution
     after = load_cifar10(tmp_path / "tree")
     assert after.sha256 != before.sha256
-    assert (after.test_images[-1] == 7).all()
+    assert (after.test_images[2 * data.CIFAR10_CLASSES.index("dog") + 1] == 7).all()
 
 
 @pytest.mark.parametrize("suffix", ["tar.gz", "tar.xz", "tgz"])
@@ -153,7 +154,7 @@ def test_checksum_mismatch_names_the_archive(tmp_path):
         load_cifar10(archive)
     assert str(archive) in str(error.value) and "\n" not in str(error.value)
     sidecar.write_text(hashlib.sha256(archive.read_bytes()).hexdigest() + "  tiny.tar.gz\n")
-    assert load_cifar10(archive).train_images.shape == (12, 32, 32, 3)
+    assert load_cifar10(archive).train_images.shape == (40, 32, 32, 3)
     # a known archive name is checked against the known checksum
     known = archive.rename(tmp_path / "cifar10-jpeg.tar.xz")
     with pytest.raises(LrlabError, match="expected 70f71463"):
@@ -202,10 +203,33 @@ def test_bad_image_folders_raise_one_line_errors(tmp_path):
     with pytest.raises(LrlabError, match=r"cannot decode image .*dog/0000\.png"):
         load_cifar10(tmp_path / "broken")
     make_image_tree(tmp_path / "uneven")
-    (tmp_path / "uneven" / "test" / "frog").mkdir()
-    Image.new("L", (32, 32)).save(tmp_path / "uneven" / "test" / "frog" / "0000.jpg")  # grey is fine, converted to RGB
+    (tmp_path / "uneven" / "test" / "zebra").mkdir()
+    Image.new("L", (32, 32)).save(tmp_path / "uneven" / "test" / "zebra" / "0000.jpg")  # grey is fine, converted to RGB
     with pytest.raises(LrlabError, match="same non-empty set of class folders"):
         load_cifar10(tmp_path / "uneven")
+    make_image_tree(tmp_path / "two")   # another data set of image folders is not CIFAR-10
+    for name in data.CIFAR10_CLASSES[2:]:
+        for split in ("train", "test"):
+            shutil.rmtree(tmp_path / "two" / split / name)
+    with pytest.raises(LrlabError, match="airplane, automobile; CIFAR-10 needs exactly its ten"):
+        load_cifar10(tmp_path / "two")
+
+
+def test_a_corrupt_image_is_named_without_an_object_address(tmp_path):
+    make_image_tree(tmp_path / "broken")
+    (tmp_path / "broken" / "test" / "dog" / "0000.png").write_bytes(b"garbage")
+    with pytest.raises(LrlabError) as e:
+        load_cifar10(tmp_path / "broken")
+    assert " at 0x" not in str(e.value) and "dog/0000.png" in str(e.value)
+
+
+def test_batches_with_labels_beyond_ten_classes_are_refused(tmp_path):
+    make_batches_folder(tmp_path / "b")
+    batch = pickle.loads((tmp_path / "b" / "test_batch").read_bytes())
+    batch[b"labels"] = [0, 1, 99]
+    (tmp_path / "b" / "test_batch").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(LrlabError, match="not CIFAR-10's ten classes"):
+        load_cifar10(tmp_path / "b")
 
 
 # ----------------------------------------------------------------------------- stratified_subset

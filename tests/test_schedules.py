@@ -70,8 +70,9 @@ CLOSED_FORMS = [
     ("warmup_stable_decay", {}, lambda t: t / 10 if t < 10 else 1.0 if t < 160 else (T - t) / 40),
     ("warmup_stable_decay", dict(warmup=0.1, decay=0.5, min_lr_ratio=0.1),
      lambda t: t / 20 if t < 20 else 1.0 if t < 100 else 0.1 + 0.9 * (T - t) / 100),
-    ("inverse_sqrt", {}, lambda t: min(t / 10, math.sqrt(10 / t)) if t else 0.0),
-    ("inverse_sqrt", dict(warmup=25), lambda t: min(t / 25, math.sqrt(25 / t)) if t else 0.0),
+    # Vaswani et al.'s step_num counts updates from 1: min(n / warmup, sqrt(warmup / n)), n = t + 1
+    ("inverse_sqrt", {}, lambda t: min((t + 1) / 10, math.sqrt(10 / (t + 1)))),
+    ("inverse_sqrt", dict(warmup=25), lambda t: min((t + 1) / 25, math.sqrt(25 / (t + 1)))),
     ("warmup_multistep", {}, lambda t: 0.1 ** sum(t >= round(f * T) for f in (1 / 3, 2 / 3, 8 / 9))),
     # Goyal's gradual warmup at k = 8: 1/8 -> 1 linearly over 20 steps, then the 30/60/80-of-90 steps
     ("warmup_multistep", dict(warmup=0.1, start_ratio=1 / 8),
@@ -275,3 +276,18 @@ def test_schedule_rebuilt_on_a_used_optimizer_takes_its_current_lr():
         group["initial_lr"] = 123.0  # left over from an earlier scheduler
     schedule = build_schedule(optimizer, "cosine", 10)
     assert schedule.lrs() == [1.0, 0.1]
+
+
+def test_the_last_epoch_records_the_rate_its_last_update_used():
+    """One step past its end, torch's one-cycle extrapolates below zero; the record must not show that."""
+    import torch
+    from lrlab.schedules import build_schedule
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3, momentum=0.9)
+    schedule = build_schedule(optimizer, "one_cycle", 20, steps_per_epoch=10)
+    used = []
+    for _ in range(20):
+        used.append(schedule.lrs()[0])
+        optimizer.step()
+        schedule.step()
+    assert schedule.lrs()[0] < 0 < schedule.epoch_end_lr(final=True) == used[-1]
+    assert schedule.epoch_end_lr(final=False) == schedule.lrs()[0]

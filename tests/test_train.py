@@ -156,3 +156,9 @@ def test_compile_cost_is_recorded_and_kept_out_of_epoch_times(cifar, monkeypatch
     assert compiled["history"][0]["seconds"] < eager["history"][0]["seconds"] + 0.5   # the 1 s is not in it
     assert without_seconds(compiled["history"]) == without_seconds(eager["history"])
     assert compiled["env"]["compile"] is True
+
+
+def test_a_one_cycle_runs_last_recorded_rate_is_the_last_one_it_used(cifar):
+    record = train(MLP.replace(schedule="one_cycle", lr=0.1), data=cifar, progress=False)
+    assert [row["lr"] > 0 for row in record["history"]] == [True] * MLP.epochs
+    assert record["history"][-1]["lr"] < 0.1 / 25   # near the end's floor, not the peak

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pickle
+import re
 import tarfile
 import warnings
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ def _decode_batches(read, where):
                 batch = pickle.loads(read(name), encoding="bytes")
                 images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
                 labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+                if labels[-1].size and not 0 <= labels[-1].min() <= labels[-1].max() < len(CIFAR10_CLASSES):
+                    raise ValueError(f"labels outside 0..{len(CIFAR10_CLASSES) - 1}: not CIFAR-10's ten classes")
             except Exception as e:
                 raise LrlabError(f"cannot read CIFAR-10 batch {where}/{name}: {one_line(e)}; re-download it") from None
         arrays[f"{split}_images"] = np.ascontiguousarray(np.concatenate(images))
@@ -162,6 +165,9 @@ def _decode_image_tree(members, where):
     if not classes["train"] or classes["train"] != classes["test"]:
         raise LrlabError(f"image folder {where} needs the same non-empty set of class folders in train/ and test/; "
                          f"got train: {classes['train']}, test: {classes['test']}")
+    if classes["train"] != sorted(CIFAR10_CLASSES):   # another data set must not pass as CIFAR-10 (ids ignore data)
+        raise LrlabError(f"image folder {where} has class folders {', '.join(classes['train'])}; CIFAR-10 needs "
+                         f"exactly its ten: {', '.join(CIFAR10_CLASSES)}")
     class_index = {cls: i for i, cls in enumerate(classes["train"])}  # alphabetical == CIFAR-10's official order
     arrays = {}
     for split, items in by_split.items():
@@ -172,8 +178,9 @@ def _decode_image_tree(members, where):
             try:
                 with Image.open(io.BytesIO(data)) as image:
                     pixels = np.asarray(image.convert("RGB"))
-            except Exception as e:
-                raise LrlabError(f"cannot decode image {where}/{rel}: {one_line(e)}; replace or remove it") from None
+            except Exception as e:   # PIL names the bytes object by its address: no use to a reader
+                why = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "it", one_line(e))
+                raise LrlabError(f"cannot decode image {where}/{rel}: {why}; replace or remove it") from None
             if pixels.shape != (32, 32, 3):
                 raise LrlabError(f"image {where}/{rel} is {pixels.shape[1]}x{pixels.shape[0]}; "
                                  "CIFAR-10 images must be 32x32: replace or remove it")
