@@ -236,7 +236,9 @@ def runs_frame(records):
     for r in records:
         row = {"id": r["id"], "profile": r["profile"], "status": r["status"], **r["config"]}
         row.update({f"final_{k}": v for k, v in r["final"].items()})
-        row.update(wall_s=r["wall_s"], device=r["env"].get("device"), diverged_at_step=r.get("diverged_at_step"))
+        row.update(wall_s=r["wall_s"], device=r["env"].get("device"), diverged_at_step=r.get("diverged_at_step"),
+                   # records from before lrlab.divergence's rule 3 (a collapse to chance) were held to 2
+                   divergence_rules=r["env"].get("divergence_rules", 2))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
 from lrlab.config import RunConfig
+from lrlab.divergence import RULES, DivergenceWatch
 from lrlab.env import run_env
 from lrlab.errors import LrlabError
 from lrlab.models import CausalSelfAttention
@@ -38,7 +39,7 @@ from lrlab.schedules import build_schedule
 from lrlab.stacked_optim import FAMILIES, StackedOptimizer
 from lrlab.stacking import MEMBER_FIELDS, stack_key
 from lrlab.tasks import CharTask, CifarTask, load_task_data
-from lrlab.train import (CHECK_EVERY, DeadlineReached, RunState, _autocast_for, _progress, divergence_watch,
+from lrlab.train import (CHECK_EVERY, DeadlineReached, RunState, _autocast_for, _progress,
                          history_row, model_and_optimizer, no_time_for_another, record_body, upcast)
 
 
@@ -202,19 +203,16 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         for p in model.parameters():
             p.data = p.data.new_empty(0)
     autocast, precision = _autocast_for(first, device)
-    env = run_env(device, data, precision=precision, compile=False)
+    env = run_env(device, data, precision=precision, compile=False, divergence_rules=RULES)
     chunks = first.batch_size // first.micro_batch if first.micro_batch else 1
-    factor = torch.tensor([c.divergence_factor for c in configs], device=device)
 
     alive = list(range(len(configs)))   # original member numbers, in stack order
     histories = [list(state.history) for state in resumed]
     wall_before = [state.wall_s for state in resumed]
     results = [None] * len(configs)
-    first_loss = ema = None
-    if start_epoch:   # the divergence rule keeps the reference each member started with
-        first_loss = torch.tensor([state.first_loss for state in resumed], device=device)
-        ema = torch.tensor([state.ema for state in resumed], device=device)
-    first_bad = torch.full((len(configs),), -1, device=device)
+    # each member's divergence rule (lrlab.divergence), resumed with the reference it started with
+    watch = DivergenceWatch([c.divergence_factor for c in configs], tasks[0].num_classes, device,
+                            [state.divergence for state in resumed] if start_epoch else None)
     step, t_start, last_save = start_epoch * steps_per_epoch, time.perf_counter(), time.perf_counter()
     bar = _progress(total_steps, step, first, progress)
     bar.set_description(f"stack of {len(configs)} {first.model}")
@@ -234,7 +232,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                                             loss_sum[pos] / n_batches,
                                             correct[pos].item() / max(1, seen), test_loss[i], test_acc[i], seconds))
             if status is not None:
-                diverged_at = int(first_bad[pos].item()) if status == "diverged" else None
+                diverged_at = int(watch.first_bad[pos].item()) if status == "diverged" else None
                 # its checkpoint stays until the caller has saved this record (lrlab.runner deletes it then)
                 results[k] = record_body(configs[k], status, diverged_at, histories[k], step, env, wall_s(k),
                                          packed_with=len(configs))
@@ -242,23 +240,22 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
 
     def leave(positions):
         """The members at `positions` are done; the stack goes on without them. Returns the kept positions."""
-        nonlocal alive, first_loss, ema, first_bad, factor
+        nonlocal alive
         keep = [pos for pos in range(len(alive)) if pos not in positions]
         alive = [alive[pos] for pos in keep]
         if alive and positions:
             index = torch.as_tensor(keep, device=device)
             stack.keep(keep)
             optimizer.keep(keep, stack.params)
-            first_loss, ema, first_bad, factor = (t.index_select(0, index)
-                                                  for t in (first_loss, ema, first_bad, factor))
+            watch.keep(index)
         return keep
 
     def save_checkpoints(epochs_done):
         for pos, k in enumerate(alive):
             if checkpoint_paths[k]:
-                RunState(epochs_done, histories[k], wall_s=wall_s(k), first_loss=first_loss[pos].item(),
-                         ema=ema[pos].item()).save(checkpoint_paths[k], configs[k], stack.member_state_dict(pos),
-                                                   optimizer.member_state_dict(pos), schedules[k].state_dict())
+                RunState(epochs_done, histories[k], wall_s=wall_s(k), divergence=watch.state(pos)).save(
+                    checkpoint_paths[k], configs[k], stack.member_state_dict(pos), optimizer.member_state_dict(pos),
+                    schedules[k].state_dict())
 
     def stop_for_deadline(epoch, checkpointed):
         bar.close()
@@ -293,11 +290,11 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                 for k in alive:
                     schedules[k].step()
             loss_sum += step_loss
-            first_loss, ema, first_bad = divergence_watch(step_loss, step, first_loss, ema, first_bad, factor)
+            watch.update(step_loss, step)
             step += 1
             bar.update(1)
             if step % CHECK_EVERY == 0:
-                diverged = (first_bad >= 0).nonzero().flatten().tolist()
+                diverged = (watch.first_bad >= 0).nonzero().flatten().tolist()
                 if diverged:   # they stop here, where a single run would; the others go on
                     end_epoch_rows(diverged, ["diverged"] * len(diverged), epoch, t_epoch, loss_sum, correct, seen)
                     keep = leave(diverged)
@@ -309,7 +306,8 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         if not alive:
             break
         last = epoch + 1 == first.epochs
-        diverged = set((first_bad >= 0).nonzero().flatten().tolist())
+        watch.end_epoch()
+        diverged = set((watch.first_bad >= 0).nonzero().flatten().tolist())
         positions = list(range(len(alive)))
         statuses = ["diverged" if pos in diverged else "completed" if last else None for pos in positions]
         test_loss = end_epoch_rows(positions, statuses, epoch, t_epoch, loss_sum, correct, seen)

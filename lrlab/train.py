@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from lrlab.config import RunConfig
+from lrlab.divergence import RULES, DivergenceWatch
 from lrlab.env import run_env
 from lrlab.errors import LrlabError
 from lrlab.files import write_atomically
@@ -25,7 +26,7 @@ from lrlab.schedules import build_schedule
 from lrlab.tasks import build_task, load_task_data
 
 CHECK_EVERY = 16        # steps between divergence checks (the only host syncs in an epoch)
-LOSS_EMA = 0.9          # smoothing of the training loss for the divergence rule
+DIVERGENCE_KEYS = ("first_loss", "ema", "peak", "peak_step")   # the rule's state in a checkpoint
 NOISE_SMALL_PER_BIG = 8         # noise scale: a big batch is 8 independent small ones
 DEADLINE_MARGIN = 1.25          # an epoch may take this much longer than the last before the deadline
 
@@ -128,11 +129,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
 
     t_start, last_save = time.perf_counter(), time.perf_counter()
     status, diverged_at = "completed", None
-    first_loss = ema = None
-    if run.first_loss is not None:   # the divergence rule keeps the reference it started with
-        first_loss = torch.tensor(run.first_loss, device=device)
-        ema = torch.tensor(run.ema, device=device)
-    first_bad = torch.tensor(-1, device=device)
+    # the divergence rule (lrlab.divergence) resumes with the reference it started with
+    watch = DivergenceWatch(config.divergence_factor, task.num_classes, device, [run.divergence])
     step = steps_before(task, start_epoch)
     bar = _progress(total_steps, step, config, progress)
     if config.noise_scale_every and start_epoch == 0:
@@ -161,9 +159,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
             lr_used = schedule.lrs()[0] if config.trace_every else None
             schedule.step()
             loss_sum += step_loss
-            # divergence bookkeeping stays on the device: no sync per step
-            first_loss, ema, first_bad = divergence_watch(step_loss, step, first_loss, ema, first_bad,
-                                                          config.divergence_factor)
+            watch.update(step_loss, step)   # on the device: no sync per step
             step += 1
             steps_this_epoch += 1
             if compile and epoch == start_epoch and steps_this_epoch == 1:
@@ -177,13 +173,14 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
                                               config.trace_test))
                     trace_sum, trace_n = torch.zeros((), device=device), 0
             if step % CHECK_EVERY == 0:
-                if first_bad.item() >= 0:
+                if watch.first_bad.item() >= 0:
                     break
                 if stop_at is not None and time.time() > stop_at:
                     bar.close()
                     raise DeadlineReached(config.id, epoch, config.epochs, checkpointed=False)
-        if first_bad.item() >= 0:
-            status, diverged_at = "diverged", int(first_bad.item())
+        watch.end_epoch()
+        if watch.first_bad.item() >= 0:
+            status, diverged_at = "diverged", int(watch.first_bad.item())
         train_s = time.perf_counter() - t_epoch   # first_bad.item() above waited for the device
         test_loss, test_acc = evaluate(model, task, autocast)
         epoch_s = time.perf_counter() - t_epoch
@@ -205,8 +202,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         out_of_time = no_time_for_another(epoch_s, stop_at)
         if ckpt and more and (out_of_time or time.perf_counter() - last_save >= checkpoint_every_s):
             RunState(epoch + 1, history, trace, noise, wall_before + time.perf_counter() - t_start, compile_s,
-                     first_loss.item(), ema.item()).save(ckpt, config, model.state_dict(), optimizer.state_dict(),
-                                                         schedule.state_dict())
+                     watch.state()).save(ckpt, config, model.state_dict(), optimizer.state_dict(),
+                                         schedule.state_dict())
             last_save = time.perf_counter()
         if more and out_of_time:
             bar.close()
@@ -217,8 +214,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         extra["noise_scale"] = noise
     if compile:
         extra["compile_s"] = compile_s
-    return record_body(config, status, diverged_at, history, step, run_env(device, data, precision=precision,
-                                                                           compile=compile),
+    return record_body(config, status, diverged_at, history, step,
+                       run_env(device, data, precision=precision, compile=compile, divergence_rules=RULES),
                        wall_before + time.perf_counter() - t_start, **extra)
 
 
@@ -235,17 +232,6 @@ def record_body(config, status, diverged_at, history, steps, env, wall_s, **extr
                 final=dict(test_acc=last["test_acc"], test_loss=last["test_loss"],
                            train_loss=last["train_loss"], steps=steps),
                 env=env, wall_s=wall_s)
-
-
-def divergence_watch(step_loss, step, first_loss, ema, first_bad, factor):
-    """The divergence rule, on the device (no sync): a non-finite loss, or the smoothed loss above
-    `factor` x the first, marks `step` in `first_bad` (-1 while fine). Elementwise, so a stack's
-    (K,) losses and factors follow each member's rule. Returns the new (first_loss, ema, first_bad)."""
-    if first_loss is None:
-        first_loss, ema = step_loss.clone(), step_loss.clone()
-    ema = LOSS_EMA * ema + (1 - LOSS_EMA) * step_loss
-    bad = ~torch.isfinite(step_loss) | (ema > factor * first_loss)
-    return first_loss, ema, torch.where((first_bad < 0) & bad, torch.full_like(first_bad, step), first_bad)
 
 
 def history_row(epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds):
@@ -284,17 +270,17 @@ def sync_device(device):
 @dataclass
 class RunState:
     """What a run carries from epoch to epoch and across a kill: its history (and trace and noise-scale
-    points), the epochs done, its wall and compile time so far, and the divergence rule's reference
-    (the first loss and its running average). Saved with the model, optimizer and schedule as the
-    run's checkpoint; a stacked member's checkpoint is the same, so it resumes alone or stacked."""
+    points), the epochs done, its wall and compile time so far, and the divergence rule's state
+    (DivergenceWatch.state: the first loss, its running average, the peak). Saved with the model,
+    optimizer and schedule as the run's checkpoint; a stacked member's checkpoint is the same, so it
+    resumes alone or stacked."""
     epoch: int = 0
     history: list = field(default_factory=list)
     trace: list = field(default_factory=list)
     noise_scale: list = field(default_factory=list)
     wall_s: float = 0.0
     compile_s: float = 0.0
-    first_loss: float = None
-    ema: float = None
+    divergence: dict = field(default_factory=lambda: dict(first_loss=None))
 
     @classmethod
     def resume(cls, path, config, model, optimizer, schedule):
@@ -313,15 +299,15 @@ class RunState:
         torch.set_rng_state(saved["rng"])
         return cls(epoch=saved["epoch"], history=saved["history"], trace=saved.get("trace", []),
                    noise_scale=saved.get("noise_scale", []), wall_s=saved["wall_s"],
-                   compile_s=saved.get("compile_s", 0.0), first_loss=saved["first_loss"],
-                   ema=saved.get("ema", saved["first_loss"]))
+                   compile_s=saved.get("compile_s", 0.0),
+                   divergence={key: saved.get(key) for key in DIVERGENCE_KEYS})
 
     def save(self, path, config, model_state, optimizer_state, schedule_state):
         """The checkpoint `resume` reads (written atomically: a kill mid-save leaves the last one)."""
         saved = dict(config_id=config.id, model=model_state, optimizer=optimizer_state, schedule=schedule_state,
                      history=self.history, trace=list(self.trace), noise_scale=list(self.noise_scale),
-                     epoch=self.epoch, wall_s=self.wall_s, compile_s=self.compile_s, first_loss=self.first_loss,
-                     ema=self.ema, rng=torch.get_rng_state())
+                     epoch=self.epoch, wall_s=self.wall_s, compile_s=self.compile_s, rng=torch.get_rng_state(),
+                     **{key: self.divergence.get(key) for key in DIVERGENCE_KEYS})
         write_atomically(path, lambda f: torch.save(saved, f))
 
 

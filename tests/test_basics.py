@@ -42,9 +42,20 @@ def test_divergence_starts_at_the_smallest_rate_that_diverged():
     assert basics.divergence_words(calm, 0.0, "first diverges at") == "no rate up to 1 diverges"
 
 
-def test_a_run_stuck_at_the_loss_of_a_uniform_guess_is_counted_not_called_diverged():
+def test_a_run_stuck_at_the_loss_of_a_uniform_guess_is_counted():
     summary = basics.sweep_summary(SWEEP)
-    assert summary["n_stuck_plain"] == 1 and summary["n_stuck_momentum"] == 2
+    assert summary["n_stuck_plain"] == 1 and summary["n_stuck_momentum"] == 2 and summary["n_collapsed"] == 0
+
+
+def test_a_collapse_the_divergence_rule_caught_still_counts_as_stuck_a_blow_up_does_not():
+    sweep = SWEEP.copy()
+    collapsed = (sweep.momentum == 0.9) & (sweep.lr == 0.25)          # rule 3: diverged, its last loss ln 10
+    sweep.loc[collapsed, "status"] = "diverged"
+    blown_up = (sweep.momentum == 0.9) & (sweep.lr == 1.0)            # rule 2: diverged far above chance
+    sweep.loc[blown_up, "final_train_loss"] = 9.5
+    summary = basics.sweep_summary(sweep)
+    assert summary["n_stuck_momentum"] == 2 and summary["n_collapsed"] == 1
+    assert basics.stuck_verdict(sweep).number == basics.stuck_verdict(SWEEP).number
 
 
 def test_without_a_trained_run_at_one_momentum_the_ratio_is_not_a_number():
@@ -64,3 +75,17 @@ def test_the_stability_sentence_says_when_the_network_disagrees_with_the_quadrat
     assert "stability lesson" not in basics.stability_words(agrees, 0.2, 0.38)
     calm = SWEEP[SWEEP.status == "completed"]
     assert basics.stability_words(calm, 0.2, 0.38).endswith("so it cannot say.")
+
+
+def test_the_chapter_says_how_many_collapses_the_rule_caught():
+    assert basics.collapsed_words(SWEEP) == "here it caught none of them"
+    sweep = SWEEP.copy()
+    sweep.loc[(sweep.momentum == 0.9) & (sweep.lr == 0.25), "status"] = "diverged"
+    assert basics.collapsed_words(sweep).startswith("here it caught one of them")
+
+
+def test_stuck_runs_recorded_before_the_collapse_test_are_said_to_be_unchecked():
+    sweep = SWEEP.assign(divergence_rules=2)
+    assert basics.collapsed_words(sweep) == ("here it caught none of them (3 of the stuck runs were recorded "
+                                             "before the rule had this test and were not checked by it)")
+    assert basics.collapsed_words(sweep.assign(divergence_rules=3)) == "here it caught none of them"

@@ -100,16 +100,42 @@ def divergence_words(runs, momentum, starts):
     return f"{starts} {lr:.4g}" if np.isfinite(lr) else f"no rate up to {float(runs.lr.max()):.4g} diverges"
 
 
+def stuck_mask(runs):
+    """Runs that end without learning: completed with their training loss still near ln 10 or above, or
+    diverged by collapse (lrlab.divergence rule 3: a whole epoch at chance after the loss rose), whose
+    last loss sits at ln 10, where a blown-up run's is far above it or not finite."""
+    near = runs.final_train_loss > 0.98 * CHANCE_LOSS
+    collapsed = (runs.status == "diverged") & (runs.final_train_loss < 1.02 * CHANCE_LOSS)
+    return near & ((runs.status == "completed") | collapsed)
+
+
 def stuck(runs, momentum):
-    """Runs that neither learn nor blow up: completed, their training loss still near ln 10."""
-    return int(((runs.status == "completed") & (runs.final_train_loss > 0.98 * CHANCE_LOSS)
-                & (runs.momentum == momentum)).sum())
+    """How many runs at `momentum` end without learning (stuck_mask)."""
+    return int((stuck_mask(runs) & (runs.momentum == momentum)).sum())
+
+
+def collapsed(runs):
+    """How many stuck runs the divergence rule caught (marked diverged at their loss's peak)."""
+    return int((stuck_mask(runs) & (runs.status == "diverged")).sum())
+
+
+def collapsed_words(runs):
+    """How many of the stuck runs the rule caught, and how many were recorded before it had the test."""
+    n = collapsed(runs)
+    said = ("here it caught none of them" if n == 0 else
+            "here it caught one of them, drawn as a cross in the figure" if n == 1 else
+            f"here it caught {n} of them, drawn as crosses in the figure")
+    older = int((stuck_mask(runs) & (runs.get("divergence_rules", 3) < 3)).sum())
+    if older:
+        verb = "was" if older == 1 else "were"
+        said += f" ({older} of the stuck runs {verb} recorded before the rule had this test and {verb} not checked by it)"
+    return said
 
 
 def sweep_summary(runs):
     """The numbers the sweep's paragraph quotes."""
     best = best_rates(runs)
-    return dict(n_stuck_momentum=stuck(runs, 0.9), n_stuck_plain=stuck(runs, 0.0),
+    return dict(n_stuck_momentum=stuck(runs, 0.9), n_stuck_plain=stuck(runs, 0.0), n_collapsed=collapsed(runs),
                 best_lr_ratio=float(best[0.0].lr / best[0.9].lr) if len(best) == 2 else float("nan"),
                 best_lr_plain=float(best[0.0].lr) if 0.0 in best else float("nan"),
                 best_lr_momentum=float(best[0.9].lr) if 0.9 in best else float("nan"))
@@ -137,8 +163,7 @@ def stability_words(runs, quadratic_plain, quadratic_momentum, momentum=0.9):
     net = "lowers" if heavy < plain else "raises" if heavy > plain else "leaves"
     said += (f" In the network it {net} it: the first diverging rate is {heavy:.4g} with momentum against "
              f"{plain:.4g} without (one seed each, on a grid of factor-√2 steps).")
-    stuck_rates = runs[(runs.momentum == momentum) & (runs.status == "completed")
-                       & (runs.final_train_loss > 0.98 * CHANCE_LOSS)].lr
+    stuck_rates = runs[(runs.momentum == momentum) & stuck_mask(runs)].lr
     best = best_rates(runs)
     if len(stuck_rates) and 0.0 in best:
         said += (f" With momentum, learning already stops at {float(stuck_rates.min()):.4g}; plain SGD's best "
@@ -201,7 +226,7 @@ def stuck_verdict(runs):
     from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
     rule = "the rates of the runs that end at chance loss lie all below (confirmed) or all above (contradicted) the best rate"
     best = best_rates(runs)
-    stuck_runs = runs[(runs.status == "completed") & (runs.final_train_loss > 0.98 * CHANCE_LOSS)]
+    stuck_runs = runs[stuck_mask(runs)]
     above = [bool(r.lr > best[r.momentum].lr) for r in stuck_runs.itertuples() if r.momentum in best]
     if not above:
         return Verdict(NOT_RESOLVED, "No run of the sweep ends stuck at chance loss.", rule, "no run stuck")
