@@ -19,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lrlab.errors import LrlabError, one_line
+from lrlab.errors import LrlabError, check_int, one_line
 from lrlab.tasks import load_task_data
 from lrlab.train import DeadlineReached, train
 
@@ -32,7 +32,6 @@ def run_threads():
     """The CPU threads each run trains with: fixed, never a share of the machine that depends on --jobs,
     since the order of float sums (and so the result of a run on the edge of divergence) depends on it.
     Each record names it (env.threads)."""
-    from lrlab.errors import check_int
     text = os.environ.get("LRLAB_THREADS", str(RUN_THREADS))
     try:
         return check_int("LRLAB_THREADS", int(text))
@@ -56,7 +55,6 @@ def auto_jobs(device):
 def check_jobs(jobs, device):
     """`jobs` as a number of runs at once: a whole number >= 1, or "auto": $LRLAB_JOBS where set (the
     test suite sets 1: its sweeps are too small to repay starting workers), else auto_jobs(device)."""
-    from lrlab.errors import check_int
     if jobs == "auto":
         jobs = os.environ.get("LRLAB_JOBS", "auto")
     if jobs == "auto":
