@@ -92,8 +92,8 @@ def validate_record(record, path=""):
     differ = [k for k in FINAL_FROM_HISTORY if final.get(k) != history[-1][k]]
     if differ:
         raise corrupt(f"final {differ[0]} {final.get(differ[0])!r} is not the last epoch's {history[-1][differ[0]]!r}")
-    diverged_at = record.get("diverged_at_step")
-    if (record["status"] == "diverged") != _whole(diverged_at) or not (diverged_at is None or _whole(diverged_at)):
+    diverged_at = record["diverged_at_step"]
+    if not (_whole(diverged_at) if record["status"] == "diverged" else diverged_at is None):
         raise corrupt(f"status {record['status']} with diverged_at_step {diverged_at!r} (a step when, and only when, diverged)")
     env = record["env"]
     if not isinstance(env, dict) or any(not isinstance(env.get(k), str) for k in ENV_KEYS):

@@ -118,11 +118,11 @@ def write_sums(folder):
 
 def _find_tiny_shakespeare(root):
     """The file lrlab.data.load_tiny_shakespeare would read, without reading it."""
-    from lrlab.data import data_root
+    from lrlab.data.paths import CORPUS_NAMES, data_root
     base = data_root(root)
     if base.is_file() and base.suffix != ".txt":
         base = base.parent
-    candidates = [base] if base.is_file() else [base / "tinyshakespeare.txt", base / "input.txt"]
+    candidates = [base] if base.is_file() else [base / name for name in CORPUS_NAMES]
     found = next((p for p in candidates if p.is_file()), None)
     if found is None:
         raise LrlabError(f"no Tiny Shakespeare found in {base}; put tinyshakespeare.txt there or point --data at it")

@@ -29,6 +29,8 @@ def test_one_lookup_order_for_data(places, tmp_path, monkeypatch):
     (shared / "cifar10-jpeg.tar.xz").write_bytes(b"")
     assert paths.data_root() == shared                        # the offline copies beside the checkout
     (downloads / "cifar-10-batches-py").mkdir()
+    assert paths.data_root() == shared                        # an empty folder is not data
+    (downloads / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"")
     assert paths.data_root() == downloads                     # a download wins over them
     monkeypatch.setenv("LRLAB_DATA", str(tmp_path / "mine"))
     assert paths.data_root() == tmp_path / "mine"             # $LRLAB_DATA over both

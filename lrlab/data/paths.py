@@ -8,17 +8,16 @@ from pathlib import Path
 DOWNLOADS = Path.home() / ".cache" / "lrlab"   # where `lrlab data --download` puts what it fetches
 # the offline copies an offline machine of this project keeps beside the checkout (../shared/data)
 BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "data"
-DATA_NAMES = ("cifar-10-batches-py", "train", "tinyshakespeare.txt", "input.txt")
+CORPUS_NAMES = ("tinyshakespeare.txt", "input.txt")   # Tiny Shakespeare's file, under either name
 LOOKUP_ORDER = ("--data (or the root argument)", "$LRLAB_DATA", "~/.cache/lrlab if it holds data",
                 "../shared/data beside the checkout if it holds data", "~/.cache/lrlab (where --download puts it)")
 
 
 def _holds_data(folder):
-    """Whether `folder` holds a data set (a decoded cache alone does not count)."""
-    if not folder.is_dir():
-        return False
-    return (any((folder / name).exists() for name in DATA_NAMES)
-            or any(p.name.endswith((".tar.xz", ".tar.gz", ".tgz")) for p in folder.iterdir()))
+    """Whether `folder` holds a data set as the loaders find them (a decoded cache alone does not count)."""
+    from lrlab.data.cifar10 import find_cifar10   # here: cifar10 imports this module
+    return folder.is_dir() and (find_cifar10(folder) is not None
+                                or any((folder / name).is_file() for name in CORPUS_NAMES))
 
 
 def data_root(root=None):

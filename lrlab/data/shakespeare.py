@@ -7,7 +7,7 @@ from functools import cached_property
 
 import torch
 
-from lrlab.data.paths import data_root
+from lrlab.data.paths import CORPUS_NAMES, data_root
 from lrlab.errors import LrlabError, check_int, one_line
 from lrlab.files import write_atomically
 
@@ -43,7 +43,7 @@ def load_tiny_shakespeare(root=None, download=False):
     base = data_root(root)
     if base.is_file() and base.suffix != ".txt":  # e.g. --data cifar10-jpeg.tar.xz: look beside it
         base = base.parent
-    candidates = [base] if base.is_file() else [base / "tinyshakespeare.txt", base / "input.txt"]
+    candidates = [base] if base.is_file() else [base / name for name in CORPUS_NAMES]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None and download:
         path = base / "tinyshakespeare.txt"
