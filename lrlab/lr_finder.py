@@ -25,7 +25,7 @@ RULES = ("steepest", "min_over_10", "valley")
 
 def range_test_config(base: RunConfig, lr_min, lr_max, steps, mode="exponential", trace_every=1,
                       trace_test=False) -> RunConfig:
-    """`base` turned into a range test: one 'epoch' of `steps` steps, the LR from lr_min to lr_max.
+    """`base` turned into a range test: one 'epoch' of `steps` steps, the first at lr_min, the last at lr_max.
 
     Linear tests may start at lr_min = 0 (Smith's Fig. 2b: 0 -> 3); exponential ones may not.
     """
@@ -39,10 +39,12 @@ def range_test_config(base: RunConfig, lr_min, lr_max, steps, mode="exponential"
         raise LrlabError(f"lr_min must be >= 0, got {lr_min!r}")
     if lr_min >= lr_max:
         raise LrlabError(f"lr_min ({lr_min!r}) must be below lr_max ({lr_max!r})")
-    if mode == "exponential":   # ExponentialLR: lr_min * gamma**t, reaching lr_max after `steps` steps
-        schedule, lr, args = "exponential", lr_min, {"gamma": (lr_max / lr_min) ** (1 / steps)}
-    else:
-        schedule, lr, args = "linear", lr_max, {"start_ratio": lr_min / lr_max, "end_ratio": 1.0}
+    # update t (0 .. steps-1) uses lr_min at t = 0 and lr_max at the last, as torch-lr-finder's tests do
+    if mode == "exponential":   # ExponentialLR: lr_min * gamma**t
+        schedule, lr, args = "exponential", lr_min, {"gamma": (lr_max / lr_min) ** (1 / (steps - 1))}
+    else:   # the linear schedule reaches end_ratio after `steps` updates: aim one step past 1
+        start = lr_min / lr_max
+        schedule, lr, args = "linear", lr_max, {"start_ratio": start, "end_ratio": start + (1 - start) * steps / (steps - 1)}
     return base.replace(lr=lr, schedule=schedule, schedule_args=args, epochs=1, steps_per_epoch=steps,
                         trace_every=trace_every, trace_test=trace_test)
 

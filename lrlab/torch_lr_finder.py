@@ -34,9 +34,13 @@ def run(config, device="cpu", data=None, data_root=None, progress=True, **_loop_
     task = CifarTask(config, data, device, channels_last=False)
     steps = config.epochs * task.steps_per_epoch
     if config.schedule == "exponential":
-        start, end, mode = config.lr, config.lr * config.schedule_args["gamma"] ** steps, "exp"
+        # the tool's last step uses end_lr; so does lrlab's (lr_finder.range_test_config)
+        start, end, mode = config.lr, config.lr * config.schedule_args["gamma"] ** (steps - 1), "exp"
     else:
-        start, end, mode = config.lr * config.schedule_args.get("start_ratio", 1.0), config.lr, "linear"
+        args = config.schedule_args
+        start = config.lr * args.get("start_ratio", 1.0)
+        end = start + (config.lr * args.get("end_ratio", 1.0) - start) * (steps - 1) / steps
+        mode = "linear"
     # the tool sets the LR itself; the optimizer only needs a positive one to be built
     model, optimizer = model_and_optimizer(config, task.num_classes, device, lr=max(start, 1e-12))
     t0 = time.perf_counter()

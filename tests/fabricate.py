@@ -35,8 +35,8 @@ def fake_record(experiment, profile, config, device="NVIDIA H100 80GB HBM3 (made
     if config.trace_every:   # a range test: the loss falls, then blows up
         args, trace = config.schedule_args, []
         for step in range(1, steps + 1, config.trace_every):
-            lr = (config.lr * args["gamma"] ** step if config.schedule == "exponential"
-                  else config.lr * (args["start_ratio"] + (1 - args["start_ratio"]) * step / steps))
+            lr = (config.lr * args["gamma"] ** (step - 1) if config.schedule == "exponential"
+                  else config.lr * (args["start_ratio"] + (args["end_ratio"] - args["start_ratio"]) * (step - 1) / steps))
             row = dict(step=step, lr=lr, train_loss=2.3 - 1.2 * step / steps + 3 * max(0, step / steps - 0.8))
             if config.trace_test:
                 row.update(test_loss=row["train_loss"], test_acc=max(0.1, 0.6 - abs(step / steps - 0.5)))

@@ -106,3 +106,16 @@ def test_rules_that_agree_are_named_together_once():
     from lrlab.lr_finder import agreeing_rules
     lines = agreeing_rules({"steepest": 0.1, "min_over_10": 0.1000001, "valley": 0.3})
     assert lines == [(0.1, "steepest = min_over_10"), (0.3, "valley")]
+
+
+@pytest.mark.parametrize("mode, lr_min, lr_max", [("exponential", 1e-4, 1e-2), ("linear", 0.0, 1e-2)])
+def test_the_grid_runs_from_lr_min_to_lr_max_like_torch_lr_finders(cifar, mode, lr_min, lr_max):
+    """The first update uses lr_min and the last lr_max, in lrlab's loop and in torch-lr-finder alike
+    (lrlab's grid used to stop one step short, at lr_max / gamma)."""
+    pytest.importorskip("torch_lr_finder")
+    config = range_test_config(MLP, lr_min, lr_max, steps=12, mode=mode)
+    ours = [p["lr"] for p in train(config, data=cifar, progress=False)["trace"]]
+    theirs = [p["lr"] for p in run_one(config.replace(runner="torch-lr-finder"), data=cifar, progress=False)["trace"]]
+    assert len(ours) == len(theirs) == 12
+    assert ours[0] == pytest.approx(lr_min, abs=1e-15) and ours[-1] == pytest.approx(lr_max, rel=1e-12)
+    assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-11)   # the tool cannot start at 0: 1e-12
