@@ -93,6 +93,11 @@ def _record_rel_of_checkpoint(rel):
     return f"{profile}/{experiment}/{name[:-len('.pt')]}.json"
 
 
+def _checkpoint_rel_of_record(rel):
+    profile, experiment, name = rel.split("/")
+    return f".checkpoints/{profile}/{experiment}/{name[:-len('.json')]}.pt"
+
+
 def _mib(n):
     return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
@@ -315,6 +320,12 @@ def unpack(paths, results_root, log=print):
     for m in writes:
         write_atomically(root / m.rel, lambda f: f.write(m.data))   # the packed bytes: byte-for-byte the original
         counts[m.kind]["written"] += 1
+    for rel in sorted(rel for rel, m in incoming.items() if m.kind == "record"):
+        # a checkpoint carried to the other machine, whose run finished there: stale here now
+        stale = root / _checkpoint_rel_of_record(rel)
+        if stale.is_file():
+            stale.unlink()
+            log(f"removed {stale}: its run finished elsewhere and its record is here now")
     summary = {SUMMARY_KEYS[kind]: counts[kind] for kind in KINDS}
     counted = [f"{key} {c['written']} written, {c['skipped']} skipped" + (f", {c['dropped']} dropped" if c["dropped"] else "")
                for key, c in summary.items() if any(c.values())]

@@ -307,6 +307,17 @@ def test_a_checkpoint_whose_record_exists_is_dropped(record, tmp_path):
         assert any(line.startswith("dropped .checkpoints/smoke/basics/") for line in lines)
 
 
+def test_a_record_that_comes_back_removes_the_checkpoint_left_here(record, tmp_path):
+    """The GPU box finished a run whose checkpoint was carried to it: the copy left here is stale."""
+    box, results = tmp_path / "box", tmp_path / "results"
+    left_here = save_checkpoint(results, "smoke", "basics", record["id"])
+    Store(box).save(record)
+    lines = []
+    unpack(pack(box, tmp_path / "out", log=quiet([])), results, log=lines.append)
+    assert (results / "smoke/basics" / f"{record['id']}.json").exists() and not left_here.exists()
+    assert any(line.startswith(f"removed {left_here}") for line in lines)
+
+
 def test_a_newer_checkpoint_replaces_an_older_one(record, tmp_path):
     box, results = tmp_path / "box", tmp_path / "results"
     save_checkpoint(results, "smoke", "basics", record["id"])
