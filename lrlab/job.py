@@ -16,7 +16,7 @@ from lrlab.bench import slug
 from lrlab.env import device_name as name_of_device, run_env
 from lrlab.errors import LrlabError, check_positive
 from lrlab.results import Store, write_json_atomic
-from lrlab.runner import Planner, check_jobs, train_runs
+from lrlab.runner import Planner, check_jobs, check_settings, prepare_data, train_runs
 
 FAILED_EXIT = 3     # some runs failed (2 is bad input)
 # import name -> what to tell the user; a run needs these beyond torch, numpy, pillow and tqdm
@@ -115,6 +115,7 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
     Returns the job's log record; its "failed" count decides the exit status."""
     check_positive("deadline (minutes)", deadline_minutes)
     jobs = check_jobs(jobs, device)
+    check_settings()   # before the job's log is written
     started = started or time.time()
     stop_at = started + 60 * deadline_minutes
     store = Store(results)
@@ -139,7 +140,9 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         elif names or device_key:   # unasked, only on the GPUs the queue plans for
             calibrate_first = True
     items, record["skipped_packages"] = without_missing_packages(items, log)
-    store.prepare((profile, experiment) for experiment, profile, _ in items)   # before the log's first write
+    # bad data, then an unusable results folder, fail before the log's first write
+    data = prepare_data([config for _, _, config in items], data_root, {profile})
+    store.prepare((profile, experiment) for experiment, profile, _ in items)
     log(f"job: {len(items)} run(s) of {len(chosen)} chunk(s) on {env['device']}, deadline in "
         f"{(stop_at - time.time()) / 60:.1f} min")
     save_log()
@@ -167,7 +170,7 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
 
     train_runs(items, store, device, data_root, compile, jobs, progress,
                planner=Planner(stop_at, predictor, job_s=60 * work_queue.JOB_MINUTES), log=log, on_outcome=on_outcome,
-               stacking=stack)
+               stacking=stack, data=data)
     record.update(status="completed", finished=_iso(time.time()))
     save_log()
     log(summary(record))

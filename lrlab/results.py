@@ -136,6 +136,8 @@ def validate_bench_record(record, path=""):
 class Store:
     def __init__(self, root=None):
         self.root = pathlib.Path(root) if root is not None else default_root()
+        if self.root.exists() and not self.root.is_dir():   # no reader or writer can use it
+            raise LrlabError(f"results folder {self.root} is a file, not a folder; give --results a folder")
 
     def path(self, profile, experiment, run_id):
         return self.root / profile / experiment / f"{run_id}.json"
@@ -148,8 +150,6 @@ class Store:
         """Before the first run of a sweep or job trains: check that a record and a checkpoint can be
         written for each (profile, experiment) of `places` (else a one-line LrlabError now, not a lost
         run later), and delete the temp files a killed writer left there."""
-        if self.root.exists() and not self.root.is_dir():
-            raise LrlabError(f"results folder {self.root} is a file, not a folder; give --results a folder")
         folders = [self.root] + [folder for profile, experiment in sorted(set(places))
                                  for folder in (self.path(profile, experiment, "x").parent,
                                                 self.checkpoint_path(profile, experiment, "x").parent)]

@@ -26,6 +26,7 @@ from lrlab.train import DeadlineReached, train
 MIN_START_S = 5.0      # never start a run with less time than this left
 RUN_THREADS = 1        # CPU threads per run, however many run at once (LRLAB_THREADS overrides)
 WORKER_MEMORY_GB = 1.5  # what one worker process holds (torch, the decoded data, a small model)
+CHECKPOINT_EVERY_S = 60.0   # a run checkpoints at the first epoch end this long after its last save
 
 
 def run_threads():
@@ -37,6 +38,24 @@ def run_threads():
         return check_int("LRLAB_THREADS", int(text))
     except ValueError:
         raise LrlabError(f"LRLAB_THREADS must be a whole number >= 1, got {text!r}") from None
+
+
+def checkpoint_every():
+    """Seconds between a run's checkpoints (taken at epoch ends): the most training a kill can cost.
+    LRLAB_CHECKPOINT_EVERY_S overrides the minute; 0 checkpoints every epoch."""
+    text = os.environ.get("LRLAB_CHECKPOINT_EVERY_S", str(CHECKPOINT_EVERY_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise LrlabError(f"LRLAB_CHECKPOINT_EVERY_S must be a number of seconds >= 0, got {text!r}")
+    return seconds
+
+
+def check_settings():
+    """(threads per run, seconds between checkpoints) from the environment: a bad value is one line."""
+    return run_threads(), checkpoint_every()
 
 
 def auto_jobs(device):
@@ -101,13 +120,28 @@ def error_line(exc):
     return f"{type(exc).__name__}: {text[:300]}" if text != type(exc).__name__ else text
 
 
-def prepare_data(configs, data_root=None):
+# The whole data set. A run's id hashes its config, not its data, so a record of the profiles the
+# book commits must come from the whole set: a subset (10 classes, fewer images) would pass as it.
+# (Tiny Shakespeare needs no such check: its loader refuses any text but the one by its sha256.)
+WHOLE_DATA = {"cifar10": ("50,000 train / 10,000 test images", lambda d: (len(d.train_images), len(d.test_images)),
+                          (50_000, 10_000))}
+ANY_DATA_PROFILES = ("smoke",)   # tests and first tries: any data of the right shape
+
+
+def prepare_data(configs, data_root=None, profiles=ANY_DATA_PROFILES):
     """Decode each task's data once, here, before any run or worker starts (bad data fails here, in
-    one line, before any training)."""
+    one line, before any training). For `profiles` other than smoke the data must be the whole set."""
     data = {}
     for config in configs:
         if config.task not in data:
             data[config.task] = load_task_data(config, data_root)
+    strict = sorted(set(profiles) - set(ANY_DATA_PROFILES))
+    for task, loaded in data.items():
+        words, size, whole = WHOLE_DATA.get(task, (None, None, None))
+        if strict and words and size(loaded) != whole:
+            got = size(loaded)
+            raise LrlabError(f"{task} data from {loaded.source} holds {got} where the whole set has {words}; "
+                             f"the {', '.join(strict)} profile(s) train on the whole set only (smoke takes any)")
     return data
 
 
@@ -144,17 +178,19 @@ class Planner:
 
 
 def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1, progress=False,
-               planner=None, log=print, on_outcome=None, stacking=None):
+               planner=None, log=print, on_outcome=None, stacking=None, data=None):
     """Train each (experiment, profile, config) of `items` whose record is missing; returns Outcomes.
 
     Each finished record is saved at once. `on_outcome(outcome)` is called after each (a job keeps
-    its log up to date with it, so a killed job still says what it did)."""
+    its log up to date with it, so a killed job still says what it did). `data`: what prepare_data
+    returned for these items, if the caller has it already."""
     import torch
     planner = planner or Planner()
+    threads, every = check_settings()   # bad settings, then bad data, fail before any folder is made
+    if data is None:
+        data = prepare_data([c for _, _, c in items], data_root, {profile for _, profile, _ in items})
     if items:
         store.prepare((profile, experiment) for experiment, profile, _ in items)
-    data = prepare_data([c for _, _, c in items], data_root)
-    threads = run_threads()
     outcomes, done, total = [], [0], len(items)
     stacks, items = plan_stacks(items, stacking, store) if stacking else ([], list(items))
 
@@ -181,14 +217,14 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
         torch.set_num_threads(threads)
     try:
         for i, (members, speedup) in enumerate(stacks):
-            if not _train_stack(members, speedup, store, device, data, progress, planner, report):
+            if not _train_stack(members, speedup, store, device, data, progress, planner, report, every):
                 for rest in [item for later, _ in stacks[i + 1:] for item in later] + items:
                     report(Outcome(*rest, "not started", error="the deadline came"))
                 return outcomes
         if jobs > 1 and len(items) > 1:
-            _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads)
+            _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads, every)
         else:
-            _in_process(items, store, device, data, compile, progress, planner, report)
+            _in_process(items, store, device, data, compile, progress, planner, report, every)
     finally:
         torch.set_num_threads(threads_before)
     return outcomes
@@ -234,7 +270,7 @@ def _checkpoint_epoch(path, config):
     return state.get("epoch", 0) if state.get("config_id") == config.id else 0
 
 
-def _train_stack(members, speedup, store, device, data, progress, planner, report):
+def _train_stack(members, speedup, store, device, data, progress, planner, report, every):
     """Train `members` as one stack (halves of it if it does not fit the device); False once the
     deadline has come."""
     import torch
@@ -250,11 +286,11 @@ def _train_stack(members, speedup, store, device, data, progress, planner, repor
     try:
         results = train_stacked(configs, device=device, data=data[configs[0].task], progress=progress,
                                 checkpoint_paths=[store.checkpoint_path(p, e, c.id) for e, p, c in members],
-                                stop_at=planner.stop_at)
+                                checkpoint_every_s=every, stop_at=planner.stop_at)
     except torch.OutOfMemoryError:
         _free_device_memory(device)
         half = len(members) // 2
-        return all(_train_stack(part, speedup, store, device, data, progress, planner, report)
+        return all(_train_stack(part, speedup, store, device, data, progress, planner, report, every)
                    for part in (members[:half], members[half:]))
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -291,7 +327,7 @@ def _finish(item, started, predicted, call):
                    record=record)
 
 
-def _in_process(items, store, device, data, compile, progress, planner, report):
+def _in_process(items, store, device, data, compile, progress, planner, report, every):
     for i, item in enumerate(items):
         experiment, profile, config = item
         ok, predicted, why = planner.check(config)
@@ -301,7 +337,8 @@ def _in_process(items, store, device, data, compile, progress, planner, report):
         started = time.time()
         outcome = _finish(item, started, predicted, lambda: run_one(
             config, device=device, data=data[config.task], compile=compile, progress=progress,
-            checkpoint_path=store.checkpoint_path(profile, experiment, config.id), stop_at=planner.stop_at))
+            checkpoint_path=store.checkpoint_path(profile, experiment, config.id), checkpoint_every_s=every,
+            stop_at=planner.stop_at))
         if outcome.state == "failed":
             traceback.print_exc()   # the whole story on stderr; the log keeps one line
             _free_device_memory(device)
@@ -329,7 +366,7 @@ def _die_with_parent(parent_pid):
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _worker_train(config, device, data_root, compile, checkpoint_path, threads, stop_at):
+def _worker_train(config, device, data_root, compile, checkpoint_path, threads, every, stop_at):
     """One run in a worker process; the data comes from the cache the parent filled, once per worker."""
     import torch
     if _on_cpu(device):
@@ -337,10 +374,10 @@ def _worker_train(config, device, data_root, compile, checkpoint_path, threads, 
     if config.task not in _WORKER_DATA:
         _WORKER_DATA[config.task] = load_task_data(config, data_root)
     return run_one(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
-                   checkpoint_path=checkpoint_path, progress=False, stop_at=stop_at)
+                   checkpoint_path=checkpoint_path, checkpoint_every_s=every, progress=False, stop_at=stop_at)
 
 
-def _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads):
+def _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads, every):
     """Keep `jobs` runs in flight, each with `threads` CPU threads; each new run is planned when a worker frees up."""
     context = multiprocessing.get_context("spawn")   # CUDA cannot be forked
     pending, in_flight, deadline_hit = list(items), {}, False
@@ -358,7 +395,8 @@ def _in_workers(items, store, device, data_root, compile, jobs, planner, report,
                     report(Outcome(experiment, profile, config, "not started", predicted_s=predicted, error=why))
                     continue
                 future = pool.submit(_worker_train, config, device, data_root, compile,
-                                     store.checkpoint_path(profile, experiment, config.id), threads, planner.stop_at)
+                                     store.checkpoint_path(profile, experiment, config.id), threads, every,
+                                     planner.stop_at)
                 in_flight[future] = (item, time.time(), predicted)
             if not in_flight:
                 break

@@ -207,18 +207,130 @@ def test_a_bad_config_is_one_line(fields, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
-BAD_CLI = [
-    (["sweep", "nonsense", "--profile", "smoke"], "nonsense"),
-    (["sweep", "basics", "--profile", "huge"], "huge"),
-    (["sweep", "basics", "--profile", "smoke", "--jobs", "many"], "jobs"),
-    (["sweep", "basics", "--profile", "smoke", "--jobs", "0"], "jobs"),
-    (["sweep", "basics", "--profile", "smoke", "--device", "tpu"], "tpu"),
-    (["job", "--deadline", "-3", "--profile", "smoke"], "deadline"),
+# -- command lines, with what they read: arguments, settings, data, archives, results folders.
+# Each case runs `lrlab` in this process (a real process for two of them, below) against a scratch
+# folder holding: data/ (an empty folder), two_classes/ (an image tree of 2 of CIFAR-10's classes),
+# ten_classes/ (10 classes of CIFAR-10, 2 train and 1 test image each), short_corpus/ (the whole
+# CIFAR-10 beside a 12-character, so corrupt, Tiny Shakespeare), junk.tar.xz and junk.tgz (random bytes), foreign.tgz (a real tar with no manifest), a_file (text),
+# results/ absent. The case must end in one line on stderr naming the bad value (and the valid
+# choices where there are some), exit non-zero, and leave the scratch folder exactly as it was.
+
+SWEEP = ["sweep", "basics", "--profile", "smoke", "--results", "{tmp}/results", "--data", "{data}"]
+BAD_COMMANDS = [
+    # arguments
+    (["sweep", "nonsense", "--profile", "smoke"], {}, ["'nonsense'", "basics", "weight_decay"]),
+    (["sweep", "basics", "--profile", "huge"], {}, ["'huge'", "smoke", "gpu"]),
+    (SWEEP + ["--jobs", "many"], {}, ["'many'", "auto"]),
+    (SWEEP + ["--jobs", "0"], {}, ["jobs", "0"]),
+    (SWEEP + ["--stack", "many"], {}, ["'many'", "off"]),
+    (SWEEP + ["--stack", "0"], {}, ["stack", "0"]),
+    (SWEEP + ["--device", "tpu"], {}, ["'tpu'", "cpu", "cuda"]),
+    (["job", "--deadline", "-3", "--profile", "smoke", "--results", "{tmp}/results"], {}, ["deadline", "-3"]),
+    (["job", "--deadline", "soon", "--profile", "smoke"], {}, ["deadline", "'soon'"]),
+    (["job", "nonsense/chunk", "--deadline", "5", "--profile", "smoke", "--results", "{tmp}/results"], {},
+     ["'nonsense/chunk'", "basics/momentum_shift"]),
+    (["queue", "--profile", "huge"], {}, ["'huge'", "gpu"]),
+    (["queue", "--device-name", "TPU", "--results", "{tmp}/results"], {}, ["'TPU'", "H100"]),
+    (["notebooks", "99_nonsense", "--results", "{tmp}/results"], {}, ["99_nonsense", "01_basics"]),
+    (["bench", "nonsense", "--device", "cpu", "--out", "{tmp}/results"], {}, ["'nonsense'", "resnet20"]),
+    (["bench", "mlp", "--batch-size", "0", "--out", "{tmp}/results"], {}, ["batch", "0"]),
+    (["bench", "mlp", "--steps", "-1", "--out", "{tmp}/results"], {}, ["steps", "-1"]),
+    (["bench", "resnet20", "--modes", "fp8", "--out", "{tmp}/results"], {}, ["'fp8'", "fp32"]),
+    (["bench", "resnet20", "--device", "cuda:7", "--out", "{tmp}/results"], {}, ["cuda:7"]),
+    (["frobnicate"], {}, ["'frobnicate'", "sweep", "queue"]),
+    # settings
+    (SWEEP, {"LRLAB_THREADS": "two"}, ["LRLAB_THREADS", "'two'"]),
+    (SWEEP, {"LRLAB_CHECKPOINT_EVERY_S": "soon"}, ["LRLAB_CHECKPOINT_EVERY_S", "'soon'"]),
+    (SWEEP, {"LRLAB_CHECKPOINT_EVERY_S": "-1"}, ["LRLAB_CHECKPOINT_EVERY_S", "'-1'"]),
+    (SWEEP + ["--jobs", "auto"], {"LRLAB_JOBS": "many"}, ["'many'", "auto"]),
+    (["job", "--deadline", "5", "--profile", "smoke", "--results", "{tmp}/results"], {"LRLAB_THREADS": "0"},
+     ["LRLAB_THREADS", "0"]),
+    # data
+    (SWEEP[:-1] + ["{tmp}/nowhere"], {}, ["{tmp}/nowhere"]),
+    (SWEEP[:-1] + ["{tmp}/data"], {}, ["{tmp}/data", "CIFAR-10"]),
+    (SWEEP[:-1] + ["{tmp}/two_classes"], {}, ["two_classes", "10"]),
+    (SWEEP[:-1] + ["{tmp}/junk.tar.xz"], {}, ["junk.tar.xz"]),
+    (["data", "--data", "{tmp}/nowhere"], {}, ["{tmp}/nowhere"]),
+    (["job", "--deadline", "5", "--profile", "smoke", "--results", "{tmp}/results", "--data", "{tmp}/nowhere"], {},
+     ["{tmp}/nowhere"]),
+    (["sweep", "basics", "--profile", "quick", "--results", "{tmp}/results", "--data", "{tmp}/ten_classes"], {},
+     ["ten_classes", "holds (20, 10)", "50,000 train / 10,000 test", "quick", "smoke takes any"]),
+    (["sweep", "lr_vs_width", "--profile", "quick", "--results", "{tmp}/results", "--data", "{tmp}/short_corpus"], {},
+     ["short_corpus/tinyshakespeare.txt", "checksum mismatch", "re-download it"]),
+    # archives
+    (["unpack", "{tmp}/missing.tgz", "--results", "{tmp}/results"], {}, ["missing.tgz"]),
+    (["unpack", "{tmp}/junk.tgz", "--results", "{tmp}/results"], {}, ["junk.tgz"]),
+    (["unpack", "{tmp}/foreign.tgz", "--results", "{tmp}/results"], {}, ["foreign.tgz", "not an lrlab pack"]),
+    (["pack", "{tmp}/out", "--results", "{tmp}/nowhere"], {}, ["{tmp}/nowhere"]),
+    (["pack", "{tmp}/out", "--results", "{tmp}/data", "--newer-than", "yesterday"], {}, ["'yesterday'"]),
+    # results folders
+    (SWEEP[:5] + ["{tmp}/a_file"] + SWEEP[6:], {}, ["{tmp}/a_file", "not a folder"]),
+    (["status", "--results", "{tmp}/a_file"], {}, ["{tmp}/a_file", "not a folder"]),
 ]
 
 
-@pytest.mark.parametrize("args, needle", BAD_CLI, ids=[" ".join(a) for a, _ in BAD_CLI])
-def test_a_bad_command_line_is_one_line(tmp_path, args, needle):
+@pytest.fixture
+def scratch(tmp_path, data_root):
+    import tarfile
+
+    from PIL import Image
+    (tmp_path / "data").mkdir()
+    for cls in ("cat", "dog"):
+        for split in ("train", "test"):
+            (tmp_path / "two_classes" / split / cls).mkdir(parents=True)
+            Image.new("RGB", (32, 32)).save(tmp_path / "two_classes" / split / cls / "0000.png")
+    from lrlab.data import CIFAR10_CLASSES
+    for cls in CIFAR10_CLASSES:
+        for split, count in (("train", 2), ("test", 1)):
+            (tmp_path / "ten_classes" / split / cls).mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (32, 32)).save(tmp_path / "ten_classes" / split / cls / f"{i:04d}.png")
+    (tmp_path / "short_corpus").mkdir()
+    (tmp_path / "short_corpus" / "tinyshakespeare.txt").write_text("To be, or no")
+    for archive in data_root.glob("*.tar.*"):
+        (tmp_path / "short_corpus" / archive.name).symlink_to(archive)
+    (tmp_path / "junk.tar.xz").write_bytes(os.urandom(4096))
+    (tmp_path / "junk.tgz").write_bytes(os.urandom(4096))
+    with tarfile.open(tmp_path / "foreign.tgz", "w:gz") as tar:
+        tar.add(tmp_path / "data", arcname="something")
+    (tmp_path / "a_file").write_text("not a folder")
+    return tmp_path
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else None
+            for p in folder.rglob("*")}
+
+
+def _fill(args, tmp, data):
+    return [a.format(tmp=tmp, data=data) for a in args]
+
+
+def _case_id(args, env):
+    words = [a.replace("{tmp}/", "") for a in args if a not in ("--results", "{tmp}/results", "--data", "{data}")]
+    return " ".join(words + [f"{k}={v}" for k, v in env.items()])
+
+
+@pytest.mark.parametrize("args, env, needles", BAD_COMMANDS, ids=[_case_id(a, e) for a, e, _ in BAD_COMMANDS])
+def test_a_bad_command_is_one_line_and_writes_nothing(scratch, data_root, capsys, monkeypatch, args, env, needles):
+    from lrlab.cli import main
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = snapshot(scratch)
+    try:
+        status = main(_fill(args, scratch, data_root))
+    except SystemExit as stop:   # argparse's errors
+        status = stop.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert status not in (0, None) and len(lines) == 1 and "Traceback" not in err, err
+    for needle in _fill(needles, scratch, data_root):
+        assert needle in lines[0], (needle, lines[0])
+    assert snapshot(scratch) == before
+
+
+@pytest.mark.parametrize("args", [["sweep", "basics", "--profile", "huge"], ["job", "--deadline", "-3"]])
+def test_a_bad_command_line_is_one_line_from_a_real_process(tmp_path, args):
     out = lrlab(*args, "--results", str(tmp_path / "results"))
-    assert_one_line_error(out, needle)
-    assert not (tmp_path / "results").exists()   # nothing written
+    assert_one_line_error(out, args[-1])
+    assert not (tmp_path / "results").exists()

@@ -146,3 +146,107 @@ def test_jobs_and_threads_are_checked(monkeypatch):
     monkeypatch.setenv("LRLAB_THREADS", "two")
     with pytest.raises(LrlabError, match="LRLAB_THREADS"):
         run_threads()
+
+
+# Loaded into every process of a stormed sweep (parent and spawned workers) through PYTHONPATH: with
+# STORM_KILL_AT="<suffix>:<n>", the n-th time this process renames a finished temporary file onto a
+# file ending in <suffix>, it SIGKILLs its whole process group instead: the temp file is fully
+# written, the real one not yet replaced, which is the worst moment of a record or checkpoint write.
+KILL_IN_A_WRITE = '''
+import os, signal
+_at = os.environ.get("STORM_KILL_AT")
+if _at:
+    _suffix, _n = _at.rsplit(":", 1)
+    _seen, _replace = [0], os.replace
+    def _replace_or_die(src, dst, *args, **kwargs):
+        if str(src).endswith(".tmp") and str(dst).endswith(_suffix):
+            _seen[0] += 1
+            if _seen[0] == int(_n):
+                with open(os.environ["STORM_LOG"], "a") as log:
+                    log.write(str(dst) + "\\n")
+                os.killpg(0, signal.SIGKILL)
+        return _replace(src, dst, *args, **kwargs)
+    os.replace = _replace_or_die
+'''
+STORM = "rules_of_thumb"   # 24 smoke runs of 2 and 4 epochs, images and text: each writes checkpoints, then a record
+KILLS = 20
+
+
+def session(sid):
+    """The live pids of session `sid` (a stormed sweep and every process it started)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def comparable(root):
+    """Each record of the storm experiment without what a clock decides (wall time, epoch seconds)."""
+    def strip(record):
+        record = dict(record, wall_s=None)
+        record["history"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["history"]]
+        return record
+    return {r["id"]: strip(r) for r in Store(root).records("smoke", STORM)}
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_storm_of_kills_loses_no_run_leaves_nothing_and_changes_no_number(tmp_path, data_root, monkeypatch):
+    """20 SIGKILLs of a smoke sweep, every other one at `--jobs 2`: at random times (the sweep alone, or
+    its whole process group) and inside record and checkpoint writes. After each: every process of the sweep gone, every
+    record written before still there byte for byte. At the end: no temporary file, no checkpoint, and
+    the records of an uninterrupted sweep, number for number."""
+    import random
+
+    from lrlab.sweep import sweep
+    rng = random.Random(18)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILL_IN_A_WRITE)
+    stormed, log = tmp_path / "stormed", tmp_path / "kills.log"
+    env = dict(os.environ, LRLAB_CHECKPOINT_EVERY_S="0", STORM_LOG=str(log),
+               PYTHONPATH=os.pathsep.join([str(hooks)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    command = [sys.executable, "-m", "lrlab", "sweep", STORM, "--profile", "smoke", "--stack", "off",
+               "--results", str(stormed), "--data", str(data_root), "--no-progress"]
+    kinds = ["sweep at a random time", ".pt:1", ".json:1", "group at a random time", ".pt:2", ".json:2", ".pt:3"]
+    kept, landed = {}, []
+    for round_ in range(KILLS):
+        kind = kinds[round_ % len(kinds)]
+        at = {"STORM_KILL_AT": kind} if kind.startswith(".") else {}
+        jobs = ["--jobs", "2" if round_ % 2 == 0 else "1"]   # in workers, and in the sweep's own process
+        proc = subprocess.Popen(command + jobs, env=dict(env, **at), start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not at:
+            try:
+                proc.wait(timeout=rng.uniform(0.5, 4.0))
+            except subprocess.TimeoutExpired:
+                (os.kill if kind.startswith("sweep") else os.killpg)(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=300)
+        if proc.returncode == -signal.SIGKILL:
+            landed.append(kind)
+        deadline = time.time() + 15   # a worker notices its sweep is gone within PARENT_POLL_S
+        while session(proc.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        orphans = session(proc.pid)
+        for pid in orphans:
+            os.kill(pid, signal.SIGKILL)
+        assert not orphans, f"round {round_} ({kind}) left {len(orphans)} process(es)"
+        now = {p: p.read_bytes() for p in stormed.rglob("*.json") if p.parent.name == STORM}
+        lost = [p.name for p, data in kept.items() if now.get(p) != data]
+        assert not lost, f"round {round_} ({kind}) lost or changed finished records {lost}"
+        kept = now
+    assert len(landed) == KILLS, f"only {len(landed)} of {KILLS} kills landed before the sweep finished: {landed}"
+    written = log.read_text().split()
+    assert any(p.endswith(".json") for p in written) and any(p.endswith(".pt") for p in written)
+
+    subprocess.run(command + ["--jobs", "2"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    monkeypatch.setenv("LRLAB_CHECKPOINT_EVERY_S", "0")
+    sweep(STORM, "smoke", tmp_path / "calm", data_root=data_root, progress=False, log=lambda m: None, jobs=2,
+          stack=None)
+    assert not list(stormed.rglob("*.tmp")) and not list(stormed.rglob("*.pt"))
+    calm = comparable(tmp_path / "calm")
+    assert len(calm) == len(experiments.runs(STORM, "smoke")) and comparable(stormed) == calm

@@ -121,15 +121,6 @@ def test_a_job_without_mup_skips_those_runs_with_one_line_and_finishes_the_rest(
     assert saved == {c.id for c in mlp if c.parameterization == "sp"}
 
 
-def test_unknown_chunk_and_bad_deadline_are_one_line_errors(tmp_path):
-    for args, needle in ((["job", "nope/nothing", "--deadline", "5"], "nope/nothing"),
-                         (["job", "--deadline", "soon"], "soon"),
-                         (["job", "--deadline", "-1"], "deadline")):
-        out = lrlab(*args, "--results", str(tmp_path / "r"), "--profile", "smoke")
-        assert out.returncode == 2 and needle in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
-    assert not (tmp_path / "r").exists()
-
-
 def test_a_killed_job_resumed_packed_and_unpacked_equals_an_uninterrupted_one(tmp_path, data_root):
     from lrlab.pack import pack, unpack
     chunk = "super_convergence/headline"

@@ -311,7 +311,7 @@ def test_a_stack_stopped_by_the_deadline_reports_each_member_and_starts_nothing_
     from lrlab.results import Store
     monkeypatch.setattr(stacked, "train_stacked", lambda configs, **kwargs: [
         DeadlineReached(c.id, 1, c.epochs, checkpointed=True) for c in configs])
-    monkeypatch.setattr(runner, "prepare_data", lambda configs, root=None: {"cifar10": None})
+    monkeypatch.setattr(runner, "prepare_data", lambda configs, root=None, profiles=(): {"cifar10": None})
     items = [("e", "quick", SHORT.replace(seed=s)) for s in range(3)] + [("e", "quick", SHORT.replace(width=64))]
     outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=StackSizes(fixed=2),
                                  planner=runner.Planner(stop_at=time.time() + 3600))
