@@ -190,6 +190,8 @@ def test_the_two_grids_are_compared_step_by_step():
     theirs = record(trace=[dict(t, lr=t["lr"] * 1.02) for t in ours["trace"][:150]])
     assert sc.grid_offset(ours, theirs) == pytest.approx(0.02 / 1.02)
     assert sc.grid_offset(ours, ours) == 0.0
+    assert sc.grid_words(ours, theirs) == "at the same step the two grids' rates differ by up to 2.0%"
+    assert sc.grid_words(ours, ours).startswith("both grids give the same rate at every step")
 
 
 # -- what the chapter's exercises turn (each at the book's value by default)

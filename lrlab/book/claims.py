@@ -297,7 +297,7 @@ def takeaway_markdown(name, verdicts):
     heads = {CONFIRMED: "Confirmed", CONTRADICTED: "Contradicted", NOT_RESOLVED: "Not resolved at this scale"}
     lines = [f"**{heads[w]}**: {'; '.join(topics)}." for w, topics in said.items() if topics]
     shown = list(dict.fromkeys(p for p in profiles if p))
-    pending = (" Its GPU runs are pending: they are what can resolve the rest." if said[NOT_RESOLVED]
+    pending = (" Its GPU runs are not all recorded yet: they are what can resolve the rest." if said[NOT_RESOLVED]
                and "quick" in shown else "")
     return ("\n".join(f"- {line}" for line in lines) + f"\n\nThe articles' claims this chapter answers, read from "
             f"the {' + '.join(shown) or 'no'} records ({{ref}}`the scorecard <ch-claims>` gives each verdict's "

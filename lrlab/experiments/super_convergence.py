@@ -229,6 +229,18 @@ def grid_offset(ours, theirs):
     return float(np.max(np.abs(a[:n] / b[:n] - 1)))
 
 
+SAME_GRID = 1e-9   # rates within this (relative) at every step: the same grid, up to float rounding
+
+
+def grid_words(ours, theirs):
+    """The sentence that compares the two tools' rates step by step, from the records."""
+    offset = grid_offset(ours, theirs)
+    if offset <= SAME_GRID:
+        return (f"both grids give the same rate at every step (the largest relative difference is "
+                f"{offset:.0e}, float rounding)")
+    return f"at the same step the two grids' rates differ by up to {offset:.1%}"
+
+
 def range_extent(ours, theirs):
     """How far torch-lr-finder's range test ran against ours."""
     n_ours, n_ref = len(ours["trace"]), len(theirs["trace"])
