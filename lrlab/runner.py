@@ -137,10 +137,11 @@ def prepare_data(configs, data_root=None, profiles=ANY_DATA_PROFILES):
             data[config.task] = load_task_data(config, data_root)
     strict = sorted(set(profiles) - set(ANY_DATA_PROFILES))
     for task, loaded in data.items():
-        words, size, whole = WHOLE_DATA.get(task, (None, None, None))
-        if strict and words and size(loaded) != whole:
-            got = size(loaded)
-            raise LrlabError(f"{task} data from {loaded.source} holds {got} where the whole set has {words}; "
+        if not strict or task not in WHOLE_DATA:
+            continue
+        words, size, whole = WHOLE_DATA[task]
+        if size(loaded) != whole:
+            raise LrlabError(f"{task} data from {loaded.source} holds {size(loaded)} where the whole set has {words}; "
                              f"the {', '.join(strict)} profile(s) train on the whole set only (smoke takes any)")
     return data
 

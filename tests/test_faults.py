@@ -14,17 +14,18 @@ from lrlab.files import remove_stale_temporaries, write_atomically
 from lrlab.results import Store
 
 
-def children(pid):
-    """The pids whose parent is `pid` (Linux /proc)."""
-    found = []
+def processes():
+    """(pid, the fields of /proc/<pid>/stat after the name: state, ppid, pgrp, session, ...) of each process."""
     for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+
+
+def children(pid):
+    """The pids whose parent is `pid` (Linux /proc)."""
+    return [child for child, fields in processes() if int(fields[1]) == pid]
 
 
 def alive(pid):
@@ -174,15 +175,7 @@ KILLS = 20
 
 def session(sid):
     """The live pids of session `sid` (a stormed sweep and every process it started)."""
-    found = []
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return [pid for pid, fields in processes() if int(fields[3]) == sid and fields[0] != "Z"]
 
 
 def comparable(root):
