@@ -106,7 +106,9 @@ def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path)
     names = [n for n in chapters() if not n.startswith("90")]
     run_chapters(names, "auto", results, out_dir=tmp_path / "out", log=lambda m: None)
     pages = {n: (tmp_path / "out" / f"{n}.ipynb").read_text() for n in names}
-    assert "This figure mixes profiles" in pages["02_super_convergence"]
+    # the range tests at gpu, the sweeps at quick: the sweeps' figure reads the quick range test, and says so
+    assert "This page shows each part from the best profile" in pages["02_super_convergence"]
+    assert "not the one above, which tests another setup" in pages["02_super_convergence"]
     assert "ResNet-20" in pages["02_super_convergence"] and "90.42" in pages["02_super_convergence"]
     assert "the batch sweep (8 of 16 runs)" in pages["03_linear_scaling"]
     assert "one seed per batch so far" in pages["03_linear_scaling"]

@@ -77,6 +77,43 @@ def test_parts_compared_with_each_other_come_from_one_profile(quick_store):
     assert mixed.startswith("This figure mixes profiles:") and " at gpu " in mixed and " at quick " in mixed
 
 
+def verdicts_word(rules):
+    from lrlab.experiments import super_convergence as sc
+    return sc.tools_agree_verdict(rules).word
+
+
+def test_the_range_test_rules_are_read_against_the_sweeps_on_their_own_model_and_profile(quick_store):
+    from lrlab.experiments import super_convergence as sc
+    # the GPU range tests (ResNet-56) land before the GPU sweeps (ResNet-20): the figure of the range test
+    # shows them, the rules' verdicts still read the quick range test against the quick sweeps
+    fake_runs(quick_store, "super_convergence", "gpu", chunk("range_tests", "super_convergence").runs)
+    chapter = open_chapter("super_convergence", "auto", quick_store)
+    assert chapter.profile_of("range_test_loss") == "gpu" and chapter["range_test_loss"][0]["config"]["model"] == "resnet56"
+    assert chapter.profile_of("sweep_range_test") == chapter.profile_of("peak_sweep") == "quick"
+    assert chapter["sweep_range_test"][0]["config"]["model"] == chapter["peak_sweep"][0]["config"]["model"]
+    verdicts = sc.verdicts(chapter)
+    assert verdicts["rule_steepest"].profile == verdicts["rule_min_over_10"].profile == "quick"
+    # the paper-beside-ours table names the model and profile of each range-test row, with no verdict word
+    parts = {p: chapter[p] for p in chapter.part}
+    rules = sc.range_rules(parts["range_test_loss"][0], parts["range_test_loss_torch_lr_finder"][0])[2]
+    table = sc.versus(parts, {p: chapter.profile_of(p) for p in parts}, "ResNet-8", 500,
+                      sc.budget_curve(parts["budget_curve"]), (4.0, 6.0), sc.SETTINGS["quick"], rules)
+    range_rows = table[table.claim.str.contains("range.test")]
+    assert len(range_rows) == 3 and all("ResNet-56, gpu)" in ours for ours in range_rows.ours)
+    assert list(table.verdict.iloc[-2:]) == ["—"] * 2 and table.verdict.iloc[-3] == verdicts_word(rules)
+    assert sc.sweep_range_words(chapter["sweep_range_test"][0], chapter["range_test_loss"][0]).startswith(
+        "a range test of ResNet-8")
+    # at quick the sweeps' range test is the same run as the one the chapter draws first
+    quick = open_chapter("super_convergence", "quick", quick_store)
+    assert sc.sweep_range_words(quick["sweep_range_test"][0], quick["range_test_loss"][0]) == "the range test above"
+    # once the GPU sweeps land, their own ResNet-20 range test comes with them
+    fake_runs(quick_store, "super_convergence", "gpu", chunk("resnet20_sweeps", "super_convergence").runs)
+    chapter = open_chapter("super_convergence", "auto", quick_store)
+    assert chapter.profile_of("sweep_range_test") == chapter.profile_of("peak_sweep") == "gpu"
+    assert {chapter["sweep_range_test"][0]["config"]["model"], chapter["peak_sweep"][0]["config"]["model"]} == {"resnet20"}
+    assert sc.verdicts(chapter)["rule_steepest"].profile == "gpu"
+
+
 def test_a_part_only_the_gpu_profile_declares_is_empty_until_recorded(quick_store):
     chapter = open_chapter("weight_decay", "auto", quick_store)
     assert not chapter.has("headline_long") and chapter["headline_long"] == []

@@ -200,3 +200,12 @@ def test_a_factor_of_two_in_the_rate_against_doubling_the_width():
     assert width.factor_two_verdict(effects, 3.0).word == NOT_RESOLVED       # 7 < 8.5
     assert width.factor_two_verdict(effects.assign(width_effect=20.0), 1.0).word == CONTRADICTED
     assert width.factor_two_verdict(effects, float("nan")).word == NOT_RESOLVED
+
+
+def test_a_takeaway_names_each_profile_once_even_where_a_verdict_reads_two():
+    from lrlab.verdict import Verdict
+    verdicts = {"rule_steepest": Verdict(CONFIRMED, "", "", profile="gpu"),
+                "peak_ratio": Verdict(NOT_RESOLVED, "", "", profile="quick"),
+                "schedule_gain": Verdict(CONTRADICTED, "", "", profile="quick + gpu")}
+    text = claims.takeaway_markdown("super_convergence", verdicts)
+    assert "read from the gpu + quick records" in text and "not all recorded yet" in text

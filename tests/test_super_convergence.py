@@ -267,3 +267,23 @@ def test_the_band_that_counts_as_training_draws_each_sweeps_edge():
     assert sc.closest_to_floor(peaks, constant) == ("one-cycle peaks", 4.0, pytest.approx(2.0))
     nothing = sc.lr_sweep([record(lr=1.0, status="diverged")])
     assert sc.closest_to_floor(nothing, nothing)[0] is None
+
+
+def test_the_range_test_is_read_at_the_papers_peak_or_says_it_ended_before():
+    numbers, text = sc.loss_at_paper_peak(range_record(2.0))
+    assert 1.5 < numbers["lowest_lr"] < 2.5 and numbers["lowest"] < numbers["at_peak"] < numbers["start"]
+    assert text.endswith(f"at the paper's one-cycle peak of 3 it is {numbers['at_peak']:.2f}.")
+    short = range_record(0.5, stop=150)           # the trace stops near rate 1: the peak is never reached
+    numbers, text = sc.loss_at_paper_peak(short)
+    assert np.isnan(numbers["at_peak"]) and "before the paper's one-cycle peak of 3" in text
+    short["status"] = "diverged"
+    assert "(it diverged)" in sc.loss_at_paper_peak(short)[1]
+
+
+def test_the_accuracy_range_test_is_averaged_over_a_band_of_rates():
+    trace = [dict(step=i, lr=lr, train_loss=1.0, test_acc=acc) for i, (lr, acc) in
+             enumerate([(0.4, 0.5), (0.5, 0.6), (1.5, 0.8), (2.0, 0.7), (3.0, 0.5)])]
+    r = record(trace=trace)
+    assert sc.accuracy_between(r, 0.5, 1.5) == pytest.approx(70.0)
+    assert sc.accuracy_between(r, 2.0, 3.0) == pytest.approx(60.0)
+    assert np.isnan(sc.accuracy_between(r, 4.0, 5.0))

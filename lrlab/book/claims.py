@@ -296,7 +296,7 @@ def takeaway_markdown(name, verdicts):
             profiles.append(v.profile)
     heads = {CONFIRMED: "Confirmed", CONTRADICTED: "Contradicted", NOT_RESOLVED: "Not resolved at this scale"}
     lines = [f"**{heads[w]}**: {'; '.join(topics)}." for w, topics in said.items() if topics]
-    shown = list(dict.fromkeys(p for p in profiles if p))
+    shown = list(dict.fromkeys(q for p in profiles if p for q in p.split(" + ")))   # a verdict may read two
     pending = (" Its GPU runs are not all recorded yet: they are what can resolve the rest." if said[NOT_RESOLVED]
                and "quick" in shown else "")
     return ("\n".join(f"- {line}" for line in lines) + f"\n\nThe articles' claims this chapter answers, read from "

@@ -15,7 +15,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
-from lrlab.lr_finder import RULES, range_test_config, suggestions
+from lrlab.lr_finder import RULES, range_test_config, smoothed, suggestions
 from lrlab.names import MODEL_LABELS
 from lrlab.stats import expected_best_in_sds, mean_sd, percent_or_nan
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NO_RULE, NOT_RESOLVED, Verdict
@@ -80,6 +80,9 @@ def parts(profile):
                                             .replace(runner="torch-lr-finder")],
         "range_test_accuracy": [range_test_config(paper, 0.0, 3.0, s["accuracy_steps"], mode="linear",
                                                   trace_every=s["accuracy_every"], trace_test=True)],
+        # the rules are read against the sweeps on the sweeps' own model: at gpu a ResNet-20 test of its own,
+        # elsewhere the same run as range_test_loss
+        "sweep_range_test": [range_test_config(sweep_base, 1e-3, 10.0, s["range_steps"])],
         "peak_sweep": [_one_cycle(sweep_base, peak, sweep_steps, steps_per_epoch) for peak in PEAKS],
         "constant_sweep": [sweep_base.replace(lr=lr, epochs=sweep_steps // steps_per_epoch) for lr in CONSTANT_LRS],
         "headline_one_cycle": one_cycles,
@@ -104,14 +107,16 @@ def parts(profile):
 
 PART_TITLES = {
     "range_test_loss": "the range test", "range_test_loss_torch_lr_finder": "torch-lr-finder's range test",
-    "range_test_accuracy": "the accuracy range test", "peak_sweep": "the peak sweep",
+    "range_test_accuracy": "the accuracy range test", "sweep_range_test": "the sweeps' range test",
+    "peak_sweep": "the peak sweep",
     "constant_sweep": "the constant-LR sweep", "headline_one_cycle": "the headline one cycle",
     "headline_baseline": "the headline baseline", "budget_curve": "the budget curve",
     "first_headline_one_cycle": "ResNet-20's one cycle", "first_headline_baseline": "ResNet-20's baseline",
     "modern_one_cycle": "the modern one cycle", "modern_constant_momentum": "its constant-momentum twin",
     "modern_step": "the step schedules"}
 # parts read against each other: the book shows each group from one profile
-SHOWN_TOGETHER = (("range_test_loss", "range_test_loss_torch_lr_finder"), ("peak_sweep", "constant_sweep"),
+SHOWN_TOGETHER = (("range_test_loss", "range_test_loss_torch_lr_finder"),
+                  ("sweep_range_test", "peak_sweep", "constant_sweep"),
                   ("headline_one_cycle", "headline_baseline"),
                   ("first_headline_one_cycle", "first_headline_baseline"),
                   ("modern_one_cycle", "modern_constant_momentum", "modern_step"))
@@ -121,7 +126,8 @@ GPU_CHANGES = (
     "the headline pair runs first on ResNet-20, whose pair the authors' logs report (one cycle 90.42% at 10k "
     "iterations, piecewise constant 88.64% at 80k): the one cycle and the baseline with 2 seeds each",
     "the piecewise-constant baseline trains 40k iterations, not 80k (as in every profile)",
-    "the peak and constant-LR sweeps train ResNet-20 over 2k-iteration cycles, not ResNet-56 over 10k",
+    "the peak and constant-LR sweeps train ResNet-20 over 2k-iteration cycles, not ResNet-56 over 10k; the "
+    "range-test rules are read against them from a range test of ResNet-20",
     "ResNet-56 runs the one cycle with 2 seeds and the baseline with 1, not 3 and 3",
     "the modern recipe's step schedule runs at 1x and 2x the epochs, not also 4x",
 )
@@ -148,7 +154,8 @@ def chunks(profile):
             Chunk("resnet20_headline", 1, HEADLINE_CLAIM + " (ResNet-20; the authors' logs: 90.42% at 10k "
                   "against 88.64% at 80k)", first_cycles + first_baselines[:1]),
             Chunk("resnet20_sweeps", 2, "the peak that trains best against the largest constant rate that "
-                  "trains; the baseline's second seed", p["peak_sweep"] + p["constant_sweep"] + first_baselines[1:]),
+                  "trains, and where ResNet-20's range test puts the rate; the baseline's second seed",
+                  p["sweep_range_test"] + p["peak_sweep"] + p["constant_sweep"] + first_baselines[1:]),
             Chunk("resnet56_headline", 2, HEADLINE_CLAIM + " (ResNet-56, the paper's headline): the one cycle",
                   p["headline_one_cycle"]),
             Chunk("resnet56_baseline", 2, HEADLINE_CLAIM + " (ResNet-56): the baseline, longer than one job",
@@ -193,13 +200,46 @@ def range_trace(record):
     return t.lr.values, t.train_loss.astype(float).values
 
 
+def our_suggestions(record):
+    """The three rules read off one of lrlab's range tests, smoothed as the book smooths them."""
+    return suggestions(*range_trace(record), beta=RANGE_TEST_SMOOTHING)
+
+
+def sweep_range_words(sweep_test, range_test):
+    """Which range test the rules in the sweep's figure come from, in words."""
+    if range_test and sweep_test["id"] == range_test["id"]:
+        return "the range test above"
+    c = sweep_test["config"]
+    return (f"a range test of {MODEL_LABELS[c['model']]} at the sweeps' own scale ({len(sweep_test['trace']):,} "
+            "steps), not the one above, which tests another setup")
+
+
+def loss_at_paper_peak(record, paper_peak=3.0):
+    """The loss form of the range test read at the paper's one-cycle peak, off lrlab's smoothed curve:
+    ({start, lowest, lowest_lr, at_peak}, a sentence). `at_peak` is NaN where the test ended before the peak."""
+    lrs, losses = range_trace(record)
+    smooth = smoothed(losses, RANGE_TEST_SMOOTHING)
+    finite = np.isfinite(smooth)
+    lowest = int(np.nanargmin(np.where(finite, smooth, np.nan)))
+    reached = np.nonzero((lrs >= paper_peak) & finite)[0]
+    numbers = {"start": float(smooth[0]), "lowest": float(smooth[lowest]), "lowest_lr": float(lrs[lowest]),
+               "at_peak": float(smooth[reached[0]]) if len(reached) else float("nan")}
+    text = (f"lrlab's smoothed loss starts at {numbers['start']:.2f} and is lowest, {numbers['lowest']:.2f}, at rate "
+            f"{numbers['lowest_lr']:.2g}; ")
+    if len(reached):
+        text += f"at the paper's one-cycle peak of {paper_peak:g} it is {numbers['at_peak']:.2f}."
+    else:
+        text += (f"the test ended at rate {lrs[finite][-1]:.2g}" + (" (it diverged)" if record["status"] == "diverged" else "")
+                 + f", before the paper's one-cycle peak of {paper_peak:g}.")
+    return numbers, text
+
+
 def range_rules(ours, theirs):
     """The three rules read off our range test and torch-lr-finder's (whose losses arrive smoothed):
     (our suggestions, theirs, the table side by side with the larger-over-smaller ratio per rule)."""
     import pandas as pd
-    ours_lr, ours_loss = range_trace(ours)
     ref_lr, ref_loss = range_trace(theirs)
-    mine = suggestions(ours_lr, ours_loss, beta=RANGE_TEST_SMOOTHING)
+    mine = our_suggestions(ours)
     tool = suggestions(ref_lr, ref_loss, beta=0.0)
     table = pd.DataFrame({"rule": [RULE_NAMES[r] for r in RULES], "lrlab": [mine[r] for r in RULES],
                           "torch-lr-finder": [tool[r] for r in RULES]})
@@ -254,6 +294,14 @@ def accuracy_peak(record):
     trace = pd.DataFrame(record["trace"])
     best = trace.loc[trace.test_acc.idxmax()]
     return 100 * float(best.test_acc), float(best.lr), 100 * float(trace.test_acc.iloc[-1])
+
+
+def accuracy_between(record, lo, hi):
+    """Mean test accuracy (%) of an accuracy range test's points at rates in [lo, hi] (NaN where none)."""
+    import pandas as pd
+    trace = pd.DataFrame(record["trace"])
+    inside = trace[(trace.lr >= lo) & (trace.lr <= hi)]
+    return 100 * float(inside.test_acc.mean()) if len(inside) else float("nan")
 
 
 CONSTANT_LATE_EPOCHS = 3   # a constant-rate run's accuracy swings from epoch to epoch: read the mean of its last 3
@@ -572,6 +620,7 @@ def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules, 
                                "ours": f"{mean_pm(records)} ({records[0]['final']['steps']:,} steps, {len(records)} "
                                        f"seed{'s' if len(records) > 1 else ''}, {profile_of[part]})"})
     cycle, baseline = parts["headline_one_cycle"], parts["headline_baseline"]
+    range_rows = range_test_rows(parts, profile_of)
     rows = pd.DataFrame([
         {"claim": "one cycle 0.1-3-0.1, 10k iterations", "paper": "92.4% (text); 92.44% (authors' log)",
          "ours": f"{mean_pm(cycle)} ({steps:,} steps, {model}, {len(cycle)} seeds, {profile_of['headline_one_cycle']})"},
@@ -589,11 +638,34 @@ def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules, 
          "ours": f"{percent_or_nan(parts['modern_one_cycle'][0]):.2f}% ({modern['modern_epochs']} epochs, "
                  f"batch {modern['modern_batch']})"},
         {"claim": "range-test rules, lrlab vs torch-lr-finder", "paper": "(one test, two tools: they should agree within 2x)",
-         "ours": f"largest ratio {rules.ratio.max():.2f} ({worst.rule})"},
-    ])
+         "ours": f"largest ratio {rules.ratio.max():.2f} ({worst.rule}; {_where(parts, profile_of, 'range_test_loss')})"},
+    ] + range_rows)
     row_words = ([words.get("headline", NO_RULE)] * 2 + [NO_RULE] * len(first_pair)
-                 + [words.get(k, NO_RULE) for k in ("budget", "peak_ratio", "cyclical_momentum", "tools")])
+                 + [words.get(k, NO_RULE) for k in ("budget", "peak_ratio", "cyclical_momentum", "tools")]
+                 + [NO_RULE] * len(range_rows))
     return rows.assign(verdict=row_words)
+
+
+def _where(parts, profile_of, part):
+    """A part's model and profile, as a table cell names them."""
+    return f"{MODEL_LABELS[parts[part][0]['config']['model']]}, {profile_of[part]}"
+
+
+def range_test_rows(parts, profile_of):
+    """The range tests beside Fig. 2b and the paper's peak (numbers only: no verdict is read from one trace)."""
+    rows = []
+    if parts.get("range_test_accuracy"):
+        record = parts["range_test_accuracy"][0]
+        rows.append({"claim": "accuracy range test 0 to 3 (Fig. 2b)", "paper": "test accuracy stays high up to 3 (ResNet-56)",
+                     "ours": f"{accuracy_between(record, 2.0, 3.0):.1f}% over rates 2-3 against "
+                             f"{accuracy_between(record, 0.5, 1.5):.1f}% over 0.5-1.5 ({_where(parts, profile_of, 'range_test_accuracy')})"})
+    if parts.get("range_test_loss"):
+        numbers, _ = loss_at_paper_peak(parts["range_test_loss"][0])
+        at_peak = (f"{numbers['at_peak']:.2f} at 3" if np.isfinite(numbers["at_peak"]) else "the test ended before 3")
+        rows.append({"claim": "range test (loss) at the cycle's peak 3", "paper": "3 is usable (the cycle peaks there)",
+                     "ours": f"smoothed loss lowest {numbers['lowest']:.2f} at {numbers['lowest_lr']:.2g}, {at_peak} "
+                             f"({_where(parts, profile_of, 'range_test_loss')})"})
+    return rows
 
 
 # -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts`)
@@ -697,10 +769,9 @@ def verdicts(chapter):
                                     profile=profile("peak_sweep", "constant_sweep"))
         out["schedule_gain"] = replace(schedule_gain_verdict(peaks, constant, numbers["cycle_sd"]),
                                        profile=profile("peak_sweep", "constant_sweep", "headline_one_cycle"))
-        if p["range_test_loss"] and p["range_test_loss_torch_lr_finder"]:
-            suggested, _, _ = range_rules(p["range_test_loss"][0], p["range_test_loss_torch_lr_finder"][0])
-            where = where_rules_fall(suggested, peaks, constant)
-            at = profile("range_test_loss", "constant_sweep")
+        if p["sweep_range_test"]:   # shown with the sweeps, so from their profile and on their model
+            where = where_rules_fall(our_suggestions(p["sweep_range_test"][0]), peaks, constant)
+            at = profile("sweep_range_test", "constant_sweep")
             out.update({f"rule_{r}": replace(rule_verdict(where, r), profile=at) for r in RULE_CLAIMS})
     frame, _ = budget_against_baseline(p["budget_curve"], p["headline_baseline"], p["headline_one_cycle"])
     out["budget"] = replace(budget_verdict(frame), profile=profile("budget_curve", "headline_baseline"))
