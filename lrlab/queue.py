@@ -59,6 +59,7 @@ class Row:
     missing: list = field(default_factory=list)
     run_minutes: list = field(default_factory=list)       # each missing run's estimate
     run_minutes_all: list = field(default_factory=list)   # each run's estimate
+    spent_s: dict = field(default_factory=dict)   # device -> seconds its recorded runs took (a stack's shared)
 
     @property
     def name(self):
@@ -118,6 +119,9 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central"):
                 row.run_minutes.append(minutes)
             else:
                 row.done += 1
+                # a stacked member's wall_s is its stack's: each of the K members carries 1/K of it
+                device = record["env"]["device"]
+                row.spent_s[device] = row.spent_s.get(device, 0.0) + record["wall_s"] / record.get("packed_with", 1)
         rows.append(row)
     return rows
 

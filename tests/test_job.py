@@ -240,3 +240,22 @@ def test_a_growing_batch_run_teaches_the_predictor_seconds_per_batch_not_per_upd
     predict = job.Predictor(None, None)
     predict.learn({**record, "status": "diverged", "final": dict(steps=40)})
     assert predict.per_step == {}
+
+
+def test_the_queue_counts_each_chunks_recorded_device_time_sharing_a_stacks(tmp_path):
+    from fabricate import fake_record
+    from lrlab import queue
+    from lrlab.book.reproduction_cost import spent_words
+    runs = next(c for c in experiments.chunks("linear_scaling", "gpu") if c.name == "elbow_and_rules").runs
+    store = Store(tmp_path)
+    for i, config in enumerate(runs[:3]):
+        record = fake_record("linear_scaling", "gpu", config, device="NVIDIA H200" if i else "NVIDIA H100")
+        record["wall_s"] = 120.0
+        if i:                          # the last two trained as a stack of 2: 120 s for both
+            record["packed_with"] = 2
+        store.save(record)
+    row = next(r for r in queue.queue("gpu", tmp_path) if r.name == "linear_scaling/elbow_and_rules")
+    assert row.done == 3 and row.spent_s == {"NVIDIA H100": 120.0, "NVIDIA H200": 120.0}
+    assert spent_words(row.spent_s) in ("2.0 on H100 + 2.0 on H200", "2.0 on H200 + 2.0 on H100")
+    assert spent_words({"AMD EPYC (2 cores)": 30.0, "NVIDIA H100 80GB HBM3": 60.0}) == "1.0 on H100 + 0.5 on AMD EPYC (2 cores)"
+    assert spent_words({}) == "-"

@@ -156,13 +156,24 @@ def queue_summary(results):
     from lrlab import queue
     rows = queue.queue("gpu", results)
     table = pd.DataFrame([{"tier": r.tier, "chunk": r.name, "state": r.state, "runs done": f"{r.done} of {r.runs}",
-                           "minutes left": r.minutes} for r in rows])
+                           "minutes left": r.minutes, "minutes spent": spent_words(r.spent_s)} for r in rows])
     settles = "\n".join(f"- `{r.name}`: {r.settles}" for r in rows)
     tiers = {tier: queue.tier_totals(rows, tier) for tier in (1, 2)}
     note = " ".join(f"Tier {tier}: {left:.1f} minutes left in {jobs} jobs of {queue.JOB_MINUTES:g} minutes "
                     f"({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
                     for tier, (left, jobs, whole, whole_jobs) in tiers.items())
     return table, settles, note
+
+
+def spent_words(spent_s):
+    """A chunk's recorded device time, by device, most first: "4.1 on H200 + 2.0 on H100" (or "-"). GPUs go
+    by the short names the cost model knows them by; any other device by its full name."""
+    from lrlab.cost import DEVICES
+
+    def short(device):
+        return next((name for name in DEVICES if name in device), device)
+    return " + ".join(f"{seconds / 60:.1f} on {short(device)}" for device, seconds in
+                      sorted(spent_s.items(), key=lambda item: -item[1])) or "-"
 
 
 def _resnet56_goals(bench):
