@@ -77,11 +77,6 @@ def test_parts_compared_with_each_other_come_from_one_profile(quick_store):
     assert mixed.startswith("This figure mixes profiles:") and " at gpu " in mixed and " at quick " in mixed
 
 
-def verdicts_word(rules):
-    from lrlab.experiments import super_convergence as sc
-    return sc.tools_agree_verdict(rules).word
-
-
 def test_the_range_test_rules_are_read_against_the_sweeps_on_their_own_model_and_profile(quick_store):
     from lrlab.experiments import super_convergence as sc
     # the GPU range tests (ResNet-56) land before the GPU sweeps (ResNet-20): the figure of the range test
@@ -100,7 +95,7 @@ def test_the_range_test_rules_are_read_against_the_sweeps_on_their_own_model_and
                       sc.budget_curve(parts["budget_curve"]), (4.0, 6.0), sc.SETTINGS["quick"], rules)
     range_rows = table[table.claim.str.contains("range.test")]
     assert len(range_rows) == 3 and all("ResNet-56, gpu)" in ours for ours in range_rows.ours)
-    assert list(table.verdict.iloc[-2:]) == ["—"] * 2 and table.verdict.iloc[-3] == verdicts_word(rules)
+    assert list(table.verdict.iloc[-2:]) == ["—"] * 2 and table.verdict.iloc[-3] == sc.tools_agree_verdict(rules).word
     assert sc.sweep_range_words(chapter["sweep_range_test"][0], chapter["range_test_loss"][0]).startswith(
         "a range test of ResNet-8")
     # at quick the sweeps' range test is the same run as the one the chapter draws first
