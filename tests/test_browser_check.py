@@ -33,7 +33,10 @@ def site(tmp_path):
               '<a href="../index.html#no-such-id">no anchor</a>'
               '<div class="output stderr"><pre>UserWarning: something</pre></div>'
               '<p>&lt;Figure size 640x480 with 1 Axes&gt;</p>'
-              '<div style="width: 800px">too wide for a phone</div>')))
+              '<div style="width: 800px">too wide for a phone</div>'
+              '<table style="display: block; max-width: 300px; overflow-x: auto"><thead><tr><th>claim</th>'
+              '<th>ours</th></tr></thead><tbody><tr><td style="white-space: nowrap">' + 'wide ' * 60 + '</td>'
+              '<td>0.1</td></tr></tbody></table>')))
     (tmp_path / "moved.html").write_text('<meta http-equiv="Refresh" content="0; url=index.html" />')
     return tmp_path
 
@@ -43,10 +46,13 @@ def test_each_kind_of_problem_is_found_on_its_page_and_a_clean_page_passes(site,
     problems = browser.check_book(site, screenshots=shots, log=lambda m: None)
     kinds = {p.kind for p in problems if p.page == "book/bad.html"}
     assert {"console error", "image not loaded", "broken link", "missing anchor", "raw TeX", "error output",
-            "glue placeholder", f"scrolls sideways at {browser.PHONE} px"} <= kinds
+            "glue placeholder", f"scrolls sideways at {browser.PHONE} px",
+            f"table hides columns at {browser.DESKTOP} px"} <= kinds
     assert not [p for p in problems if p.page != "book/bad.html"]
     assert any("nowhere.html" in p.detail for p in problems if p.kind == "broken link")
     assert any("#no-such-id" in p.detail for p in problems if p.kind == "missing anchor")
+    hidden, = [p.detail for p in problems if p.kind.startswith("table hides")]
+    assert "out of sight: ours" in hidden
     assert {s.name for s in shots.iterdir()} == {"index.png", "book__bad.png"}   # not the redirect
 
 

@@ -2,7 +2,8 @@
 
 A page fails on a console error or uncaught exception, an image that does not load, an internal link
 or #anchor that resolves to nothing, an error or stderr output block, a glue placeholder (an object's
-repr where a number or figure belongs), raw TeX that MathJax left unrendered, or sideways scrolling
+repr where a number or figure belongs), raw TeX that MathJax left unrendered, a table that hides columns behind its own scroll bar at
+1,400 px (a reader of "the paper beside ours" must see ours and the verdict), or sideways scrolling
 at a phone's width (390 px). Each page is also shot at 1,400 px for a person to look at.
 
 Playwright drives the browser (the `browser` extra); the browser is the system's Chromium (Debian's
@@ -147,6 +148,19 @@ _OVERFLOW = """() => {
 }"""
 
 
+# Tables that scroll inside their own box at the desktop width: columns a reader does not see.
+_HIDDEN_COLUMNS = """() => Array.from(document.querySelectorAll('main table')).filter(t => t.clientWidth > 0
+    && t.scrollWidth > t.clientWidth + 1).map(t => {
+  const box = t.getBoundingClientRect();
+  const hidden = Array.from(t.querySelectorAll('thead th')).filter(h => h.getBoundingClientRect().left >= box.right - 1)
+                      .map(h => h.innerText.trim() || '(unnamed)');
+  const heading = Array.from(document.querySelectorAll('main h1, main h2, main h3, main h4'))
+                       .filter(h => h.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING).pop();
+  return {over: t.scrollWidth - t.clientWidth, hidden: hidden.slice(0, 4),
+          under: heading ? heading.innerText.replace(/#$/, '').trim() : ''};
+})"""
+
+
 def check_page(browser, html_root, page, screenshots=None):
     """The problems a reader would meet on one page, at 1,400 px and at 390 px."""
     url = (pathlib.Path(html_root).resolve() / page).as_uri()
@@ -165,6 +179,10 @@ def check_page(browser, html_root, page, screenshots=None):
             problems.append(Problem(page, "raw TeX", match))
         for match in sorted(set(GLUE_PLACEHOLDERS.findall(found["text"]))):
             problems.append(Problem(page, "glue placeholder", match))
+        for table in tab.evaluate(_HIDDEN_COLUMNS):
+            problems.append(Problem(page, f"table hides columns at {DESKTOP} px",
+                                    f"{table['over']} px too wide under \"{table['under']}\"; "
+                                    f"out of sight: {', '.join(table['hidden']) or 'part of the last column'}"))
         if screenshots:
             shot = pathlib.Path(screenshots) / (page.replace("/", "__").removesuffix(".html") + ".png")
             shot.parent.mkdir(parents=True, exist_ok=True)

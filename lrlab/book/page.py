@@ -4,6 +4,7 @@ Every value the prose quotes is glued (myst-nb), so the text always says what th
 The figure helper lays a figure out, glues it and closes it, the pattern every figure follows.
 """
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
 
@@ -17,6 +18,7 @@ from lrlab.names import MODEL_LABELS
 COLUMN_IN = 760 / 96
 FIGURE_DPI = 200
 MIN_TEXT_PT = 9.0
+PROSE_CHARS = 14   # a table cell of words longer than this may wrap (see prose_columns)
 STYLE = {"figure.dpi": FIGURE_DPI, "axes.spines.top": False, "axes.spines.right": False,
          "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10, "xtick.labelsize": 9.5,
          "ytick.labelsize": 9.5, "legend.fontsize": 9.5, "figure.titlesize": 11}
@@ -48,9 +50,25 @@ def glue_markdown(**texts):
         glue(name, Markdown(text), display=False)
 
 
+def prose_columns(frame):
+    """The columns of words rather than numbers or names: any cell of text with a space and longer than
+    PROSE_CHARS. The book's stylesheet lets these wrap (the browser wraps them only where the table
+    would not fit otherwise); every other cell stays on one line. So a table of claims, numbers and
+    verdicts fits the text column instead of hiding its last columns behind a scroll bar."""
+    def words(v):
+        return isinstance(v, str) and " " in v.strip() and len(v) > PROSE_CHARS
+    return [c for c in frame.columns if frame[c].map(words).any()]
+
+
 def glue_table(name, frame, formats=None, na_rep=None):
     """Glue a DataFrame as a table without its index; `formats` as pandas' Styler.format takes them."""
+    frame = frame.reset_index(drop=True)   # hidden anyway; a repeated index would confuse the cell classes
     style = frame.style
+    prose = prose_columns(frame)
+    if prose:
+        classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        classes[prose] = "prose"
+        style = style.set_td_classes(classes)
     if formats is not None or na_rep is not None:
         style = style.format(formats, na_rep=na_rep)
     glue(name, style.hide(axis="index"), display=False)

@@ -8,9 +8,10 @@ import pandas as pd
 from lrlab.names import PROFILES
 from lrlab.results import Store
 
-BENCH_COLUMNS = {"device": "device", "model": "model", "batch_size": "batch", "mode": "mode", "per_s": "speed",
+# Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
+BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
                  "epoch_s": "s / CIFAR epoch", "gflop": "train GFLOP / example", "peak": "of peak",
-                 "compile": "compile s (cold / disk cache / same process)", "torch": "torch", "measured": "measured"}
+                 "compile": "compile s (cold / disk cache / same process)", "provenance": "torch, measured"}
 
 
 # smoke runs are the tests' own and never committed (results/smoke is git-ignored): not counted here
@@ -60,6 +61,10 @@ def bench_table(bench):
     missing = pd.Series(index=bench.index, dtype=float)
     compiled, cached, reuse = (bench.get(k, missing) for k in ("compile_s", "compile_cached_s", "compile_reuse_s"))
     table = bench.assign(
+        device=bench.device.map(short_device),   # the full names are in the caption; the table must fit the column
+        model_batch=bench.model + " @ " + bench.batch_size.astype(str),
+        provenance=bench.torch.astype(str) + " " + bench.measured.astype(str),
+        mode=bench["mode"].str.replace("+", " + ", regex=False),   # spaces: a long mode may wrap
         per_s=bench.per_s.map("{:,.0f}".format) + " " + bench.unit + "/s",
         epoch_s=bench.epoch_s.map(lambda v: "-" if pd.isna(v) else f"{v:.1f}"),
         gflop=(bench.train_flops_per_example / 1e9).map("{:.3f}".format),
@@ -165,14 +170,17 @@ def queue_summary(results):
     return table, settles, note
 
 
+def short_device(device):
+    """'NVIDIA H100 80GB HBM3' -> 'H100': a GPU by the name the cost model knows it by; any other device
+    (a CPU) by its full name."""
+    from lrlab.cost import DEVICES
+    return next((name for name in DEVICES if name in device), device)
+
+
 def spent_words(spent_s):
     """A chunk's recorded device time, by device, most first: "4.1 on H200 + 2.0 on H100" (or "-"). GPUs go
     by the short names the cost model knows them by; any other device by its full name."""
-    from lrlab.cost import DEVICES
-
-    def short(device):
-        return next((name for name in DEVICES if name in device), device)
-    return " + ".join(f"{seconds / 60:.1f} on {short(device)}" for device, seconds in
+    return " + ".join(f"{seconds / 60:.1f} on {short_device(device)}" for device, seconds in
                       sorted(spent_s.items(), key=lambda item: -item[1])) or "-"
 
 

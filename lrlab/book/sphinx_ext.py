@@ -1,7 +1,8 @@
 """The book's own touches to its theme, as a Sphinx extension (`_config.yml`, sphinx.extra_extensions).
 
 - Its stylesheet (static/lrlab.css): tables from glued DataFrames styled like the theme's and kept
-  inside the text column (they scroll in their own box, the page never scrolls sideways at 390 px).
+  inside the text column: their cells of words wrap (glue_table marks them), so at 1,400 px no
+  column hides behind a scroll bar; on a phone a table scrolls in its own box, never the page.
 - The light theme by default: the figures are drawn on white. pydata-sphinx-theme 0.17 with no
   default mode logs a console error on every first visit ("Got invalid theme mode").
 - One search box (the sidebar's), not a second in pydata's header bar above the page.
