@@ -59,7 +59,7 @@ class Row:
     missing: list = field(default_factory=list)
     run_minutes: list = field(default_factory=list)       # each missing run's estimate
     run_minutes_all: list = field(default_factory=list)   # each run's estimate
-    spent_s: dict = field(default_factory=dict)   # device -> seconds its recorded runs took (a stack's shared)
+    spent_s: dict = field(default_factory=dict)   # device -> seconds its jobs spent on it (device_seconds)
 
     @property
     def name(self):
@@ -119,11 +119,55 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central"):
                 row.run_minutes.append(minutes)
             else:
                 row.done += 1
-                # a stacked member's wall_s is its stack's: each of the K members carries 1/K of it
-                device = record["env"]["device"]
-                row.spent_s[device] = row.spent_s.get(device, 0.0) + record["wall_s"] / record.get("packed_with", 1)
         rows.append(row)
+    spent = device_seconds(store.job_logs(), profile)
+    for row in rows:
+        for config in row.configs if row.experiment != CALIBRATE else ():
+            for device, seconds in spent.get((row.experiment, config.id), {}).items():
+                row.spent_s[device] = row.spent_s.get(device, 0.0) + seconds
     return rows
+
+
+def device_seconds(job_logs, profile):
+    """{(experiment, run id): {device: seconds}}: what each run cost the jobs of `profile` that trained
+    it, from their logs. Every try counts: a run cut at a deadline, resumed, failed or diverged early.
+    A stack's time is shared equally among its members (its log lines carry the same `stack`; logs
+    written before that field mark a stack only by its members' equal seconds)."""
+    spent = {}
+    for log in job_logs:
+        if log.get("profile") != profile:
+            continue
+        device = log["env"]["device"]
+        tried = [run for run in log["runs"] if run["state"] != "not started" and run["seconds"] > 0]
+        stacks = {}
+        for run in tried:
+            key = run.get("stack") or ("seconds", run["seconds"])
+            stacks[key] = stacks.get(key, 0) + 1
+        for run in tried:
+            share = run["seconds"] / stacks[run.get("stack") or ("seconds", run["seconds"])]
+            by_device = spent.setdefault((run["experiment"], run["id"]), {})
+            by_device[device] = by_device.get(device, 0.0) + share
+    return spent
+
+
+def job_minutes(job_logs, profile="gpu"):
+    """{device: (jobs, minutes from start to finish, minutes in runs)} over the logs of `profile`. The
+    difference is each job's own work: starting, loading the data, calibrating, measuring stacks."""
+    totals = {}
+    for log in job_logs:
+        if log.get("profile") != profile or not log.get("finished"):
+            continue
+        jobs, whole, in_runs = totals.get(log["env"]["device"], (0, 0.0, 0.0))
+        stacks = {run.get("stack") or ("seconds", run["seconds"]): run["seconds"] for run in log["runs"]
+                  if run["state"] != "not started"}
+        totals[log["env"]["device"]] = (jobs + 1, whole + (_seconds(log["finished"]) - _seconds(log["started"])) / 60,
+                                        in_runs + sum(stacks.values()) / 60)
+    return totals
+
+
+def _seconds(iso):
+    from datetime import datetime
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def find(rows, names):

@@ -215,6 +215,19 @@ class Store:
                 records.append(record)
         return records
 
+    def job_logs(self):
+        """Every readable job log under <root>/jobs (`lrlab job`), oldest first. A broken file is skipped:
+        it costs the cost page its minutes, never a plan."""
+        logs = []
+        for path in sorted((self.root / "jobs").glob("*.json")):
+            try:
+                log = json.loads(path.read_text())
+            except (ValueError, OSError):
+                continue
+            if isinstance(log, dict) and log.get("kind") == "job" and isinstance(log.get("runs"), list):
+                logs.append(log)
+        return logs
+
     # -- queries as pandas DataFrames (pandas is imported here only: sweeps do not need it)
     def runs(self, experiment, profile):
         """One row per run: config fields, status, final metrics, wall time, device."""

@@ -106,12 +106,16 @@ class Outcome:
     predicted_s: float | None = None
     error: str | None = None
     record: dict | None = None
+    stack: str | None = None   # the first member's id, for a run trained in a stack (`seconds` is the stack's)
 
     def row(self):
         """The job log's line for this run (no record body: that is in the store)."""
-        return dict(experiment=self.experiment, profile=self.profile, id=self.config.id, state=self.state,
-                    seconds=round(self.seconds, 3), predicted_s=None if self.predicted_s is None
-                    else round(self.predicted_s, 3), error=self.error)
+        row = dict(experiment=self.experiment, profile=self.profile, id=self.config.id, state=self.state,
+                   seconds=round(self.seconds, 3), predicted_s=None if self.predicted_s is None
+                   else round(self.predicted_s, 3), error=self.error)
+        if self.stack:
+            row["stack"] = self.stack
+        return row
 
 
 def error_line(exc):
@@ -299,16 +303,16 @@ def _train_stack(members, speedup, store, device, data, progress, planner, repor
         traceback.print_exc()
         _free_device_memory(device)
         results = [exc] * len(members)
-    elapsed, going_on = time.time() - started, True
+    elapsed, going_on, stack = time.time() - started, True, configs[0].id
     for item, result in zip(members, results):
         if isinstance(result, DeadlineReached):
             going_on = False
             report(Outcome(*item, "checkpointed" if result.checkpointed else "stopped", elapsed, predicted,
-                           str(result)))
+                           str(result), stack=stack))
         elif isinstance(result, Exception):
-            report(Outcome(*item, "failed", elapsed, predicted, error_line(result)))
+            report(Outcome(*item, "failed", elapsed, predicted, error_line(result), stack=stack))
         else:
-            report(Outcome(*item, result["status"], elapsed, predicted, record=result))
+            report(Outcome(*item, result["status"], elapsed, predicted, record=result, stack=stack))
     return going_on
 
 

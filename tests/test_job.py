@@ -242,20 +242,41 @@ def test_a_growing_batch_run_teaches_the_predictor_seconds_per_batch_not_per_upd
     assert predict.per_step == {}
 
 
-def test_the_queue_counts_each_chunks_recorded_device_time_sharing_a_stacks(tmp_path):
-    from fabricate import fake_record
+def test_the_queue_counts_each_chunks_device_time_from_the_job_logs_every_try_and_a_stacks_time_once(tmp_path):
     from lrlab import queue
-    from lrlab.book.reproduction_cost import spent_words
+    from lrlab.book.reproduction_cost import jobs_words, spent_words
+    from lrlab.results import write_json_atomic
     runs = next(c for c in experiments.chunks("linear_scaling", "gpu") if c.name == "elbow_and_rules").runs
-    store = Store(tmp_path)
-    for i, config in enumerate(runs[:3]):
-        record = fake_record("linear_scaling", "gpu", config, device="NVIDIA H200" if i else "NVIDIA H100")
-        record["wall_s"] = 120.0
-        if i:                          # the last two trained as a stack of 2: 120 s for both
-            record["packed_with"] = 2
-        store.save(record)
+    a, b, c = (config.id for config in runs[:3])
+
+    def job(name, device, started, finished, lines, profile="gpu"):
+        write_json_atomic(tmp_path / "jobs" / f"{name}.json", dict(
+            kind="job", status="completed", profile=profile, env=dict(device=device), started=started,
+            finished=finished, runs=[dict(experiment="linear_scaling", profile=profile, id=i, state=state,
+                                          seconds=seconds, **({"stack": stack} if stack else {}))
+                                     for i, state, seconds, stack in lines]))
+    # H100: a alone, 120 s; b and c as a stack of 2 cut at the deadline after 60 s (both lines carry it)
+    job("1", "NVIDIA H100 80GB HBM3", "2026-11-27T08:00:00Z", "2026-11-27T08:05:00Z",
+        [(a, "completed", 120.0, None), (b, "checkpointed", 60.0, b), (c, "checkpointed", 60.0, b)])
+    # H200: the stack resumed, c diverged at once and b went on: 90 s of the stack's time, shared
+    job("2", "NVIDIA H200", "2026-11-27T09:00:00Z", "2026-11-27T09:02:00Z",
+        [(b, "completed", 90.0, b), (c, "diverged", 90.0, b), (a, "not started", 0.0, None)])
+    # a log from before the `stack` field: two runs with equal seconds were one stack
+    job("3", "NVIDIA H200", "2026-11-27T10:00:00Z", "2026-11-27T10:01:00Z",
+        [(a, "failed", 30.0, None), (b, "failed", 30.0, None)])
+    job("4", "NVIDIA H200", "2026-11-27T11:00:00Z", "2026-11-27T11:09:00Z",
+        [(a, "completed", 500.0, None)], profile="quick")   # another profile's job: not the GPU queue's
+    (tmp_path / "jobs" / "5.json").write_text("{ cut off")   # a broken log is skipped
     row = next(r for r in queue.queue("gpu", tmp_path) if r.name == "linear_scaling/elbow_and_rules")
-    assert row.done == 3 and row.spent_s == {"NVIDIA H100": 120.0, "NVIDIA H200": 120.0}
-    assert spent_words(row.spent_s) in ("2.0 on H100 + 2.0 on H200", "2.0 on H200 + 2.0 on H100")
+    assert row.spent_s == pytest.approx({"NVIDIA H100 80GB HBM3": 180.0, "NVIDIA H200": 120.0})
+    assert spent_words(row.spent_s) == "3.0 on H100 + 2.0 on H200"
     assert spent_words({"AMD EPYC (2 cores)": 30.0, "NVIDIA H100 80GB HBM3": 60.0}) == "1.0 on H100 + 0.5 on AMD EPYC (2 cores)"
     assert spent_words({}) == "-"
+    totals = queue.job_minutes(Store(tmp_path).job_logs())
+    assert {device: tuple(round(v, 9) for v in t) for device, t in totals.items()} == {
+        "NVIDIA H100 80GB HBM3": (1, 5.0, 3.0), "NVIDIA H200": (2, 3.0, 2.0)}
+    assert jobs_words(totals, 5.0).startswith("The 3 GPU jobs so far took 8.0 minutes from start to finish "
+                                              "(5.0 on H100 in 1, 3.0 on H200 in 2): 5.0 of them trained the "
+                                              "chunks' runs (their minutes spent above), and the rest")
+    assert "0.5 trained runs that no chunk declares now" in jobs_words(totals, 4.5)
+    assert jobs_words({}, 0.0) == "No GPU job has run yet."

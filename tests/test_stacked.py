@@ -304,6 +304,8 @@ def test_a_stack_out_of_device_memory_is_split_in_two(tmp_path, data_root, monke
                           stacking=StackSizes(fixed=4))
     assert sizes == [4, 2, 2] and [o.state for o in outcomes] == ["completed"] * 4
     assert [o.record["packed_with"] for o in outcomes] == [2] * 4
+    # the job log says which runs shared a stack's seconds (the cost page shares them out)
+    assert [o.row()["stack"] for o in outcomes] == [items[0][2].id] * 2 + [items[2][2].id] * 2
 
 
 def test_a_stack_stopped_by_the_deadline_reports_each_member_and_starts_nothing_more(tmp_path, monkeypatch):

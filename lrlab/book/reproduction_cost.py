@@ -167,7 +167,26 @@ def queue_summary(results):
     note = " ".join(f"Tier {tier}: {left:.1f} minutes left in {jobs} jobs of {queue.JOB_MINUTES:g} minutes "
                     f"({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
                     for tier, (left, jobs, whole, whole_jobs) in tiers.items())
-    return table, settles, note
+    in_chunks = sum(sum(r.spent_s.values()) for r in rows) / 60
+    return table, settles, note + " " + jobs_words(queue.job_minutes(Store(results).job_logs()), in_chunks)
+
+
+def jobs_words(totals, in_chunks):
+    """The GPU jobs so far, from their logs: "The 8 GPU jobs so far took 40.8 minutes (33.4 on H200 in 7,
+    7.5 on H100 in 1); 31.7 of them trained the chunks' runs, 1.1 runs no chunk declares now, the rest
+    ...". `totals`: lrlab.queue.job_minutes; `in_chunks`: the minutes spent summed over the queue's rows."""
+    if not totals:
+        return "No GPU job has run yet."
+    jobs = sum(n for n, _, _ in totals.values())
+    whole = sum(w for _, w, _ in totals.values())
+    orphans = sum(r for _, _, r in totals.values()) - in_chunks
+    by_device = ", ".join(f"{w:.1f} on {short_device(d)} in {n}" for d, (n, w, _) in
+                          sorted(totals.items(), key=lambda item: -item[1][1]))
+    return (f"The {jobs} GPU job{'s' if jobs != 1 else ''} so far took {whole:.1f} minutes from start to finish "
+            f"({by_device}): {in_chunks:.1f} of them trained the chunks' runs (their minutes spent above)"
+            + (f", {orphans:.1f} trained runs that no chunk declares now (their configs have changed since)"
+               if orphans >= 0.05 else "")
+            + ", and the rest was each job's own work: loading the data, calibrating, measuring stacks.")
 
 
 def short_device(device):
@@ -201,12 +220,15 @@ def _resnet56_goals(bench):
 def goals(bench, runs, commands, results):
     """The book's cost goals against the records: met, missed, or pending."""
     from lrlab.progress import status
+    from lrlab.queue import device_seconds
     out = _resnet56_goals(bench) if len(bench) else []
     gpu_minutes = 0.0
     declared = {row["experiment"]: row for row in status(results, profiles=("gpu",))}
+    # the GPU's time from the jobs' logs: a stack's time once, not once per member as their wall_s would
+    spent = device_seconds(Store(results).job_logs(), "gpu")
     for name, row in declared.items():
         done = row["done"] + row["diverged"]
-        minutes = runs[(runs.experiment == name) & (runs.profile == "gpu")].minutes.sum()
+        minutes = sum(sum(by_device.values()) for (experiment, _), by_device in spent.items() if experiment == name) / 60
         gpu_minutes += minutes
         out.append(dict(goal=f"{name}: the gpu profile on one GPU", target="under 8 min",
                         measured=f"{minutes:.1f} min ({done} of {row['declared']} runs recorded)" if done else
