@@ -139,21 +139,43 @@ def sweep_table(sweeps):
                    f"{best.speedup:.2f} times as fast as one at a time.")
 
 
+def stacked_rows(bench):
+    """The bench's "stack of K" rows."""
+    return bench[bench["mode"].str.startswith("stack of")] if len(bench) else bench
+
+
+def stacked_table(bench):
+    """One row per device, model and batch; one column per K: the stack's speed over the same K runs one
+    after another, and in brackets its share of the device's bf16 peak."""
+    stacks = stacked_rows(bench)
+    rows = []
+    for (device, model, batch), group in stacks.groupby(["device", "model", "batch_size"]):
+        row = {"device": short_device(device), "model @ batch": f"{model} @ {batch}"}
+        for r in group.sort_values("members").itertuples():
+            row[f"K = {int(r.members)}"] = f"{r.stacked_over_sequential:.2f}x" + _peak_words(r.peak_fraction)
+        rows.append(row)
+    rows.sort(key=lambda r: (r["device"], re.match(r"[a-z]+", r["model @ batch"]).group(), _size_of(r["model @ batch"])))
+    return pd.DataFrame(rows).fillna("-")
+
+
 def stacked_note(bench):
-    """What the "stack of K" bench rows measured, against the same runs one after another."""
-    stacks = bench[bench["mode"].str.startswith("stack of")] if len(bench) else bench
+    """What the stack bench says, in words: the range of speed-ups at the largest K, and the shapes
+    that no K speeds up (they train alone)."""
+    stacks = stacked_rows(bench)
     if not len(stacks):
         return ("**Stacked training** (K runs of one shape as one computation) is not measured on any device yet "
                 "(`lrlab bench mlp-1024 resnet20 --stack 1,4,16,64`).")
-    measured = "; ".join(
-        f"{model} at batch {batch} on {device}: " + ", ".join(
-            f"K = {int(r.members)} {r.stacked_over_sequential:.2f}x" for r in rows.sort_values("members").itertuples())
-        for (device, model, batch), rows in stacks.groupby(["device", "model", "batch_size"]))
+    best = stacks.groupby(["device", "model", "batch_size"]).stacked_over_sequential.max()
+    losers = sorted({f"{model} @ {batch}" for (_, model, batch), v in best.items() if v <= 1})
+    gains = best[best > 1]
+    gained = (f"Against the same K runs one after another, a stack at its best K trains {gains.min():.2f}x to "
+              f"{gains.max():.2f}x as fast" if len(gains) else "No stack trains faster than its runs one after another")
     return ("**Stacked training.** K runs of one model shape (a grid's learning rates, seeds, weight decays) "
             "train as one computation (`lrlab.stacked`), each member still its own run with its own record. "
-            "The \"stack of K\" rows give the aggregate speed; against the same K runs one after another: "
-            f"{measured}. `lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only "
-            "where that beats training alone.")
+            f"{gained} (the table below; K = 1 is the stacked code path for one run, slower than the plain loop). "
+            + (f"No K speeds up {', '.join(losers)}: such a shape trains alone. " if losers else "")
+            + "`lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only where that beats "
+            "training alone.")
 
 
 def queue_summary(results):
