@@ -139,15 +139,20 @@ def device_seconds(job_logs, profile):
             continue
         device = log["env"]["device"]
         tried = [run for run in log["runs"] if run["state"] != "not started" and run["seconds"] > 0]
-        stacks = {}
+        members = {}
         for run in tried:
-            key = run.get("stack") or ("seconds", run["seconds"])
-            stacks[key] = stacks.get(key, 0) + 1
+            members[_stack_of(run)] = members.get(_stack_of(run), 0) + 1
         for run in tried:
-            share = run["seconds"] / stacks[run.get("stack") or ("seconds", run["seconds"])]
+            share = run["seconds"] / members[_stack_of(run)]
             by_device = spent.setdefault((run["experiment"], run["id"]), {})
             by_device[device] = by_device.get(device, 0.0) + share
     return spent
+
+
+def _stack_of(run):
+    """What a job log line's seconds belong to: its stack, or (a log from before the `stack` field) the
+    seconds themselves, which a stack's members share to the millisecond."""
+    return run.get("stack") or ("seconds", run["seconds"])
 
 
 def job_minutes(job_logs, profile="gpu"):
@@ -158,8 +163,7 @@ def job_minutes(job_logs, profile="gpu"):
         if log.get("profile") != profile or not log.get("finished"):
             continue
         jobs, whole, in_runs = totals.get(log["env"]["device"], (0, 0.0, 0.0))
-        stacks = {run.get("stack") or ("seconds", run["seconds"]): run["seconds"] for run in log["runs"]
-                  if run["state"] != "not started"}
+        stacks = {_stack_of(run): run["seconds"] for run in log["runs"] if run["state"] != "not started"}
         totals[log["env"]["device"]] = (jobs + 1, whole + (_seconds(log["finished"]) - _seconds(log["started"])) / 60,
                                         in_runs + sum(stacks.values()) / 60)
     return totals

@@ -2,9 +2,9 @@
 
 A page fails on a console error or uncaught exception, an image that does not load, an internal link
 or #anchor that resolves to nothing, an error or stderr output block, a glue placeholder (an object's
-repr where a number or figure belongs), raw TeX that MathJax left unrendered, a table that hides columns behind its own scroll bar at
-1,400 px (a reader of "the paper beside ours" must see ours and the verdict), or sideways scrolling
-at a phone's width (390 px). Each page is also shot at 1,400 px for a person to look at.
+repr where a number or figure belongs), raw TeX that MathJax left unrendered, a table that hides
+columns behind its own scroll bar at 1,400 px (a reader of "the paper beside ours" must see ours and
+the verdict), or sideways scrolling at a phone's width (390 px). Each page is also shot at 1,400 px for a person to look at.
 
 Playwright drives the browser (the `browser` extra); the browser is the system's Chromium (Debian's
 package), found on PATH or named by $LRLAB_CHROMIUM, so nothing is downloaded.

@@ -159,8 +159,8 @@ def stacked_table(bench):
 
 
 def stacked_note(bench):
-    """What the stack bench says, in words: the range of speed-ups at the largest K, and the shapes
-    that no K speeds up (they train alone)."""
+    """What the stack bench says, in words: the range of speed-ups at each shape's best K, and the
+    shapes that no K speeds up (they train alone)."""
     stacks = stacked_rows(bench)
     if not len(stacks):
         return ("**Stacked training** (K runs of one shape as one computation) is not measured on any device yet "
@@ -194,9 +194,10 @@ def queue_summary(results):
 
 
 def jobs_words(totals, in_chunks):
-    """The GPU jobs so far, from their logs: "The 8 GPU jobs so far took 40.8 minutes (33.4 on H200 in 7,
-    7.5 on H100 in 1); 31.7 of them trained the chunks' runs, 1.1 runs no chunk declares now, the rest
-    ...". `totals`: lrlab.queue.job_minutes; `in_chunks`: the minutes spent summed over the queue's rows."""
+    """The GPU jobs so far, from their logs: "The 8 GPU jobs so far took 40.8 minutes ... (33.4 on H200 in 7,
+    7.5 on H100 in 1): 31.7 of them trained the chunks' runs ..., 1.1 trained runs that no chunk declares
+    now ..., and the rest ...". `totals`: lrlab.queue.job_minutes; `in_chunks`: the minutes spent summed
+    over the queue's rows."""
     if not totals:
         return "No GPU job has run yet."
     jobs = sum(n for n, _, _ in totals.values())
