@@ -6,7 +6,8 @@ along a new first dimension and `torch.func.vmap` runs the K forwards and backwa
 batched matmul for the MLP and the GPT, a grouped convolution for the ResNets; BatchNorm's running
 statistics are stacked too, so each member normalises with its own). Each member keeps what makes
 it its own run: its initialisation (built by `model_and_optimizer`, as alone), its data order and
-augmentation (its seed), its schedule and its optimizer's hyperparameters (read every step by
+augmentation (its seed; the K batches of a step are gathered and augmented as one, so a step launches
+no more kernels for 64 members than for one), its schedule and its optimizer's hyperparameters (read every step by
 `StackedOptimizer`), its evaluation, and its divergence: a member that diverges leaves the stack at
 the check where a single run would stop, with the same record, and the others go on.
 
@@ -268,11 +269,9 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         loss_sum = torch.zeros(len(alive), device=device)
         correct = torch.zeros(len(alive), device=device, dtype=torch.long)
         seen = 0
-        streams = {k: tasks[k].train_batches(epoch) for k in alive}
+        next_batch = tasks[0].stacked_batches(tasks, epoch)   # each member's own batches, gathered as one
         for _ in range(steps_per_epoch):
-            batches = [next(streams[k]) for k in alive]
-            x = torch.stack([b[0] for b in batches])
-            y = torch.stack([b[1] for b in batches])
+            x, y = next_batch(alive)
             step_loss = torch.zeros(len(alive), device=device)
             for xc, yc in zip(x.chunk(chunks, dim=1), y.chunk(chunks, dim=1)):
                 with autocast():

@@ -10,7 +10,8 @@ import math
 import torch
 
 from lrlab.config import batches_per_step
-from lrlab.data import DeviceLoader, char_batch, load_cifar10, load_tiny_shakespeare, stratified_subset
+from lrlab.data import (DeviceLoader, StackedEpoch, char_batch, char_starts, char_windows, load_cifar10,
+                        load_tiny_shakespeare, stratified_subset)
 from lrlab.errors import LrlabError
 
 EVAL_BATCH = 1000
@@ -106,6 +107,25 @@ class CifarTask:
                 yield x, y
             passes += 1
 
+    def stacked_batches(self, twins, epoch):
+        """`train_batches` of several runs at once (`twins`: this task's `for_seed` twins, one per member
+        of a stack, in stack order), as a function of the members still training (their positions
+        among `twins`, ascending) that returns the next step's x (K, B, ...) and y (K, B): each member's
+        batches are exactly its own `train_batches`'. Not for a growing batch (such runs train alone)."""
+        if batches_per_step(self.config, epoch) != 1:
+            raise LrlabError("a run whose batch grows trains alone; it has no stacked batches")
+        per_pass, produced, current = len(self.train), 0, None
+
+        def next_batch(members):
+            nonlocal produced, current
+            passes, i = divmod(produced, per_pass)
+            if i == 0:   # a further pass reshuffles, as _batches does
+                current = StackedEpoch([t.train for t in twins], epoch + passes * FAR_APART)
+            produced += 1
+            rows = None if len(members) == len(twins) else torch.as_tensor(members, device=current.order.device)
+            return current.batch(i, rows)
+        return next_batch
+
     def test_batches(self):
         self.test.set_epoch(0)
         return iter(self.test)
@@ -133,6 +153,17 @@ class CharTask:
         gen = torch.Generator().manual_seed(self.config.seed * FAR_APART + epoch)
         for _ in range(self.steps_per_epoch):
             yield char_batch(self.corpus.train, self.config.block_size, self.config.batch_size, gen, self.device)
+
+    def stacked_batches(self, twins, epoch):
+        """As CifarTask.stacked_batches: each member's windows drawn from its own generator, as its
+        `train_batches` draws them, and gathered for all the members in one go."""
+        generators = [torch.Generator().manual_seed(t.config.seed * FAR_APART + epoch) for t in twins]
+        block, size = self.config.block_size, self.config.batch_size
+
+        def next_batch(members):
+            starts = torch.stack([char_starts(self.corpus.train, block, size, generators[m]) for m in members])
+            return char_windows(self.corpus.train, starts, block, self.device)
+        return next_batch
 
     def noise_batches(self, count, first):
         gen = torch.Generator().manual_seed(self.config.seed + NOISE_SEED + first)

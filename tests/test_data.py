@@ -323,6 +323,21 @@ def test_augmentations_only_shift_and_mirror(augment):
         assert {dy for dy, _, _ in seen} >= {0, 8}
 
 
+def test_each_image_is_cropped_at_its_drawn_corner_then_mirrored_where_drawn():
+    """The pixels a run sees follow from its draws alone (the records' reproducibility rests on it):
+    row offset first, column offset second, the mirror applied to the crop."""
+    images = coordinate_images(24)
+    loader = DeviceLoader(images, np.arange(24), batch_size=24, augment="crop+flip", seed=7,
+                          mean=(0, 0, 0), std=(1, 1, 1))
+    order, offsets, flips = loader.draws(0)
+    (x, y), = list(loader)
+    padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
+    assert y.tolist() == order.tolist()
+    for out, i, (dy, dx), flip in zip(raw_pixels(x), order.tolist(), offsets.tolist(), flips.tolist()):
+        crop = padded[i, dy:dy + 32, dx:dx + 32]
+        np.testing.assert_array_equal(out, crop[:, ::-1] if flip else crop)
+
+
 def test_loader_rejects_bad_arguments():
     with pytest.raises(LrlabError, match="unknown augmentation 'rotate'; valid choices: none, flip, crop\\+flip"):
         DeviceLoader(random_images(2), [0, 1], batch_size=2, augment="rotate")

@@ -318,3 +318,39 @@ def test_a_stack_stopped_by_the_deadline_reports_each_member_and_starts_nothing_
     outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=StackSizes(fixed=2),
                                  planner=runner.Planner(stop_at=time.time() + 3600))
     assert [o.state for o in outcomes] == ["checkpointed", "checkpointed", "not started", "not started"]
+
+
+def _each_members_own_batches(task, twins, steps, leaving_after):
+    """A stack's batches, step by step, against each twin's own train_batches (epoch 1); member 1
+    leaves the stack after `leaving_after` steps, as a diverged member does."""
+    own = [twin.train_batches(1) for twin in twins]
+    next_batch = task.stacked_batches(twins, 1)
+    members = list(range(len(twins)))
+    for step in range(steps):
+        if step == leaving_after:
+            members.remove(1)
+        x, y = next_batch(members)
+        assert x.shape[0] == y.shape[0] == len(members)
+        for row, m in enumerate(members):
+            mx, my = next(own[m])
+            assert torch.equal(x[row], mx) and torch.equal(y[row], my)
+        if 1 not in members:
+            next(own[1])   # its own stream is never read again; keep the others' in step
+
+
+def test_a_stacks_cifar_batches_are_each_members_own_over_several_passes(cifar):
+    from lrlab.tasks import CifarTask
+    # 20 images in batches of 8: two batches a pass, so 5 steps take three passes (each reshuffled)
+    config = MLP.replace(train_per_class=2, batch_size=8, steps_per_epoch=5)
+    task = CifarTask(config, cifar, torch.device("cpu"), channels_last=False)
+    twins = [task] + [task.for_seed(seed) for seed in (1, 2)]
+    _each_members_own_batches(task, twins, steps=5, leaving_after=3)
+
+
+def test_a_stacks_character_windows_are_each_members_own(data_root):
+    from lrlab.tasks import CharTask, load_task_data
+    config = RunConfig(task="shakespeare", model="chargpt", width=32, depth=1, block_size=16, batch_size=4,
+                       steps_per_epoch=6)
+    corpus = load_task_data(config, data_root)
+    twins = [CharTask(config.replace(seed=seed), corpus, torch.device("cpu")) for seed in (0, 1, 2)]
+    _each_members_own_batches(twins[0], twins, steps=6, leaving_after=2)

@@ -9,12 +9,12 @@
 """
 from lrlab.data.cifar10 import (CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, HOW_TO_PROVIDE, KNOWN_ARCHIVE_SHA256,
                                 Cifar10, find_cifar10, load_cifar10)
-from lrlab.data.loader import AUGMENTATIONS, DeviceLoader, stratified_subset
+from lrlab.data.loader import AUGMENTATIONS, DeviceLoader, StackedEpoch, stratified_subset
 from lrlab.data.paths import cache_dir, data_root, sha256_file
 from lrlab.data.shakespeare import (TINY_SHAKESPEARE_SHA256, TINY_SHAKESPEARE_URL, CharCorpus, char_batch,
-                                    load_tiny_shakespeare)
+                                    char_starts, char_windows, load_tiny_shakespeare)
 
 __all__ = ["AUGMENTATIONS", "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "HOW_TO_PROVIDE", "KNOWN_ARCHIVE_SHA256",
-           "TINY_SHAKESPEARE_SHA256", "TINY_SHAKESPEARE_URL", "CharCorpus", "Cifar10", "DeviceLoader", "cache_dir",
-           "char_batch", "data_root", "find_cifar10", "load_cifar10", "load_tiny_shakespeare", "sha256_file",
+           "TINY_SHAKESPEARE_SHA256", "TINY_SHAKESPEARE_URL", "CharCorpus", "Cifar10", "DeviceLoader", "StackedEpoch",
+           "cache_dir", "char_batch", "char_starts", "char_windows", "data_root", "find_cifar10", "load_cifar10", "load_tiny_shakespeare", "sha256_file",
            "stratified_subset"]

@@ -77,26 +77,66 @@ class DeviceLoader:
 
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
-        # All randomness of the epoch is drawn up front on the CPU: identical across devices and batch sizes.
+        order, offsets, flips = self.draws(epoch)
+        return (self.batch(order[i:i + self.batch_size], offsets[i:i + self.batch_size], flips[i:i + self.batch_size])
+                for i in range(0, len(self) * self.batch_size, self.batch_size))
+
+    def draws(self, epoch):
+        """The epoch's randomness, on the device: the example order, each example's crop corner (n, 2)
+        and flip (n,). Drawn up front on the CPU from (seed, epoch) alone: identical across devices and
+        batch sizes."""
         generator, n = _epoch_generator(self.seed, epoch), self.num_examples
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         offsets = torch.randint(0, 9, (n, 2), generator=generator)  # crop corner in the 4-pixel zero padding
         flips = torch.rand(n, generator=generator) < 0.5
         device = self.images.device
-        order, offsets, flips = order.to(device), offsets.to(device), flips.to(device)
-        return (self._batch(order[i:i + self.batch_size], offsets[i:i + self.batch_size], flips[i:i + self.batch_size])
-                for i in range(0, len(self) * self.batch_size, self.batch_size))
+        return order.to(device), offsets.to(device), flips.to(device)
 
-    def _batch(self, indices, offsets, flips):
+    def batch(self, indices, offsets, flips):
+        """The examples at `indices`, cropped at `offsets` and flipped where `flips`, normalised: (x, y).
+        Each example's pixels depend on its own index, offset and flip only, so any number of batches
+        (a stack's, one per run) go through here as one."""
         x = self.images[indices]
         if self.augment == "crop+flip":
-            _, channels, height, width = x.shape
+            # the crop's rows, then its columns, read right to left where flipped: two gathers, which on
+            # the CPU take half the time of one four-index gather followed by a flip (same pixels)
+            n, channels, height, width = x.shape
             padded = F.pad(x, (4, 4, 4, 4))
-            rows = (offsets[:, 0, None] + torch.arange(height, device=x.device))[:, None, :, None]
-            cols = (offsets[:, 1, None] + torch.arange(width, device=x.device))[:, None, None, :]
-            batch = torch.arange(len(x), device=x.device)[:, None, None, None]
-            x = padded[batch, torch.arange(channels, device=x.device)[None, :, None, None], rows, cols]
-        if self.augment in ("flip", "crop+flip"):
+            j = torch.arange(width, device=x.device)
+            rows = offsets[:, 0, None] + torch.arange(height, device=x.device)
+            cols = offsets[:, 1, None] + torch.where(flips[:, None], width - 1 - j, j)
+            x = padded.gather(2, rows[:, None, :, None].expand(n, channels, height, padded.shape[3]))
+            x = x.gather(3, cols[:, None, None, :].expand(n, channels, height, width))
+        elif self.augment == "flip":
             x = torch.where(flips[:, None, None, None], x.flip(3), x)
         x = (x.float() * self.scale - self.shift).to(self.dtype).contiguous(memory_format=self.memory_format)
         return x, self.labels[indices]
+
+
+class StackedEpoch:
+    """One epoch (pass) of K train loaders that share their arrays (`with_seed` twins: one per run of a
+    stack) stepped as one: each member draws its own order, crops and flips, exactly as its own loader
+    would, and each step's K batches are gathered and augmented together, (K, B, ...), in the kernels
+    one batch takes (K loaders stepped one by one launch K times as many, which on a GPU is most of a
+    small stack's step)."""
+
+    def __init__(self, loaders, epoch):
+        first = loaders[0]
+        if any(loader.images is not first.images or loader.batch_size != first.batch_size
+               or loader.augment != first.augment for loader in loaders):
+            raise LrlabError("the loaders of one stack must share their images, batch size and augmentation")
+        self.loader, self.members = first, len(loaders)
+        self.order, self.offsets, self.flips = (torch.stack(d) for d in zip(*(loader.draws(epoch) for loader in loaders)))
+
+    def __len__(self):
+        return len(self.loader)
+
+    def batch(self, i, rows=None):
+        """Batch `i` of the members at `rows` (positions among the loaders; all of them if None): x (K, B, ...), y (K, B)."""
+        size = self.loader.batch_size
+        span = slice(i * size, (i + 1) * size)
+        order, offsets, flips = (d[:, span] if rows is None else d[rows, span]
+                                 for d in (self.order, self.offsets, self.flips))
+        x, y = self.loader.batch(order.reshape(-1), offsets.reshape(-1, 2), flips.reshape(-1))
+        return x.unflatten(0, order.shape), y.unflatten(0, order.shape)
+

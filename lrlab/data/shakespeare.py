@@ -78,7 +78,17 @@ def char_batch(data, block_size, batch_size, generator, device="cpu"):
     batch_size = check_int("batch_size", batch_size)
     if len(data) <= block_size:
         raise LrlabError(f"block_size={block_size} needs more than {block_size} tokens, the data has {len(data)}")
-    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator, device=generator.device)
-    windows = data[(starts[:, None] + torch.arange(block_size + 1, device=starts.device)).to(data.device)]
+    return char_windows(data, char_starts(data, block_size, batch_size, generator), block_size, device)
+
+
+def char_starts(data, block_size, batch_size, generator):
+    """Where `batch_size` random windows of `block_size` + 1 tokens start, drawn from `generator`."""
+    return torch.randint(len(data) - block_size, (batch_size,), generator=generator, device=generator.device)
+
+
+def char_windows(data, starts, block_size, device="cpu"):
+    """The windows at `starts` (any shape, e.g. (K, B) for a stack of runs, gathered at once): x (..., T)
+    int64 and y, the same windows shifted by one."""
+    windows = data[(starts[..., None] + torch.arange(block_size + 1, device=starts.device)).to(data.device)]
     windows = windows.to(device=device, dtype=torch.int64)
-    return windows[:, :-1], windows[:, 1:]
+    return windows[..., :-1], windows[..., 1:]
