@@ -39,8 +39,9 @@ def _check_book(args):
 
 
 def _queue(args):
-    from lrlab.queue import queue, table
+    from lrlab.queue import queue, stacking_note, table
     print(table(queue(args.profile, args.results, device_name=args.device_name, scenario=args.scenario)))
+    print(stacking_note(args.results, args.device_name))
 
 
 def _job(args):

@@ -4,7 +4,8 @@ A chunk is a chapter's named set of runs that settles one claim (lrlab.experimen
 queue puts calibration first (it measures the device, and its bench records replace the step-time
 model's guesses), then tier 1 (one GPU-scale verdict per claim), then tier 2 (completeness). Each
 row has its state in the store (done / partial / pending) and the minutes its missing runs need,
-from the step-time model of lrlab.cost, calibrated by the bench records of the same device.
+from the step-time model of lrlab.cost, calibrated by the bench records of the same device, with
+runs that stack counted as their stack (the stack bench's speed-up: `lrlab.stacking`).
 """
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
 from lrlab.names import PROFILES
 from lrlab.results import Store
+from lrlab.stacking import StackSizes, stack_groups
 
 CALIBRATE = "calibrate"
 CALIBRATE_MINUTES = 4.5     # smoke runs of every CUDA path (~1.5 min) and the bench of each model (~3 min)
@@ -57,8 +59,8 @@ class Row:
     minutes: float = 0.0        # estimated for the runs still missing
     minutes_all: float = 0.0    # estimated for all its runs
     missing: list = field(default_factory=list)
-    run_minutes: list = field(default_factory=list)       # each missing run's estimate
-    run_minutes_all: list = field(default_factory=list)   # each run's estimate
+    run_minutes: list = field(default_factory=list)       # each stack's or lone run's estimate, of the missing runs
+    run_minutes_all: list = field(default_factory=list)   # the same, of all its runs
     spent_s: dict = field(default_factory=dict)   # device -> seconds its jobs spent on it (device_seconds)
 
     @property
@@ -94,8 +96,29 @@ def calibrated(store, device_name):
     return cost.calibration_from_bench(records, device_name), whole
 
 
-def queue(profile="gpu", results=None, device_name="H100", scenario="central"):
-    """The rows of the queue, calibration first."""
+def _unit_minutes(configs, alone, sizes):
+    """The minutes of each stack or lone run `configs` train as (`alone`: id -> minutes alone)."""
+    return [sum(alone[configs[i].id] for i in positions) / speedup
+            for positions, speedup in stack_groups(list(configs), sizes)]
+
+
+def stacking_note(results=None, device_name="H100"):
+    """Where the queue's stack speed-ups come from, in a sentence: each GPU and the shapes it gave."""
+    sizes = StackSizes.for_planning(Store(results).root, device_name)
+    by_device = {}
+    for spec, batch in sorted(sizes.best):
+        by_device.setdefault(sizes.measured_on[(spec, batch)], []).append(f"{spec} @ {batch}")
+    if not by_device:
+        return "No stack has been measured on a GPU yet: every run counts alone."
+    return ("Runs that stack count as their stack (their minutes alone over its measured speed-up), as "
+            "measured on " + "; on ".join(f"{device} for {', '.join(shapes)}" for device, shapes in by_device.items())
+            + "; every other run counts alone.")
+
+
+def queue(profile="gpu", results=None, device_name="H100", scenario="central", stacked=True):
+    """The rows of the queue, calibration first. The minutes are the step-time model's for each run
+    alone, calibrated by `device_name`'s bench; with `stacked`, runs that stack (`lrlab.stacking`, at
+    the speed-ups `StackSizes.for_planning` finds) count as their stack."""
     from lrlab import cost
     store = Store(results)
     calibration, calibrated_here = calibrated(store, device_name)
@@ -103,22 +126,25 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central"):
                 "at smoke size", done=int(calibrated_here), minutes=0.0 if calibrated_here else CALIBRATE_MINUTES,
                 minutes_all=CALIBRATE_MINUTES, run_minutes=[] if calibrated_here else [CALIBRATE_MINUTES],
                 run_minutes_all=[CALIBRATE_MINUTES])]
+    sizes = StackSizes.for_planning(store.root, device_name) if stacked else StackSizes()
     for experiment, chunk in ordered_chunks(profile):
         row = Row(experiment, chunk.name, chunk.tier, chunk.settles, chunk.runs)
+        alone = {}
         for config in chunk.runs:
             try:
                 record = store.load(profile, experiment, config)
             except LrlabError:
                 record = None   # corrupt: redone, so still to do
-            minutes = cost.run_seconds(config, device=device_name, scenario=scenario, calibration=calibration) / 60
-            row.minutes_all += minutes
-            row.run_minutes_all.append(minutes)
+            alone[config.id] = cost.run_seconds(config, device=device_name, scenario=scenario,
+                                                calibration=calibration) / 60
             if record is None:
                 row.missing.append(config)
-                row.minutes += minutes
-                row.run_minutes.append(minutes)
             else:
                 row.done += 1
+        # what `lrlab job` trains as one stack costs its runs' minutes over the stack's measured speed-up
+        row.run_minutes_all = _unit_minutes(chunk.runs, alone, sizes)
+        row.run_minutes = _unit_minutes(row.missing, alone, sizes)
+        row.minutes_all, row.minutes = sum(row.run_minutes_all), sum(row.run_minutes)
         rows.append(row)
     spent = device_seconds(store.job_logs(), profile)
     for row in rows:
@@ -159,14 +185,17 @@ def job_minutes(job_logs, profile="gpu"):
     """{device: (jobs, minutes from start to finish, minutes in runs)} over the logs of `profile`. The
     difference is each job's own work: starting, loading the data, calibrating, measuring stacks."""
     totals = {}
-    for log in job_logs:
-        if log.get("profile") != profile or not log.get("finished"):
-            continue
+    for log, minutes in job_spans(job_logs, profile):
         jobs, whole, in_runs = totals.get(log["env"]["device"], (0, 0.0, 0.0))
         stacks = {_stack_of(run): run["seconds"] for run in log["runs"] if run["state"] != "not started"}
-        totals[log["env"]["device"]] = (jobs + 1, whole + (_seconds(log["finished"]) - _seconds(log["started"])) / 60,
-                                        in_runs + sum(stacks.values()) / 60)
+        totals[log["env"]["device"]] = (jobs + 1, whole + minutes, in_runs + sum(stacks.values()) / 60)
     return totals
+
+
+def job_spans(job_logs, profile="gpu"):
+    """[(log, minutes from its start to its finish)] for each job of `profile` that finished."""
+    return [(log, (_seconds(log["finished"]) - _seconds(log["started"])) / 60) for log in job_logs
+            if log.get("profile") == profile and log.get("finished")]
 
 
 def _seconds(iso):

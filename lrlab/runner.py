@@ -242,25 +242,13 @@ def _on_cpu(device):
 def plan_stacks(items, stacking, store):
     """([(stack items, measured speed-up)], items that train alone): runs that share a stack key, the
     epoch they resume from and the stack size K chosen for them, in stacks of at most K."""
-    from lrlab.stacking import stack_key
-    groups, alone = {}, []
-    for item in items:
-        experiment, profile, config = item
-        k, speedup = stacking.choose(config)
-        if k < 2:
-            alone.append(item)
-            continue
-        epoch = _checkpoint_epoch(store.checkpoint_path(profile, experiment, config.id), config)
-        groups.setdefault((stack_key(config), epoch), (k, speedup, []))[2].append(item)
-    stacks = []
-    for k, speedup, members in groups.values():
-        for start in range(0, len(members), k):
-            chunk = members[start:start + k]
-            if len(chunk) > 1:
-                stacks.append((chunk, speedup))
-            else:
-                alone += chunk
-    return stacks, [item for item in items if item in alone]
+    from lrlab.stacking import stack_groups
+    items = list(items)
+    epochs = {id(config): _checkpoint_epoch(store.checkpoint_path(profile, experiment, config.id), config)
+              for experiment, profile, config in items if stacking.choose(config)[0] > 1}
+    groups = stack_groups([config for _, _, config in items], stacking, lambda config: epochs.get(id(config)))
+    stacks = [([items[i] for i in positions], speedup) for positions, speedup in groups if len(positions) > 1]
+    return stacks, [items[positions[0]] for positions, _ in groups if len(positions) == 1]
 
 
 def _checkpoint_epoch(path, config):

@@ -35,23 +35,45 @@ class StackSizes:
 
     def __init__(self, rows=(), fixed=None):
         self.fixed = check_positive("stack", fixed, allow_none=True)
-        self.best = {}   # (spec, batch) -> (K, speed-up over one after another)
+        self.best = {}       # (spec, batch) -> (K, speed-up over one after another)
+        self.shapes = set()  # every (spec, batch) measured stacked, whether or not a K paid
         for row in rows:
             try:
                 shape, k, speedup = (row["model"], int(row["batch_size"])), int(row["members"]), \
                     float(row["stacked_over_sequential"])
             except (KeyError, TypeError, ValueError):   # an out-of-memory row, a row of another kind
                 continue
+            self.shapes.add(shape)
             if k > 1 and speedup > max(1.0, self.best.get(shape, (1, 1.0))[1]):
                 self.best[shape] = (k, speedup)
 
     @classmethod
     def measured(cls, results_root, device_name):
         """From every bench and calibration record of `device_name` (its full name) under results/bench."""
-        from lrlab.results import Store
-        rows = [row for record in Store(results_root).bench_records(kinds=("bench", "calibration"))
-                if record["env"]["device"] == device_name for row in record["rows"]]
-        return cls(rows)
+        return cls(_bench_rows(results_root, lambda env: env["device"] == device_name))
+
+    @classmethod
+    def for_planning(cls, results_root, device_name):
+        """For estimates on the GPU `device_name` (a short name, e.g. H100): the shapes it has measured
+        stacked as it measured them, any other shape as the other GPUs measured it (a stack's speed-up
+        is a property of launches saved more than of the chip). `.measured_on`: shape -> the GPU whose
+        rows gave it."""
+        def on(env):
+            return device_name.lower() in env["device"].lower()
+        here = cls(_bench_rows(results_root, on))
+        elsewhere = {}
+        for record_device in sorted({env["device"] for env in _bench_envs(results_root)
+                                     if env["device_type"] == "cuda" and not on(env)}):
+            other = cls.measured(results_root, record_device)
+            for shape in other.shapes - here.shapes - set(elsewhere):
+                elsewhere[shape] = (other.best.get(shape), record_device)
+        here.measured_on = {shape: device_name for shape in here.shapes}
+        for shape, (best, device) in elsewhere.items():
+            here.measured_on[shape] = device
+            if best:
+                here.best[shape] = best
+        here.shapes |= set(elsewhere)
+        return here
 
     def choose(self, config):
         """(K, speed-up): how many runs like `config` to train at once; (1, 1.0) means alone."""
@@ -60,6 +82,40 @@ class StackSizes:
         if self.fixed is not None:
             return self.fixed, 1.0
         return self.best.get(bench_shape(config), (1, 1.0))
+
+
+def _bench_envs(results_root):
+    from lrlab.results import Store
+    return [record["env"] for record in Store(results_root).bench_records(kinds=("bench", "calibration"))]
+
+
+def _bench_rows(results_root, device_matches):
+    from lrlab.results import Store
+    return [row for record in Store(results_root).bench_records(kinds=("bench", "calibration"))
+            if device_matches(record["env"]) for row in record["rows"]]
+
+
+def stack_groups(configs, sizes, also_share=lambda config: None):
+    """[(positions, speed-up)]: `configs` (by position) as they would train, in stacks of the K `sizes`
+    chose for them (runs that share a stack key and `also_share`, e.g. the epoch a checkpoint resumes
+    from) with the speed-up measured for that K, and each run that trains alone as ([i], 1.0); stacks
+    first, then the runs alone, each in the order of `configs`."""
+    groups, alone = {}, []
+    for i, config in enumerate(configs):
+        k, speedup = sizes.choose(config)
+        if k < 2:
+            alone.append(i)
+            continue
+        groups.setdefault((stack_key(config), also_share(config)), (k, speedup, []))[2].append(i)
+    stacks = []
+    for k, speedup, members in groups.values():
+        for start in range(0, len(members), k):
+            chunk = members[start:start + k]
+            if len(chunk) > 1:
+                stacks.append((chunk, speedup))
+            else:
+                alone += chunk
+    return stacks + [([i], 1.0) for i in sorted(alone)]
 
 
 def parse_stack(value):

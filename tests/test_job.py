@@ -280,3 +280,44 @@ def test_the_queue_counts_each_chunks_device_time_from_the_job_logs_every_try_an
                                               "chunks' runs (their minutes spent above), and the rest")
     assert "0.5 trained runs that no chunk declares now" in jobs_words(totals, 4.5)
     assert jobs_words({}, 0.0) == "No GPU job has run yet."
+
+
+def _stack_bench(root, device, name, rows):
+    """A bench record of stacked rows: (model spec, batch, K, speed-up over one after another)."""
+    from lrlab.results import write_json_atomic
+    write_json_atomic(root / "bench" / f"{name}.json", dict(
+        kind="bench", created="2026-11-27T10:00:00Z",
+        env=dict(device=device, device_type="cuda", torch="2.11.0", lrlab="0.1.0", python="3.12", git="x"),
+        rows=[dict(model=m, batch_size=b, mode=f"stack of {k} (bf16)", members=k, stacked_over_sequential=s)
+              for m, b, k, s in rows]))
+
+
+def test_the_queue_counts_runs_that_stack_as_their_stack_at_the_measured_speed_up(tmp_path):
+    """Five runs of one shape stack four at a time at 2x: the four cost half their minutes alone, the
+    fifth (a stack of one) and a range test (never stacked) their own."""
+    from lrlab import queue
+    from lrlab.stacking import StackSizes
+    run = SHORT.replace(batch_size=8)
+    configs = [run.replace(lr=0.01 * (i + 1)) for i in range(5)] + [run.replace(trace_every=2)]
+    alone = {c.id: float(i + 1) for i, c in enumerate(configs)}
+    sizes = StackSizes([dict(model="mlp-32", batch_size=8, members=4, stacked_over_sequential=2.0)])
+    assert queue._unit_minutes(configs, alone, sizes) == [(1 + 2 + 3 + 4) / 2, 5.0, 6.0]
+    assert queue._unit_minutes(configs, alone, StackSizes()) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_the_queue_plans_with_the_named_gpus_stacks_and_borrows_only_shapes_it_never_measured(tmp_path):
+    from lrlab import queue
+    from lrlab.stacking import StackSizes
+    _stack_bench(tmp_path, "NVIDIA H100 80GB HBM3", "h100", [("mlp-256", 64, 16, 4.0), ("resnet20", 1000, 4, 0.6)])
+    _stack_bench(tmp_path, "NVIDIA H200", "h200", [("mlp-256", 64, 64, 9.0), ("resnet20", 1000, 4, 1.5),
+                                                   ("resnet20", 128, 64, 5.0)])
+    sizes = StackSizes.for_planning(tmp_path, "H100")
+    assert sizes.best == {("mlp-256", 64): (16, 4.0), ("resnet20", 128): (64, 5.0)}   # 1000: the H100 says alone
+    assert sizes.measured_on[("resnet20", 128)] == "NVIDIA H200" and sizes.measured_on[("mlp-256", 64)] == "H100"
+    note = queue.stacking_note(tmp_path, "H100")
+    assert "on H100 for mlp-256 @ 64" in note and "on NVIDIA H200 for resnet20 @ 128" in note
+    stacked = {r.name: r.minutes_all for r in queue.queue("gpu", tmp_path)}
+    alone = {r.name: r.minutes_all for r in queue.queue("gpu", tmp_path, stacked=False)}
+    assert stacked["weight_decay/coarse"] < alone["weight_decay/coarse"] / 3   # ResNet-20 @ 128 grids
+    assert stacked["super_convergence/resnet56_baseline"] == alone["super_convergence/resnet56_baseline"]
+    assert queue.stacking_note(tmp_path / "none", "H100").startswith("No stack has been measured")
