@@ -47,5 +47,49 @@ def test_the_stack_table_has_a_column_per_k_and_the_note_names_the_shapes_no_k_s
     assert table.iloc[2]["K = 64"] == "5.18x (1.5%)" and table.iloc[1]["K = 64"] == "-"
     note = stacked_note(bench)
     assert "trains 5.18x to 6.48x as fast" in note
-    assert "No K speeds up mlp-8192 @ 64, resnet20 @ 1000: such a shape trains alone" in note
+    assert "No K speeds up mlp-8192 @ 64 on the H100; resnet20 @ 1000 on the H200: there such a shape trains alone" in note
     assert "not measured on any device yet" in stacked_note(bench[bench["mode"] == "bf16"])
+
+
+def _timed(device, model, batch, k, speedup, peak, gpu=True, created="2026-11-28T10:00:00Z"):
+    return dict(_stack(device, model, batch, k, speedup, peak), gpu=gpu, created=created, measured=created[:10])
+
+
+def _goal_rows(bench, tmp_path, commands=()):
+    from lrlab.book.cost_goals import goals
+    runs = pd.DataFrame(dict(profile=["quick"], minutes=[30.0], device=["AMD EPYC (2 cores)"]))
+    return goals(bench, runs, list(commands), tmp_path).set_index("goal")
+
+
+def test_the_goals_read_the_stack_bench_the_queue_and_the_commands(tmp_path):
+    bench = pd.DataFrame([
+        _timed("AMD EPYC (2 cores)", "mlp-256", 64, 8, 1.05, np.nan, gpu=False),
+        _timed("AMD EPYC (2 cores)", "resnet8", 128, 8, 0.44, np.nan, gpu=False),
+        _timed("NVIDIA H100 80GB HBM3", "resnet20", 128, 64, 5.0, 0.12),
+        _timed("NVIDIA H100 80GB HBM3", "resnet20", 128, 16, 3.0, 0.05),
+        _timed("NVIDIA H100 80GB HBM3", "mlp-256", 64, 64, 9.5, 0.001),
+        _timed("NVIDIA H100 80GB HBM3", "mlp-8192", 64, 64, 8.5, 0.02, created="2026-11-27T10:00:00Z")])
+    commands = [dict(label="make test", elapsed_s=660.0, device="AMD EPYC (2 cores)", created="2026-11-28T11:00:00Z")]
+    goals = _goal_rows(bench, tmp_path, commands)
+    cpu = goals.loc["on the CPU, a stack of 8 trains at least as fast per run as one run alone"]
+    assert cpu.verdict == "missed" and cpu.measured.startswith("0.44x resnet8 @ 128; 1.05x mlp-256 @ 64")
+    assert "train alone" in cpu.measured
+    r20 = goals.loc["a ResNet-20 grid at batch 128, stacked, on one GPU: share of its bf16 peak"]
+    assert r20.verdict == "met" and r20.measured == "12.0% at K = 64 on H100 (2026-11-28)"
+    mlp = goals.loc["MLP grids at batch 64, stacked at their best K: speed over their runs one after another"]
+    assert mlp.verdict == "met" and mlp.measured == "8.5x (mlp-8192) to 9.5x (mlp-256) on H100 (2026-11-28)"
+    assert goals.loc["make test on the 2-core CPU"].verdict == "missed"
+    # an empty store: the queue from scratch, no job yet
+    assert goals.loc["each GPU job, from its start to its last record"].verdict == "GPU pending"
+    assert goals.loc["Tier 1 and Tier 2 of the GPU queue (every chapter at GPU scale), from scratch"].verdict == "missed"
+
+
+def test_goals_without_measurements_are_pending_and_old_stack_rows_say_so(tmp_path):
+    empty = _goal_rows(pd.DataFrame(), tmp_path)
+    assert set(empty.verdict[empty.index.str.contains("stack|MLP grids")]) == {"pending", "GPU pending"}
+    assert empty.loc["make book on the 2-core CPU"].measured == "not timed yet"
+    old = pd.DataFrame([_timed("NVIDIA H200", "resnet20", 128, 64, 5.18, 0.015, created="2026-11-27T11:55:03Z")])
+    r20 = _goal_rows(old, tmp_path).loc["a ResNet-20 grid at batch 128, stacked, on one GPU: share of its bf16 peak"]
+    assert r20.verdict == "missed" and r20.measured.endswith("(2026-11-27, batches drawn member by member)")
+    assert "understate what stacking gains there" in stacked_note(old)
+    assert "understate" not in stacked_note(old.assign(created="2026-11-28T10:00:00Z"))

@@ -1,6 +1,6 @@
 """The reproduction-cost page's analysis: what the committed runs cost, how fast the loop trains per
-model (the bench records), what running many at once buys, what the GPU queue still needs, and the
-book's cost goals against the records. Read through the store, like every page."""
+model (the bench records), what running many at once buys and what the GPU queue still needs (the
+book's cost goals against the records are `cost_goals`). Read through the store, like every page."""
 import re
 
 import pandas as pd
@@ -45,7 +45,8 @@ def bench_rows(results):
     stacking note says so."""
     bench, sweeps, commands = [], [], []
     for record in Store(results).bench_records():
-        stamp = dict(torch=record["env"]["torch"], measured=record["created"][:10], device=record["env"]["device"],
+        stamp = dict(torch=record["env"]["torch"], measured=record["created"][:10], created=record["created"],
+                     device=record["env"]["device"],
                      gpu=record["env"]["device_type"] == "cuda")
         bench += [{**row, **stamp} for row in record.get("rows", [])]
         sweeps += [{**row, **stamp} for row in record.get("sweeps", [])]
@@ -158,6 +159,11 @@ def stacked_table(bench):
     return pd.DataFrame(rows).fillna("-")
 
 
+# Commit 86ce160 (2026-11-28 00:15 UTC) gathers a stack's batches as one; rows measured before it had
+# each member's loader launch its own kernels every step, most of a small stack's step on a GPU.
+ONE_GATHER_SINCE = "2026-11-28T00:15:00Z"
+
+
 def stacked_note(bench):
     """What the stack bench says, in words: the range of speed-ups at each shape's best K, and the
     shapes that no K speeds up (they train alone)."""
@@ -165,17 +171,35 @@ def stacked_note(bench):
     if not len(stacks):
         return ("**Stacked training** (K runs of one shape as one computation) is not measured on any device yet "
                 "(`lrlab bench mlp-1024 resnet20 --stack 1,4,16,64`).")
-    best = stacks.groupby(["device", "model", "batch_size"]).stacked_over_sequential.max()
-    losers = sorted({f"{model} @ {batch}" for (_, model, batch), v in best.items() if v <= 1})
+    # K = 1 is one run on the stacked path, no stack: a shape measured at K = 1 alone gains nothing
+    speedup = stacks.stacked_over_sequential.where(stacks.members > 1, 0.0)
+    best = speedup.groupby([stacks.device, stacks.model, stacks.batch_size]).max()
+    by_device = {}
+    for (device, model, batch), v in best.items():
+        if v <= 1:
+            by_device.setdefault(short_device(device), []).append(f"{model} @ {batch}")
+    losers = "; ".join(f"{', '.join(shapes)} on the {device}" for device, shapes in sorted(by_device.items()))
     gains = best[best > 1]
     gained = (f"Against the same K runs one after another, a stack at its best K trains {gains.min():.2f}x to "
               f"{gains.max():.2f}x as fast" if len(gains) else "No stack trains faster than its runs one after another")
     return ("**Stacked training.** K runs of one model shape (a grid's learning rates, seeds, weight decays) "
             "train as one computation (`lrlab.stacked`), each member still its own run with its own record. "
-            f"{gained} (the table below; K = 1 is the stacked code path for one run, slower than the plain loop). "
-            + (f"No K speeds up {', '.join(losers)}: such a shape trains alone. " if losers else "")
+            f"{gained} (the table below; K = 1 is the stacked code path for one run). "
+            + (f"No K speeds up {losers}: there such a shape trains alone. " if losers else "")
             + "`lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only where that beats "
-            "training alone.")
+            "training alone." + _before_one_gather(stacks))
+
+
+def _before_one_gather(stacks):
+    """A sentence on the devices whose stack rows predate gathering a step's batches as one, if any."""
+    old = stacks[stacks.created < ONE_GATHER_SINCE] if "created" in stacks else stacks.iloc[:0]
+    if not len(old):
+        return ""
+    devices = " and ".join(sorted({short_device(d) for d in old.device}))
+    return (f" The rows of the {devices} were measured on {', '.join(sorted(old.measured.unique()))}, while each "
+            "member's batches were still drawn one member at a time, K times the data kernels of one run; "
+            "since then a step gathers every member's batch at once, so these rows understate what stacking "
+            "gains there until they are measured again.")
 
 
 def queue_summary(results):
@@ -190,7 +214,8 @@ def queue_summary(results):
                     f"({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
                     for tier, (left, jobs, whole, whole_jobs) in tiers.items())
     in_chunks = sum(sum(r.spent_s.values()) for r in rows) / 60
-    return table, settles, note + " " + jobs_words(queue.job_minutes(Store(results).job_logs()), in_chunks)
+    return table, settles, " ".join((note, queue.stacking_note(results),
+                                     jobs_words(queue.job_minutes(Store(results).job_logs()), in_chunks)))
 
 
 def jobs_words(totals, in_chunks):
@@ -224,53 +249,3 @@ def spent_words(spent_s):
     by the short names the cost model knows them by; any other device by its full name."""
     return " + ".join(f"{seconds / 60:.1f} on {short_device(device)}" for device, seconds in
                       sorted(spent_s.items(), key=lambda item: -item[1])) or "-"
-
-
-def _resnet56_goals(bench):
-    r56 = bench[bench.model == "resnet56"]
-    classic = r56[r56["mode"].str.startswith("classic")]
-    gpu, cpu = classic[classic.gpu], classic[~classic.gpu]
-    shown = gpu if len(gpu) else cpu
-    peak = r56[r56.peak_fraction.notna() & r56["mode"].str.startswith("bf16")]
-    return [dict(goal="ResNet-56: our images/s over the classic recipe, same GPU", target="at least 10x",
-                 measured="; ".join(f"{v:.1f}x on {d}" for v, d in zip(shown.ours_over_classic, shown.device)) or "-",
-                 verdict=("met" if gpu.ours_over_classic.max() >= 10 else "missed") if len(gpu) else "GPU pending"),
-            dict(goal="ResNet-56: fraction of the GPU's bf16 peak", target="at least 5%",
-                 measured=f"{100 * peak.peak_fraction.max():.1f}% on {peak.device.iloc[0]}" if len(peak) else "-",
-                 verdict=("met" if peak.peak_fraction.max() >= 0.05 else "missed") if len(peak) else "GPU pending")]
-
-
-def goals(bench, runs, commands, results):
-    """The book's cost goals against the records: met, missed, or pending."""
-    from lrlab.progress import status
-    from lrlab.queue import device_seconds
-    out = _resnet56_goals(bench) if len(bench) else []
-    gpu_minutes = 0.0
-    declared = {row["experiment"]: row for row in status(results, profiles=("gpu",))}
-    # the GPU's time from the jobs' logs: a stack's time once, not once per member as their wall_s would
-    spent = device_seconds(Store(results).job_logs(), "gpu")
-    for name, row in declared.items():
-        done = row["done"] + row["diverged"]
-        minutes = sum(sum(by_device.values()) for (experiment, _), by_device in spent.items() if experiment == name) / 60
-        gpu_minutes += minutes
-        out.append(dict(goal=f"{name}: the gpu profile on one GPU", target="under 8 min",
-                        measured=f"{minutes:.1f} min ({done} of {row['declared']} runs recorded)" if done else
-                        f"0 of {row['declared']} runs recorded",
-                        verdict=("met" if minutes < 8 else "missed") if done == row["declared"] else "GPU pending"))
-    complete = all(r["done"] + r["diverged"] == r["declared"] for r in declared.values())
-    out.append(dict(goal="the whole book's gpu profile", target="under 15 min of GPU time",
-                    measured=f"{gpu_minutes:.1f} min recorded",
-                    verdict=("met" if gpu_minutes < 15 else "missed") if complete else "GPU pending"))
-    quick = runs[runs.profile == "quick"]
-    out.append(dict(goal="the whole quick profile on the 2-core CPU", target="under 45 min",
-                    measured=f"{quick.minutes.sum():.0f} min, one run at a time, on "
-                             f"{', '.join(sorted(quick.device.unique()))}",
-                    verdict="met" if quick.minutes.sum() < 45 else "missed"))
-    for label, minutes_goal in (("make book", 3), ("make test", 10)):
-        timed = [c for c in commands if c["label"].startswith(label)]
-        out.append(dict(goal=f"{label} on the 2-core CPU", target=f"under {minutes_goal} min",
-                        measured="; ".join(f"{c['elapsed_s'] / 60:.1f} min ({c['label']}, {c['device']})"
-                                           for c in timed) or "not timed yet",
-                        verdict=("met" if all(c["elapsed_s"] < 60 * minutes_goal for c in timed) else "missed")
-                        if timed else "pending"))
-    return pd.DataFrame(out)
