@@ -84,15 +84,29 @@ class StackSizes:
         return self.best.get(bench_shape(config), (1, 1.0))
 
 
+# Commit 86ce160 (2026-11-28 00:15 UTC) gathers a stack's batches as one; stack rows measured before it
+# had each member's loader launch its own kernels every step, most of a small stack's step on a GPU.
+# A job measures such a shape again before it stacks it (lrlab.calibrate.bench_unmeasured_stacks).
+ONE_GATHER_SINCE = "2026-11-28T00:15:00Z"
+
+
 def _bench_envs(results_root):
     from lrlab.results import Store
     return [record["env"] for record in Store(results_root).bench_records(kinds=("bench", "calibration"))]
 
 
 def _bench_rows(results_root, device_matches):
+    """The stack rows of the matching devices' bench and calibration records: of each shape, those of
+    the latest record that measured it stacked (a measurement supersedes the ones before it)."""
     from lrlab.results import Store
-    return [row for record in Store(results_root).bench_records(kinds=("bench", "calibration"))
-            if device_matches(record["env"]) for row in record["rows"]]
+    records = sorted((r for r in Store(results_root).bench_records(kinds=("bench", "calibration"))
+                      if device_matches(r["env"])), key=lambda r: r["created"])
+    latest = {}
+    for record in records:
+        shapes = {(row.get("model"), row.get("batch_size")) for row in record["rows"] if row.get("members", 1) > 1}
+        latest.update({shape: record["created"] for shape in shapes})
+    return [row for record in records for row in record["rows"]
+            if latest.get((row.get("model"), row.get("batch_size"))) == record["created"]]
 
 
 def stack_groups(configs, sizes, also_share=lambda config: None):

@@ -321,3 +321,25 @@ def test_the_queue_plans_with_the_named_gpus_stacks_and_borrows_only_shapes_it_n
     assert stacked["weight_decay/coarse"] < alone["weight_decay/coarse"] / 3   # ResNet-20 @ 128 grids
     assert stacked["super_convergence/resnet56_baseline"] == alone["super_convergence/resnet56_baseline"]
     assert queue.stacking_note(tmp_path / "none", "H100").startswith("No stack has been measured")
+
+
+def test_a_stack_measurement_supersedes_older_ones_and_rows_from_before_one_gather_are_measured_again(tmp_path):
+    from lrlab.calibrate import bench_unmeasured_stacks
+    from lrlab.env import run_env
+    from lrlab.results import write_json_atomic
+    from lrlab.stacking import StackSizes
+
+    def record(name, created, k, speedup, device="NVIDIA H200"):
+        write_json_atomic(tmp_path / "bench" / f"{name}.json", dict(
+            kind="bench", created=created, env=dict(device=device, device_type="cuda", torch="2.11"),
+            rows=[dict(model="mlp-32", batch_size=8, mode=f"stack of {k} (bf16)", members=k,
+                       stacked_over_sequential=speedup)]))
+    record("old", "2026-11-27T11:55:03Z", 64, 5.0)
+    record("new", "2026-11-28T09:00:00Z", 16, 3.0)
+    assert StackSizes.measured(tmp_path, "NVIDIA H200").best == {("mlp-32", 8): (16, 3.0)}   # not the older 5x
+    # on this machine's device: a row from before one gather per step does not count as measured
+    record("cpu-old", "2026-11-27T11:55:03Z", 2, 1.5, device=run_env("cpu")["device"])
+    mlp = RunConfig(model="mlp", width=32, batch_size=8, epochs=1, precision="fp32")
+    rows = bench_unmeasured_stacks([mlp.replace(seed=s) for s in range(4)], "cpu", tmp_path, log=lambda line: None,
+                                   sizes=(2,))
+    assert [(r["model"], r["members"]) for r in rows] == [("mlp-32", 2)]

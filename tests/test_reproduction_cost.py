@@ -93,3 +93,10 @@ def test_goals_without_measurements_are_pending_and_old_stack_rows_say_so(tmp_pa
     assert r20.verdict == "missed" and r20.measured.endswith("(2026-11-27, batches drawn member by member)")
     assert "understate what stacking gains there" in stacked_note(old)
     assert "understate" not in stacked_note(old.assign(created="2026-11-28T10:00:00Z"))
+
+
+def test_the_stack_table_shows_each_shapes_latest_measurement_only():
+    bench = pd.DataFrame([_timed("NVIDIA H200", "mlp-256", 64, 64, 5.5, 0.0005, created="2026-11-27T11:55:03Z"),
+                          _timed("NVIDIA H200", "mlp-256", 64, 64, 30.0, 0.003, created="2026-11-28T09:00:00Z")])
+    assert stacked_table(bench).iloc[0]["K = 64"] == "30.00x (0.3%)" and len(stacked_table(bench)) == 1
+    assert "understate" not in stacked_note(bench)

@@ -6,8 +6,9 @@ bf16 peak; MLP grids 8x their runs one after another; Tier 1 and 2 of the queue 
 measured speed), the ResNet-56 loop's, and the CPU's (the quick profile, `make book`, `make test`)."""
 import pandas as pd
 
-from lrlab.book.reproduction_cost import ONE_GATHER_SINCE, short_device, stacked_rows
+from lrlab.book.reproduction_cost import short_device, stacked_rows
 from lrlab.results import Store
+from lrlab.stacking import ONE_GATHER_SINCE
 
 JOB_MINUTES_AT_MOST = 9.0     # a 10-minute command, less starting the machine and packing the results
 STACK_CPU_K = 8

@@ -7,6 +7,7 @@ import pandas as pd
 
 from lrlab.names import PROFILES
 from lrlab.results import Store
+from lrlab.stacking import ONE_GATHER_SINCE
 
 # Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
 BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
@@ -141,8 +142,14 @@ def sweep_table(sweeps):
 
 
 def stacked_rows(bench):
-    """The bench's "stack of K" rows."""
-    return bench[bench["mode"].str.startswith("stack of")] if len(bench) else bench
+    """The bench's "stack of K" rows: of each device and shape, those of its latest measurement."""
+    if not len(bench):
+        return bench
+    stacks = bench[bench["mode"].str.startswith("stack of")]
+    if "created" not in stacks:
+        return stacks
+    latest = stacks.groupby(["device", "model", "batch_size"]).created.transform("max")
+    return stacks[stacks.created == latest]
 
 
 def stacked_table(bench):
@@ -157,11 +164,6 @@ def stacked_table(bench):
         rows.append(row)
     rows.sort(key=lambda r: (r["device"], re.match(r"[a-z]+", r["model @ batch"]).group(), _size_of(r["model @ batch"])))
     return pd.DataFrame(rows).fillna("-")
-
-
-# Commit 86ce160 (2026-11-28 00:15 UTC) gathers a stack's batches as one; rows measured before it had
-# each member's loader launch its own kernels every step, most of a small stack's step on a GPU.
-ONE_GATHER_SINCE = "2026-11-28T00:15:00Z"
 
 
 def stacked_note(bench):
