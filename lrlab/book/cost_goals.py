@@ -97,7 +97,7 @@ def _gpu_work_goals(queue_rows, job_logs):
     return [
         _goal("Tier 1 and Tier 2 of the GPU queue (every chapter at GPU scale), from scratch", "at most 16 min",
               f"{whole:.0f} min (Tier 1 {tiers[1][2]:.0f}, Tier 2 {tiers[2][2]:.0f}) on an H100 by the step-time "
-              f"model and the measured stack speed-ups, as `lrlab queue` estimates",
+              f"model and the measured stack speed-ups, as lrlab queue estimates",
               "met" if whole <= 16 else "missed"),
         _goal("each GPU job, from its start to its last record", f"at most {JOB_MINUTES_AT_MOST:g} min",
               f"at most {longest[1]:.1f} min over {len(spans)} jobs (the longest on "
