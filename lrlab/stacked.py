@@ -7,9 +7,9 @@ batched matmul for the MLP and the GPT, a grouped convolution for the ResNets; B
 statistics are stacked too, so each member normalises with its own). Each member keeps what makes
 it its own run: its initialisation (built by `model_and_optimizer`, as alone), its data order and
 augmentation (its seed; the K batches of a step are gathered and augmented as one, so a step launches
-no more kernels for 64 members than for one), its schedule and its optimizer's hyperparameters (read every step by
-`StackedOptimizer`), its evaluation, and its divergence: a member that diverges leaves the stack at
-the check where a single run would stop, with the same record, and the others go on.
+no more kernels for 64 members than for one), its schedule and its optimizer's hyperparameters (read
+every step by `StackedOptimizer`), its evaluation, and its divergence: a member that diverges leaves
+the stack at the check where a single run would stop, with the same record, and the others go on.
 
 The result is one ordinary record per member, the same id and schema as if trained alone, plus
 `packed_with`: how many runs trained together. In float64 a member's history equals its single

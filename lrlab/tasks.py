@@ -149,15 +149,18 @@ class CharTask:
     def steps_in(self, epoch):
         return self.steps_per_epoch
 
+    def _train_generator(self, epoch):
+        return torch.Generator().manual_seed(self.config.seed * FAR_APART + epoch)
+
     def train_batches(self, epoch):
-        gen = torch.Generator().manual_seed(self.config.seed * FAR_APART + epoch)
+        gen = self._train_generator(epoch)
         for _ in range(self.steps_per_epoch):
             yield char_batch(self.corpus.train, self.config.block_size, self.config.batch_size, gen, self.device)
 
     def stacked_batches(self, twins, epoch):
         """As CifarTask.stacked_batches: each member's windows drawn from its own generator, as its
         `train_batches` draws them, and gathered for all the members in one go."""
-        generators = [torch.Generator().manual_seed(t.config.seed * FAR_APART + epoch) for t in twins]
+        generators = [t._train_generator(epoch) for t in twins]
         block, size = self.config.block_size, self.config.batch_size
 
         def next_batch(members):

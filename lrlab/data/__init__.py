@@ -16,5 +16,5 @@ from lrlab.data.shakespeare import (TINY_SHAKESPEARE_SHA256, TINY_SHAKESPEARE_UR
 
 __all__ = ["AUGMENTATIONS", "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "HOW_TO_PROVIDE", "KNOWN_ARCHIVE_SHA256",
            "TINY_SHAKESPEARE_SHA256", "TINY_SHAKESPEARE_URL", "CharCorpus", "Cifar10", "DeviceLoader", "StackedEpoch",
-           "cache_dir", "char_batch", "char_starts", "char_windows", "data_root", "find_cifar10", "load_cifar10", "load_tiny_shakespeare", "sha256_file",
-           "stratified_subset"]
+           "cache_dir", "char_batch", "char_starts", "char_windows", "data_root", "find_cifar10", "load_cifar10",
+           "load_tiny_shakespeare", "sha256_file", "stratified_subset"]

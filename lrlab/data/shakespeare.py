@@ -74,15 +74,15 @@ def load_tiny_shakespeare(root=None, download=False):
 
 def char_batch(data, block_size, batch_size, generator, device="cpu"):
     """`batch_size` random windows of `block_size` tokens: x (B, T) int64 and y, the same windows shifted by one."""
-    block_size = check_int("block_size", block_size)
-    batch_size = check_int("batch_size", batch_size)
-    if len(data) <= block_size:
-        raise LrlabError(f"block_size={block_size} needs more than {block_size} tokens, the data has {len(data)}")
     return char_windows(data, char_starts(data, block_size, batch_size, generator), block_size, device)
 
 
 def char_starts(data, block_size, batch_size, generator):
     """Where `batch_size` random windows of `block_size` + 1 tokens start, drawn from `generator`."""
+    block_size = check_int("block_size", block_size)
+    batch_size = check_int("batch_size", batch_size)
+    if len(data) <= block_size:
+        raise LrlabError(f"block_size={block_size} needs more than {block_size} tokens, the data has {len(data)}")
     return torch.randint(len(data) - block_size, (batch_size,), generator=generator, device=generator.device)
 
 
