@@ -14,12 +14,14 @@ JOB_MINUTES_AT_MOST = 9.0     # a 10-minute command, less starting the machine a
 STACK_CPU_K = 8
 
 
-def goals(bench, runs, commands, results):
-    """One row per goal: goal, target, measured, verdict."""
+def goals(bench, runs, commands, results, queue_rows=None):
+    """One row per goal: goal, target, measured, verdict. `queue_rows`: lrlab.queue.queue("gpu", results),
+    where the caller has them already (building the queue takes seconds)."""
     from lrlab import queue
     rows = _resnet56_goals(bench)
     rows += _stack_goals(bench)
-    rows += _gpu_work_goals(queue.queue("gpu", results), Store(results).job_logs())
+    rows += _gpu_work_goals(queue.queue("gpu", results) if queue_rows is None else queue_rows,
+                            Store(results).job_logs())
     rows += _cpu_goals(runs, commands)
     return pd.DataFrame(rows, columns=["goal", "target", "measured", "verdict"])
 

@@ -204,10 +204,11 @@ def _before_one_gather(stacks):
             "gains there until they are measured again.")
 
 
-def queue_summary(results):
-    """(the GPU queue's chunks as a table, what each settles as a Markdown list, the tiers' totals)."""
+def queue_summary(results, rows=None):
+    """(the GPU queue's chunks as a table, what each settles as a Markdown list, the tiers' totals).
+    `rows`: lrlab.queue.queue("gpu", results), where the caller has them already."""
     from lrlab import queue
-    rows = queue.queue("gpu", results)
+    rows = queue.queue("gpu", results) if rows is None else rows
     table = pd.DataFrame([{"tier": r.tier, "chunk": r.name, "state": r.state, "runs done": f"{r.done} of {r.runs}",
                            "minutes left": r.minutes, "minutes spent": spent_words(r.spent_s)} for r in rows])
     settles = "\n".join(f"- `{r.name}`: {r.settles}" for r in rows)
