@@ -75,9 +75,10 @@ def _unpack(args):
 
 
 def _notebooks(args):
-    from lrlab.notebooks import parse_value, run_chapters
+    from lrlab.notebooks import default_jobs, parse_value, run_chapters
     knobs = {key: parse_value(value) for key, value in args.parameter}
-    for out in run_chapters(args.names, args.profile, args.results, args.allow_training, knobs=knobs):
+    jobs = default_jobs(args.allow_training) if args.jobs is None else args.jobs
+    for out in run_chapters(args.names, args.profile, args.results, args.allow_training, knobs=knobs, jobs=jobs):
         print(f"wrote {out}")
 
 
@@ -206,6 +207,8 @@ def parser():
                    help="auto: full where all its runs are recorded, else quick")
     s.add_argument("--results", default="results")
     s.add_argument("--allow-training", action="store_true", help="train missing runs instead of failing")
+    s.add_argument("--jobs", type=int, default=None,
+                   help="pages executed at a time (default: one per core, at most 4; 1 with --allow-training)")
     s.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="set another parameter of the pages, as papermill -p does (an exercise's, e.g. "
                    "-p exercise_curvature 100)")

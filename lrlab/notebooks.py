@@ -3,7 +3,7 @@ import os
 import pathlib
 import tempfile
 
-from lrlab.errors import LrlabError, check_choice
+from lrlab.errors import LrlabError, check_choice, check_int
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -157,28 +157,55 @@ def _parameters_into_rerun_box(cells, name, parameters, changed=None):
     return kept
 
 
-def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATED, log=print, knobs=None):
-    """Execute chapters `names` (all when empty) at `profile`; `knobs` ({parameter: value}, papermill's
-    -p) set other parameters of the pages, such as an exercise's, checked against each page's own."""
+def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATED, log=print, knobs=None, jobs=1):
+    """Execute chapters `names` (all when empty) at `profile`, `jobs` pages at a time; `knobs`
+    ({parameter: value}, papermill's -p, or a function of a page's name that gives its own) set other
+    parameters of the pages, such as an exercise's, checked against each page's own. Returns the written notebooks in the order of `names`; a page
+    that fails is named in one line, once the pages running beside it have ended."""
+    from concurrent.futures import ThreadPoolExecutor
     if not NOTEBOOKS.is_dir():   # an installed (non-editable) lrlab carries the package, not the book's sources
         raise LrlabError(f"lrlab notebooks needs the book's sources, and {NOTEBOOKS} does not exist: run it "
                          "in a clone of the repository, installed with `pip install -e .`")
+    check_int("jobs", jobs)
     available = chapters()
-    for name in names or available:
+    names = list(names or available)
+    knobs_of = knobs if callable(knobs) else (lambda name: knobs or {})
+    for name in names:
         check_choice("chapter", name, available)
-        check_knobs(name, knobs or {})   # every page's knobs before any page runs
-    outs = []
-    for name in names or available:
-        # relative to notebooks/, where the chapter runs: no local path lands in the book
-        results_rel = os.path.relpath(pathlib.Path(results).resolve(), NOTEBOOKS)
+        check_knobs(name, knobs_of(name))   # every page's knobs before any page runs
+    # relative to notebooks/, where the chapter runs: no local path lands in the book
+    results_rel = os.path.relpath(pathlib.Path(results).resolve(), NOTEBOOKS)
+
+    def run(name):
         params = dict(profile=profile, results=results_rel, allow_training=allow_training,
-                      **check_knobs(name, knobs or {}))
+                      **check_knobs(name, knobs_of(name)))
         log(f"executing {name} (profile={profile})")
         try:
-            outs.append(run_notebook(available[name], out_dir, params))
+            return run_notebook(available[name], out_dir, params)
         except Exception as e:   # papermill's error carries the whole traceback; keep one line
             (pathlib.Path(out_dir) / f"{name}.partial.ipynb").unlink(missing_ok=True)
             last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise LrlabError(f"chapter {name} failed: {last}") from None
-    return outs
 
+    outs = {}
+    for wave in _waves(names, allow_training):
+        with ThreadPoolExecutor(max_workers=jobs) as pool:   # each page is its own kernel process
+            outs.update(zip(wave, pool.map(run, wave)))
+    return [outs[name] for name in names]
+
+
+def _waves(names, allow_training):
+    """The pages in the order they may run side by side. Pages that train their chapter's missing runs
+    (a chapter's page: its stem names an experiment) run before the pages that read every chapter (the
+    scorecard, the landing page), so that no run is trained by two pages at once."""
+    if not allow_training:
+        return [names]
+    from lrlab.experiments import EXPERIMENTS
+    own = [n for n in names if n.split("_", 1)[1] in EXPERIMENTS]
+    return [wave for wave in (own, [n for n in names if n not in own]) if wave]
+
+
+def default_jobs(allow_training):
+    """Pages at a time for `lrlab notebooks`: one per core (at most 4), or one when the pages may train
+    (a training run uses every core itself)."""
+    return 1 if allow_training else max(1, min(4, os.cpu_count() or 1))

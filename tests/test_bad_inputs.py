@@ -232,6 +232,7 @@ BAD_COMMANDS = [
     (["queue", "--profile", "huge"], {}, ["'huge'", "gpu"]),
     (["queue", "--device-name", "TPU", "--results", "{tmp}/results"], {}, ["'TPU'", "H100"]),
     (["notebooks", "99_nonsense", "--results", "{tmp}/results"], {}, ["99_nonsense", "01_basics"]),
+    (["notebooks", "01_basics", "--jobs", "0", "--results", "{tmp}/results"], {}, ["jobs", "0"]),
     (["bench", "nonsense", "--device", "cpu", "--out", "{tmp}/results"], {}, ["'nonsense'", "resnet20"]),
     (["bench", "mlp", "--batch-size", "0", "--out", "{tmp}/results"], {}, ["batch", "0"]),
     (["bench", "mlp", "--steps", "-1", "--out", "{tmp}/results"], {}, ["steps", "-1"]),

@@ -23,9 +23,9 @@ def smoke_book(tmp_path_factory, data_root):
     shutil.copytree(ROOT / "book", book / "book", ignore=shutil.ignore_patterns("_generated"))
     (book / "lrlab").symlink_to(ROOT / "lrlab")   # the pages show the package's code (literalinclude)
     os.environ.setdefault("LRLAB_DATA", str(data_root))
-    for name in chapters():   # each with the knobs its exercises turn: every exercise's command runs
-        run_chapters([name], "smoke", book / "results", allow_training=True,
-                     out_dir=book / "book" / "_generated", log=lambda m: None, knobs=page_knobs(name))
+    # each page with the knobs its exercises turn (every exercise's command runs), two pages at a time
+    run_chapters([], "smoke", book / "results", allow_training=True, out_dir=book / "book" / "_generated",
+                 log=lambda m: None, knobs=page_knobs, jobs=2)
     return book
 
 
@@ -104,7 +104,7 @@ def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path)
             if chunk.tier == 1:
                 fake_runs(results, name, "gpu", chunk.runs)
     names = [n for n in chapters() if not n.startswith("90")]
-    run_chapters(names, "auto", results, out_dir=tmp_path / "out", log=lambda m: None)
+    run_chapters(names, "auto", results, out_dir=tmp_path / "out", log=lambda m: None, jobs=2)
     pages = {n: (tmp_path / "out" / f"{n}.ipynb").read_text() for n in names}
     # the range tests at gpu, the sweeps at quick: the sweeps' figure reads the quick range test, and says so
     assert "This page shows each part from the best profile" in pages["02_super_convergence"]
