@@ -96,17 +96,25 @@ def _bench_envs(results_root):
 
 
 def _bench_rows(results_root, device_matches):
-    """The stack rows of the matching devices' bench and calibration records: of each shape, those of
-    the latest record that measured it stacked (a measurement supersedes the ones before it)."""
+    """The stack rows of the matching devices' bench and calibration records, each stamped with its
+    device and date, as `latest_stack_rows` keeps them."""
     from lrlab.results import Store
-    records = sorted((r for r in Store(results_root).bench_records(kinds=("bench", "calibration"))
-                      if device_matches(r["env"])), key=lambda r: r["created"])
+    rows = [{**row, "device": record["env"]["device"], "created": record["created"]}
+            for record in Store(results_root).bench_records(kinds=("bench", "calibration"))
+            if device_matches(record["env"]) for row in record["rows"]]
+    return latest_stack_rows(rows)
+
+
+def latest_stack_rows(rows):
+    """Of bench rows stamped with `device` and `created` (their record's), those that hold each device's
+    latest stacked measurement (K > 1) of their shape, in the order given: a measurement supersedes the
+    ones before it. Rows of a shape never measured stacked are left out."""
     latest = {}
-    for record in records:
-        shapes = {(row.get("model"), row.get("batch_size")) for row in record["rows"] if row.get("members", 1) > 1}
-        latest.update({shape: record["created"] for shape in shapes})
-    return [row for record in records for row in record["rows"]
-            if latest.get((row.get("model"), row.get("batch_size"))) == record["created"]]
+    for row in rows:
+        if row.get("members", 1) > 1:
+            key = (row["device"], row.get("model"), row.get("batch_size"))
+            latest[key] = max(latest.get(key, row["created"]), row["created"])
+    return [row for row in rows if latest.get((row["device"], row.get("model"), row.get("batch_size"))) == row["created"]]
 
 
 def stack_groups(configs, sizes, also_share=lambda config: None):

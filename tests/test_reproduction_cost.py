@@ -100,3 +100,8 @@ def test_the_stack_table_shows_each_shapes_latest_measurement_only():
                           _timed("NVIDIA H200", "mlp-256", 64, 64, 30.0, 0.003, created="2026-11-28T09:00:00Z")])
     assert stacked_table(bench).iloc[0]["K = 64"] == "30.00x (0.3%)" and len(stacked_table(bench)) == 1
     assert "understate" not in stacked_note(bench)
+    # another device's older measurement of the shape is its own latest: it stays, in its own row
+    other = pd.DataFrame([_timed("NVIDIA H100 80GB HBM3", "mlp-256", 64, 64, 6.0, 0.0006,
+                                 created="2026-11-26T10:00:00Z")])
+    table = stacked_table(pd.concat([bench, other]))
+    assert list(table["K = 64"]) == ["6.00x (0.1%)", "30.00x (0.3%)"]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from lrlab.names import PROFILES
 from lrlab.results import Store
-from lrlab.stacking import ONE_GATHER_SINCE
+from lrlab.stacking import ONE_GATHER_SINCE, latest_stack_rows
 
 # Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
 BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
@@ -142,14 +142,14 @@ def sweep_table(sweeps):
 
 
 def stacked_rows(bench):
-    """The bench's "stack of K" rows: of each device and shape, those of its latest measurement."""
+    """The bench's "stack of K" rows: of each device and shape, those of its latest measurement (the
+    rule the sweep's choice of K follows, `lrlab.stacking.latest_stack_rows`)."""
     if not len(bench):
         return bench
     stacks = bench[bench["mode"].str.startswith("stack of")]
     if "created" not in stacks:
         return stacks
-    latest = stacks.groupby(["device", "model", "batch_size"]).created.transform("max")
-    return stacks[stacks.created == latest]
+    return pd.DataFrame(latest_stack_rows(stacks.to_dict("records")), columns=stacks.columns)
 
 
 def stacked_table(bench):
