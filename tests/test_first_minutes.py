@@ -61,6 +61,18 @@ def test_missing_data_names_where_it_looked(places):
     assert "$LRLAB_DATA" in str(e.value) and "shared/data" in str(e.value)
 
 
+def test_a_gpu_jobs_checkpoints_are_committed_and_the_cpus_are_not():
+    """A later session's checkout resumes a GPU run in flight only if its checkpoint was committed."""
+    from lrlab.notebooks import ROOT
+
+    def ignored(path):
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+    assert not ignored("results/.checkpoints/gpu/linear_scaling/8ab3a8381e0796b7.pt")
+    assert not ignored("results/.checkpoints/full/super_convergence/x.pt")
+    assert ignored("results/.checkpoints/quick/rules_of_thumb/x.pt") and ignored("results/.checkpoints/smoke/x/y.pt")
+    assert ignored("results/.checkpoints/gpu/linear_scaling/x.pt.tmp")   # a write cut short never lands
+
+
 def test_smoke_runs_are_ignored_by_git_and_by_the_cost_page(tmp_path):
     from fabricate import fake_record
 
