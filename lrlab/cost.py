@@ -132,7 +132,7 @@ def _count_on_meta(model, width, depth, block_size, num_classes):
     """FLOPs, parameters and activation elements at full width, with no memory or time spent on
     weights (MLP-8192 has 92M parameters). On the meta device SDPA runs torch's math path, so the
     counter includes attention (2*T*d MAC per layer per token forward, non-causal), which it misses
-    for the fused CPU kernel that `bench.train_flops_per_example` meets."""
+    for the fused CPU kernel; `lrlab bench` counts here for that reason."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from lrlab.models import build_model

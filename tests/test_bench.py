@@ -14,6 +14,17 @@ def test_flop_count_matches_the_published_forward_cost(model, forward_mflops):
     assert flops / 3 == pytest.approx(forward_mflops * 1e6, rel=0.03)
 
 
+@pytest.mark.parametrize("width", [64, 256])
+def test_the_gpts_flop_count_includes_attention(width):
+    # per token, 6 N for the weight matmuls plus 12 L C T for attention's two (nanoGPT's and PaLM's
+    # formula); the CPU's fused attention kernel is invisible to torch's counter
+    config = bench.bench_config(f"chargpt-{width}", 8, 1)
+    layers, block = config.depth, config.block_size
+    weights = layers * 12 * width ** 2 + width * bench.VOCAB   # qkv, proj, the 4x MLP; the readout
+    flops = bench.train_flops_per_example(config)
+    assert flops == pytest.approx(6 * weights + 12 * layers * width * block, rel=1e-9)
+
+
 def test_bench_times_the_training_loop_and_the_classic_recipe(tmp_path):
     lines = []
     rows = bench.bench(["resnet20", "mlp-64", "chargpt-32"], batch_size=8, steps=2, classic=True,

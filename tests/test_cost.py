@@ -32,12 +32,14 @@ def test_the_shape_counts_match_the_audit():
     assert cost.shape_cost(MLP_8192).params == 92_356_608
 
 
-def test_flops_are_the_bench_count_plus_the_attention_it_misses():
+def test_the_cost_model_counts_the_flops_the_bench_counts_attention_included():
     from lrlab.bench import train_flops_per_example
     assert cost.shape_cost(R20).train_flops == pytest.approx(train_flops_per_example(R20))
     gpt = GPT_1024.replace(width=64, block_size=32)
+    weights = 4 * 12 * 64 ** 2 + 64 * 65                 # 4 layers of qkv, proj and the 4x MLP; the readout
     attention = 3 * 4 * 2 * 2 * 32 * 64     # x3 training, 4 layers, 2*T*d MAC per token, 2 FLOP per MAC
-    assert cost.shape_cost(gpt).train_flops == pytest.approx(train_flops_per_example(gpt) + attention)
+    assert cost.shape_cost(gpt).train_flops == pytest.approx(6 * weights + attention)
+    assert train_flops_per_example(gpt) == cost.shape_cost(gpt).train_flops
 
 
 def test_scenarios_are_ordered():

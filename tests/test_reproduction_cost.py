@@ -1,8 +1,12 @@
 """The cost page's summaries of the bench: one row per model and batch, one column per device; one row
 per stacked shape, one column per stack size."""
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from lrlab import bench
 from lrlab.book.reproduction_cost import bench_overview, stacked_note, stacked_table
 
 
@@ -105,3 +109,24 @@ def test_the_stack_table_shows_each_shapes_latest_measurement_only():
                                  created="2026-11-26T10:00:00Z")])
     table = stacked_table(pd.concat([bench, other]))
     assert list(table["K = 64"]) == ["6.00x (0.1%)", "30.00x (0.3%)"]
+
+
+def test_a_gpt_row_counted_without_attention_is_counted_again_and_its_speed_kept(tmp_path):
+    from lrlab.book.reproduction_cost import bench_rows
+    config = bench.bench_config("chargpt-64", 8, 1)
+    weights_only = 6 * (4 * 12 * 64 ** 2 + 64 * bench.VOCAB)   # what the CPU's counter saw: no attention
+    row = dict(model="chargpt-64", batch_size=64, mode="bf16", unit="tokens", per_s=1e6,
+               train_flops_per_example=float(weights_only), achieved_tflops=weights_only * 1e6 / 1e12,
+               peak_fraction=weights_only * 1e6 / 989e12)
+    image_row = dict(row, model="resnet20", unit="images", train_flops_per_example=1.0, peak_fraction=0.5)
+    record = dict(kind="bench", rows=[row, image_row], created="2026-11-27T10:00:00Z",
+                  env=dict(device="NVIDIA H100 80GB HBM3", device_type="cuda", torch="2.11"))
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "h100.json").write_text(json.dumps(record))
+    rows = bench_rows(tmp_path)[0].set_index("model")
+    counted = bench.train_flops_per_example(config)
+    assert counted > 1.3 * weights_only
+    assert rows.loc["chargpt-64", "train_flops_per_example"] == counted
+    assert rows.loc["chargpt-64", "peak_fraction"] == pytest.approx(counted * 1e6 / 989e12)
+    assert rows.loc["chargpt-64", "per_s"] == 1e6                   # the measurement is the record's
+    assert rows.loc["resnet20", "peak_fraction"] == 0.5              # images: counted as recorded
