@@ -14,8 +14,9 @@ def chapters():
     return {p.stem: p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))}
 
 
-def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None):
-    """jupytext.read -> papermill -> out_dir/<stem>.ipynb, the injected parameters folded away."""
+def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None, cwd=None):
+    """jupytext.read -> papermill -> out_dir/<stem>.ipynb, the injected parameters folded away; the
+    page runs in `cwd` (default notebooks/)."""
     import jupytext
     import nbformat
     import papermill as pm
@@ -27,7 +28,7 @@ def run_notebook(src, out_dir=GENERATED, parameters=None, timeout=None):
     tmp = out.with_suffix(".partial.ipynb")   # never leave a half-executed page where the book reads
     with tempfile.TemporaryDirectory(prefix="lrlab-kernel-") as sockets:
         nb = pm.execute_notebook(nb, str(tmp), parameters=parameters or {}, kernel_name="python3",
-                                 cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=timeout,
+                                 cwd=str(cwd or NOTEBOOKS), progress_bar=False, execution_timeout=timeout,
                                  kernel_manager_class=_ipc_kernel_manager(sockets))
     defaults = _defaults(nb)
     changed = {k: v for k, v in (parameters or {}).items() if k not in OWN_OPTIONS and v != defaults.get(k)}
@@ -160,9 +161,9 @@ def _parameters_into_rerun_box(cells, name, parameters, changed=None):
 def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATED, log=print, knobs=None, jobs=1):
     """Execute chapters `names` (all when empty) at `profile`, `jobs` pages at a time; `knobs`
     ({parameter: value}, papermill's -p, or a function of a page's name that gives its own) set other
-    parameters of the pages, such as an exercise's, checked against each page's own. Returns the written notebooks in the order of `names`; a page
-    that fails is named in one line, once the pages running beside it have ended."""
-    from concurrent.futures import ThreadPoolExecutor
+    parameters of the pages, such as an exercise's, checked against each page's own. Returns the
+    written notebooks in the order of `names`; a page that fails is named in one line, once the pages
+    running beside it have ended."""
     if not NOTEBOOKS.is_dir():   # an installed (non-editable) lrlab carries the package, not the book's sources
         raise LrlabError(f"lrlab notebooks needs the book's sources, and {NOTEBOOKS} does not exist: run it "
                          "in a clone of the repository, installed with `pip install -e .`")
@@ -175,23 +176,34 @@ def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATE
         check_knobs(name, knobs_of(name))   # every page's knobs before any page runs
     # relative to notebooks/, where the chapter runs: no local path lands in the book
     results_rel = os.path.relpath(pathlib.Path(results).resolve(), NOTEBOOKS)
-
-    def run(name):
-        params = dict(profile=profile, results=results_rel, allow_training=allow_training,
-                      **check_knobs(name, knobs_of(name)))
-        log(f"executing {name} (profile={profile})")
-        try:
-            return run_notebook(available[name], out_dir, params)
-        except Exception as e:   # papermill's error carries the whole traceback; keep one line
-            (pathlib.Path(out_dir) / f"{name}.partial.ipynb").unlink(missing_ok=True)
-            last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            raise LrlabError(f"chapter {name} failed: {last}") from None
-
+    pages = {name: (available[name], out_dir, str(NOTEBOOKS),
+                    dict(profile=profile, results=results_rel, allow_training=allow_training,
+                         **check_knobs(name, knobs_of(name)))) for name in names}
     outs = {}
     for wave in _waves(names, allow_training):
-        with ThreadPoolExecutor(max_workers=jobs) as pool:   # each page is its own kernel process
-            outs.update(zip(wave, pool.map(run, wave)))
+        if jobs == 1 or len(wave) == 1:
+            for name in wave:
+                log(f"executing {name} (profile={profile})")
+                outs[name] = _run_page(name, *pages[name])
+            continue
+        # papermill changes the working directory of its whole process while a page runs, so pages side
+        # by side each need a process of their own (threads would start kernels in each other's folder)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        log(f"executing {', '.join(wave)} (profile={profile}), {min(jobs, len(wave))} at a time")
+        with ProcessPoolExecutor(min(jobs, len(wave)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            outs.update(zip(wave, pool.map(_run_page, wave, *zip(*(pages[name] for name in wave)))))
     return [outs[name] for name in names]
+
+
+def _run_page(name, src, out_dir, cwd, params):
+    """run_notebook for chapter `name`; a failure is one line naming it, and leaves no partial page."""
+    try:
+        return run_notebook(src, out_dir, params, cwd=cwd)
+    except Exception as e:   # papermill's error carries the whole traceback; keep one line
+        (pathlib.Path(out_dir) / f"{name}.partial.ipynb").unlink(missing_ok=True)
+        last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise LrlabError(f"chapter {name} failed: {last}") from None
 
 
 def _waves(names, allow_training):

@@ -23,7 +23,10 @@ def test_pages_run_side_by_side_and_a_failing_one_is_named_once_the_others_have_
     (pages / "01_waits.md").write_text(page(
         "import pathlib, time\nfor _ in range(600):\n    if pathlib.Path('02.started').exists():\n        break\n"
         "    time.sleep(0.1)\nelse:\n    raise SystemExit('page 02 never ran beside me')\nprint('saw 02')"))
-    (pages / "02_starts.md").write_text(page("import pathlib\npathlib.Path('02.started').touch()"))
+    # each in notebooks/, where the book's relative results path points from (papermill moves its
+    # whole process there while a page runs: pages side by side need a process each)
+    (pages / "02_starts.md").write_text(page(f"import os, pathlib\nassert os.getcwd() == {str(pages)!r}\n"
+                                             "pathlib.Path('02.started').touch()"))
     (pages / "03_fails.md").write_text(page("raise ValueError('no such thing')"))
     monkeypatch.setattr(lrlab.notebooks, "NOTEBOOKS", pages)
     with pytest.raises(LrlabError, match="chapter 03_fails failed: .*no such thing") as err:
