@@ -326,6 +326,9 @@ def unpack(paths, results_root, log=print):
         if stale.is_file():
             stale.unlink()
             log(f"removed {stale}: its run finished elsewhere and its record is here now")
+    if counts["checkpoint"]["written"]:
+        log(f"{counts['checkpoint']['written']} checkpoint(s) of runs in flight: commit them with the records "
+            "(a later job may start from a fresh checkout, where an ignored checkpoint is gone)")
     summary = {SUMMARY_KEYS[kind]: counts[kind] for kind in KINDS}
     counted = [f"{key} {c['written']} written, {c['skipped']} skipped" + (f", {c['dropped']} dropped" if c["dropped"] else "")
                for key, c in summary.items() if any(c.values())]

@@ -140,6 +140,7 @@ def test_pack_then_unpack_reproduces_the_files_byte_for_byte(source, packs, tmp_
     assert summary["records"] == dict(written=5, skipped=0, dropped=0)
     assert summary["bench"]["written"] == summary["jobs"]["written"] == summary["checkpoints"]["written"] == 1
     assert lines[-1].startswith("unpacked 1 pack(s)")
+    assert lines[-2].startswith("1 checkpoint(s) of runs in flight: commit them")
     assert len(Store(results).records("smoke")) == 5
 
 
