@@ -185,12 +185,12 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     from lrlab.bench import STACK_SIZES, _write_record, bench_stacked
     from lrlab.env import run_env
     from lrlab.runner import error_line
-    from lrlab.stacking import ONE_GATHER_SINCE
+    from lrlab.stacking import ONE_GATHER_SINCE, is_stack_row
     store, env = Store(results), run_env(device)
     measured = {(row.get("model"), row.get("batch_size"))
                 for record in store.bench_records(kinds=("bench", "calibration"))
                 if record["env"]["device"] == env["device"] and record["created"] >= ONE_GATHER_SINCE
-                for row in record["rows"] if row.get("members", 1) > 1}
+                for row in record["rows"] if is_stack_row(row)}
     rows, failed = [], []
     for spec, batch in stack_shapes(configs=configs):
         if (spec, batch) in measured:

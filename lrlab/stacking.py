@@ -105,13 +105,19 @@ def _bench_rows(results_root, device_matches):
     return latest_stack_rows(rows)
 
 
+def is_stack_row(row):
+    """Whether a bench row times a stack (K >= 1 members; a shape whose K = 4 ran out of memory has K = 1 only)."""
+    members = row.get("members")
+    return isinstance(members, (int, float)) and members >= 1   # NaN (a pandas row of one run) is not
+
+
 def latest_stack_rows(rows):
     """Of bench rows stamped with `device` and `created` (their record's), those that hold each device's
-    latest stacked measurement (K > 1) of their shape, in the order given: a measurement supersedes the
-    ones before it. Rows of a shape never measured stacked are left out."""
+    latest stacked measurement of their shape, in the order given: a measurement supersedes the ones
+    before it. Rows of a shape never measured stacked are left out."""
     latest = {}
     for row in rows:
-        if row.get("members", 1) > 1:
+        if is_stack_row(row):
             key = (row["device"], row.get("model"), row.get("batch_size"))
             latest[key] = max(latest.get(key, row["created"]), row["created"])
     return [row for row in rows if latest.get((row["device"], row.get("model"), row.get("batch_size"))) == row["created"]]

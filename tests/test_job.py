@@ -343,3 +343,13 @@ def test_a_stack_measurement_supersedes_older_ones_and_rows_from_before_one_gath
     rows = bench_unmeasured_stacks([mlp.replace(seed=s) for s in range(4)], "cpu", tmp_path, log=lambda line: None,
                                    sizes=(2,))
     assert [(r["model"], r["members"]) for r in rows] == [("mlp-32", 2)]
+    # measured since, but only K = 1 fitted the device's memory: measured (it trains alone), not benched each job
+    k1_only = tmp_path / "k1"
+    write_json_atomic(k1_only / "bench" / "k1.json", dict(
+        kind="bench", created="2026-11-28T09:00:00Z", env=run_env("cpu"),
+        rows=[dict(model="mlp-32", batch_size=8, mode="stack of 1 (bf16)", members=1, stacked_over_sequential=0.9),
+              dict(model="mlp-32", batch_size=8, mode="stack of 4 (bf16)", members=4, error="out of memory")]))
+    assert bench_unmeasured_stacks([mlp.replace(seed=s) for s in range(4)], "cpu", k1_only, log=lambda line: None,
+                                   sizes=(2,)) == []
+    sizes = StackSizes.measured(k1_only, run_env("cpu")["device"])
+    assert ("mlp-32", 8) in sizes.shapes and sizes.choose(mlp) == (1, 1.0)

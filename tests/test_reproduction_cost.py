@@ -109,6 +109,10 @@ def test_the_stack_table_shows_each_shapes_latest_measurement_only():
                                  created="2026-11-26T10:00:00Z")])
     table = stacked_table(pd.concat([bench, other]))
     assert list(table["K = 64"]) == ["6.00x (0.1%)", "30.00x (0.3%)"]
+    # a shape where only K = 1 fitted (the out-of-memory row is not a speed): measured, and shown
+    alone = pd.DataFrame([_timed("NVIDIA H200", "mlp-8192", 64, 1, 0.5, 0.006)])
+    table = stacked_table(pd.concat([bench, alone]))
+    assert table["model @ batch"].tolist() == ["mlp-256 @ 64", "mlp-8192 @ 64"] and table.iloc[1]["K = 1"] == "0.50x (0.6%)"
 
 
 def test_a_gpt_row_counted_without_attention_is_counted_again_and_its_speed_kept(tmp_path):
