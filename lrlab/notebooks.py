@@ -171,14 +171,13 @@ def run_chapters(names, profile, results, allow_training=False, out_dir=GENERATE
     available = chapters()
     names = list(names or available)
     knobs_of = knobs if callable(knobs) else (lambda name: knobs or {})
-    for name in names:
-        check_choice("chapter", name, available)
-        check_knobs(name, knobs_of(name))   # every page's knobs before any page runs
     # relative to notebooks/, where the chapter runs: no local path lands in the book
     results_rel = os.path.relpath(pathlib.Path(results).resolve(), NOTEBOOKS)
-    pages = {name: (available[name], out_dir, str(NOTEBOOKS),
-                    dict(profile=profile, results=results_rel, allow_training=allow_training,
-                         **check_knobs(name, knobs_of(name)))) for name in names}
+    pages = {}   # every page's name and knobs checked before any page runs
+    for name in names:
+        params = dict(profile=profile, results=results_rel, allow_training=allow_training,
+                      **check_knobs(check_choice("chapter", name, available), knobs_of(name)))
+        pages[name] = (available[name], out_dir, str(NOTEBOOKS), params)
     outs = {}
     for wave in _waves(names, allow_training):
         if jobs == 1 or len(wave) == 1:
