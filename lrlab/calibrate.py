@@ -179,18 +179,18 @@ def _stacked_line(spec, batch, found):
 def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=print, sizes=None):
     """Before a job trains `configs`: bench stacked each of their shapes that would stack but has no
     stacked row of this device yet (the calibration skipped it for time, or the stack failed there and
-    has been fixed since), or only rows from before a step's batches were gathered as one
-    (stacking.ONE_GATHER_SINCE), so that the job stacks them at a measured K. Writes one bench record with
-    the rows and any failure; returns the rows."""
+    has been fixed since), or only rows from before a change to the stacked path
+    (stacking.stack_path_changes), so that the job stacks them at a measured K. Writes one bench record
+    with the rows and any failure; returns the rows."""
     from lrlab.bench import STACK_SIZES, _write_record, bench_stacked
     from lrlab.env import run_env
     from lrlab.runner import error_line
-    from lrlab.stacking import ONE_GATHER_SINCE, is_stack_row
+    from lrlab.stacking import is_stack_row, measures_todays_stacks
     store, env = Store(results), run_env(device)
     measured = {(row.get("model"), row.get("batch_size"))
                 for record in store.bench_records(kinds=("bench", "calibration"))
-                if record["env"]["device"] == env["device"] and record["created"] >= ONE_GATHER_SINCE
-                for row in record["rows"] if is_stack_row(row)}
+                if record["env"]["device"] == env["device"]
+                for row in record["rows"] if is_stack_row(row) and measures_todays_stacks(row.get("model"), record["created"])}
     rows, failed = [], []
     for spec, batch in stack_shapes(configs=configs):
         if (spec, batch) in measured:

@@ -83,10 +83,14 @@ class MLP(nn.Module):
 
 
 # ---------------------------------------------------------------- character GPT
+def causal_attention(q, k, v, scale=None):
+    """Causal self-attention with torch's fused kernel; q, k, v: (B, heads, T, head size)."""
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+
+
 class CausalSelfAttention(nn.Module):
-    # True: softmax(q k^T * scale) v written out, for stacked runs on the CPU, where vmap has no batching
-    # rule for torch's fused CPU attention and falls back to a loop over the members
-    math_attention = False
+    # A stack (lrlab.stacked) swaps in an operator that computes the same under vmap
+    attend = staticmethod(causal_attention)
 
     def __init__(self, width, n_head, attn_scale):
         super().__init__()
@@ -98,20 +102,8 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        if self.math_attention:
-            y = _causal_attention(q, k, v, self.attn_scale)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.attn_scale)
+        y = self.attend(q, k, v, self.attn_scale)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
-
-
-def _causal_attention(q, k, v, scale=None):
-    """What F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale) computes."""
-    scale = q.shape[-1] ** -0.5 if scale is None else scale
-    scores = (q @ k.transpose(-2, -1)) * scale
-    t = q.shape[-2]
-    future = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
-    return scores.masked_fill(future, float("-inf")).softmax(-1) @ v
 
 
 class Block(nn.Module):

@@ -88,6 +88,26 @@ class StackSizes:
 # had each member's loader launch its own kernels every step, most of a small stack's step on a GPU.
 # A job measures such a shape again before it stacks it (lrlab.calibrate.bench_unmeasured_stacks).
 ONE_GATHER_SINCE = "2026-11-28T00:15:00Z"
+# Since 2026-11-28 10:20 UTC a stacked GPT's attention is the fused kernel a single run calls
+# (lrlab.stacked.stacked_causal_attention); rows before it timed attention written out under vmap, its
+# (K x batch, heads, T, T) scores in memory: slower, and out of memory sooner.
+FUSED_ATTENTION_SINCE = "2026-11-28T10:20:00Z"
+
+
+def stack_path_changes(spec):
+    """[(date, what the stacked path did before it)]: the changes that make an older stack row of model
+    `spec` time a slower path than today's."""
+    changes = [(ONE_GATHER_SINCE, "each member's batches were drawn one member at a time, K times the data "
+                                  "kernels of one run")]
+    if str(spec).startswith("chargpt"):
+        changes.append((FUSED_ATTENTION_SINCE, "a GPT's attention was written out under vmap, its (K x batch, "
+                                               "heads, T, T) scores in memory"))
+    return changes
+
+
+def measures_todays_stacks(spec, created):
+    """Whether a stack row of model `spec` measured on `created` (an ISO time) times today's stacked path."""
+    return all(created >= since for since, _ in stack_path_changes(spec))
 
 
 def _bench_envs(results_root):

@@ -353,3 +353,25 @@ def test_a_stack_measurement_supersedes_older_ones_and_rows_from_before_one_gath
                                    sizes=(2,)) == []
     sizes = StackSizes.measured(k1_only, run_env("cpu")["device"])
     assert ("mlp-32", 8) in sizes.shapes and sizes.choose(mlp) == (1, 1.0)
+
+
+def test_a_gpt_stack_row_from_before_its_attention_was_fused_is_measured_again(tmp_path):
+    """A GPT stack row from between the one-gather change and the fused stacked attention times the
+    written-out attention, so the next job measures that shape again; an MLP row of the same day stands."""
+    from lrlab.calibrate import bench_unmeasured_stacks
+    from lrlab.env import run_env
+    from lrlab.results import write_json_atomic
+    from lrlab.stacking import FUSED_ATTENTION_SINCE, ONE_GATHER_SINCE, measures_todays_stacks
+    between = "2026-11-28T09:00:00Z"
+    assert ONE_GATHER_SINCE < between < FUSED_ATTENTION_SINCE
+    assert measures_todays_stacks("mlp-32", between) and not measures_todays_stacks("chargpt-32", between)
+    write_json_atomic(tmp_path / "bench" / "between.json", dict(
+        kind="bench", created=between, env=run_env("cpu"),
+        rows=[dict(model=spec, batch_size=4, mode="stack of 2 (fp32)", members=2, stacked_over_sequential=1.2)
+              for spec in ("mlp-32", "chargpt-32")]))
+    mlp = RunConfig(model="mlp", width=32, batch_size=4, epochs=1, precision="fp32")
+    gpt = RunConfig(task="shakespeare", model="chargpt", width=32, depth=1, block_size=8, batch_size=4,
+                    augment="none", precision="fp32")
+    rows = bench_unmeasured_stacks([c.replace(seed=s) for c in (mlp, gpt) for s in range(4)], "cpu", tmp_path,
+                                   log=lambda line: None, sizes=(2,))
+    assert [(r["model"], r["batch_size"], r["members"]) for r in rows] == [("chargpt-32", 4, 2)]

@@ -99,6 +99,17 @@ def test_goals_without_measurements_are_pending_and_old_stack_rows_say_so(tmp_pa
     assert "understate" not in stacked_note(old.assign(created="2026-11-28T10:00:00Z"))
 
 
+def test_a_gpt_stack_row_from_before_the_fused_attention_says_its_attention_was_written_out():
+    between = pd.DataFrame([_timed("NVIDIA H200", "chargpt-256", 64, 16, 2.2, 0.01, created="2026-11-28T09:00:00Z"),
+                            _timed("NVIDIA H200", "mlp-256", 64, 16, 9.0, 0.001, created="2026-11-28T09:00:00Z")])
+    note = stacked_note(between)
+    assert "on the H200 (2026-11-28) a GPT's attention was written out" in note
+    assert "one member at a time" not in note   # both measured after the one-gather change
+    assert "understate" not in stacked_note(between.assign(created="2026-11-28T12:00:00Z"))
+    both = stacked_note(between.assign(created="2026-11-27T11:55:03Z"))
+    assert "one member at a time" in both and "attention was written out" in both
+
+
 def test_the_stack_table_shows_each_shapes_latest_measurement_only():
     bench = pd.DataFrame([_timed("NVIDIA H200", "mlp-256", 64, 64, 5.5, 0.0005, created="2026-11-27T11:55:03Z"),
                           _timed("NVIDIA H200", "mlp-256", 64, 64, 30.0, 0.003, created="2026-11-28T09:00:00Z")])

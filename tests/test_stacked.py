@@ -16,7 +16,7 @@ import torch
 
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError
-from lrlab.stacked import train_stacked
+from lrlab.stacked import stacked_causal_attention, train_stacked
 from lrlab.stacking import StackSizes, stack_key
 from lrlab.train import DeadlineReached, train
 
@@ -153,7 +153,7 @@ def test_float32_resnet_members_stay_within_the_run_to_run_spread(cifar):
     assert deviation <= max(10 * spread, 1e-5), (deviation, spread)
 
 
-def test_stacks_normalise_in_float32_and_write_attention_out_on_every_device(cifar, data_root, monkeypatch):
+def test_stacks_normalise_in_float32_and_attend_with_their_batched_operator_on_every_device(cifar, data_root, monkeypatch):
     """What failed on an H100 under vmap with bf16 autocast: CUDA's batch norm refused bf16 input with
     float32 running statistics, and the fused attention had no working batching rule. (On the CPU,
     autocast does not reach inside vmap, so neither shows there: the test checks what the stack does.)"""
@@ -181,7 +181,24 @@ def test_stacks_normalise_in_float32_and_write_attention_out_on_every_device(cif
                     augment="none", precision="bf16")
     on_a_gpu = Stack([model_for(gpt.replace(seed=s), 65).to("meta") for s in range(2)])   # not the CPU
     attention = [m for m in on_a_gpu.template.modules() if isinstance(m, CausalSelfAttention)]
-    assert attention and all(m.math_attention for m in attention)
+    assert attention and all(m.attend is stacked_causal_attention for m in attention)
+
+
+def test_stacked_attention_is_each_members_fused_attention_and_its_gradient(float64):
+    from lrlab.models import causal_attention
+    members, shape = 3, (2, 4, 8, 16)   # (batch, heads, tokens, head size)
+    q, k, v = (torch.randn(members, *shape, requires_grad=True) for _ in range(3))
+    stacked = torch.func.vmap(lambda q, k, v: stacked_causal_attention(q, k, v, 0.3))(q, k, v)
+    alone = torch.stack([causal_attention(q[i], k[i], v[i], 0.3) for i in range(members)])
+    assert torch.allclose(stacked, alone, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(alone)
+    for mine, theirs in zip(torch.autograd.grad((stacked * weights).sum(), (q, k, v)),
+                            torch.autograd.grad((alone * weights).sum(), (q, k, v))):
+        assert torch.allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+    # members in another dimension, and keys and values every member shares
+    shared = torch.func.vmap(lambda q: stacked_causal_attention(q, k[0], v[0]), in_dims=2, out_dims=2)(q.movedim(0, 2))
+    alone = torch.stack([causal_attention(q[i], k[0], v[0]) for i in range(members)], dim=2)
+    assert torch.allclose(shared, alone, rtol=1e-12, atol=1e-12)
 
 
 def test_stack_keys_group_what_can_train_together():

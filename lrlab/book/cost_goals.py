@@ -57,8 +57,8 @@ def _stack_goals(bench):
     losers = cpu[cpu.stacked_over_sequential < 1]
     rows = [_goal(f"on the CPU, a stack of {STACK_CPU_K} trains at least as fast per run as one run alone",
                   "at least 1x, every shape",
-                  (cpu_words + (" (the shapes below 1x train alone: a stack forms only where the bench "
-                                "measured a gain)" if len(losers) else "")) if len(cpu) else "-",
+                  (cpu_words + (" (a stack forms only at a K where the bench measured a gain: shapes "
+                                "below 1x at every K train alone)" if len(losers) else "")) if len(cpu) else "-",
                   ("met" if not len(losers) else "missed") if len(cpu) else "pending")]
 
     gpu = stacks[stacks.gpu == True]   # noqa: E712

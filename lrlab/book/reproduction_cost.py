@@ -7,7 +7,7 @@ import pandas as pd
 
 from lrlab.names import PROFILES
 from lrlab.results import Store
-from lrlab.stacking import ONE_GATHER_SINCE, latest_stack_rows
+from lrlab.stacking import latest_stack_rows, stack_path_changes
 
 # Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
 BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
@@ -207,19 +207,27 @@ def stacked_note(bench):
             f"{gained} (the table below; K = 1 is the stacked code path for one run). "
             + (f"No K speeds up {losers}: there such a shape trains alone. " if losers else "")
             + "`lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only where that beats "
-            "training alone." + _before_one_gather(stacks))
+            "training alone." + _older_stack_paths(stacks))
 
 
-def _before_one_gather(stacks):
-    """A sentence on the devices whose stack rows predate gathering a step's batches as one, if any."""
-    old = stacks[stacks.created < ONE_GATHER_SINCE] if "created" in stacks else stacks.iloc[:0]
-    if not len(old):
+def _older_stack_paths(stacks):
+    """A sentence on the stack rows that time an older, slower stacked path (stacking.stack_path_changes),
+    if any: by change, which devices and days."""
+    if "created" not in stacks:
         return ""
-    devices = " and ".join(sorted({short_device(d) for d in old.device}))
-    return (f" The rows of the {devices} were measured on {', '.join(sorted(old.measured.unique()))}, while each "
-            "member's batches were still drawn one member at a time, K times the data kernels of one run; "
-            "since then a step gathers every member's batch at once, so these rows understate what stacking "
-            "gains there until they are measured again.")
+    found = {}   # what the path did before -> (devices, days)
+    for row in stacks.itertuples():
+        for since, before in stack_path_changes(row.model):
+            if row.created < since:
+                devices, days = found.setdefault(before, (set(), set()))
+                devices.add(short_device(row.device))
+                days.add(row.measured)
+    if not found:
+        return ""
+    parts = [f"on the {' and '.join(sorted(devices))} ({', '.join(sorted(days))}) {before}"
+             for before, (devices, days) in found.items()]
+    return (" Some rows time the stacked path as it was then, slower than today's, so they understate what "
+            f"stacking gains there until they are measured again: {'; '.join(parts)}.")
 
 
 def queue_summary(results, rows=None):
