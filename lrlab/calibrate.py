@@ -190,7 +190,8 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     measured = {(row.get("model"), row.get("batch_size"))
                 for record in store.bench_records(kinds=("bench", "calibration"))
                 if record["env"]["device"] == env["device"]
-                for row in record["rows"] if is_stack_row(row) and measures_todays_stacks(row.get("model"), record["created"])}
+                for row in record["rows"]
+                if is_stack_row(row) and measures_todays_stacks(row.get("model"), record["created"])}
     rows, failed = [], []
     for spec, batch in stack_shapes(configs=configs):
         if (spec, batch) in measured:
