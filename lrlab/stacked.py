@@ -23,7 +23,6 @@ Not stacked (they train alone): range tests (trace_every), noise-scale runs, run
 the torch-lr-finder runner, and anything with torch.compile or channels_last, which this path does not use yet.
 Which runs share a stack, and how many, is `lrlab.stacking`'s job.
 """
-import contextlib
 import copy
 import time
 import warnings
@@ -310,8 +309,9 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                 _clip_member_grads(stack.params, first.grad_clip)
             optimizer.step()
             optimizer.zero_grad()
-            with warnings.catch_warnings() if step == start_epoch * steps_per_epoch else contextlib.nullcontext():
-                warnings.simplefilter("ignore", UserWarning)   # that the members' optimizers never stepped
+            with warnings.catch_warnings():
+                if step == start_epoch * steps_per_epoch:   # torch warns once that the optimizers never stepped
+                    warnings.simplefilter("ignore", UserWarning)
                 for k in alive:
                     schedules[k].step()
             loss_sum += step_loss

@@ -371,3 +371,14 @@ def test_a_stacks_character_windows_are_each_members_own(data_root):
     corpus = load_task_data(config, data_root)
     twins = [CharTask(config.replace(seed=seed), corpus, torch.device("cpu")) for seed in (0, 1, 2)]
     _each_members_own_batches(twins[0], twins, steps=6, leaving_after=2)
+
+
+def test_training_a_stack_leaves_the_processs_warning_filters_as_they_were(cifar):
+    """It silences torch's one warning that the members' own optimizers never step, at the first step
+    only; it had silenced every UserWarning for the rest of the process from the second step on."""
+    import warnings
+    stack = [MLP.replace(epochs=1), MLP.replace(epochs=1, seed=1)]
+    train_stacked(stack, data=cifar, progress=False)   # the first also imports what adds its own filters (sympy)
+    before = list(warnings.filters)
+    train_stacked(stack, data=cifar, progress=False)
+    assert warnings.filters == before and ("ignore", None, UserWarning, None, 0) not in warnings.filters
