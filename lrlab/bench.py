@@ -218,6 +218,7 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
     another. Members differ in seed and LR, as a grid's runs do. Stops at the first K that does not
     fit the device's memory (that row says so), or, with `stop_at` (a time.time() value), before a K
     that the last one's time says would end past it; on CUDA each row gives the peak memory."""
+    from lrlab.stack_step import graphs_wanted
     from lrlab.stacked import train_stacked
     sizes = [check_positive("stack size", k) for k in sizes]
     check_choice("precision", precision, ("fp32", "bf16"))
@@ -226,6 +227,7 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
     device = torch.device(device)
     if single is None:
         single = _rate_row(spec, config, precision, train(config, device=device, data=data, progress=False), steps)
+    mode = f"{precision}, CUDA graphs" if graphs_wanted(device) else precision
     rows, last_s, last_k = [], 0.0, 1
     for k in sizes:
         if stop_at is not None and time.time() + last_s * k / last_k > stop_at:
@@ -237,11 +239,11 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
         try:
             records = train_stacked(members, device=device, data=data, progress=False)
         except torch.OutOfMemoryError:
-            rows.append(dict(model=spec, batch_size=batch_size, mode=f"stack of {k} ({precision})", members=k,
+            rows.append(dict(model=spec, batch_size=batch_size, mode=f"stack of {k} ({mode})", members=k,
                              error="out of memory"))
             torch.cuda.empty_cache()
             break
-        row = _rate_row(spec, config, f"stack of {k} ({precision})", records[0], steps, members=k)
+        row = _rate_row(spec, config, f"stack of {k} ({mode})", records[0], steps, members=k)
         row.update(members=k, stacked_over_sequential=row["per_s"] / single["per_s"],
                    peak_memory_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None)
         rows.append(row)

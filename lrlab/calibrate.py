@@ -191,7 +191,8 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
                 for record in store.bench_records(kinds=("bench", "calibration"))
                 if record["env"]["device"] == env["device"]
                 for row in record["rows"]
-                if is_stack_row(row) and measures_todays_stacks(row.get("model"), record["created"])}
+                if is_stack_row(row) and measures_todays_stacks(row.get("model"), record["created"],
+                                                                gpu=record["env"].get("device_type") == "cuda")}
     rows, failed = [], []
     for spec, batch in stack_shapes(configs=configs):
         if (spec, batch) in measured:
@@ -211,3 +212,50 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
         _write_record(store.root / "bench", f"stacks {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
                       dict(kind="bench", env=env, rows=rows, paths=failed))
     return rows
+
+
+# Small stacks that touch what a captured step holds: BatchNorm, grouped convolutions and accumulated
+# micro-batches (ResNet-8, SGD); the stacked attention operator, AdamW and clipping (a GPT). Their
+# one-cycle schedules move every member's LR (and momentum) every step, so a value a graph had kept
+# from its capture instead of reading the optimizer's table would show in the losses.
+GRAPH_CHECK = (("resnet8", 32, dict(lr=0.4, micro_batch=16)), ("chargpt-32", 16, dict(lr=1e-2, grad_clip=0.5)))
+GRAPH_CHECK_STEPS = 6                # an epoch; the second is replayed from its first step
+GRAPH_TOLERANCE = 1e-3               # relative, on each epoch's train and test loss; the same kernels agree to rounding
+
+
+def check_cuda_graphs(device, log=print, make_graphs=None):
+    """Before a job stacks runs on a GPU: each GRAPH_CHECK stack trained with its steps replayed from
+    CUDA graphs (`make_graphs()`, default lrlab.stack_step.CudaGraphs) and as written must agree to
+    GRAPH_TOLERANCE. If one does not, or capture fails, graphs are turned off for the rest of the job
+    (LRLAB_CUDA_GRAPHS=0): its stacks then run every step as written. Returns what the job log keeps:
+    {ok, worst (the largest relative difference), error}."""
+    import os
+
+    from lrlab.bench import bench_config, synthetic_data
+    from lrlab.runner import error_line
+    from lrlab.stack_step import CudaGraphs
+    from lrlab.stacked import train_stacked
+    make_graphs = make_graphs or (lambda: CudaGraphs(device))
+    worst, error = 0.0, None
+    try:
+        for spec, batch, changes in GRAPH_CHECK:
+            config = bench_config(spec, batch, GRAPH_CHECK_STEPS, "bf16").replace(schedule="one_cycle", **changes)
+            members = [config, config.replace(seed=1, lr=config.lr / 3)]
+            data = synthetic_data(config)
+            as_written = train_stacked(members, device, data, progress=False, graphs=None)
+            graphed = train_stacked(members, device, data, progress=False, graphs=make_graphs())
+            if any(record["env"]["cuda_graph"] is not True for record in graphed):
+                raise LrlabError(f"the {spec} stack did not replay from a graph: {graphed[0]['env']['cuda_graph']}")
+            worst = max([worst] + [abs(a[key] - b[key]) / max(abs(b[key]), 1e-12)
+                                   for x, y in zip(graphed, as_written) for a, b in zip(x["history"], y["history"])
+                                   for key in ("train_loss", "test_loss")])
+    except Exception as exc:  # noqa: BLE001 - a failed check is a finding: the job goes on without graphs
+        error = error_line(exc)
+    verdict = dict(ok=error is None and worst <= GRAPH_TOLERANCE, worst=worst, error=error)
+    if verdict["ok"]:
+        log(f"calibrate: CUDA graphs replay stacked steps as written (largest difference {worst:.1e})")
+    else:
+        os.environ["LRLAB_CUDA_GRAPHS"] = "0"
+        log("calibrate: CUDA graphs turned off for this job: "
+            + (error or f"replayed losses differ by {worst:.1e} relative (allowed {GRAPH_TOLERANCE:g})"))
+    return verdict

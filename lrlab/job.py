@@ -155,7 +155,12 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         save_log()
     predictor = Predictor(device_key, calibration)
     if stack == "auto":   # after the calibration: it measures the stacks
+        from lrlab.stack_step import graphs_wanted
         from lrlab.stacking import StackSizes
+        if graphs_wanted(device):   # before anything stacks (or is benched stacked) with them
+            from lrlab.calibrate import check_cuda_graphs
+            record["cuda_graphs"] = check_cuda_graphs(device, log)
+            save_log()
         if device_key:   # on the GPUs the queue plans for: shapes no calibration has measured stacked yet
             from lrlab.calibrate import bench_unmeasured_stacks
             bench_unmeasured_stacks([config for _, _, config in items], device, store.root, stop_at, log)
@@ -192,6 +197,10 @@ def summary(record):
              else "job summary: no run was due"]
     lines += [f"  failed {r['experiment']} {r['id']}: {r['error']}" for r in record["runs"] if r["state"] == "failed"]
     lines += [f"  skipped {n} run(s) needing {p}" for p, n in record["skipped_packages"].items()]
+    if record.get("cuda_graphs"):
+        g = record["cuda_graphs"]
+        lines.append("  CUDA graphs: " + ("on (checked)" if g["ok"] else
+                                          f"off ({g['error'] or 'replayed losses differed by %.1e' % g['worst']})"))
     if "calibration" in record:
         c = record["calibration"]
         lines.append(f"  calibration {'complete' if c['complete'] else 'incomplete'}"

@@ -19,6 +19,10 @@ and deadlines work as in `train`, and a member's checkpoint is the one its singl
 so it resumes alone or in another stack. The per-step rules (divergence, the history row, the
 deadline) are `train`'s own functions; what this loop adds is the stacking.
 
+A step (forward, backward, clipping, update) is `lrlab.stack_step`'s: on a GPU it is replayed from a
+CUDA graph, since a small stack's step is mostly the launching of its kernels; the record's env says
+`cuda_graph`.
+
 Not stacked (they train alone): range tests (trace_every), noise-scale runs, runs whose batch grows,
 the torch-lr-finder runner, and anything with torch.compile or channels_last, which this path does not use yet.
 Which runs share a stack, and how many, is `lrlab.stacking`'s job.
@@ -38,6 +42,7 @@ from lrlab.env import run_env
 from lrlab.errors import LrlabError
 from lrlab.models import CausalSelfAttention, causal_attention
 from lrlab.schedules import build_schedule
+from lrlab.stack_step import StackStep, cuda_graphs_for
 from lrlab.stacked_optim import FAMILIES, StackedOptimizer
 from lrlab.stacking import MEMBER_FIELDS, stack_key
 from lrlab.tasks import CharTask, CifarTask, load_task_data
@@ -190,13 +195,14 @@ def _member_tasks(configs, data, device):
 
 
 def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=None, progress=True,
-                  checkpoint_paths=None, checkpoint_every_s=60.0, stop_at=None):
+                  checkpoint_paths=None, checkpoint_every_s=60.0, stop_at=None, graphs="auto"):
     """Train `configs` as one stack; return, in their order, each member's record body, or for a member
     the deadline stopped, its DeadlineReached (see the module docstring).
 
     `checkpoint_paths` (one per member) and `stop_at` work as in `train`: each member's checkpoint is
     the one its single run would write, so a member resumes alone or in any stack; the members of one
-    stack resume from the same epoch (or all start afresh).
+    stack resume from the same epoch (or all start afresh). `graphs`: how steps are replayed
+    (`lrlab.stack_step`); "auto" is CUDA graphs on a GPU unless LRLAB_CUDA_GRAPHS=0, else none.
     """
     configs = list(configs)
     _check_stackable(configs)
@@ -228,9 +234,18 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     for model in models:   # the stack holds the weights now; the members' copies would only take memory
         for p in model.parameters():
             p.data = p.data.new_empty(0)
-    autocast, precision = _autocast_for(first, device)
+    graphs = cuda_graphs_for(device) if graphs == "auto" else graphs
+    # a captured graph must not keep autocast's weight casts between steps (torch's CUDA graph notes)
+    autocast, precision = _autocast_for(first, device, cache=graphs is None)
     env = run_env(device, data, precision=precision, compile=False, divergence_rules=RULES)
-    chunks = first.batch_size // first.micro_batch if first.micro_batch else 1
+
+    def forward_loss(x, y):
+        with autocast():
+            return member_loss_and_correct(stack.forward(x), y)
+    train_step = StackStep(stack, optimizer, forward_loss,
+                           chunks=first.batch_size // first.micro_batch if first.micro_batch else 1,
+                           clip=(lambda params: _clip_member_grads(params, first.grad_clip)) if first.grad_clip else None,
+                           graphs=graphs)
 
     alive = list(range(len(configs)))   # original member numbers, in stack order
     histories = [list(state.history) for state in resumed]
@@ -260,7 +275,8 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
             if status is not None:
                 diverged_at = int(watch.first_bad[pos].item()) if status == "diverged" else None
                 # its checkpoint stays until the caller has saved this record (lrlab.runner deletes it then)
-                results[k] = record_body(configs[k], status, diverged_at, histories[k], step, env, wall_s(k),
+                results[k] = record_body(configs[k], status, diverged_at, histories[k], step,
+                                         dict(env, cuda_graph=train_step.cuda_graph), wall_s(k),
                                          packed_with=len(configs))
         return test_loss
 
@@ -296,19 +312,9 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
         seen = 0
         next_batch = tasks[0].stacked_batches(tasks, epoch)   # each member's own batches, gathered as one
         for _ in range(steps_per_epoch):
-            x, y = next_batch(alive)
-            step_loss = torch.zeros(len(alive), device=device)
-            for xc, yc in zip(x.chunk(chunks, dim=1), y.chunk(chunks, dim=1)):
-                with autocast():
-                    loss, c, n = member_loss_and_correct(stack.forward(xc), yc)
-                (loss.sum() / chunks).backward()   # members are independent: each gets its own gradient
-                step_loss += loss.detach() / chunks
-                correct += c
-                seen += n
-            if first.grad_clip:
-                _clip_member_grads(stack.params, first.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad()
+            step_loss, c, n = train_step(*next_batch(alive))
+            correct += c
+            seen += n
             with warnings.catch_warnings():
                 if step == start_epoch * steps_per_epoch:   # torch warns once that the optimizers never stepped
                     warnings.simplefilter("ignore", UserWarning)

@@ -7,7 +7,8 @@ a single run builds it; its schedule moves that optimizer's param groups as usua
 optimizer never steps those; each step it reads, for every (member, parameter), the group's current
 lr, weight decay and momentum (or betas), turns them into per-member tensors, and applies torch's
 update rule to all K slices at once: a few kernels per parameter instead of a few per parameter
-per member.
+per member. A step is two parts: `prepare` on the host (the hyperparameters into one device table)
+and `apply` on the device (kernels only), which a CUDA graph can capture (`lrlab.stack_step`).
 
 The arithmetic is torch's single-tensor SGD and Adam (maximize off, dampening 0, no amsgrad), term
 for term, so a member's update is the update it would get alone (float64 tests: tests/test_stacked.py).
@@ -60,6 +61,7 @@ class StackedOptimizer:
         self.nesterov = self.nesterov.pop()
         self.state = {}   # name -> dict of stacked state tensors
         self.steps = 0
+        self.table, self.fields, self.branches = None, None, None   # this step's hyperparameters (prepare)
         self._take_member_states()
 
     def _layout(self, name, tensor):
@@ -107,6 +109,7 @@ class StackedOptimizer:
         self.member_params = [self.member_params[i] for i in index]
         self.decoupled = [self.decoupled[i] for i in index]
         self.group_index = [self.group_index[i] for i in index]
+        self.table = None
         picked = torch.as_tensor(index, dtype=torch.long)
         self.state = {name: {key: value.index_select(0, picked.to(value.device)) for key, value in state.items()}
                       for name, state in self.state.items()}
@@ -126,22 +129,36 @@ class StackedOptimizer:
         return dict(common, one_minus_beta1=1 - momentum, beta2=beta2, one_minus_beta2=1 - beta2, eps=eps,
                     neg_step_size=-(lr / (1 - momentum ** t)), bias_correction2_sqrt=(1 - beta2 ** t).sqrt())
 
-    @torch.no_grad()
-    def step(self):
+    def prepare(self):
+        """The host's part of a step: this step's hyperparameters, read from the members' optimizers,
+        copied into `table`, the device tensor `apply` reads. `table` stays the same tensor while the
+        stack keeps its size, so that a captured CUDA graph of `apply` reads each step's values there.
+        Returns the branches `apply` will take (a graph holds one set of them)."""
         self.steps += 1
         host = self._hyperparameters()
+        self.fields = list(host)
+        values = torch.stack([host[n] for n in self.fields])   # (fields, parameters, K)
         first = next(iter(self.params.values()))
-        names = list(host)
-        table = torch.stack([host[n] for n in names]).to(device=first.device, dtype=first.dtype)  # one copy
-        any_coupled = bool((host["coupled_wd"] != 0).any())
-        any_decoupled = bool((host["decay_factor"] != 1).any())
-        zero_momentum = self.family == "sgd" and bool((host["momentum"] == 0).any())
+        if self.table is None or self.table.shape != values.shape:
+            self.table = torch.empty(values.shape, device=first.device, dtype=first.dtype)
+        if self.table.is_cuda:   # from pinned memory, asynchronously: a pageable copy would wait for the GPU
+            values = values.to(self.table.dtype).pin_memory()   # to finish the step before, every step
+        self.table.copy_(values, non_blocking=self.table.is_cuda)   # one copy to the device
+        self.branches = (bool((host["coupled_wd"] != 0).any()), bool((host["decay_factor"] != 1).any()),
+                         self.family == "sgd" and bool((host["momentum"] == 0).any()))
+        return self.branches
+
+    @torch.no_grad()
+    def apply(self):
+        """The device's part of a step: torch's update of every stacked parameter from `table`. It
+        launches kernels only: no value goes back to the host and nothing is copied to the device."""
+        any_coupled, any_decoupled, zero_momentum = self.branches
         for j, name in enumerate(self.names):
             p = self.params[name]
             if p.grad is None:
                 continue
             shape = (-1,) + (1,) * (p.ndim - 1)
-            h = {field: table[f, j].view(shape) for f, field in enumerate(names)}
+            h = {field: self.table[f, j].view(shape) for f, field in enumerate(self.fields)}
             grad = p.grad
             if any_decoupled:   # theta * (1 - lr_t * wd) for decoupled members, exactly theta for the others
                 p.mul_(h["decay_factor"])
@@ -151,6 +168,10 @@ class StackedOptimizer:
                 self._sgd(name, p, grad, h, zero_momentum)
             else:
                 self._adam(name, p, grad, h)
+
+    def step(self):
+        self.prepare()
+        self.apply()
 
     def _sgd(self, name, p, grad, h, zero_momentum):
         state = self.state.setdefault(name, {})

@@ -92,22 +92,29 @@ ONE_GATHER_SINCE = "2026-11-28T00:15:00Z"
 # (lrlab.stacked.stacked_causal_attention); rows before it timed attention written out under vmap, its
 # (K x batch, heads, T, T) scores in memory: slower, and out of memory sooner.
 FUSED_ATTENTION_SINCE = "2026-11-28T10:20:00Z"
+# Since 2026-11-28 17:00 UTC a stack's steps on a GPU are replayed from a CUDA graph (lrlab.stack_step);
+# GPU rows before it dispatched every operator of every step from Python, most of a small stack's time.
+CUDA_GRAPHS_SINCE = "2026-11-28T17:00:00Z"
 
 
-def stack_path_changes(spec):
+def stack_path_changes(spec, gpu=False):
     """[(date, what the stacked path did before it)]: the changes that make an older stack row of model
-    `spec` time a slower path than today's."""
+    `spec` (measured on a GPU, or not) time a slower path than today's."""
     changes = [(ONE_GATHER_SINCE, "each member's batches were drawn one member at a time, K times the data "
                                   "kernels of one run")]
     if str(spec).startswith("chargpt"):
         changes.append((FUSED_ATTENTION_SINCE, "a GPT's attention was written out under vmap, its (K x batch, "
                                                "heads, T, T) scores in memory"))
+    if gpu:
+        changes.append((CUDA_GRAPHS_SINCE, "every step's operators were dispatched one by one from Python, "
+                                           "not replayed from a CUDA graph"))
     return changes
 
 
-def measures_todays_stacks(spec, created):
-    """Whether a stack row of model `spec` measured on `created` (an ISO time) times today's stacked path."""
-    return all(created >= since for since, _ in stack_path_changes(spec))
+def measures_todays_stacks(spec, created, gpu=False):
+    """Whether a stack row of model `spec` measured on `created` (an ISO time), on a GPU or not, times
+    today's stacked path."""
+    return all(created >= since for since, _ in stack_path_changes(spec, gpu))
 
 
 def _bench_envs(results_root):

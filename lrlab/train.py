@@ -71,10 +71,10 @@ def evaluate(model, task, autocast):
     return (loss_sum / count).item(), (correct / count).item()
 
 
-def _autocast_for(config, device):
+def _autocast_for(config, device, cache=True):
     bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     if bf16:
-        return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), "bf16"
+        return (lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)), "bf16"
     return (lambda: torch.autocast(device.type, enabled=False)), "fp32"
 
 

@@ -25,3 +25,13 @@ def data_root():
 def cifar(data_root):
     from lrlab.data import load_cifar10
     return load_cifar10(data_root)
+
+
+@pytest.fixture
+def float64():
+    """Tensors are float64 by default in the test (exactness tests: rounding then stays far below them)."""
+    import torch
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)

@@ -210,6 +210,23 @@ def test_lrlab_queue_prints_every_chunk_and_each_tiers_jobs(tmp_path):
     assert bad.returncode == 2 and "A100" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_a_job_on_a_gpu_checks_cuda_graphs_before_it_stacks_and_logs_the_verdict(tmp_path, data_root, monkeypatch):
+    """The check (lrlab.calibrate.check_cuda_graphs, tested in test_stack_step.py) runs once, before any
+    stack, where graphs are wanted; its verdict is in the job's log and summary."""
+    from lrlab import calibrate, stack_step
+    checked = []
+    monkeypatch.setattr(stack_step, "graphs_wanted", lambda device: True)
+    monkeypatch.setattr(calibrate, "check_cuda_graphs", lambda device, log: checked.append(device) or dict(
+        ok=False, worst=0.0, error="RuntimeError: operation not permitted when stream is capturing"))
+    lines = []
+    record = job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lines.append,
+                         jobs=1)
+    assert checked == ["cpu"] and not record["cuda_graphs"]["ok"]
+    log = json.loads(next((tmp_path / "jobs").glob("*.json")).read_text())
+    assert log["cuda_graphs"]["error"].startswith("RuntimeError")
+    assert "CUDA graphs: off (RuntimeError: operation not permitted" in job.summary(record)
+
+
 def test_a_job_benches_the_stacks_no_calibration_measured_once(tmp_path):
     """A calibration whose stacked bench failed (on the H100: ResNets and GPTs) leaves those shapes
     unmeasured; the next job measures them before training, then never again."""

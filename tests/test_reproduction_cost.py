@@ -55,7 +55,7 @@ def test_the_stack_table_has_a_column_per_k_and_the_note_names_the_shapes_no_k_s
     assert "not measured on any device yet" in stacked_note(bench[bench["mode"] == "bf16"])
 
 
-def _timed(device, model, batch, k, speedup, peak, gpu=True, created="2026-11-28T10:00:00Z"):
+def _timed(device, model, batch, k, speedup, peak, gpu=True, created="2026-11-28T19:00:00Z"):   # after every change
     return dict(_stack(device, model, batch, k, speedup, peak), gpu=gpu, created=created, measured=created[:10])
 
 
@@ -94,9 +94,9 @@ def test_goals_without_measurements_are_pending_and_old_stack_rows_say_so(tmp_pa
     assert empty.loc["make book on the 2-core CPU"].measured == "not timed yet"
     old = pd.DataFrame([_timed("NVIDIA H200", "resnet20", 128, 64, 5.18, 0.015, created="2026-11-27T11:55:03Z")])
     r20 = _goal_rows(old, tmp_path).loc["a ResNet-20 grid at batch 128, stacked, on one GPU: share of its bf16 peak"]
-    assert r20.verdict == "missed" and r20.measured.endswith("(2026-11-27, batches drawn member by member)")
+    assert r20.verdict == "missed" and r20.measured.endswith("(2026-11-27, batches drawn member by member, no CUDA graphs)")
     assert "understate what stacking gains there" in stacked_note(old)
-    assert "understate" not in stacked_note(old.assign(created="2026-11-28T10:00:00Z"))
+    assert "understate" not in stacked_note(old.assign(created="2026-11-28T19:00:00Z"))
 
 
 def test_a_gpt_stack_row_from_before_the_fused_attention_says_its_attention_was_written_out():
@@ -105,14 +105,24 @@ def test_a_gpt_stack_row_from_before_the_fused_attention_says_its_attention_was_
     note = stacked_note(between)
     assert "on the H200 (2026-11-28) a GPT's attention was written out" in note
     assert "one member at a time" not in note   # both measured after the one-gather change
-    assert "understate" not in stacked_note(between.assign(created="2026-11-28T12:00:00Z"))
+    assert "understate" not in stacked_note(between.assign(created="2026-11-28T19:00:00Z"))
     both = stacked_note(between.assign(created="2026-11-27T11:55:03Z"))
     assert "one member at a time" in both and "attention was written out" in both
 
 
+def test_a_gpu_stack_row_from_before_cuda_graphs_says_its_steps_were_dispatched_one_by_one():
+    from lrlab.stacking import CUDA_GRAPHS_SINCE, FUSED_ATTENTION_SINCE
+    before = "2026-11-28T12:00:00Z"
+    assert FUSED_ATTENTION_SINCE < before < CUDA_GRAPHS_SINCE
+    gpu = pd.DataFrame([_timed("NVIDIA H200", "mlp-256", 64, 16, 9.0, 0.001, created=before)])
+    assert "on the H200 (2026-11-28) every step's operators were dispatched one by one" in stacked_note(gpu)
+    cpu = gpu.assign(device="AMD EPYC 7B13 (2 cores)", gpu=False)   # a CPU stack never replays a graph
+    assert "understate" not in stacked_note(cpu)
+
+
 def test_the_stack_table_shows_each_shapes_latest_measurement_only():
     bench = pd.DataFrame([_timed("NVIDIA H200", "mlp-256", 64, 64, 5.5, 0.0005, created="2026-11-27T11:55:03Z"),
-                          _timed("NVIDIA H200", "mlp-256", 64, 64, 30.0, 0.003, created="2026-11-28T09:00:00Z")])
+                          _timed("NVIDIA H200", "mlp-256", 64, 64, 30.0, 0.003, created="2026-11-28T19:00:00Z")])
     assert stacked_table(bench).iloc[0]["K = 64"] == "30.00x (0.3%)" and len(stacked_table(bench)) == 1
     assert "understate" not in stacked_note(bench)
     # another device's older measurement of the shape is its own latest: it stays, in its own row

@@ -26,14 +26,6 @@ MLP = RunConfig(model="mlp", width=32, optimizer="sgd", lr=0.05, epochs=3, batch
 MLP_LONG = MLP.replace(epochs=6)                                             # 60 steps
 
 
-@pytest.fixture
-def float64():
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
-
-
 def relative(a, b):
     if a is None or b is None:
         return 0.0 if a is b else math.inf

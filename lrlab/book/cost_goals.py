@@ -8,7 +8,7 @@ import pandas as pd
 
 from lrlab.book.reproduction_cost import short_device, stacked_rows
 from lrlab.results import Store
-from lrlab.stacking import ONE_GATHER_SINCE
+from lrlab.stacking import CUDA_GRAPHS_SINCE, ONE_GATHER_SINCE
 
 JOB_MINUTES_AT_MOST = 9.0     # a 10-minute command, less starting the machine and packing the results
 STACK_CPU_K = 8
@@ -86,8 +86,10 @@ def _stack_goals(bench):
 
 
 def _when(row):
-    """When a stack row was measured, and whether its members' batches were still drawn one by one."""
-    return row["measured"] + (", batches drawn member by member" if row["created"] < ONE_GATHER_SINCE else "")
+    """When a GPU stack row was measured, and what the stacked path lacked then (stacking's changes)."""
+    lacked = [words for since, words in ((ONE_GATHER_SINCE, "batches drawn member by member"),
+                                         (CUDA_GRAPHS_SINCE, "no CUDA graphs")) if row["created"] < since]
+    return ", ".join([row["measured"]] + lacked)
 
 
 def _gpu_work_goals(queue_rows, job_logs):

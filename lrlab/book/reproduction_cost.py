@@ -203,7 +203,8 @@ def stacked_note(bench):
     gained = (f"Against the same K runs one after another, a stack at its best K trains {gains.min():.2f}x to "
               f"{gains.max():.2f}x as fast" if len(gains) else "No stack trains faster than its runs one after another")
     return ("**Stacked training.** K runs of one model shape (a grid's learning rates, seeds, weight decays) "
-            "train as one computation (`lrlab.stacked`), each member still its own run with its own record. "
+            "train as one computation (`lrlab.stacked`), each member still its own run with its own record; "
+            "on a GPU each step is replayed from a CUDA graph (`lrlab.stack_step`). "
             f"{gained} (the table below; K = 1 is the stacked code path for one run). "
             + (f"No K speeds up {losers}: there such a shape trains alone. " if losers else "")
             + "`lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only where that beats "
@@ -217,7 +218,7 @@ def _older_stack_paths(stacks):
         return ""
     found = {}   # what the path did before -> (devices, days)
     for row in stacks.itertuples():
-        for since, before in stack_path_changes(row.model):
+        for since, before in stack_path_changes(row.model, gpu=bool(getattr(row, "gpu", False))):
             if row.created < since:
                 devices, days = found.setdefault(before, (set(), set()))
                 devices.add(short_device(row.device))
