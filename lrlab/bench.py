@@ -227,7 +227,7 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
     device = torch.device(device)
     if single is None:
         single = _rate_row(spec, config, precision, train(config, device=device, data=data, progress=False), steps)
-    mode = f"{precision}, CUDA graphs" if graphs_wanted(device) else precision
+    mode = f"{precision}, CUDA graphs" if graphs_wanted(device, config.model) else precision
     rows, last_s, last_k = [], 0.0, 1
     for k in sizes:
         if stop_at is not None and time.time() + last_s * k / last_k > stop_at:

@@ -214,48 +214,53 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     return rows
 
 
-# Small stacks that touch what a captured step holds: BatchNorm, grouped convolutions and accumulated
-# micro-batches (ResNet-8, SGD); the stacked attention operator, AdamW and clipping (a GPT). Their
-# one-cycle schedules move every member's LR (and momentum) every step, so a value a graph had kept
-# from its capture instead of reading the optimizer's table would show in the losses.
-GRAPH_CHECK = (("resnet8", 32, dict(lr=0.4, micro_batch=16)), ("chargpt-32", 16, dict(lr=1e-2, grad_clip=0.5)))
+# Small stacks that touch what a captured step holds, one per model family: BatchNorm, grouped
+# convolutions and accumulated micro-batches (ResNet-8, SGD); batched matmuls (an MLP); the stacked
+# attention operator, embeddings, AdamW and clipping (a GPT). Their one-cycle schedules move every
+# member's LR (and momentum) every step, so a value a graph had kept from its capture instead of
+# reading the optimizer's table would show in the losses.
+GRAPH_CHECK = {"resnet": ("resnet8", 32, dict(lr=0.4, micro_batch=16)), "mlp": ("mlp-64", 32, dict(lr=0.2)),
+               "chargpt": ("chargpt-32", 16, dict(lr=1e-2, grad_clip=0.5))}
 GRAPH_CHECK_STEPS = 6                # an epoch; the second is replayed from its first step
 GRAPH_TOLERANCE = 1e-3               # relative, on each epoch's train and test loss; the same kernels agree to rounding
 
 
-def check_cuda_graphs(device, log=print, make_graphs=None):
-    """Before a job stacks runs on a GPU: each GRAPH_CHECK stack trained with its steps replayed from
-    CUDA graphs (`make_graphs()`, default lrlab.stack_step.CudaGraphs) and as written must agree to
-    GRAPH_TOLERANCE. If one does not, or capture fails, graphs are turned off for the rest of the job
-    (LRLAB_CUDA_GRAPHS=0): its stacks then run every step as written. Returns what the job log keeps:
-    {ok, worst (the largest relative difference), error}."""
+def check_cuda_graphs(device, log=print, families=None, make_graphs=None):
+    """Before a job stacks runs on a GPU: for each model family (default: all), a GRAPH_CHECK stack trained
+    with its steps replayed from CUDA graphs (`make_graphs()`, default lrlab.stack_step.CudaGraphs) and
+    as written must agree to GRAPH_TOLERANCE. A family whose capture fails or whose losses differ trains
+    as written for the rest of the job: LRLAB_CUDA_GRAPHS is set to the families that passed (0 if none).
+    Returns what the job log keeps: {family: {ok, worst (largest relative difference), error}}."""
     import os
 
     from lrlab.bench import bench_config, synthetic_data
     from lrlab.runner import error_line
-    from lrlab.stack_step import CudaGraphs
+    from lrlab.stack_step import GRAPH_FAMILIES, CudaGraphs
     from lrlab.stacked import train_stacked
     make_graphs = make_graphs or (lambda: CudaGraphs(device))
-    worst, error = 0.0, None
-    try:
-        for spec, batch, changes in GRAPH_CHECK:
+    verdicts = {}
+    for family in families or GRAPH_FAMILIES:
+        spec, batch, changes = GRAPH_CHECK[family]
+        worst, error = 0.0, None
+        try:
             config = bench_config(spec, batch, GRAPH_CHECK_STEPS, "bf16").replace(schedule="one_cycle", **changes)
             members = [config, config.replace(seed=1, lr=config.lr / 3)]
             data = synthetic_data(config)
             as_written = train_stacked(members, device, data, progress=False, graphs=None)
             graphed = train_stacked(members, device, data, progress=False, graphs=make_graphs())
-            if any(record["env"]["cuda_graph"] is not True for record in graphed):
+            if graphed[0]["env"]["cuda_graph"] is not True:
                 raise LrlabError(f"the {spec} stack did not replay from a graph: {graphed[0]['env']['cuda_graph']}")
-            worst = max([worst] + [abs(a[key] - b[key]) / max(abs(b[key]), 1e-12)
-                                   for x, y in zip(graphed, as_written) for a, b in zip(x["history"], y["history"])
-                                   for key in ("train_loss", "test_loss")])
-    except Exception as exc:  # noqa: BLE001 - a failed check is a finding: the job goes on without graphs
-        error = error_line(exc)
-    verdict = dict(ok=error is None and worst <= GRAPH_TOLERANCE, worst=worst, error=error)
-    if verdict["ok"]:
-        log(f"calibrate: CUDA graphs replay stacked steps as written (largest difference {worst:.1e})")
-    else:
-        os.environ["LRLAB_CUDA_GRAPHS"] = "0"
-        log("calibrate: CUDA graphs turned off for this job: "
-            + (error or f"replayed losses differ by {worst:.1e} relative (allowed {GRAPH_TOLERANCE:g})"))
-    return verdict
+            worst = max(abs(a[key] - b[key]) / max(abs(b[key]), 1e-12)
+                        for x, y in zip(graphed, as_written) for a, b in zip(x["history"], y["history"])
+                        for key in ("train_loss", "test_loss"))
+        except Exception as exc:  # noqa: BLE001 - a failed check is a finding: the family trains as written
+            error = error_line(exc)
+        verdicts[family] = dict(ok=error is None and worst <= GRAPH_TOLERANCE, worst=worst, error=error)
+        log(f"calibrate: CUDA graphs for {family} stacks: " + (
+            f"replayed steps match steps as written (largest difference {worst:.1e})" if verdicts[family]["ok"]
+            else "off for this job: " + (error or f"replayed losses differ by {worst:.1e} relative "
+                                                  f"(allowed {GRAPH_TOLERANCE:g})")))
+    passed = [family for family, verdict in verdicts.items() if verdict["ok"]]
+    if len(passed) < len(verdicts):
+        os.environ["LRLAB_CUDA_GRAPHS"] = ",".join(passed) or "0"
+    return verdicts

@@ -155,11 +155,11 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         save_log()
     predictor = Predictor(device_key, calibration)
     if stack == "auto":   # after the calibration: it measures the stacks
-        from lrlab.stack_step import graphs_wanted
+        from lrlab.stack_step import graph_families
         from lrlab.stacking import StackSizes
-        if graphs_wanted(device):   # before anything stacks (or is benched stacked) with them
+        if graph_families(device):   # before anything stacks (or is benched stacked) with them
             from lrlab.calibrate import check_cuda_graphs
-            record["cuda_graphs"] = check_cuda_graphs(device, log)
+            record["cuda_graphs"] = check_cuda_graphs(device, log, families=graph_families(device))
             save_log()
         if device_key:   # on the GPUs the queue plans for: shapes no calibration has measured stacked yet
             from lrlab.calibrate import bench_unmeasured_stacks
@@ -198,14 +198,19 @@ def summary(record):
     lines += [f"  failed {r['experiment']} {r['id']}: {r['error']}" for r in record["runs"] if r["state"] == "failed"]
     lines += [f"  skipped {n} run(s) needing {p}" for p, n in record["skipped_packages"].items()]
     if record.get("cuda_graphs"):
-        g = record["cuda_graphs"]
-        lines.append("  CUDA graphs: " + ("on (checked)" if g["ok"] else
-                                          f"off ({g['error'] or 'replayed losses differed by %.1e' % g['worst']})"))
+        lines.append("  CUDA graphs: " + "; ".join(_graph_words(family, verdict)
+                                                   for family, verdict in record["cuda_graphs"].items()))
     if "calibration" in record:
         c = record["calibration"]
         lines.append(f"  calibration {'complete' if c['complete'] else 'incomplete'}"
                      + (f"; failed paths: {', '.join(c['failed'])}" if c["failed"] else "; every path worked"))
     return "\n".join(lines)
+
+
+def _graph_words(family, verdict):
+    if verdict["ok"]:
+        return f"{family} on"
+    return f"{family} off ({verdict['error'] or 'replayed losses differed by %.1e' % verdict['worst']})"
 
 
 def _iso(t):

@@ -19,18 +19,45 @@ import warnings
 
 import torch
 
+from lrlab.errors import LrlabError
+
 WARMUP_STEPS = 2
 
 
-def graphs_wanted(device):
-    """Whether a stack on `device` replays its steps from CUDA graphs: on a GPU, unless LRLAB_CUDA_GRAPHS=0
-    (a job sets it when its check finds graphs fail or disagree there)."""
-    return torch.device(device).type == "cuda" and os.environ.get("LRLAB_CUDA_GRAPHS", "1") != "0"
+GRAPH_FAMILIES = ("resnet", "mlp", "chargpt")
 
 
-def cuda_graphs_for(device):
+def graph_family(model):
+    """The family a model's graphs stand or fall with: 'resnet20' -> 'resnet'."""
+    return str(model).rstrip("0123456789")
+
+
+def graph_families(device):
+    """The model families whose stacks on `device` replay their steps from CUDA graphs: on a GPU, as
+    LRLAB_CUDA_GRAPHS says: 0 (none), 1 (all, the default), or a list such as "resnet,mlp" (a job's
+    check sets it so when a family's graphs fail or disagree there); none off a GPU.
+    An unknown family is an error naming the valid settings."""
+    if torch.device(device).type != "cuda":
+        return []
+    setting = os.environ.get("LRLAB_CUDA_GRAPHS", "1").strip()
+    if setting in ("0", "1"):
+        return list(GRAPH_FAMILIES) if setting == "1" else []
+    named = [name.strip() for name in setting.split(",") if name.strip()]
+    unknown = [name for name in named if name not in GRAPH_FAMILIES]
+    if unknown or not named:
+        raise LrlabError(f"LRLAB_CUDA_GRAPHS={setting!r}: unknown model family {(unknown or [''])[0]!r}; valid: "
+                         f"0, 1, or a comma list of {', '.join(GRAPH_FAMILIES)}")
+    return [family for family in GRAPH_FAMILIES if family in named]
+
+
+def graphs_wanted(device, model):
+    """Whether a stack of `model` on `device` replays its steps from CUDA graphs (`graph_families`)."""
+    return graph_family(model) in graph_families(device)
+
+
+def cuda_graphs_for(device, model):
     """A CudaGraphs for `device` where `graphs_wanted`, else None: every step runs as written."""
-    return CudaGraphs(device) if graphs_wanted(device) else None
+    return CudaGraphs(device) if graphs_wanted(device, model) else None
 
 
 class CudaGraphs:

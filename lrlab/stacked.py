@@ -202,7 +202,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     `checkpoint_paths` (one per member) and `stop_at` work as in `train`: each member's checkpoint is
     the one its single run would write, so a member resumes alone or in any stack; the members of one
     stack resume from the same epoch (or all start afresh). `graphs`: how steps are replayed
-    (`lrlab.stack_step`); "auto" is CUDA graphs on a GPU unless LRLAB_CUDA_GRAPHS=0, else none.
+    (`lrlab.stack_step`); "auto" is CUDA graphs on a GPU as LRLAB_CUDA_GRAPHS allows, else none.
     """
     configs = list(configs)
     _check_stackable(configs)
@@ -234,7 +234,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     for model in models:   # the stack holds the weights now; the members' copies would only take memory
         for p in model.parameters():
             p.data = p.data.new_empty(0)
-    graphs = cuda_graphs_for(device) if graphs == "auto" else graphs
+    graphs = cuda_graphs_for(device, first.model) if graphs == "auto" else graphs
     # a captured graph must not keep autocast's weight casts between steps (torch's CUDA graph notes)
     autocast, precision = _autocast_for(first, device, cache=graphs is None)
     env = run_env(device, data, precision=precision, compile=False, divergence_rules=RULES)

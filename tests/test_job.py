@@ -215,16 +215,17 @@ def test_a_job_on_a_gpu_checks_cuda_graphs_before_it_stacks_and_logs_the_verdict
     stack, where graphs are wanted; its verdict is in the job's log and summary."""
     from lrlab import calibrate, stack_step
     checked = []
-    monkeypatch.setattr(stack_step, "graphs_wanted", lambda device: True)
-    monkeypatch.setattr(calibrate, "check_cuda_graphs", lambda device, log: checked.append(device) or dict(
-        ok=False, worst=0.0, error="RuntimeError: operation not permitted when stream is capturing"))
+    monkeypatch.setattr(stack_step, "graph_families", lambda device: ["resnet", "chargpt"])
+    monkeypatch.setattr(calibrate, "check_cuda_graphs", lambda device, log, families: checked.append(families) or dict(
+        resnet=dict(ok=True, worst=0.0, error=None),
+        chargpt=dict(ok=False, worst=0.0, error="RuntimeError: operation not permitted when stream is capturing")))
     lines = []
     record = job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lines.append,
                          jobs=1)
-    assert checked == ["cpu"] and not record["cuda_graphs"]["ok"]
+    assert checked == [["resnet", "chargpt"]] and not record["cuda_graphs"]["chargpt"]["ok"]
     log = json.loads(next((tmp_path / "jobs").glob("*.json")).read_text())
-    assert log["cuda_graphs"]["error"].startswith("RuntimeError")
-    assert "CUDA graphs: off (RuntimeError: operation not permitted" in job.summary(record)
+    assert log["cuda_graphs"]["chargpt"]["error"].startswith("RuntimeError")
+    assert "CUDA graphs: resnet on; chargpt off (RuntimeError: operation not permitted" in job.summary(record)
 
 
 def test_a_job_benches_the_stacks_no_calibration_measured_once(tmp_path):

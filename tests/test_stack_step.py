@@ -15,7 +15,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from lrlab.calibrate import check_cuda_graphs
 from lrlab.config import RunConfig
-from lrlab.stack_step import WARMUP_STEPS, cuda_graphs_for, graphs_wanted
+from lrlab.errors import LrlabError
+from lrlab.stack_step import WARMUP_STEPS, cuda_graphs_for, graph_families, graphs_wanted
 from lrlab.stacked import train_stacked
 
 HOST_VALUES = {"aten._local_scalar_dense", "aten.nonzero", "aten.is_nonzero", "aten.lift_fresh",
@@ -148,34 +149,50 @@ def test_a_capture_that_fails_leaves_the_steps_as_written_and_the_records_say_so
     assert failed[0]["env"]["cuda_graph"].startswith("failed: RuntimeError: operation not permitted")
 
 
-def test_graphs_are_for_gpus_and_a_job_can_turn_them_off(monkeypatch):
-    assert cuda_graphs_for("cpu") is None and not graphs_wanted("cpu")
+def test_graphs_are_for_gpus_and_a_job_can_turn_them_off_by_family(monkeypatch):
+    monkeypatch.delenv("LRLAB_CUDA_GRAPHS", raising=False)
+    assert cuda_graphs_for("cpu", "mlp") is None and graph_families("cpu") == []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert graphs_wanted("cuda")
+    assert graph_families("cuda") == ["resnet", "mlp", "chargpt"] and graphs_wanted("cuda", "resnet20")
+    monkeypatch.setenv("LRLAB_CUDA_GRAPHS", "resnet,mlp")
+    assert graphs_wanted("cuda", "resnet56") and not graphs_wanted("cuda", "chargpt")
     monkeypatch.setenv("LRLAB_CUDA_GRAPHS", "0")
-    assert not graphs_wanted("cuda") and cuda_graphs_for("cuda") is None
+    assert graph_families("cuda") == [] and cuda_graphs_for("cuda", "mlp") is None
+    monkeypatch.setenv("LRLAB_CUDA_GRAPHS", "resnet,gpt")
+    with pytest.raises(LrlabError, match="unknown model family 'gpt'; valid: 0, 1, or a comma list of resnet, mlp"):
+        graph_families("cuda")
     assert WARMUP_STEPS >= 1   # a new shape runs as written once before capture (cuBLAS, optimizer state)
 
 
-def test_the_jobs_graph_check_passes_replays_and_turns_graphs_off_when_they_differ(monkeypatch):
+def test_the_jobs_graph_check_keeps_the_families_whose_replays_match(monkeypatch):
+    import os
     monkeypatch.delenv("LRLAB_CUDA_GRAPHS", raising=False)
     lines = []
-    verdict = check_cuda_graphs("cpu", lines.append, make_graphs=TracedReplay)
-    assert verdict["ok"] and verdict["worst"] <= 1e-3 and verdict["error"] is None
-    import os
-    assert "LRLAB_CUDA_GRAPHS" not in os.environ and "replay stacked steps as written" in lines[-1]
+    verdicts = check_cuda_graphs("cpu", lines.append, make_graphs=TracedReplay)
+    assert list(verdicts) == ["resnet", "mlp", "chargpt"]
+    assert all(v["ok"] and v["worst"] <= 1e-3 and v["error"] is None for v in verdicts.values())
+    assert "LRLAB_CUDA_GRAPHS" not in os.environ and all("match steps as written" in line for line in lines)
 
     class SkipsReplays(TracedReplay):   # a graph whose replays do nothing: the losses part
         def capture(self, fn):
             super().capture(fn)
             return lambda: None
-    verdict = check_cuda_graphs("cpu", lines.append, make_graphs=SkipsReplays)
-    assert not verdict["ok"] and verdict["worst"] > 1e-3
-    assert os.environ["LRLAB_CUDA_GRAPHS"] == "0" and "turned off" in lines[-1]
+
+    class Refuses(TracedReplay):
+        def capture(self, fn):
+            raise RuntimeError("operation not permitted when stream is capturing")
+    made = iter([TracedReplay(), Refuses()])   # mlp, then chargpt
+    with pytest.warns(UserWarning, match="capture failed"):
+        verdicts = check_cuda_graphs("cpu", lines.append, families=["mlp", "chargpt"], make_graphs=lambda: next(made))
+    assert [v["ok"] for v in verdicts.values()] == [True, False] and "did not replay" in verdicts["chargpt"]["error"]
+    assert os.environ["LRLAB_CUDA_GRAPHS"] == "mlp" and "chargpt stacks: off for this job" in lines[-1]
+    verdicts = check_cuda_graphs("cpu", lines.append, families=["mlp"], make_graphs=SkipsReplays)
+    assert not verdicts["mlp"]["ok"] and verdicts["mlp"]["worst"] > 1e-3 and "replayed losses differ" in lines[-1]
+    assert os.environ["LRLAB_CUDA_GRAPHS"] == "0"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the real graphs")
 def test_on_a_gpu_replayed_steps_match_steps_as_written(monkeypatch):
     monkeypatch.delenv("LRLAB_CUDA_GRAPHS", raising=False)
-    verdict = check_cuda_graphs("cuda", log=lambda line: None)
-    assert verdict["ok"], verdict
+    verdicts = check_cuda_graphs("cuda", log=lambda line: None)
+    assert all(v["ok"] for v in verdicts.values()), verdicts
