@@ -169,10 +169,6 @@ class StackedOptimizer:
             else:
                 self._adam(name, p, grad, h)
 
-    def step(self):
-        self.prepare()
-        self.apply()
-
     def _sgd(self, name, p, grad, h, zero_momentum):
         state = self.state.setdefault(name, {})
         momentum = h["momentum"]
