@@ -155,11 +155,14 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
         save_log()
     predictor = Predictor(device_key, calibration)
     if stack == "auto":   # after the calibration: it measures the stacks
-        from lrlab.stack_step import graph_families
-        from lrlab.stacking import StackSizes
-        if graph_families(device):   # before anything stacks (or is benched stacked) with them
+        from lrlab.stack_step import graph_families, graph_family
+        from lrlab.stacking import StackSizes, stack_key
+        # before anything stacks (or is benched stacked) with them: the families this job may stack
+        stacking_families = {graph_family(config.model) for _, _, config in items if stack_key(config) is not None}
+        families = [family for family in graph_families(device) if family in stacking_families]
+        if families:
             from lrlab.calibrate import check_cuda_graphs
-            record["cuda_graphs"] = check_cuda_graphs(device, log, families=graph_families(device))
+            record["cuda_graphs"] = check_cuda_graphs(device, log, families=families)
             save_log()
         if device_key:   # on the GPUs the queue plans for: shapes no calibration has measured stacked yet
             from lrlab.calibrate import bench_unmeasured_stacks

@@ -212,20 +212,26 @@ def test_lrlab_queue_prints_every_chunk_and_each_tiers_jobs(tmp_path):
 
 def test_a_job_on_a_gpu_checks_cuda_graphs_before_it_stacks_and_logs_the_verdict(tmp_path, data_root, monkeypatch):
     """The check (lrlab.calibrate.check_cuda_graphs, tested in test_stack_step.py) runs once, before any
-    stack, where graphs are wanted; its verdict is in the job's log and summary."""
+    stack, for the families graphs are wanted for that the job's runs stack (this chunk: MLPs only); its
+    verdict is in the job's log and summary."""
     from lrlab import calibrate, stack_step
     checked = []
-    monkeypatch.setattr(stack_step, "graph_families", lambda device: ["resnet", "chargpt"])
+    monkeypatch.setattr(stack_step, "graph_families", lambda device: ["resnet", "mlp", "chargpt"])
     monkeypatch.setattr(calibrate, "check_cuda_graphs", lambda device, log, families: checked.append(families) or dict(
-        resnet=dict(ok=True, worst=0.0, error=None),
-        chargpt=dict(ok=False, worst=0.0, error="RuntimeError: operation not permitted when stream is capturing")))
+        mlp=dict(ok=False, worst=0.0, error="RuntimeError: operation not permitted when stream is capturing")))
     lines = []
     record = job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path, data_root=data_root, log=lines.append,
                          jobs=1)
-    assert checked == [["resnet", "chargpt"]] and not record["cuda_graphs"]["chargpt"]["ok"]
+    assert checked == [["mlp"]] and not record["cuda_graphs"]["mlp"]["ok"]
     log = json.loads(next((tmp_path / "jobs").glob("*.json")).read_text())
-    assert log["cuda_graphs"]["chargpt"]["error"].startswith("RuntimeError")
-    assert "CUDA graphs: resnet on; chargpt off (RuntimeError: operation not permitted" in job.summary(record)
+    assert log["cuda_graphs"]["mlp"]["error"].startswith("RuntimeError")
+    assert "CUDA graphs: mlp off (RuntimeError: operation not permitted" in job.summary(record)
+    assert "resnet on" in job.summary(dict(record, cuda_graphs=dict(resnet=dict(ok=True, worst=0.0, error=None))))
+    checked.clear()   # a job with nothing to stack checks nothing
+    monkeypatch.setattr(stack_step, "graph_families", lambda device: ["resnet"])
+    job.run_job(5, ["basics/momentum_shift"], "smoke", tmp_path / "again", data_root=data_root, log=lines.append,
+                jobs=1)
+    assert checked == []
 
 
 def test_a_job_benches_the_stacks_no_calibration_measured_once(tmp_path):
