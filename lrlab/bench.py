@@ -243,8 +243,12 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
                              error="out of memory"))
             torch.cuda.empty_cache()
             break
-        row = _rate_row(spec, config, f"stack of {k} ({mode})", records[0], steps, members=k)
-        row.update(members=k, stacked_over_sequential=row["per_s"] / single["per_s"],
+        # whether the steps were replayed from CUDA graphs (lrlab.stack_step), as the record says: a
+        # capture that failed ran as written; a stack of one can pay only when replayed
+        graphed = records[0]["env"].get("cuda_graph", False)
+        row = _rate_row(spec, config, f"stack of {k} ({precision}{', CUDA graphs' if graphed is True else ''})",
+                        records[0], steps, members=k)
+        row.update(members=k, stacked_over_sequential=row["per_s"] / single["per_s"], cuda_graph=graphed,
                    peak_memory_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None)
         rows.append(row)
         last_s, last_k = time.time() - started, k

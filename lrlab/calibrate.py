@@ -58,6 +58,22 @@ def stack_shapes(profile="gpu", configs=None):
     return sorted((shape for shape, n in stackable.items() if n), key=lambda shape: -stackable[shape])
 
 
+def lone_shapes(configs, device):
+    """Each (model spec, batch) of `configs` with runs that could stack but too few to fill a stack (not
+    among `stack_shapes`), where `device` replays a stack's steps from CUDA graphs: each of those runs
+    may train faster as a stack of one (`lrlab.stacking.LONE_STACK_MIN`), which only a bench can say."""
+    from lrlab.stack_step import graphs_wanted
+    from lrlab.stacking import bench_shape, stack_key
+    full = set(stack_shapes(configs=configs))
+    shapes = []
+    for config in configs:
+        shape = bench_shape(config)
+        if (stack_key(config) is not None and shape not in full and shape not in shapes
+                and graphs_wanted(device, config.model)):
+            shapes.append(shape)
+    return shapes
+
+
 def _compile_configs():
     """A ResNet and the two muP models at smoke size, for torch.compile (muP under compile is the risk)."""
     runs = {c.model + ("-mup" if c.parameterization == "mup" else ""): c
@@ -180,8 +196,10 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     """Before a job trains `configs`: bench stacked each of their shapes that would stack but has no
     stacked row of this device yet (the calibration skipped it for time, or the stack failed there and
     has been fixed since), or only rows from before a change to the stacked path
-    (stacking.stack_path_changes), so that the job stacks them at a measured K. Writes one bench record
-    with the rows and any failure; returns the rows."""
+    (stacking.stack_path_changes), so that the job stacks them at a measured K; and, where the device
+    replays graphs, a stack of one of each shape whose runs are too few to stack (`lone_shapes`), so
+    that a lone run trains graphed where that measured faster. Writes one bench record with the rows
+    and any failure; returns the rows."""
     from lrlab.bench import STACK_SIZES, _write_record, bench_stacked
     from lrlab.env import run_env
     from lrlab.runner import error_line
@@ -194,13 +212,15 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
                 if is_stack_row(row) and measures_todays_stacks(row.get("model"), record["created"],
                                                                 gpu=record["env"].get("device_type") == "cuda")}
     rows, failed = [], []
-    for spec, batch in stack_shapes(configs=configs):
+    wanted = [(shape, sizes or STACK_SIZES) for shape in stack_shapes(configs=configs)]
+    wanted += [(shape, (1,)) for shape in lone_shapes(configs, device)]
+    for (spec, batch), stack_sizes in wanted:
         if (spec, batch) in measured:
             continue
         if stop_at is not None and time.time() > stop_at - 2 * MARGIN_S:
             break
         try:
-            found = bench_stacked(spec, sizes or STACK_SIZES, batch, device, STACK_STEPS, "bf16",
+            found = bench_stacked(spec, stack_sizes, batch, device, STACK_STEPS, "bf16",
                                   stop_at=None if stop_at is None else stop_at - MARGIN_S)
         except Exception as exc:   # noqa: BLE001 - the runs then train alone, as they would have
             failed.append(dict(name=f"stacked bench {spec} @ {batch}", ok=False, error=error_line(exc)))

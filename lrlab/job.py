@@ -78,12 +78,12 @@ class Predictor:
         from lrlab import cost
         from lrlab.config import RunConfig
         config = RunConfig.from_dict(record["config"])
-        steps, packed_with = record["final"]["steps"], record.get("packed_with", 1)
+        steps, packed_with = record["final"]["steps"], record.get("packed_with")   # None: trained alone
         if config.batch_growth:   # fewer, larger steps: count the batches they joined, as cost.run_steps does
             steps = cost.run_steps(config) if record["status"] == "completed" else 0
         if steps and record["wall_s"] > 0:
             shape = self.shape(config)
-            if packed_with > 1:
+            if packed_with:   # a stack of one too: its graphed steps are not a lone run's
                 self.stack_per_step[(shape, packed_with)] = record["wall_s"] / steps
             else:
                 self.per_step[shape] = record["wall_s"] / steps

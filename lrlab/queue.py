@@ -98,8 +98,8 @@ def calibrated(store, device_name):
 
 def _unit_minutes(configs, alone, sizes):
     """The minutes of each stack or lone run `configs` train as (`alone`: id -> minutes alone)."""
-    return [sum(alone[configs[i].id] for i in positions) / speedup
-            for positions, speedup in stack_groups(list(configs), sizes)]
+    return [sum(alone[configs[i].id] for i in group.positions) / group.speedup
+            for group in stack_groups(list(configs), sizes)]
 
 
 def stacking_note(results=None, device_name="H100"):

@@ -100,8 +100,9 @@ def validate_record(record, path=""):
         raise corrupt(f"env lacks one of {', '.join(ENV_KEYS)}")
     if not _number(record["wall_s"]) or record["wall_s"] < 0:
         raise corrupt(f"wall_s is {record['wall_s']!r}, not a number of seconds")
-    if "packed_with" in record and (not _whole(record["packed_with"]) or record["packed_with"] < 2):
-        raise corrupt(f"packed_with is {record['packed_with']!r}, not a stack size >= 2")
+    if "packed_with" in record and (not _whole(record["packed_with"]) or record["packed_with"] < 1):
+        raise corrupt(f"packed_with is {record['packed_with']!r}, not a stack size >= 1 (a stack of one is a "
+                      "lone run replayed as a stack)")
     for name, keys in (("trace", TRACE_KEYS), ("noise_scale", NOISE_KEYS)):
         rows = record.get(name, [])
         if not isinstance(rows, list) or any(not isinstance(row, dict) or any(k not in row for k in keys)

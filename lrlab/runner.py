@@ -241,14 +241,15 @@ def _on_cpu(device):
 
 def plan_stacks(items, stacking, store):
     """([(stack items, measured speed-up)], items that train alone): runs that share a stack key, the
-    epoch they resume from and the stack size K chosen for them, in stacks of at most K."""
+    epoch they resume from and the stack size K chosen for them, in stacks of at most K; a run left
+    without a partner is a stack of one where that measured faster (`lrlab.stacking.stack_groups`)."""
     from lrlab.stacking import stack_groups
     items = list(items)
     epochs = {id(config): _checkpoint_epoch(store.checkpoint_path(profile, experiment, config.id), config)
               for experiment, profile, config in items if stacking.choose(config)[0] > 1}
     groups = stack_groups([config for _, _, config in items], stacking, lambda config: epochs.get(id(config)))
-    stacks = [([items[i] for i in positions], speedup) for positions, speedup in groups if len(positions) > 1]
-    return stacks, [items[positions[0]] for positions, _ in groups if len(positions) == 1]
+    stacks = [([items[i] for i in group.positions], group.speedup) for group in groups if group.stacked]
+    return stacks, [items[group.positions[0]] for group in groups if not group.stacked]
 
 
 def _checkpoint_epoch(path, config):
@@ -282,6 +283,14 @@ def _train_stack(members, speedup, store, device, data, progress, planner, repor
                                 checkpoint_every_s=every, stop_at=planner.stop_at)
     except torch.OutOfMemoryError:
         _free_device_memory(device)
+        if len(members) == 1:   # nothing left to split: it trains alone, as it would without stacking
+            stopped = []
+
+            def note(outcome):
+                stopped.append(outcome.state in ("checkpointed", "stopped"))
+                report(outcome)
+            _in_process(members, store, device, data, False, progress, planner, note, every)
+            return not any(stopped)
         half = len(members) // 2
         return all(_train_stack(part, speedup, store, device, data, progress, planner, report, every)
                    for part in (members[:half], members[half:]))

@@ -13,7 +13,8 @@ every step by `StackedOptimizer`), its evaluation, and its divergence: a member 
 the stack at the check where a single run would stop, with the same record, and the others go on.
 
 The result is one ordinary record per member, the same id and schema as if trained alone, plus
-`packed_with`: how many runs trained together. In float64 a member's history equals its single
+`packed_with`: how many runs trained together (1: a lone run trained as a stack of one, where its
+graphed step measured faster than its own; `lrlab.stacking`). In float64 a member's history equals its single
 run's to rounding (tests/test_stacked.py); epoch seconds and wall_s are the stack's. Checkpoints
 and deadlines work as in `train`, and a member's checkpoint is the one its single run would write,
 so it resumes alone or in another stack. The per-step rules (divergence, the history row, the

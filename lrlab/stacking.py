@@ -6,7 +6,14 @@ time against one run alone, on this device, and stop at the first K that does no
 A shape stacks at the measured K with the best speed-up, and only where that beats training alone;
 where nothing is measured it trains alone. On a CPU, for instance, oneDNN's grouped convolutions
 are slower than the same convolutions one by one, so ResNets measure below 1x and train alone.
+
+A run with no partner (a headline run, the one left over after the stacks of K) still trains as a
+stack of one where the bench measured that faster than the run alone: on a GPU a stack's step is
+replayed from a CUDA graph (`lrlab.stack_step`), a lone run's is dispatched from Python operator by
+operator, and a small model's step is mostly that dispatching.
 """
+from typing import NamedTuple
+
 from lrlab.errors import LrlabError, check_positive
 from lrlab.stacked_optim import FAMILIES
 
@@ -25,6 +32,12 @@ def stack_key(config):
     return tuple(sorted((k, repr(v)) for k, v in shared.items()))
 
 
+# A stack of one does a lone run's arithmetic plus vmap's bookkeeping; it can only win by replaying its
+# step from a CUDA graph, and must win by more than a bench's run-to-run spread (on 2 CPU cores a stack of
+# one ResNet-8, no graph, measured 1.09x of the run alone): so only a graphed row of at least this counts.
+LONE_STACK_MIN = 1.2
+
+
 def bench_shape(config):
     """The (model spec, batch) a bench row measures for this run: the batch its forward sees."""
     return config.model_spec, config.micro_batch or config.batch_size
@@ -36,6 +49,7 @@ class StackSizes:
     def __init__(self, rows=(), fixed=None):
         self.fixed = check_positive("stack", fixed, allow_none=True)
         self.best = {}       # (spec, batch) -> (K, speed-up over one after another)
+        self.lone = {}       # (spec, batch) -> speed-up of a graphed stack of one over the run alone, where it pays
         self.shapes = set()  # every (spec, batch) measured stacked, whether or not a K paid
         for row in rows:
             try:
@@ -46,6 +60,11 @@ class StackSizes:
             self.shapes.add(shape)
             if k > 1 and speedup > max(1.0, self.best.get(shape, (1, 1.0))[1]):
                 self.best[shape] = (k, speedup)
+            if k == 1 and row.get("cuda_graph") is True and speedup >= LONE_STACK_MIN:
+                self.lone[shape] = speedup
+        for shape, lone in self.lone.items():   # K runs as K stacks of one, where that measured faster
+            if shape in self.best and self.best[shape][1] <= lone:
+                del self.best[shape]
 
     @classmethod
     def measured(cls, results_root, device_name):
@@ -66,12 +85,14 @@ class StackSizes:
                                      if env["device_type"] == "cuda" and not on(env)}):
             other = cls.measured(results_root, record_device)
             for shape in other.shapes - here.shapes - set(elsewhere):
-                elsewhere[shape] = (other.best.get(shape), record_device)
+                elsewhere[shape] = (other.best.get(shape), other.lone.get(shape), record_device)
         here.measured_on = {shape: device_name for shape in here.shapes}
-        for shape, (best, device) in elsewhere.items():
+        for shape, (best, lone, device) in elsewhere.items():
             here.measured_on[shape] = device
             if best:
                 here.best[shape] = best
+            if lone:
+                here.lone[shape] = lone
         here.shapes |= set(elsewhere)
         return here
 
@@ -82,6 +103,13 @@ class StackSizes:
         if self.fixed is not None:
             return self.fixed, 1.0
         return self.best.get(bench_shape(config), (1, 1.0))
+
+    def lone_speedup(self, config):
+        """The measured speed-up of `config` trained as a stack of one over the same run alone, where a
+        graphed stack of one measured at least LONE_STACK_MIN; else None (it trains alone)."""
+        if stack_key(config) is None or self.fixed is not None:
+            return None
+        return self.lone.get(bench_shape(config))
 
 
 # Commit 86ce160 (2026-11-28 00:15 UTC) gathers a stack's batches as one; stack rows measured before it
@@ -150,11 +178,20 @@ def latest_stack_rows(rows):
     return [row for row in rows if latest.get((row["device"], row.get("model"), row.get("batch_size"))) == row["created"]]
 
 
+class Group(NamedTuple):
+    """Runs (positions in a list of configs) that train as one, at the speed-up measured for them over
+    the same runs alone one after another; `stacked`: through `lrlab.stacked` (a stack of one included)."""
+    positions: list
+    speedup: float
+    stacked: bool
+
+
 def stack_groups(configs, sizes, also_share=lambda config: None):
-    """[(positions, speed-up)]: `configs` (by position) as they would train, in stacks of the K `sizes`
-    chose for them (runs that share a stack key and `also_share`, e.g. the epoch a checkpoint resumes
-    from) with the speed-up measured for that K, and each run that trains alone as ([i], 1.0); stacks
-    first, then the runs alone, each in the order of `configs`."""
+    """[Group]: `configs` (by position) as they would train, in stacks of the K `sizes` chose for them
+    (runs that share a stack key and `also_share`, e.g. the epoch a checkpoint resumes from) with the
+    speed-up measured for that K; then each run left without a partner, as a stack of one where that
+    measured faster (`StackSizes.lone_speedup`), else alone at 1.0; stacks first, then the rest, each
+    in the order of `configs`."""
     groups, alone = {}, []
     for i, config in enumerate(configs):
         k, speedup = sizes.choose(config)
@@ -167,10 +204,11 @@ def stack_groups(configs, sizes, also_share=lambda config: None):
         for start in range(0, len(members), k):
             chunk = members[start:start + k]
             if len(chunk) > 1:
-                stacks.append((chunk, speedup))
+                stacks.append(Group(chunk, speedup, True))
             else:
                 alone += chunk
-    return stacks + [([i], 1.0) for i in sorted(alone)]
+    singles = [(i, sizes.lone_speedup(configs[i])) for i in sorted(alone)]
+    return stacks + [Group([i], lone or 1.0, lone is not None) for i, lone in singles]
 
 
 def parse_stack(value):

@@ -80,7 +80,7 @@ BAD_RECORDS = [
     ("wall time text", _set(["wall_s"], "long"), "wall_s"),
     ("id not text", _set(["id"], 12), "id"),
     ("profile unknown", _set(["profile"], "huge"), "huge"),
-    ("packed with one", _set(["packed_with"], 1), "packed_with"),
+    ("packed with none", _set(["packed_with"], 0), "packed_with"),
     ("trace not a list", _set(["trace"], "rows"), "trace"),
     ("a field is missing", _drop("history"), "missing history"),
     ("not an object", lambda record: [record], "not a JSON object"),

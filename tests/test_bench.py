@@ -80,6 +80,7 @@ def test_bench_stacked_times_k_runs_as_one_against_one_after_another(spec):
     assert all(r["per_s"] > 0 for r in rows)
     assert rows[1]["stacked_over_sequential"] == pytest.approx(rows[1]["per_s"] / single["per_s"])
     assert rows[1]["peak_memory_mb"] is None   # measured on CUDA only
+    assert [r["cuda_graph"] for r in rows] == [False, False]   # no graphs off a GPU: no stack of one pays
 
 
 @pytest.mark.parametrize("spec, sizes, needle", [("resnet99", (2,), "unknown model"), ("mlp-32", (0,), "stack size")])

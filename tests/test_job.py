@@ -253,6 +253,32 @@ def test_a_job_benches_the_stacks_no_calibration_measured_once(tmp_path):
     assert len(Store(tmp_path).bench_records()) == 1
 
 
+def test_a_job_benches_a_stack_of_one_for_runs_too_few_to_stack_where_graphs_replay(tmp_path, monkeypatch):
+    """A headline run has no partner, but on a GPU it may train faster as a graphed stack of one: the
+    job measures K = 1 for its shape, and only where the device replays graphs for its family."""
+    from lrlab import calibrate, stack_step
+    from lrlab.config import RunConfig
+    mlp = RunConfig(model="mlp", width=32, batch_size=8, epochs=1, precision="fp32")
+    resnet = RunConfig(model="resnet8", batch_size=4, epochs=1, precision="fp32")
+    configs = [mlp.replace(seed=s) for s in range(4)] + [mlp.replace(batch_size=6), resnet,
+                                                          resnet.replace(batch_size=6, trace_every=2)]
+    monkeypatch.setattr(stack_step, "graph_families", lambda device: ["mlp"])
+    assert calibrate.lone_shapes(configs, "cuda") == [("mlp-32", 6)]   # not the full stack's, not the ResNet's
+    monkeypatch.setattr(stack_step, "graph_families", lambda device: [])
+    assert calibrate.lone_shapes(configs, "cpu") == []
+    monkeypatch.setattr(calibrate, "lone_shapes", lambda configs, device: [("mlp-32", 6)])
+    rows = calibrate.bench_unmeasured_stacks(configs, "cpu", tmp_path, log=lambda line: None, sizes=(2,))
+    assert [(r["model"], r["batch_size"], r["members"]) for r in rows] == [("mlp-32", 8, 2), ("mlp-32", 6, 1)]
+
+
+def test_the_predictor_keeps_a_stack_of_ones_seconds_apart_from_a_lone_runs():
+    config = RunConfig(model="mlp", width=32, epochs=1, batch_size=10, train_per_class=10)
+    record = dict(config=config.to_dict(), status="completed", wall_s=10.0, final=dict(steps=10), packed_with=1)
+    predict = job.Predictor(None, None)
+    predict.learn(record)
+    assert predict.per_step == {} and list(predict.stack_per_step.values()) == [1.0]
+
+
 def test_a_growing_batch_run_teaches_the_predictor_seconds_per_batch_not_per_update():
     from lrlab import cost
     config = RunConfig(model="resnet8", epochs=4, batch_size=10, train_per_class=30,
@@ -327,6 +353,10 @@ def test_the_queue_counts_runs_that_stack_as_their_stack_at_the_measured_speed_u
     sizes = StackSizes([dict(model="mlp-32", batch_size=8, members=4, stacked_over_sequential=2.0)])
     assert queue._unit_minutes(configs, alone, sizes) == [(1 + 2 + 3 + 4) / 2, 5.0, 6.0]
     assert queue._unit_minutes(configs, alone, StackSizes()) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    # where a graphed stack of one measured 2.5x, the fifth trains as one: its minutes over 2.5
+    lone = StackSizes([dict(model="mlp-32", batch_size=8, members=4, stacked_over_sequential=4.0, cuda_graph=True),
+                       dict(model="mlp-32", batch_size=8, members=1, stacked_over_sequential=2.5, cuda_graph=True)])
+    assert queue._unit_minutes(configs, alone, lone) == [(1 + 2 + 3 + 4) / 4, 5.0 / 2.5, 6.0]
 
 
 def test_the_queue_plans_with_the_named_gpus_stacks_and_borrows_only_shapes_it_never_measured(tmp_path):

@@ -99,6 +99,19 @@ def test_replayed_resnet_steps_with_batchnorm_and_accumulation(cifar, float64):
     same_histories([resnet, resnet.replace(optimizer="sgdw", lr=0.1, weight_decay=5e-3, seed=1)], cifar)
 
 
+def test_a_lone_run_replayed_as_a_stack_of_one_is_its_single_run(cifar, float64):
+    """What a headline run does on a GPU where a graphed stack of one measured faster (lrlab.stacking)."""
+    from lrlab.train import train
+    resnet = RunConfig(model="resnet8", lr=0.05, epochs=2, steps_per_epoch=6, batch_size=16, train_per_class=10,
+                       test_per_class=4, precision="fp32", schedule="one_cycle", micro_batch=8)
+    [replayed] = same_histories([resnet], cifar)
+    single = train(resnet, data=cifar, progress=False)
+    assert replayed["packed_with"] == 1 and replayed["final"]["steps"] == single["final"]["steps"] == 12
+    for mine, theirs in zip(replayed["history"], single["history"], strict=True):
+        for key in ("lr", "train_loss", "train_acc", "test_loss", "test_acc"):
+            assert mine[key] == pytest.approx(theirs[key], rel=1e-9, abs=0), key
+
+
 def test_replayed_gpt_steps_with_the_stacked_attention_and_clipping(float64, data_root):
     from lrlab.data import load_tiny_shakespeare
     gpt = RunConfig(task="shakespeare", model="chargpt", width=32, depth=1, block_size=16, batch_size=8, epochs=2,

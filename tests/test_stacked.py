@@ -17,7 +17,7 @@ import torch
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError
 from lrlab.stacked import stacked_causal_attention, train_stacked
-from lrlab.stacking import StackSizes, stack_key
+from lrlab.stacking import StackSizes, stack_groups, stack_key
 from lrlab.train import DeadlineReached, train
 
 KEYS = ("lr", "train_loss", "train_acc", "test_loss", "test_acc")
@@ -216,6 +216,25 @@ def test_the_stack_size_is_the_measured_best_and_only_where_it_beats_training_al
     assert StackSizes(fixed=8).choose(MLP) == (8, 1.0)
 
 
+def test_a_lone_run_stacks_alone_only_where_a_graphed_stack_of_one_measured_clearly_faster():
+    b30 = MLP.replace(batch_size=30)
+    rows = [dict(model="mlp-32", batch_size=20, members=1, stacked_over_sequential=2.5, cuda_graph=True),
+            dict(model="mlp-32", batch_size=20, members=4, stacked_over_sequential=1.9, cuda_graph=True),
+            dict(model="mlp-32", batch_size=10, members=1, stacked_over_sequential=1.1, cuda_graph=True),
+            dict(model="mlp-32", batch_size=30, members=1, stacked_over_sequential=1.5, cuda_graph=False),
+            dict(model="mlp-32", batch_size=30, members=4, stacked_over_sequential=3.0, cuda_graph=True)]
+    sizes = StackSizes(rows)
+    # four graphed stacks of one beat one stack of four here, so nothing shares a stack
+    assert sizes.lone_speedup(MLP) == 2.5 and sizes.choose(MLP) == (1, 1.0)
+    assert sizes.lone_speedup(MLP.replace(batch_size=10)) is None          # within a bench's spread
+    assert sizes.lone_speedup(b30) is None and sizes.choose(b30) == (4, 3.0)   # not replayed: no gain possible
+    assert sizes.lone_speedup(MLP.replace(trace_every=5)) is None           # never stacked
+    assert StackSizes(rows, fixed=4).lone_speedup(MLP) is None
+    configs = [b30.replace(seed=s) for s in range(5)] + [MLP, MLP.replace(trace_every=5)]
+    assert [tuple(group) for group in stack_groups(configs, sizes)] == [
+        ([0, 1, 2, 3], 3.0, True), ([4], 1.0, False), ([5], 2.5, True), ([6], 1.0, False)]
+
+
 def test_runs_that_cannot_share_a_stack_are_refused(cifar):
     with pytest.raises(LrlabError, match="differ only in"):
         train_stacked([MLP, MLP.replace(width=64)], data=cifar, progress=False)
@@ -315,6 +334,35 @@ def test_a_stack_out_of_device_memory_is_split_in_two(tmp_path, data_root, monke
     assert [o.record["packed_with"] for o in outcomes] == [2] * 4
     # the job log says which runs shared a stack's seconds (the cost page shares them out)
     assert [o.row()["stack"] for o in outcomes] == [items[0][2].id] * 2 + [items[2][2].id] * 2
+
+
+def test_a_run_that_trains_as_a_stack_of_one_is_its_single_run_and_says_so(tmp_path, cifar, float64, monkeypatch):
+    from lrlab import runner
+    from lrlab.results import Store
+    monkeypatch.setattr(runner, "prepare_data", lambda configs, root=None, profiles=(): {"cifar10": cifar})
+    sizes = StackSizes([dict(model="mlp-32", batch_size=64, members=1, stacked_over_sequential=3.0, cuda_graph=True)])
+    items = [("e", "quick", SHORT), ("e", "quick", SHORT.replace(trace_every=2))]
+    outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=sizes)
+    lone, range_test = (o.record for o in outcomes)
+    assert lone["packed_with"] == 1 and "packed_with" not in range_test
+    assert_same_run(lone, train(SHORT, data=cifar, progress=False))
+    assert Store(tmp_path).load("quick", "e", SHORT)["packed_with"] == 1   # a valid record, as saved
+
+
+def test_a_stack_of_one_out_of_device_memory_trains_alone(tmp_path, monkeypatch, cifar):
+    from lrlab import runner, stacked
+    from lrlab.results import Store
+    tried = []
+
+    def no_room(configs, **kwargs):
+        tried.append(len(configs))
+        raise torch.OutOfMemoryError("CUDA out of memory")
+    monkeypatch.setattr(stacked, "train_stacked", no_room)
+    monkeypatch.setattr(runner, "prepare_data", lambda configs, root=None, profiles=(): {"cifar10": cifar})
+    items = [("e", "quick", SHORT.replace(epochs=1, seed=s)) for s in range(2)]
+    outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=StackSizes(fixed=2))
+    assert tried == [2, 1, 1] and [o.state for o in outcomes] == ["completed"] * 2
+    assert all("packed_with" not in o.record for o in outcomes)
 
 
 def test_a_stack_stopped_by_the_deadline_reports_each_member_and_starts_nothing_more(tmp_path, monkeypatch):

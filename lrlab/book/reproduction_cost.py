@@ -7,7 +7,7 @@ import pandas as pd
 
 from lrlab.names import PROFILES
 from lrlab.results import Store
-from lrlab.stacking import latest_stack_rows, stack_path_changes
+from lrlab.stacking import LONE_STACK_MIN, latest_stack_rows, stack_path_changes
 
 # Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
 BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
@@ -208,7 +208,9 @@ def stacked_note(bench):
             f"{gained} (the table below; K = 1 is the stacked code path for one run). "
             + (f"No K speeds up {losers}: there such a shape trains alone. " if losers else "")
             + "`lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only where that beats "
-            "training alone." + _older_stack_paths(stacks))
+            "training alone; a run left without a partner trains as a stack of one where K = 1, replayed "
+            f"from a graph, measured at least {LONE_STACK_MIN:g}x as fast as the run alone."
+            + _older_stack_paths(stacks))
 
 
 def _older_stack_paths(stacks):
