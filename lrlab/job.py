@@ -131,6 +131,8 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
 
     def save_log():
         record["counts"] = _counts(record["runs"])
+        # a job that dies before it finishes (a crash, its machine taken away) is counted to here
+        record["updated"] = _iso(time.time())
         write_json_atomic(log_path, record)
 
     items, calibrate_first = [], False

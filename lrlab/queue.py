@@ -193,9 +193,20 @@ def job_minutes(job_logs, profile="gpu"):
 
 
 def job_spans(job_logs, profile="gpu"):
-    """[(log, minutes from its start to its finish)] for each job of `profile` that finished."""
-    return [(log, (_seconds(log["finished"]) - _seconds(log["started"])) / 60) for log in job_logs
-            if log.get("profile") == profile and log.get("finished")]
+    """[(log, minutes from its start to its finish)] for each job of `profile`. A job that ended without
+    finishing (it crashed, or its machine was taken away) counts to its log's last save, `updated`; a
+    log from before that field, unfinished, is left out."""
+    spans = []
+    for log in job_logs:
+        end = log.get("finished") or log.get("updated")
+        if log.get("profile") == profile and end:
+            spans.append((log, (_seconds(end) - _seconds(log["started"])) / 60))
+    return spans
+
+
+def unfinished_jobs(job_logs, profile="gpu"):
+    """How many of `job_spans`' jobs ended without finishing (counted to their log's last save)."""
+    return sum(1 for log, _ in job_spans(job_logs, profile) if not log.get("finished"))
 
 
 def _seconds(iso):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lrlab import experiments, job, runner
+from lrlab import experiments, job, queue, runner
 from lrlab.config import RunConfig
 from lrlab.results import Store
 from lrlab.train import DeadlineReached, train
@@ -138,6 +138,10 @@ def test_a_killed_job_resumed_packed_and_unpacked_equals_an_uninterrupted_one(tm
     proc.wait()
     n_runs = len(next(c for c in experiments.chunks("super_convergence", "smoke") if c.name == "headline").runs)
     assert 0 < len(Store(box).paths("smoke", "super_convergence")) < n_runs, "the kill must land mid-job"
+    [killed] = Store(box).job_logs()   # the killed job's log counts to its last save (lrlab.queue.job_spans)
+    assert killed["finished"] is None and killed["updated"] >= killed["started"]
+    assert [minutes for _, minutes in queue.job_spans([killed], "smoke")] == [pytest.approx(
+        (queue._seconds(killed["updated"]) - queue._seconds(killed["started"])) / 60)]
     out = lrlab(*args, "--results", str(box))
     assert out.returncode == 0, out.stderr
 
@@ -150,7 +154,7 @@ def test_a_killed_job_resumed_packed_and_unpacked_equals_an_uninterrupted_one(tm
 
 
 def test_calibration_runs_each_path_benches_each_shape_and_marks_the_chunk_done(tmp_path, data_root, monkeypatch):
-    from lrlab import calibrate, queue
+    from lrlab import calibrate
     monkeypatch.setattr(calibrate, "SMOKE_CHUNKS", (("basics", "momentum_shift"), ("lr_vs_width", "gpt")))
     monkeypatch.setattr(calibrate, "_compile_configs", lambda: [])   # inductor on 2 CPU cores: too slow here
     smoke_configs = [c for c in experiments.runs("lr_vs_width", "smoke") if c.parameterization == "mup"][:1]
@@ -175,7 +179,6 @@ def test_calibration_runs_each_path_benches_each_shape_and_marks_the_chunk_done(
 
 
 def test_the_gpu_profile_meets_the_job_budget_and_every_chunk_is_queued():
-    from lrlab import queue
     rows = queue.queue("gpu", "/nonexistent-results")
     assert rows[0].chunk == "calibrate" and all(r.state == "pending" for r in rows)
     declared = {(e, c.name) for e in experiments.EXPERIMENTS for c in experiments.chunks(e, "gpu")}
@@ -293,7 +296,6 @@ def test_a_growing_batch_run_teaches_the_predictor_seconds_per_batch_not_per_upd
 
 
 def test_the_queue_counts_each_chunks_device_time_from_the_job_logs_every_try_and_a_stacks_time_once(tmp_path):
-    from lrlab import queue
     from lrlab.book.reproduction_cost import jobs_words, spent_words
     from lrlab.results import write_json_atomic
     runs = next(c for c in experiments.chunks("linear_scaling", "gpu") if c.name == "elbow_and_rules").runs
@@ -317,18 +319,27 @@ def test_the_queue_counts_each_chunks_device_time_from_the_job_logs_every_try_an
     job("4", "NVIDIA H200", "2026-11-27T11:00:00Z", "2026-11-27T11:09:00Z",
         [(a, "completed", 500.0, None)], profile="quick")   # another profile's job: not the GPU queue's
     (tmp_path / "jobs" / "5.json").write_text("{ cut off")   # a broken log is skipped
+    # a job that crashed: no `finished`, counted to its log's last save; one from before `updated`, not at all
+    job("6", "NVIDIA H200", "2026-11-27T12:00:00Z", None, [(a, "completed", 60.0, None)])
+    log6 = json.loads((tmp_path / "jobs" / "6.json").read_text())
+    (tmp_path / "jobs" / "6.json").write_text(json.dumps(dict(log6, status="running", updated="2026-11-27T12:04:00Z")))
+    job("7", "NVIDIA H200", "2026-11-27T13:00:00Z", None, [])
     row = next(r for r in queue.queue("gpu", tmp_path) if r.name == "linear_scaling/elbow_and_rules")
-    assert row.spent_s == pytest.approx({"NVIDIA H100 80GB HBM3": 180.0, "NVIDIA H200": 120.0})
-    assert spent_words(row.spent_s) == "3.0 on H100 + 2.0 on H200"
+    assert row.spent_s == pytest.approx({"NVIDIA H100 80GB HBM3": 180.0, "NVIDIA H200": 180.0})
+    assert spent_words(row.spent_s) == "3.0 on H100 + 3.0 on H200"
     assert spent_words({"AMD EPYC (2 cores)": 30.0, "NVIDIA H100 80GB HBM3": 60.0}) == "1.0 on H100 + 0.5 on AMD EPYC (2 cores)"
     assert spent_words({}) == "-"
-    totals = queue.job_minutes(Store(tmp_path).job_logs())
+    logs = Store(tmp_path).job_logs()
+    totals = queue.job_minutes(logs)
     assert {device: tuple(round(v, 9) for v in t) for device, t in totals.items()} == {
-        "NVIDIA H100 80GB HBM3": (1, 5.0, 3.0), "NVIDIA H200": (2, 3.0, 2.0)}
-    assert jobs_words(totals, 5.0).startswith("The 3 GPU jobs so far took 8.0 minutes from start to finish "
-                                              "(5.0 on H100 in 1, 3.0 on H200 in 2): 5.0 of them trained the "
+        "NVIDIA H100 80GB HBM3": (1, 5.0, 3.0), "NVIDIA H200": (3, 7.0, 3.0)}
+    assert queue.unfinished_jobs(logs) == 1
+    assert jobs_words(totals, 6.0).startswith("The 4 GPU jobs so far took 12.0 minutes from start to finish "
+                                              "(7.0 on H200 in 3, 5.0 on H100 in 1): 6.0 of them trained the "
                                               "chunks' runs (their minutes spent above), and the rest")
-    assert "0.5 trained runs that no chunk declares now" in jobs_words(totals, 4.5)
+    assert "ended before" not in jobs_words(totals, 6.0)
+    assert "1 of the jobs ended before it finished" in jobs_words(totals, 6.0, unfinished=1)
+    assert "0.5 trained runs that no chunk declares now" in jobs_words(totals, 5.5)
     assert jobs_words({}, 0.0) == "No GPU job has run yet."
 
 
@@ -345,7 +356,6 @@ def _stack_bench(root, device, name, rows):
 def test_the_queue_counts_runs_that_stack_as_their_stack_at_the_measured_speed_up(tmp_path):
     """Five runs of one shape stack four at a time at 2x: the four cost half their minutes alone, the
     fifth (a stack of one) and a range test (never stacked) their own."""
-    from lrlab import queue
     from lrlab.stacking import StackSizes
     run = SHORT.replace(batch_size=8)
     configs = [run.replace(lr=0.01 * (i + 1)) for i in range(5)] + [run.replace(trace_every=2)]
@@ -360,7 +370,6 @@ def test_the_queue_counts_runs_that_stack_as_their_stack_at_the_measured_speed_u
 
 
 def test_the_queue_plans_with_the_named_gpus_stacks_and_borrows_only_shapes_it_never_measured(tmp_path):
-    from lrlab import queue
     from lrlab.stacking import StackSizes
     _stack_bench(tmp_path, "NVIDIA H100 80GB HBM3", "h100", [("mlp-256", 64, 16, 4.0), ("resnet20", 1000, 4, 0.6)])
     _stack_bench(tmp_path, "NVIDIA H200", "h200", [("mlp-256", 64, 64, 9.0), ("resnet20", 1000, 4, 1.5),

@@ -246,15 +246,16 @@ def queue_summary(results, rows=None):
                     f"({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
                     for tier, (left, jobs, whole, whole_jobs) in tiers.items())
     in_chunks = sum(sum(r.spent_s.values()) for r in rows) / 60
+    logs = Store(results).job_logs()
     return table, settles, " ".join((note, queue.stacking_note(results),
-                                     jobs_words(queue.job_minutes(Store(results).job_logs()), in_chunks)))
+                                     jobs_words(queue.job_minutes(logs), in_chunks, queue.unfinished_jobs(logs))))
 
 
-def jobs_words(totals, in_chunks):
+def jobs_words(totals, in_chunks, unfinished=0):
     """The GPU jobs so far, from their logs: "The 8 GPU jobs so far took 40.8 minutes ... (33.4 on H200 in 7,
     7.5 on H100 in 1): 31.7 of them trained the chunks' runs ..., 1.1 trained runs that no chunk declares
     now ..., and the rest ...". `totals`: lrlab.queue.job_minutes; `in_chunks`: the minutes spent summed
-    over the queue's rows."""
+    over the queue's rows; `unfinished`: how many of the jobs ended without finishing (lrlab.queue.unfinished_jobs)."""
     if not totals:
         return "No GPU job has run yet."
     jobs = sum(n for n, _, _ in totals.values())
@@ -266,7 +267,10 @@ def jobs_words(totals, in_chunks):
             f"({by_device}): {in_chunks:.1f} of them trained the chunks' runs (their minutes spent above)"
             + (f", {orphans:.1f} trained runs that no chunk declares now (their configs have changed since)"
                if orphans >= 0.05 else "")
-            + ", and the rest was each job's own work: loading the data, calibrating, measuring stacks.")
+            + ", and the rest was each job's own work: loading the data, calibrating, measuring stacks."
+            + (f" {unfinished} of the jobs ended before {'it' if unfinished == 1 else 'they'} finished (a crash, "
+               "or the machine taken away): each counts to the last time it saved its log, and the rest includes "
+               "the run it was training then." if unfinished else ""))
 
 
 def short_device(device):
