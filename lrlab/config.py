@@ -4,6 +4,7 @@ Only what changes the result belongs here. Where and how fast a run executes (de
 torch.compile, checkpoint cadence) does not, so the same declaration resumes on a CPU or a GPU.
 """
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class RunConfig:
         changed = {k: v for k, v in self.to_dict().items() if v != _DEFAULTS[k]}
         return json.dumps(changed, sort_keys=True, separators=(",", ":"))
 
-    @property
+    @functools.cached_property   # kept on the frozen instance: a queue asks thousands of runs their id
     def id(self):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 

@@ -12,6 +12,7 @@ FlopCounterMode on the meta device), aten ops of one forward+backward (a dispatc
 excluded), parameters and activation elements. A bench record measured on the GPU (`lrlab bench`)
 turns into a per-model factor that corrects the model (`load_calibration`).
 """
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lrlab.config import batches_per_step
+from lrlab.disk_memo import disk_memo
 from lrlab.errors import LrlabError, check_choice
 from lrlab.experiments import test_images, train_images
 from lrlab.tasks import EVAL_BATCH
@@ -104,11 +106,16 @@ def _num_classes(config):
 
 @functools.lru_cache(maxsize=None)
 def _shape_cost(model, width, depth, block_size, num_classes):
+    return ShapeCost(**_measure_shape(model, width, depth, block_size, num_classes))
+
+
+@disk_memo   # 0.35 s a shape, the same in every process until lrlab or torch changes
+def _measure_shape(model, width, depth, block_size, num_classes):
     with torch.random.fork_rng(devices=[]):   # building models draws weights: leave the caller's RNG alone
         flops, params, elements = _count_on_meta(model, width, depth, block_size, num_classes)
         train_ops, train_ops_fp32, eval_ops = _count_ops(model, depth, num_classes)
-    return ShapeCost(flops, train_ops, train_ops_fp32, eval_ops, params, elements,
-                     block_size or 1, model.startswith("resnet"))
+    return dataclasses.asdict(ShapeCost(flops, train_ops, train_ops_fp32, eval_ops, params, elements,
+                                        block_size or 1, model.startswith("resnet")))
 
 
 def _example_batch(model, num_classes, block_size, batch=2):
