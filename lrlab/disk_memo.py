@@ -39,10 +39,9 @@ def _read(path):
 
 
 def disk_memo(fn):
-    """`fn(*args)` (JSON-able arguments, a JSON-able result) remembered in memory and in
-    <cache>/<fn's name>.json, under the current code_version() (older versions' entries are dropped
-    at the next write)."""
-    @functools.lru_cache(maxsize=None)
+    """`fn(*args)` (JSON-able arguments, a JSON-able result) remembered in <cache>/<fn's name>.json,
+    under the current code_version() (older versions' entries are dropped at the next write). Keeping
+    it in memory too is the caller's choice (lrlab.cost keeps each ShapeCost)."""
     @functools.wraps(fn)
     def remembered(*args):
         path, key = cache_dir() / f"{fn.__name__}.json", json.dumps(args)

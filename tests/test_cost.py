@@ -160,12 +160,9 @@ def test_describe_scenarios_and_speed():
 def fresh_cache(tmp_path, monkeypatch):
     """An empty on-disk cache, and none in memory: as a first process on a fresh machine."""
     monkeypatch.setenv("LRLAB_CACHE", str(tmp_path))
-    forget = (cost._shape_cost.cache_clear, cost._measure_shape.cache_clear)
-    for clear in forget:
-        clear()
+    cost._shape_cost.cache_clear()
     yield tmp_path
-    for clear in forget:
-        clear()
+    cost._shape_cost.cache_clear()
 
 
 def test_measuring_a_shape_leaves_the_random_state_alone(fresh_cache):
@@ -178,10 +175,10 @@ def test_a_shape_is_measured_once_and_the_next_process_reads_it_back(fresh_cache
     from lrlab import disk_memo
     narrow = MLP_1024.replace(width=96)
     first = cost.shape_cost(narrow)
-    cost._shape_cost.cache_clear(), cost._measure_shape.cache_clear()   # a new process
+    cost._shape_cost.cache_clear()   # a new process
     monkeypatch.setattr(cost, "_count_on_meta", lambda *args: pytest.fail("measured again"))
     assert cost.shape_cost(narrow) == first
-    cost._shape_cost.cache_clear(), cost._measure_shape.cache_clear()
+    cost._shape_cost.cache_clear()
     monkeypatch.setattr(disk_memo, "code_version", lambda: "another torch or lrlab")
     with pytest.raises(pytest.fail.Exception, match="measured again"):
         cost.shape_cost(narrow)
@@ -191,7 +188,7 @@ def test_a_shape_is_measured_once_and_the_next_process_reads_it_back(fresh_cache
 def test_a_broken_cache_costs_time_only(fresh_cache, monkeypatch, breakage):
     narrow = MLP_1024.replace(width=96)
     measured = cost.shape_cost(narrow)
-    cost._shape_cost.cache_clear(), cost._measure_shape.cache_clear()
+    cost._shape_cost.cache_clear()
     if breakage == "a file cut off":
         (fresh_cache / "_measure_shape.json").write_text('{"cut')
     else:
