@@ -234,6 +234,51 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     return rows
 
 
+def bench_unmeasured_compiles(configs, device, results=None, stop_at=None, log=print, predict=None,
+                              lone_speedups=None):
+    """Before a job trains `configs` (its runs that train alone): time eager and compiled each of their
+    shapes that has no compile rows of this device yet and whose runs are predicted (`predict(config)`,
+    seconds, over their `lone_speedups` where they would train as graphed stacks of one) to take at least
+    `compiling.BENCH_WORTH_S`: what compiling could save, at most, must repay a cold compilation. The
+    compilation lands in torch's on-disk cache, which the job's runs of the shape then load. Writes one
+    bench record with the rows and any failure; returns the rows."""
+    from lrlab.bench import _write_record, bench_one
+    from lrlab.compiling import BENCH_WORTH_S, COMPILED_MODE, EAGER_MODE, CompileSpeeds, compilable
+    from lrlab.env import run_env
+    from lrlab.runner import error_line
+    from lrlab.stacking import bench_shape
+    store, env = Store(results), run_env(device)
+    have = CompileSpeeds.measured(store.root, env["device"]).speeds
+    lone_speedups = lone_speedups or [None] * len(configs)
+    totals = {}
+    for config, lone in zip(configs, lone_speedups):
+        predicted = predict(config) if predict and compilable(config) else None
+        if predicted is not None:
+            totals[bench_shape(config)] = totals.get(bench_shape(config), 0.0) + predicted / (lone or 1.0)
+    rows, failed = [], []
+    for (spec, batch), total in totals.items():
+        if (spec, batch) in have or total < BENCH_WORTH_S:
+            continue
+        if stop_at is not None and time.time() > stop_at - COMPILE_S - 2 * MARGIN_S:
+            log(f"calibrate: compile {spec} @ {batch}: not benched, too close to the deadline")
+            break
+        try:
+            eager = bench_one(spec, batch, device, BENCH_STEPS, EAGER_MODE)
+            compiled = bench_one(spec, batch, device, BENCH_STEPS, COMPILED_MODE, cold_cache=False)
+        except Exception as exc:   # noqa: BLE001 - the runs then train eager, as they would have
+            failed.append(dict(name=f"compile bench {spec} @ {batch}", ok=False, error=error_line(exc)))
+            log(f"calibrate: compile {spec} @ {batch}: FAILED {failed[-1]['error']}")
+            continue
+        rows += [eager, compiled]
+        log(f"calibrate: compile {spec} @ {batch}: {compiled['per_s'] / eager['per_s']:.2f}x eager's speed, "
+            f"compilation {compiled['compile_s']:.1f} s cold, {compiled['compile_cached_s']:.1f} s from disk "
+            f"({total:.0f} s of runs to repay it)")
+    if rows or failed:
+        _write_record(store.root / "bench", f"compiles {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
+                      dict(kind="bench", env=env, rows=rows, paths=failed))
+    return rows
+
+
 # Small stacks that touch what a captured step holds, one per model family: BatchNorm, grouped
 # convolutions and accumulated micro-batches (ResNet-8, SGD); batched matmuls (an MLP); the stacked
 # attention operator, embeddings, AdamW and clipping (a GPT). Their one-cycle schedules move every

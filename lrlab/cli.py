@@ -11,7 +11,8 @@ def _sweep(args):
     from lrlab.sweep import sweep
     check_device(args.device)
     from lrlab.stacking import parse_stack
-    sweep(args.experiment, args.profile, args.results, args.device, args.data, args.compile,
+    from lrlab.compiling import parse_compile
+    sweep(args.experiment, args.profile, args.results, args.device, args.data, parse_compile(args.compile),
           progress=not args.no_progress, jobs=args.jobs, stack=parse_stack(args.stack))
 
 
@@ -50,8 +51,9 @@ def _job(args):
     deadline = check_deadline(args.deadline)
     check_device(args.device)
     from lrlab.stacking import parse_stack
-    record = run_job(deadline, args.chunks, args.profile, args.results, args.device, args.data, args.compile,
-                     args.jobs, progress=not args.no_progress, stack=parse_stack(args.stack))
+    from lrlab.compiling import parse_compile
+    record = run_job(deadline, args.chunks, args.profile, args.results, args.device, args.data,
+                     parse_compile(args.compile), args.jobs, progress=not args.no_progress, stack=parse_stack(args.stack))
     return exit_status(record)
 
 
@@ -125,6 +127,10 @@ def _bench(args):
 STACK_HELP = ("auto (default): runs that share a model shape train K at a time as one, K from this device's "
               "bench (`lrlab bench --stack`), alone where nothing is measured; off; or a whole number K")
 
+COMPILE_HELP = ("auto (default): on a GPU, a run that trains alone uses torch.compile where this device's bench "
+                "measured it faster, compilation included (`lrlab.compiling`); never on a CPU; on (also bare "
+                "--compile) or off")
+
 JOBS_HELP = ("runs to train at once, each in its own process with the same CPU threads (LRLAB_THREADS, default 1), "
              "so a run's numbers never depend on it; auto (default): one per core on a CPU, one on a GPU")
 
@@ -148,7 +154,7 @@ def parser():
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     s.add_argument("--results", default="results", help="results folder (default: results)")
     s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
-    s.add_argument("--compile", action="store_true", help="torch.compile the model")
+    s.add_argument("--compile", nargs="?", const="on", default="auto", metavar="{auto,on,off}", help=COMPILE_HELP)
     s.add_argument("--jobs", default="auto", help=JOBS_HELP)
     s.add_argument("--stack", default="auto", help=STACK_HELP)
     s.add_argument("--no-progress", action="store_true")
@@ -171,7 +177,7 @@ def parser():
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     s.add_argument("--results", default="results")
     s.add_argument("--data", default=None, help="data folder or archive (default: $LRLAB_DATA or ~/.cache/lrlab)")
-    s.add_argument("--compile", action="store_true", help="torch.compile the model")
+    s.add_argument("--compile", nargs="?", const="on", default="auto", metavar="{auto,on,off}", help=COMPILE_HELP)
     s.add_argument("--jobs", default="auto", help=JOBS_HELP)
     s.add_argument("--stack", default="auto", help=STACK_HELP)
     s.add_argument("--no-progress", action="store_true")

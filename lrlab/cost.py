@@ -76,7 +76,8 @@ NOISE_PARAM_BYTES = 8         # per noise-scale pass: the flattened fp32 gradien
 GEMM_BYTES_PER_ELEMENT = 8
 TINY_SHAKESPEARE_CHARS = 1_115_394    # the corpus; lrlab.data trains on the first 90%
 GPT_VALIDATION_BATCHES = 20           # CharTask.test_batches
-CALIBRATION_MODE_PREFIX = "bf16"      # bench modes a run uses on CUDA: bf16 (+channels_last, +compile)
+CALIBRATION_MODE_PREFIX = "bf16"      # bench modes a run uses on CUDA: bf16 (+channels_last); compiled
+#                                       rows count only for runs lrlab.compiling compiles
 
 
 @dataclass(frozen=True)
@@ -362,8 +363,9 @@ def calibration_from_bench(records, device_name):
     """{model spec: {batch size: measured / modelled}} from bench records of `device_name`.
 
     A bench row times one epoch of `steps` steps plus its evaluation; the factor compares that with
-    the central model of the same epoch. Per (spec, batch) the fastest bf16 mode counts (what a run
-    on CUDA uses); classic and stacked rows, and records of other devices, are ignored. The device
+    the central model of the same epoch. Per (spec, batch) the fastest eager bf16 mode counts (what a
+    run on CUDA uses unless `lrlab.compiling` has it compile, which the queue applies on top); compiled,
+    classic and stacked rows, and records of other devices, are ignored. The device
     matches when `device_name` is part of the record's (e.g. 'H100' in 'NVIDIA H100 80GB HBM3')."""
     fastest = {}
     for record in records:
@@ -371,7 +373,8 @@ def calibration_from_bench(records, device_name):
             if record.get("kind") not in ("bench", "calibration") or device_name.lower() not in record["env"]["device"].lower():
                 continue
             for row in record["rows"]:
-                if not str(row.get("mode", "")).startswith(CALIBRATION_MODE_PREFIX):
+                mode = str(row.get("mode", ""))
+                if not mode.startswith(CALIBRATION_MODE_PREFIX) or mode.endswith("+compile"):
                     continue
                 key = (row["model"], int(row["batch_size"]), int(row.get("steps") or 20))
                 if row["per_s"] > 0 and row["per_s"] > fastest.get(key, 0.0):

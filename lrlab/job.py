@@ -63,11 +63,15 @@ def cost_device(device):
 
 class Predictor:
     """Seconds a run needs: measured in this job for the same shape where it can be (steps x the
-    seconds per step of a finished run), else the calibrated step-time model, else unknown."""
+    seconds per step of a finished run), else the calibrated step-time model, else unknown. A run
+    that compiles: measured for a compiled run of its shape, else the eager prediction scaled by the
+    bench's compiled speed (`compiling`, a CompileSpeeds, where the job has one)."""
 
-    def __init__(self, device_key, calibration):
+    def __init__(self, device_key, calibration, compiling=None):
         self.device_key, self.calibration, self.per_step = device_key, calibration, {}
-        self.stack_per_step = {}   # (shape, K) -> seconds a step of a stack of K took
+        self.stack_per_step = {}      # (shape, K) -> seconds a step of a stack of K took
+        self.compiled_per_step = {}   # shape -> seconds a compiled step took, its compilation left out
+        self.compiling = compiling
 
     @staticmethod
     def shape(config):
@@ -85,6 +89,8 @@ class Predictor:
             shape = self.shape(config)
             if packed_with:   # a stack of one too: its graphed steps are not a lone run's
                 self.stack_per_step[(shape, packed_with)] = record["wall_s"] / steps
+            elif record.get("env", {}).get("compile") is True:   # the next run of the shape reuses the compilation
+                self.compiled_per_step[shape] = max(0.0, record["wall_s"] - record.get("compile_s", 0.0)) / steps
             else:
                 self.per_step[shape] = record["wall_s"] / steps
 
@@ -98,20 +104,26 @@ class Predictor:
         singles = [self(c) for c in configs]
         return None if None in singles else sum(singles) / speedup
 
-    def __call__(self, config):
+    def __call__(self, config, compiled=False):
         from lrlab import cost
+        if compiled and self.shape(config) in self.compiled_per_step:
+            return self.compiled_per_step[self.shape(config)] * cost.run_steps(config)
         rate = self.per_step.get(self.shape(config))
         if rate is not None:
-            return rate * cost.run_steps(config)
-        if self.device_key is None:
+            eager = rate * cost.run_steps(config)
+        elif self.device_key is None:
             return None
-        return cost.run_seconds(config, device=self.device_key, calibration=self.calibration)
+        else:
+            eager = cost.run_seconds(config, device=self.device_key, calibration=self.calibration)
+        return self.compiling.compiled_seconds(config, eager) if compiled and self.compiling else eager
 
 
 def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu", data_root=None,
-            compile=False, jobs="auto", progress=False, log=print, started=None, stack="auto"):
+            compile="auto", jobs="auto", progress=False, log=print, started=None, stack="auto"):
     """Run the named chunks (default: every pending one, in queue order) until the deadline.
     `stack`: "auto" (stack runs as this device's bench says pays), None (never), or a StackSizes.
+    `compile`: "auto" (on a GPU, a run alone compiles where this device's bench, measured first if
+    the runs could repay it, says it pays: `lrlab.compiling`), True or False.
     Returns the job's log record; its "failed" count decides the exit status."""
     check_positive("deadline (minutes)", deadline_minutes)
     jobs = check_jobs(jobs, device)
@@ -170,6 +182,8 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
             from lrlab.calibrate import bench_unmeasured_stacks
             bench_unmeasured_stacks([config for _, _, config in items], device, store.root, stop_at, log)
         stack = StackSizes.measured(store.root, env["device"])
+    if compile == "auto":   # after the stacks: only a run that trains alone compiles
+        compile = _compiling(items, device, device_key, store, stack, stop_at, predictor, log)
 
     def on_outcome(outcome):
         if outcome.record is not None:
@@ -186,6 +200,22 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
     log(summary(record))
     log(f"wrote {log_path}")
     return record
+
+
+def _compiling(items, device, device_key, store, stack, stop_at, predictor, log):
+    """What compiles in this job (`lrlab.compiling.resolve`), once the GPUs the queue plans for have
+    benched eager and compiled each shape of runs alone long enough to repay a compilation."""
+    from lrlab import compiling
+    if device_key:
+        from lrlab.calibrate import bench_unmeasured_compiles
+        from lrlab.stacking import StackSizes, stack_groups
+        configs = [config for _, _, config in items]
+        _, lone_configs, speedups = compiling.runs_without_partner(configs, stack_groups(configs, stack or StackSizes()))
+        bench_unmeasured_compiles(lone_configs, device, store.root, stop_at, log, predictor, speedups)
+    compile = compiling.resolve("auto", device, store.root)
+    if compile:   # a CompileSpeeds: the predictor scales a compiled run's eager prediction by it
+        predictor.compiling = compile
+    return compile
 
 
 def _counts(rows):

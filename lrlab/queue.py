@@ -13,7 +13,8 @@ from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
 from lrlab.names import PROFILES
 from lrlab.results import Store
-from lrlab.stacking import StackSizes, stack_groups
+from lrlab.compiling import CompileSpeeds, compiled_positions
+from lrlab.stacking import StackSizes, bench_shape, stack_groups
 
 CALIBRATE = "calibrate"
 CALIBRATE_MINUTES = 4.5     # smoke runs of every CUDA path (~1.5 min) and the bench of each model (~3 min)
@@ -96,10 +97,23 @@ def calibrated(store, device_name):
     return cost.calibration_from_bench(records, device_name), whole
 
 
-def _unit_minutes(configs, alone, sizes):
-    """The minutes of each stack or lone run `configs` train as (`alone`: id -> minutes alone)."""
-    return [sum(alone[configs[i].id] for i in group.positions) / group.speedup
-            for group in stack_groups(list(configs), sizes)]
+def _unit_minutes(configs, alone, sizes, compiling=None):
+    """The minutes of each stack or lone run `configs` train as (`alone`: id -> minutes alone); a run
+    that compiles (`compiling`, a CompileSpeeds) at its compiled speed, the first of its shape with a
+    cold compilation."""
+    configs = list(configs)
+    groups = stack_groups(configs, sizes)
+    compiled, compiled_shapes, minutes = compiled_positions(configs, groups, compiling), set(), []
+    for group in groups:
+        first = group.positions[0]
+        if first in compiled:
+            shape = bench_shape(configs[first])
+            minutes.append(compiling.compiled_seconds(configs[first], 60 * alone[configs[first].id],
+                                                      first=shape not in compiled_shapes) / 60)
+            compiled_shapes.add(shape)
+        else:
+            minutes.append(sum(alone[configs[i].id] for i in group.positions) / group.speedup)
+    return minutes
 
 
 def stacking_note(results=None, device_name="H100"):
@@ -109,10 +123,22 @@ def stacking_note(results=None, device_name="H100"):
     for spec, batch in sorted(sizes.best):
         by_device.setdefault(sizes.measured_on[(spec, batch)], []).append(f"{spec} @ {batch}")
     if not by_device:
-        return "No stack has been measured on a GPU yet: every run counts alone."
+        return "No stack has been measured on a GPU yet: every run counts alone." + compile_note(results, device_name)
     return ("Runs that stack count as their stack (their minutes alone over its measured speed-up), as "
             "measured on " + "; on ".join(f"{device} for {', '.join(shapes)}" for device, shapes in by_device.items())
-            + "; every other run counts alone.")
+            + "; every other run counts alone." + compile_note(results, device_name))
+
+
+def compile_note(results=None, device_name="H100"):
+    """' Runs alone of ... count compiled ...': the shapes a GPU timed eager and compiled, with the speed
+    ratio it measured; empty where none has (`lrlab.compiling`)."""
+    speeds = CompileSpeeds.for_planning(Store(results).root, device_name).speeds
+    if not speeds:
+        return ""
+    return (" Timed eager and compiled on a GPU (compiled over eager speed, cold compilation): "
+            + ", ".join(f"{spec} @ {batch} {s.compiled_per_s / s.eager_per_s:.2f}x, {s.compile_s:.0f} s"
+                        for (spec, batch), s in sorted(speeds.items()))
+            + "; a shape's runs alone count compiled where that repays the compilation 1.1 times over.")
 
 
 def queue(profile="gpu", results=None, device_name="H100", scenario="central", stacked=True):
@@ -127,6 +153,7 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central", s
                 minutes_all=CALIBRATE_MINUTES, run_minutes=[] if calibrated_here else [CALIBRATE_MINUTES],
                 run_minutes_all=[CALIBRATE_MINUTES])]
     sizes = StackSizes.for_planning(store.root, device_name) if stacked else StackSizes()
+    compiling = CompileSpeeds.for_planning(store.root, device_name)
     for experiment, chunk in ordered_chunks(profile):
         row = Row(experiment, chunk.name, chunk.tier, chunk.settles, chunk.runs)
         alone = {}
@@ -142,8 +169,8 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central", s
             else:
                 row.done += 1
         # what `lrlab job` trains as one stack costs its runs' minutes over the stack's measured speed-up
-        row.run_minutes_all = _unit_minutes(chunk.runs, alone, sizes)
-        row.run_minutes = _unit_minutes(row.missing, alone, sizes)
+        row.run_minutes_all = _unit_minutes(chunk.runs, alone, sizes, compiling)
+        row.run_minutes = _unit_minutes(row.missing, alone, sizes, compiling)
         row.minutes_all, row.minutes = sum(row.run_minutes_all), sum(row.run_minutes)
         rows.append(row)
     spent = device_seconds(store.job_logs(), profile)

@@ -11,6 +11,9 @@ in the next job); the run in flight checkpoints at the deadline.
 With `stacking` (a StackSizes), runs that can share a stack train K at a time as one (`lrlab.stacked`),
 in this process, before the rest; K comes from the bench of this device. Members checkpointed at
 different epochs go in different stacks; a stack that runs out of device memory is split in two.
+
+`compile`: True (every run alone compiles), False, or a CompileSpeeds (`lrlab.compiling`): the runs
+alone of the shapes its bench rows say pay compile, the others do not.
 """
 import concurrent.futures
 import multiprocessing
@@ -157,9 +160,11 @@ class Planner:
     def __init__(self, stop_at=None, predict=None, job_s=None):
         self.stop_at, self.predict, self.job_s = stop_at, predict, job_s
 
-    def check(self, config):
-        """(may it start, predicted seconds, why not)."""
-        return self._check(self.predict(config) if self.predict else None)
+    def check(self, config, compiled=False):
+        """(may it start, predicted seconds, why not); `compiled`: it trains with torch.compile."""
+        if not self.predict:
+            return self._check(None)
+        return self._check(self.predict(config, compiled=True) if compiled else self.predict(config))
 
     def check_stack(self, configs, speedup):
         """The same for K runs trained as one stack that measured `speedup` over one after another."""
@@ -197,7 +202,15 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
     if items:
         store.prepare((profile, experiment) for experiment, profile, _ in items)
     outcomes, done, total = [], [0], len(items)
-    stacks, items = plan_stacks(items, stacking, store) if stacking else ([], list(items))
+    compiling = compile if hasattr(compile, "choose") else None
+    stacks, items, compiled_ids = plan_stacks(items, stacking, store, compiling)
+    if compiling is None:
+        compiled_ids = {config.id for _, _, config in items} if compile else set()
+    elif compiled_ids:
+        log(f"torch.compile for {len(compiled_ids)} run(s): this device's bench measured it faster for their shapes")
+
+    def compiles(config):
+        return config.id in compiled_ids
 
     def report(outcome):
         outcomes.append(outcome)
@@ -227,9 +240,9 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
                     report(Outcome(*rest, "not started", error="the deadline came"))
                 return outcomes
         if jobs > 1 and len(items) > 1:
-            _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads, every)
+            _in_workers(items, store, device, data_root, compiles, jobs, planner, report, threads, every)
         else:
-            _in_process(items, store, device, data, compile, progress, planner, report, every)
+            _in_process(items, store, device, data, compiles, progress, planner, report, every)
     finally:
         torch.set_num_threads(threads_before)
     return outcomes
@@ -239,17 +252,24 @@ def _on_cpu(device):
     return str(device).startswith("cpu")
 
 
-def plan_stacks(items, stacking, store):
-    """([(stack items, measured speed-up)], items that train alone): runs that share a stack key, the
-    epoch they resume from and the stack size K chosen for them, in stacks of at most K; a run left
-    without a partner is a stack of one where that measured faster (`lrlab.stacking.stack_groups`)."""
-    from lrlab.stacking import stack_groups
-    items = list(items)
+def plan_stacks(items, stacking=None, store=None, compiling=None):
+    """([(stack items, measured speed-up)], items that train alone, ids of runs that compile): runs that
+    share a stack key, the epoch they resume from and the stack size K chosen for them (`stacking`, a
+    StackSizes), in stacks of at most K; a run left without a partner is a stack of one where that
+    measured faster (`lrlab.stacking.stack_groups`), unless `compiling` (a CompileSpeeds) finds its
+    shape faster compiled: it then trains alone, compiled."""
+    from lrlab.compiling import compiled_positions
+    from lrlab.stacking import StackSizes, stack_groups
+    items, stacking = list(items), stacking or StackSizes()
+    configs = [config for _, _, config in items]
     epochs = {id(config): _checkpoint_epoch(store.checkpoint_path(profile, experiment, config.id), config)
               for experiment, profile, config in items if stacking.choose(config)[0] > 1}
-    groups = stack_groups([config for _, _, config in items], stacking, lambda config: epochs.get(id(config)))
-    stacks = [([items[i] for i in group.positions], group.speedup) for group in groups if group.stacked]
-    return stacks, [items[group.positions[0]] for group in groups if not group.stacked]
+    groups = stack_groups(configs, stacking, lambda config: epochs.get(id(config)))
+    compiled = compiled_positions(configs, groups, compiling)
+    stacks = [([items[i] for i in group.positions], group.speedup) for group in groups
+              if group.stacked and group.positions[0] not in compiled]
+    alone = [items[group.positions[0]] for group in groups if not group.stacked or group.positions[0] in compiled]
+    return stacks, alone, {configs[i].id for i in compiled}
 
 
 def _checkpoint_epoch(path, config):
@@ -289,7 +309,7 @@ def _train_stack(members, speedup, store, device, data, progress, planner, repor
             def note(outcome):
                 stopped.append(outcome.state in ("checkpointed", "stopped"))
                 report(outcome)
-            _in_process(members, store, device, data, False, progress, planner, note, every)
+            _in_process(members, store, device, data, lambda config: False, progress, planner, note, every)
             return not any(stopped)
         half = len(members) // 2
         return all(_train_stack(part, speedup, store, device, data, progress, planner, report, every)
@@ -329,16 +349,17 @@ def _finish(item, started, predicted, call):
                    record=record)
 
 
-def _in_process(items, store, device, data, compile, progress, planner, report, every):
+def _in_process(items, store, device, data, compiles, progress, planner, report, every):
+    """Train `items` one after another here; `compiles(config)`: whether that run uses torch.compile."""
     for i, item in enumerate(items):
         experiment, profile, config = item
-        ok, predicted, why = planner.check(config)
+        ok, predicted, why = planner.check(config, compiles(config))
         if not ok:
             report(Outcome(experiment, profile, config, "not started", predicted_s=predicted, error=why))
             continue
         started = time.time()
         outcome = _finish(item, started, predicted, lambda: run_one(
-            config, device=device, data=data[config.task], compile=compile, progress=progress,
+            config, device=device, data=data[config.task], compile=compiles(config), progress=progress,
             checkpoint_path=store.checkpoint_path(profile, experiment, config.id), checkpoint_every_s=every,
             stop_at=planner.stop_at))
         if outcome.state == "failed":
@@ -379,7 +400,7 @@ def _worker_train(config, device, data_root, compile, checkpoint_path, threads, 
                    checkpoint_path=checkpoint_path, checkpoint_every_s=every, progress=False, stop_at=stop_at)
 
 
-def _in_workers(items, store, device, data_root, compile, jobs, planner, report, threads, every):
+def _in_workers(items, store, device, data_root, compiles, jobs, planner, report, threads, every):
     """Keep `jobs` runs in flight, each with `threads` CPU threads; each new run is planned when a worker frees up."""
     context = multiprocessing.get_context("spawn")   # CUDA cannot be forked
     pending, in_flight, deadline_hit = list(items), {}, False
@@ -392,11 +413,11 @@ def _in_workers(items, store, device, data_root, compile, jobs, planner, report,
             while pending and len(in_flight) < jobs and not deadline_hit:
                 item = pending.pop(0)
                 experiment, profile, config = item
-                ok, predicted, why = planner.check(config)
+                ok, predicted, why = planner.check(config, compiles(config))
                 if not ok:
                     report(Outcome(experiment, profile, config, "not started", predicted_s=predicted, error=why))
                     continue
-                future = pool.submit(_worker_train, config, device, data_root, compile,
+                future = pool.submit(_worker_train, config, device, data_root, compiles(config),
                                      store.checkpoint_path(profile, experiment, config.id), threads, every,
                                      planner.stop_at)
                 in_flight[future] = (item, time.time(), predicted)

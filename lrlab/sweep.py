@@ -17,10 +17,13 @@ def sweep(name, profile, results=None, device="cpu", data_root=None, compile=Fal
     """Run every missing (or corrupt) run of `name` at `profile`, `jobs` at a time ("auto": one per core
     on a CPU, one on a GPU); returns the number trained. Failed runs raise one LrlabError at the end,
     after every other run is saved. `stack`: "auto" (runs stack as this device's bench says pays), None
-    (never), or a StackSizes."""
+    (never), or a StackSizes. `compile`: True, False, or "auto" (on a GPU, a run alone compiles where
+    this device's bench rows say it pays: `lrlab.compiling`)."""
+    from lrlab.compiling import resolve
     from lrlab.runner import check_jobs, train_runs
     jobs = check_jobs(jobs, device)
     store = Store(results)
+    compile = resolve(compile, device, store.root)
     if stack == "auto":
         from lrlab.env import device_name
         from lrlab.stacking import StackSizes

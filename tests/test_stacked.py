@@ -310,7 +310,9 @@ def test_runs_checkpointed_at_another_epoch_go_in_another_stack(tmp_path, cifar)
     path.parent.mkdir(parents=True, exist_ok=True)
     with pytest.raises(DeadlineReached):
         train(items[4][2], data=cifar, progress=False, checkpoint_path=path, stop_at=time.time())
-    stacks, alone = plan_stacks(items + [("e", "quick", SHORT.replace(trace_every=2))], StackSizes(fixed=2), store)
+    stacks, alone, compiled = plan_stacks(items + [("e", "quick", SHORT.replace(trace_every=2))], StackSizes(fixed=2),
+                                          store)
+    assert compiled == set()
     assert [[item[2].seed for item in members] for members, _ in stacks] == [[0, 1], [2, 3]]
     assert [item[2].seed for item in alone] == [4, 0]   # resumes alone; a range test never stacks
 
