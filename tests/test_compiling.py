@@ -136,12 +136,12 @@ def test_a_job_benches_compiled_only_the_shapes_whose_runs_could_repay_a_compila
         return {**row, "compile_s": 20.0, "compile_cached_s": 1.0, "compile_reuse_s": 0.0} if "compile" in mode else row
     monkeypatch.setattr(bench, "bench_one", fake_bench)
     long_, short, broken = RUN, RUN.replace(width=16), RUN.replace(width=64)
-    seconds = {long_.id: 200.0, short.id: 100.0, broken.id: 500.0}
+    seconds = {long_.id: 280.0, short.id: 250.0, broken.id: 500.0}
     lines = []
     found = calibrate.bench_unmeasured_compiles([long_, short, broken, long_.replace(seed=1)], "cpu", tmp_path,
-                                                log=lines.append, predict=lambda c: seconds.get(c.id, 200.0),
+                                                log=lines.append, predict=lambda c: seconds.get(c.id, 280.0),
                                                 lone_speedups=[None, None, None, 4.0])
-    # mlp-32: 200 s + 200 s / 4 (a graphed stack of one) >= 180 s; mlp-16: 100 s, not worth a compilation
+    # mlp-32: 280 s + 280 s / 4 (a graphed stack of one) >= 300 s; mlp-16: 250 s, not worth a compilation
     assert benched == [("mlp-32", 8, EAGER_MODE, True), ("mlp-32", 8, COMPILED_MODE, False),
                        ("mlp-64", 8, EAGER_MODE, True)]
     assert [r["mode"] for r in found] == [EAGER_MODE, COMPILED_MODE]
