@@ -60,8 +60,8 @@ class CompileSpeeds:
 
     @classmethod
     def measured(cls, results_root, device_name):
-        """From the bench and calibration records of `device_name` (its full name), oldest first."""
-        return cls(_rows(results_root, lambda env: env["device"] == device_name))
+        """From the bench and calibration records of `device_name` (its full name)."""
+        return cls.measured_where(results_root, lambda env: env["device"] == device_name)
 
     @classmethod
     def for_planning(cls, results_root, device_name):
@@ -76,6 +76,7 @@ class CompileSpeeds:
 
     @classmethod
     def measured_where(cls, results_root, device_matches):
+        """From the bench and calibration records whose env `device_matches`, oldest first."""
         return cls(_rows(results_root, device_matches))
 
     def speed(self, config):
