@@ -13,7 +13,7 @@ from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
 from lrlab.names import PROFILES
 from lrlab.results import Store
-from lrlab.compiling import CompileSpeeds, compiled_positions
+from lrlab.compiling import COMPILE_MIN, CompileSpeeds, compiled_positions
 from lrlab.stacking import StackSizes, bench_shape, stack_groups
 
 CALIBRATE = "calibrate"
@@ -130,21 +130,23 @@ def stacking_note(results=None, device_name="H100"):
 
 
 def compile_note(results=None, device_name="H100"):
-    """' Runs alone of ... count compiled ...': the shapes a GPU timed eager and compiled, with the speed
-    ratio it measured; empty where none has (`lrlab.compiling`)."""
+    """A sentence to follow the stacking note: each shape a GPU timed eager and compiled, with the speed
+    ratio and cold compilation it measured; empty where none has (`lrlab.compiling`)."""
     speeds = CompileSpeeds.for_planning(Store(results).root, device_name).speeds
     if not speeds:
         return ""
     return (" Timed eager and compiled on a GPU (compiled over eager speed, cold compilation): "
             + ", ".join(f"{spec} @ {batch} {s.compiled_per_s / s.eager_per_s:.2f}x, {s.compile_s:.0f} s"
                         for (spec, batch), s in sorted(speeds.items()))
-            + "; a shape's runs alone count compiled where that repays the compilation 1.1 times over.")
+            + f"; a shape's runs alone count compiled where that is {COMPILE_MIN:g}x as fast as eager, "
+              "compilation included.")
 
 
 def queue(profile="gpu", results=None, device_name="H100", scenario="central", stacked=True):
     """The rows of the queue, calibration first. The minutes are the step-time model's for each run
     alone, calibrated by `device_name`'s bench; with `stacked`, runs that stack (`lrlab.stacking`, at
-    the speed-ups `StackSizes.for_planning` finds) count as their stack."""
+    the speed-ups `StackSizes.for_planning` finds) count as their stack; runs alone that would compile
+    (`lrlab.compiling`) count compiled."""
     from lrlab import cost
     store = Store(results)
     calibration, calibrated_here = calibrated(store, device_name)

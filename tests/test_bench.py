@@ -104,6 +104,7 @@ def test_compile_mode_reports_cold_cached_and_same_process_costs():
     row = bench.bench_one("mlp-32", batch_size=8, steps=2, mode="bf16+channels_last+compile")
     assert row["compile_s"] > 0 and row["compile_cached_s"] >= 0 and row["compile_reuse_s"] >= 0
     assert row["compile_reuse_s"] < row["compile_s"]   # the same shape again is not compiled again
+    assert row["compile_cache"] == "empty"   # cold: the bench compiled into a cache of its own
     assert os.environ.get("TORCHINDUCTOR_CACHE_DIR") == before   # the scratch cache is gone
 
 
