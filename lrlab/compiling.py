@@ -18,7 +18,8 @@ from lrlab.stacking import bench_shape
 EAGER_MODE = "bf16+channels_last"             # what a run on CUDA does (channels_last for ResNets only)
 COMPILED_MODE = "bf16+channels_last+compile"
 # The compiled run's time, compilation included, must be this much shorter than eager: more than a
-# bench's run-to-run spread (on 2 CPU cores, rows of the same mode varied by up to ~10%).
+# bench's spread (on 2 CPU cores a stack of one ResNet-8, the same arithmetic as the run alone, measured
+# 1.09x of it; lrlab.stacking.LONE_STACK_MIN).
 COMPILE_MIN = 1.1
 # A GPU job benches a shape compiled (a cold compilation: 15 s for ResNet-8 on the H200, more for deeper
 # nets) only for runs that could repay it several times over: its runs alone in the job predicted at
