@@ -82,7 +82,7 @@ def _compile_configs():
 
 
 def _stacked_configs():
-    """The same three models for stacked training (BatchNorm, muP and attention under vmap)."""
+    """The same three models for stacked training (BatchNorm side by side; muP and attention under vmap)."""
     return _compile_configs()
 
 
@@ -143,7 +143,7 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
         attempt("2 runs at once (spawned workers)", lambda: smoke([("basics", "smoke", c) for c in basics], jobs=2))
     else:
         complete = False
-    if time_left():   # the stacked path: BatchNorm, muP and attention under vmap, bf16
+    if time_left():   # the stacked path, bf16: BatchNorm side by side; muP and attention under vmap
         def stacked_smoke():
             for config in _stacked_configs():
                 train_stacked([config, config.replace(seed=config.seed + 1, lr=config.lr / 2)], device=device,

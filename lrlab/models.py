@@ -26,10 +26,11 @@ class BasicBlock(nn.Module):
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        shortcut = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
-        if self.pad:
-            shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, self.pad))
-        return F.relu(out + shortcut)
+        return F.relu(out + self.shortcut(x))
+
+    def shortcut(self, x):
+        x = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        return F.pad(x, (0, 0, 0, 0, 0, self.pad)) if self.pad else x
 
 
 class CifarResNet(nn.Module):

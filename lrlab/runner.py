@@ -10,7 +10,8 @@ in the next job); the run in flight checkpoints at the deadline.
 
 With `stacking` (a StackSizes), runs that can share a stack train K at a time as one (`lrlab.stacked`),
 in this process, before the rest; K comes from the bench of this device. Members checkpointed at
-different epochs go in different stacks; a stack that runs out of device memory is split in two.
+different epochs go in different stacks; a stack that runs out of device memory is split in two, and
+one that fails otherwise trains its runs alone.
 
 `compile`: True (every run alone compiles), False, or a CompileSpeeds (`lrlab.compiling`): the runs
 alone of the shapes its bench rows say pay compile, the others do not.
@@ -18,6 +19,7 @@ alone of the shapes its bench rows say pay compile, the others do not.
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -304,33 +306,39 @@ def _train_stack(members, speedup, store, device, data, progress, planner, repor
     except torch.OutOfMemoryError:
         _free_device_memory(device)
         if len(members) == 1:   # nothing left to split: it trains alone, as it would without stacking
-            stopped = []
-
-            def note(outcome):
-                stopped.append(outcome.state in ("checkpointed", "stopped"))
-                report(outcome)
-            _in_process(members, store, device, data, lambda config: False, progress, planner, note, every)
-            return not any(stopped)
+            return _alone(members, store, device, data, progress, planner, report, every)
         half = len(members) // 2
         return all(_train_stack(part, speedup, store, device, data, progress, planner, report, every)
                    for part in (members[:half], members[half:]))
     except (KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:   # noqa: BLE001 - one stack's failure must not end the other runs
+    except Exception as exc:   # noqa: BLE001 - a failed stack must not cost its runs: they train alone
         traceback.print_exc()
         _free_device_memory(device)
-        results = [exc] * len(members)
+        print(f"the stack of {len(members)} ({configs[0].model_spec}) failed: {error_line(exc)}; "
+              f"its runs train alone", file=sys.stderr)
+        return _alone(members, store, device, data, progress, planner, report, every)
     elapsed, going_on, stack = time.time() - started, True, configs[0].id
     for item, result in zip(members, results):
         if isinstance(result, DeadlineReached):
             going_on = False
             report(Outcome(*item, "checkpointed" if result.checkpointed else "stopped", elapsed, predicted,
                            str(result), stack=stack))
-        elif isinstance(result, Exception):
-            report(Outcome(*item, "failed", elapsed, predicted, error_line(result), stack=stack))
         else:
             report(Outcome(*item, result["status"], elapsed, predicted, record=result, stack=stack))
     return going_on
+
+
+def _alone(members, store, device, data, progress, planner, report, every):
+    """Train a stack's members one by one, as without stacking (from their checkpoints, if the stack
+    left any); False once the deadline has come."""
+    stopped = []
+
+    def note(outcome):
+        stopped.append(outcome.state in ("checkpointed", "stopped"))
+        report(outcome)
+    _in_process(members, store, device, data, lambda config: False, progress, planner, note, every)
+    return not any(stopped)
 
 
 def _finish(item, started, predicted, call):

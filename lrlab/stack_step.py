@@ -2,12 +2,14 @@
 written or replayed from a CUDA graph.
 
 A small run's step on a GPU is hundreds of kernels of a few microseconds each, and dispatching them
-(vmap's work in front of each included) takes longer than running them: on 2 CPU threads ResNet-20
-stacked at K=1 dispatches 2,088 operators a step against a single run's 548, and on an H200 it ran at
-0.40x of the single run. A CUDA graph launches the whole step at once. What changes from step to
-step must then be in tensors the graph reads in place: the batch is copied into `x` and `y`, the
-hyperparameters into the optimizer's table (`StackedOptimizer.prepare`, on the host), and the step's
-losses come out in `loss` and `correct`.
+(the stack's bookkeeping in front of each included) takes longer than running them: on 2 CPU threads
+ResNet-20 stacked at K=1 under vmap dispatched 2,088 operators a step against a single run's 548, and
+on an H200 it ran at 0.40x of the single run. (At batch 32, re-measured: 1,956 under vmap, 1,334 side
+by side, `lrlab.side_by_side`; most of what is left over a single run is the stacked optimizer's
+views.) A CUDA graph launches the whole step at once. What changes from step to step must then be in
+tensors the graph reads in place: the batch is copied into `x` and `y`, the hyperparameters into the
+optimizer's table (`StackedOptimizer.prepare`, on the host), and the step's losses come out in `loss`
+and `correct`.
 
 A graph holds one stack size, one batch shape and one set of the optimizer's branches. Whenever one
 of them changes (a member leaves, say), the steps run as written until WARMUP_STEPS have run with

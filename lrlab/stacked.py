@@ -3,9 +3,10 @@
 One small run (ResNet-20 at batch 128, an MLP at batch 64) leaves a GPU mostly idle between kernel
 launches. K of them whose models have one shape train here as one: their parameters are stacked
 along a new first dimension and `torch.func.vmap` runs the K forwards and backwards as one (a
-batched matmul for the MLP and the GPT, a grouped convolution for the ResNets; BatchNorm's running
-statistics are stacked too, so each member normalises with its own; the GPT's attention is one call of
-torch's fused kernel over every member's sequences). Each member keeps what makes
+batched matmul for the MLP and the GPT; the GPT's attention is one call of torch's fused kernel over
+every member's sequences). The ResNets run without vmap, their channels side by side
+(`lrlab.side_by_side`): a grouped convolution per layer, and BatchNorm per channel, so each member
+normalises with its own running statistics. Each member keeps what makes
 it its own run: its initialisation (built by `model_and_optimizer`, as alone), its data order and
 augmentation (its seed; the K batches of a step are gathered and augmented as one, so a step launches
 no more kernels for 64 members than for one), its schedule and its optimizer's hyperparameters (read
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
+from lrlab import side_by_side
 from lrlab.config import RunConfig
 from lrlab.divergence import RULES, DivergenceWatch
 from lrlab.env import run_env
@@ -78,26 +80,18 @@ def _attention_of_every_member(info, in_dims, q, k, v, scale=None):
     return y.unflatten(0, q.shape[:2]), 0
 
 
-class Float32BatchNorm(torch.nn.BatchNorm2d):
-    """BatchNorm2d computed in float32 at least (float64 stays float64), returned in its input's dtype."""
-
-    def forward(self, x):
-        return super().forward(x.to(torch.promote_types(x.dtype, torch.float32))).to(x.dtype)
-
-
 class Stack:
-    """K models of one shape as stacked tensors; `forward` runs all K at once with vmap."""
+    """K models of one shape as stacked tensors; `forward` runs all K at once: side by side in the
+    channels for the ResNets (`lrlab.side_by_side`), with vmap for the others."""
 
     def __init__(self, models):
         real = models[0]
-        self.template = copy.deepcopy(real).to("meta")   # the structure only; tensors come from the stack
+        self.side_by_side = side_by_side.applies(real)
+        # the structure only; tensors come from the stack
+        self.template = side_by_side.template(real) if self.side_by_side else copy.deepcopy(real).to("meta")
         for module in self.template.modules():
             if isinstance(module, CausalSelfAttention):
                 module.attend = stacked_causal_attention
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                # under vmap with bf16 autocast CUDA's batch norm refused bf16 input with float32 running
-                # statistics (the single run's mixed-precision path does not apply): normalise in float32
-                module.__class__ = Float32BatchNorm
         for mine, theirs in zip(self.template.modules(), real.modules()):
             if type(theirs).__name__ == "MuReadout":   # its 1/width multiplier reads an attribute vmap drops
                 mine.width_mult = (lambda value=theirs.width_mult(): value)
@@ -129,6 +123,9 @@ class Stack:
         if index is not None:
             params = {n: p[index] for n, p in params.items()}
             buffers = {n: b[index] for n, b in buffers.items()}
+        if self.side_by_side:
+            members = len(index) if index is not None else len(self)
+            return functional_call(self.template, (params, buffers), (side_by_side.inputs(x, members, shared_input),))
 
         def one(p, b, x):
             return functional_call(self.template, (p, b), (x,))

@@ -32,7 +32,7 @@ def stack_key(config):
     return tuple(sorted((k, repr(v)) for k, v in shared.items()))
 
 
-# A stack of one does a lone run's arithmetic plus vmap's bookkeeping; it can only win by replaying its
+# A stack of one does a lone run's arithmetic plus the stack's bookkeeping; it can only win by replaying its
 # step from a CUDA graph, and must win by more than a bench's run-to-run spread (on 2 CPU cores a stack of
 # one ResNet-8, no graph, measured 1.09x of the run alone): so only a graphed row of at least this counts.
 LONE_STACK_MIN = 1.2
@@ -123,6 +123,10 @@ FUSED_ATTENTION_SINCE = "2026-11-28T10:20:00Z"
 # Since 2026-11-28 17:00 UTC a stack's steps on a GPU are replayed from a CUDA graph (lrlab.stack_step);
 # GPU rows before it dispatched every operator of every step from Python, most of a small stack's time.
 CUDA_GRAPHS_SINCE = "2026-11-28T17:00:00Z"
+# Since 2026-11-29 04:50 UTC a stacked ResNet runs its members' channels side by side (lrlab.side_by_side),
+# not under vmap: rows before it timed vmap's copies around every layer and BatchNorm in small kernels
+# (568 operators that are not views in a step of 2 ResNet-20s, against 395 since).
+SIDE_BY_SIDE_SINCE = "2026-11-29T04:50:00Z"
 
 
 def stack_path_changes(spec, gpu=False):
@@ -133,6 +137,9 @@ def stack_path_changes(spec, gpu=False):
     if str(spec).startswith("chargpt"):
         changes.append((FUSED_ATTENTION_SINCE, "a GPT's attention was written out under vmap, its (K x batch, "
                                                "heads, T, T) scores in memory"))
+    if str(spec).startswith("resnet"):
+        changes.append((SIDE_BY_SIDE_SINCE, "a ResNet stack ran under vmap, which copied the activations around "
+                                            "every layer and wrote BatchNorm out in small kernels"))
     if gpu:
         changes.append((CUDA_GRAPHS_SINCE, "every step's operators were dispatched one by one from Python, "
                                            "not replayed from a CUDA graph"))

@@ -55,7 +55,7 @@ def test_the_stack_table_has_a_column_per_k_and_the_note_names_the_shapes_no_k_s
     assert "not measured on any device yet" in stacked_note(bench[bench["mode"] == "bf16"])
 
 
-def _timed(device, model, batch, k, speedup, peak, gpu=True, created="2026-11-28T19:00:00Z"):   # after every change
+def _timed(device, model, batch, k, speedup, peak, gpu=True, created="2026-11-29T12:00:00Z"):   # after every change
     return dict(_stack(device, model, batch, k, speedup, peak), gpu=gpu, created=created, measured=created[:10])
 
 
@@ -79,9 +79,9 @@ def test_the_goals_read_the_stack_bench_the_queue_and_the_commands(tmp_path):
     assert cpu.verdict == "missed" and cpu.measured.startswith("0.44x resnet8 @ 128; 1.05x mlp-256 @ 64")
     assert "train alone" in cpu.measured
     r20 = goals.loc["a ResNet-20 grid at batch 128, stacked, on one GPU: share of its bf16 peak"]
-    assert r20.verdict == "met" and r20.measured == "12.0% at K = 64 on H100 (2026-11-28)"
+    assert r20.verdict == "met" and r20.measured == "12.0% at K = 64 on H100 (2026-11-29)"
     mlp = goals.loc["MLP grids at batch 64, stacked at their best K: speed over their runs one after another"]
-    assert mlp.verdict == "met" and mlp.measured == "8.5x (mlp-8192) to 9.5x (mlp-256) on H100 (2026-11-28)"
+    assert mlp.verdict == "met" and mlp.measured == "8.5x (mlp-8192) to 9.5x (mlp-256) on H100 (2026-11-29)"
     assert goals.loc["make test on the 2-core CPU"].verdict == "missed"
     # an empty store: the queue from scratch, no job yet
     assert goals.loc["each GPU job, from its start to its last record"].verdict == "GPU pending"
@@ -94,9 +94,11 @@ def test_goals_without_measurements_are_pending_and_old_stack_rows_say_so(tmp_pa
     assert empty.loc["make book on the 2-core CPU"].measured == "not timed yet"
     old = pd.DataFrame([_timed("NVIDIA H200", "resnet20", 128, 64, 5.18, 0.015, created="2026-11-27T11:55:03Z")])
     r20 = _goal_rows(old, tmp_path).loc["a ResNet-20 grid at batch 128, stacked, on one GPU: share of its bf16 peak"]
-    assert r20.verdict == "missed" and r20.measured.endswith("(2026-11-27, batches drawn member by member, no CUDA graphs)")
+    assert r20.verdict == "missed"
+    assert r20.measured.endswith("(2026-11-27, batches drawn member by member, no CUDA graphs, under vmap)")
     assert "understate what stacking gains there" in stacked_note(old)
-    assert "understate" not in stacked_note(old.assign(created="2026-11-28T19:00:00Z"))
+    assert "a ResNet stack ran under vmap" in stacked_note(old.assign(created="2026-11-28T19:00:00Z"))
+    assert "understate" not in stacked_note(old.assign(created="2026-11-29T12:00:00Z"))
 
 
 def test_a_gpt_stack_row_from_before_the_fused_attention_says_its_attention_was_written_out():

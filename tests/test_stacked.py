@@ -145,27 +145,28 @@ def test_float32_resnet_members_stay_within_the_run_to_run_spread(cifar):
     assert deviation <= max(10 * spread, 1e-5), (deviation, spread)
 
 
-def test_stacks_normalise_in_float32_and_attend_with_their_batched_operator_on_every_device(cifar, data_root, monkeypatch):
+def test_bf16_stacks_normalise_as_a_single_run_and_attend_with_their_batched_operator(cifar, data_root, monkeypatch):
     """What failed on an H100 under vmap with bf16 autocast: CUDA's batch norm refused bf16 input with
-    float32 running statistics, and the fused attention had no working batching rule. (On the CPU,
-    autocast does not reach inside vmap, so neither shows there: the test checks what the stack does.)"""
+    float32 running statistics, and the fused attention had no working batching rule. A stacked ResNet
+    now runs without vmap (side by side), so its BatchNorm gets what a single run's gets under autocast
+    (bf16 activations, float32 weights and statistics); the GPT's attention is the batched operator."""
     from lrlab.models import CausalSelfAttention, model_for
     from lrlab.stacked import Stack
     resnet = RunConfig(model="resnet8", lr=0.05, epochs=1, steps_per_epoch=2, batch_size=8, train_per_class=2,
                        test_per_class=1, precision="bf16")
-    stack = Stack([model_for(resnet.replace(seed=s), 10) for s in range(2)])
+    models = [model_for(resnet.replace(seed=s), 10) for s in range(2)]
+    stack = Stack(models)
     seen = []
     batch_norm = torch.nn.functional.batch_norm
-    monkeypatch.setattr(torch.nn.functional, "batch_norm",
-                        lambda x, *args, **kw: seen.append(x.dtype) or batch_norm(x, *args, **kw))
-    for name, module in stack.template.named_modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            x = torch.randn(2, 4, module.num_features, 4, 4, dtype=torch.bfloat16)
-            params = {k[len(name) + 1:]: v for k, v in {**stack.params, **stack.buffers}.items()
-                      if k.startswith(name + ".")}
-            out = torch.func.vmap(lambda p, x: torch.func.functional_call(module, p, (x,)))(params, x)
-            assert out.dtype == torch.bfloat16
-    assert seen and set(seen) == {torch.float32}
+    monkeypatch.setattr(torch.nn.functional, "batch_norm", lambda x, mean, var, weight, *args, **kw: seen.append(
+        (x.dtype, mean.dtype, weight.dtype)) or batch_norm(x, mean, var, weight, *args, **kw))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        alone = models[0](torch.randn(4, 3, 32, 32))
+        single_calls, seen[:] = list(seen), []
+        stacked = stack.forward(torch.randn(2, 4, 3, 32, 32))
+    assert single_calls and seen == single_calls and set(seen) == {(torch.bfloat16, torch.float32, torch.float32)}
+    assert stacked.dtype == alone.dtype == torch.bfloat16 and stacked.shape == (2, 4, 10)
+    monkeypatch.undo()
     records = train_stacked([resnet, resnet.replace(seed=1)], data=cifar, progress=False)
     assert [r["status"] for r in records] == ["completed"] * 2
 
@@ -365,6 +366,23 @@ def test_a_stack_of_one_out_of_device_memory_trains_alone(tmp_path, monkeypatch,
     outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=StackSizes(fixed=2))
     assert tried == [2, 1, 1] and [o.state for o in outcomes] == ["completed"] * 2
     assert all("packed_with" not in o.record for o in outcomes)
+
+
+def test_a_stack_that_fails_trains_its_runs_alone(tmp_path, monkeypatch, cifar, capsys):
+    """A fault of the stacked path (on a GPU it was never tried on, say) costs no run: the members train
+    as they would without stacking, and stderr says why."""
+    from lrlab import runner, stacked
+    from lrlab.results import Store
+
+    def broken(configs, **kwargs):
+        raise RuntimeError("expected scalar type BFloat16 but found Float")
+    monkeypatch.setattr(stacked, "train_stacked", broken)
+    monkeypatch.setattr(runner, "prepare_data", lambda configs, root=None, profiles=(): {"cifar10": cifar})
+    items = [("e", "quick", SHORT.replace(epochs=1, seed=s)) for s in range(2)]
+    outcomes = runner.train_runs(items, Store(tmp_path), log=lambda m: None, stacking=StackSizes(fixed=2))
+    assert [o.state for o in outcomes] == ["completed"] * 2
+    assert all("packed_with" not in o.record and o.stack is None for o in outcomes)
+    assert "the stack of 2 (mlp-32) failed: RuntimeError: expected scalar type BFloat16" in capsys.readouterr().err
 
 
 def test_a_stack_stopped_by_the_deadline_reports_each_member_and_starts_nothing_more(tmp_path, monkeypatch):

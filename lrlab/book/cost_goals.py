@@ -8,7 +8,7 @@ import pandas as pd
 
 from lrlab.book.reproduction_cost import short_device, stacked_rows
 from lrlab.results import Store
-from lrlab.stacking import CUDA_GRAPHS_SINCE, ONE_GATHER_SINCE
+from lrlab.stacking import CUDA_GRAPHS_SINCE, ONE_GATHER_SINCE, SIDE_BY_SIDE_SINCE
 
 JOB_MINUTES_AT_MOST = 9.0     # a 10-minute command, less starting the machine and packing the results
 STACK_CPU_K = 8
@@ -87,8 +87,10 @@ def _stack_goals(bench):
 
 def _when(row):
     """When a GPU stack row was measured, and what the stacked path lacked then (stacking's changes)."""
-    lacked = [words for since, words in ((ONE_GATHER_SINCE, "batches drawn member by member"),
-                                         (CUDA_GRAPHS_SINCE, "no CUDA graphs")) if row["created"] < since]
+    changes = [(ONE_GATHER_SINCE, "batches drawn member by member"), (CUDA_GRAPHS_SINCE, "no CUDA graphs")]
+    if str(row.get("model", "")).startswith("resnet"):
+        changes.append((SIDE_BY_SIDE_SINCE, "under vmap"))
+    lacked = [words for since, words in changes if row["created"] < since]
     return ", ".join([row["measured"]] + lacked)
 
 
