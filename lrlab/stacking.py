@@ -124,7 +124,7 @@ FUSED_ATTENTION_SINCE = "2026-11-28T10:20:00Z"
 # GPU rows before it dispatched every operator of every step from Python, most of a small stack's time.
 CUDA_GRAPHS_SINCE = "2026-11-28T17:00:00Z"
 # Since 2026-11-29 04:50 UTC a stacked ResNet runs its members' channels side by side (lrlab.side_by_side),
-# not under vmap: rows before it timed vmap's copies around every layer and BatchNorm in small kernels
+# not under vmap: rows before it timed BatchNorm's scale and shift as extra passes over the activations
 # (568 operators that are not views in a step of 2 ResNet-20s, against 395 since).
 SIDE_BY_SIDE_SINCE = "2026-11-29T04:50:00Z"
 
@@ -138,8 +138,8 @@ def stack_path_changes(spec, gpu=False):
         changes.append((FUSED_ATTENTION_SINCE, "a GPT's attention was written out under vmap, its (K x batch, "
                                                "heads, T, T) scores in memory"))
     if str(spec).startswith("resnet"):
-        changes.append((SIDE_BY_SIDE_SINCE, "a ResNet stack ran under vmap, which copied the activations around "
-                                            "every layer and wrote BatchNorm out in small kernels"))
+        changes.append((SIDE_BY_SIDE_SINCE, "a ResNet stack ran under vmap, which applied BatchNorm's scale and "
+                                            "shift as extra passes over the activations"))
     if gpu:
         changes.append((CUDA_GRAPHS_SINCE, "every step's operators were dispatched one by one from Python, "
                                            "not replayed from a CUDA graph"))
