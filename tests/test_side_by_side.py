@@ -1,8 +1,8 @@
 """A stack of ResNets with their channels side by side (lrlab.side_by_side) is each member's own network.
 
 Whole training runs stacked are compared with their single runs in tests/test_stacked.py; here, one
-forward and backward: logits, every gradient, and BatchNorm's running statistics and step count, for
-members with a different stride-2 shortcut to pad each (ResNet-8 has two)."""
+forward and backward of members that differ: logits, every gradient, and BatchNorm's running statistics
+and step count, through ResNet-8's two stride-2 shortcuts, which pad each member's channels on their own."""
 import pytest
 import torch
 import torch.nn.functional as F
