@@ -224,13 +224,16 @@ STACK_SIZES = (1, 4, 16, 64)
 
 
 def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=20, precision="fp32", single=None,
-                  stop_at=None):
+                  stop_at=None, fused_update=False, cold_cache=True):
     """K runs of `spec` trained as one stack (`lrlab.stacked`), for each K in `sizes`, against the
     same run trained alone (`single`, a bench_one row, or measured here): aggregate examples/s, share
     of the device's peak, and `stacked_over_sequential`, the speed-up over the K runs one after
     another. Members differ in seed and LR, as a grid's runs do. Stops at the first K that does not
     fit the device's memory (that row says so), or, with `stop_at` (a time.time() value), before a K
-    that the last one's time says would end past it; on CUDA each row gives the peak memory."""
+    that the last one's time says would end past it; on CUDA each row gives the peak memory.
+    With `fused_update`, the stacks' optimizer update is compiled (`lrlab.stacked_optim.FusedUpdate`):
+    each row says `fused_update` and `update_compile_s`, its compilation's seconds, from an empty
+    on-disk cache (`cold_cache`) or from torch's own, which then holds it for the runs after it."""
     from lrlab.stack_step import graphs_wanted
     from lrlab.stacked import train_stacked
     sizes = [check_positive("stack size", k) for k in sizes]
@@ -241,6 +244,7 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
     if single is None:
         single = _rate_row(spec, config, precision, train(config, device=device, data=data, progress=False), steps)
     mode = f"{precision}, CUDA graphs" if graphs_wanted(device, config.model) else precision
+    mode += ", fused update" if fused_update else ""
     rows, last_s, last_k = [], 0.0, 1
     for k in sizes:
         if stop_at is not None and time.time() + last_s * k / last_k > stop_at:
@@ -250,7 +254,9 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         try:
-            records = train_stacked(members, device=device, data=data, progress=False)
+            with (_empty_compile_cache() if cold_cache else _no_compiled_code()) if fused_update else \
+                    contextlib.nullcontext():
+                records = train_stacked(members, device=device, data=data, progress=False, fused_update=fused_update)
         except torch.OutOfMemoryError:
             rows.append(dict(model=spec, batch_size=batch_size, mode=f"stack of {k} ({mode})", members=k,
                              error="out of memory"))
@@ -258,11 +264,14 @@ def bench_stacked(spec, sizes=STACK_SIZES, batch_size=128, device="cpu", steps=2
             break
         # whether the steps were replayed from CUDA graphs (lrlab.stack_step), as the record says: a
         # capture that failed ran as written; a stack of one can pay only when replayed
-        graphed = records[0]["env"].get("cuda_graph", False)
-        row = _rate_row(spec, config, f"stack of {k} ({precision}{', CUDA graphs' if graphed is True else ''})",
-                        records[0], steps, members=k)
+        env = records[0]["env"]
+        graphed, fused = env.get("cuda_graph", False), env.get("fused_update", False)
+        row = _rate_row(spec, config, f"stack of {k} ({precision}{', CUDA graphs' if graphed is True else ''}"
+                                      f"{', fused update' if fused is True else ''})", records[0], steps, members=k)
         row.update(members=k, stacked_over_sequential=row["per_s"] / single["per_s"], cuda_graph=graphed,
                    peak_memory_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None)
+        if fused_update:   # "failed: ..." where the update did not compile and ran as written
+            row.update(fused_update=fused, update_compile_s=env.get("update_compile_s"))
         rows.append(row)
         last_s, last_k = time.time() - started, k
     return rows
@@ -274,9 +283,10 @@ def _peak_fraction(flops_per_s, device_name, precision):
 
 
 def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classic=False, out=None,
-          log=print, stack=None, label=None):
+          log=print, stack=None, label=None, fused_update=False):
     """Measure every (model, mode); with `classic`, the classic recipe beside each model; with
-    `stack` (stack sizes K), each model's runs stacked K at a time, in its first mode's precision.
+    `stack` (stack sizes K), each model's runs stacked K at a time, in its first mode's precision, and
+    with `fused_update` again with the stacks' optimizer update compiled.
     With `out`, the rows become the record <device>[-<label>].json there."""
     stack = [check_positive("stack", k) for k in stack] if stack is not None else None
     rows = []
@@ -294,12 +304,17 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
         if stack:
             precision = MODES[modes[0]][0]
             single = next(r for r in rows if r["model"] == spec and r["mode"] == modes[0])
-            for row in bench_stacked(spec, stack, batch_size, device, steps, precision, single):
+            stacked = bench_stacked(spec, stack, batch_size, device, steps, precision, single)
+            if fused_update:
+                stacked += bench_stacked(spec, stack, batch_size, device, steps, precision, single, fused_update=True)
+            for row in stacked:
                 rows.append(row)
                 log(format_row(row) if "error" not in row else f"{spec:>12} {row['mode']}: {row['error']}")
                 if "error" not in row:
                     log(f"{'':>12} over {row['members']} runs one after another: {row['stacked_over_sequential']:.2f}x"
-                        + (f", peak memory {row['peak_memory_mb']:.0f} MiB" if row["peak_memory_mb"] else ""))
+                        + (f", peak memory {row['peak_memory_mb']:.0f} MiB" if row["peak_memory_mb"] else "")
+                        + (f", the update compiled in {row['update_compile_s']:.1f} s" if row.get("fused_update") is True
+                           else ""))
     if out:
         log(f"wrote {_write_record(out, label or '', dict(kind='bench', env=run_env(device), rows=rows))}")
     return rows

@@ -234,6 +234,85 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     return rows
 
 
+# HBM bytes a step's update moves per stacked parameter (float32): as written, each kernel reads and writes
+# its tensors in full (SGD with decay and momentum: 4 kernels; Adam: about 10); compiled, each parameter,
+# gradient and state tensor is read once and the parameter and state written once.
+UPDATE_BYTES = {"sgd": (40, 20), "adam": (96, 28)}
+
+
+def update_could_pay(config, k, stack_per_s, device_key):
+    """Whether compiling a stack's update could save a tenth of its step (`compiling.COMPILE_MIN`), by the
+    HBM bytes it would no longer move at the lowest bandwidth the cost model allows on `device_key`
+    (H100, H200): a ResNet's update is a sliver of its step, a wide MLP's most of it. `stack_per_s`: the
+    stack's examples (tokens) a second, as benched."""
+    from lrlab import cost
+    from lrlab.compiling import COMPILE_MIN
+    from lrlab.stacked_optim import FAMILIES
+    written, fused = UPDATE_BYTES[FAMILIES[config.optimizer]]
+    bandwidth = cost.SCENARIOS["pessimistic"].bandwidth * cost.DEVICES[device_key].bandwidth_scale
+    saved_s = (written - fused) * k * cost.shape_cost(config).params / bandwidth
+    step_s = k * config.batch_size * (config.block_size if config.model == "chargpt" else 1) / stack_per_s
+    return saved_s >= (COMPILE_MIN - 1) * step_s
+
+
+def bench_unmeasured_fused_updates(configs, device, results=None, stop_at=None, log=print, predict=None,
+                                   sizes=None, device_key="H100"):
+    """Before a job trains `configs`: for each shape they stack (at the K `sizes`, a StackSizes, chose),
+    time its stack of K again with the optimizer update compiled (`lrlab.stacked_optim.FusedUpdate`),
+    where this device has no such row yet and the shape's stacks are predicted (`predict(config)`,
+    seconds alone, over the stack's speed-up) to take at least `compiling.BENCH_WORTH_S` (a compilation
+    costs seconds to a minute) and its update could be a large enough share of its step (`update_could_pay`
+    on `device_key`: a wide model's, not a ResNet's). The
+    compilation lands in torch's on-disk cache, for the job's stacks of the shape. The speed-up is over
+    the same run alone as the shape's stack row without it. Writes one bench record; returns the rows."""
+    from lrlab.bench import _write_record, bench_stacked
+    from lrlab.compiling import BENCH_WORTH_S
+    from lrlab.env import run_env
+    from lrlab.runner import error_line
+    from lrlab.stacking import bench_shape, stack_groups
+    if sizes is None or predict is None:
+        return []
+    store, env = Store(results), run_env(device)
+    totals = {}
+    for group in stack_groups(configs, sizes):
+        if not group.stacked or len(group.positions) < 2:
+            continue
+        first = configs[group.positions[0]]
+        k = sizes.choose(first)[0]
+        key = bench_shape(first) + (k,)
+        if key in sizes.fused or key not in sizes.single_per_s:
+            continue
+        stack_per_s = sizes.single_per_s[key] * sizes.choose(first)[1]
+        predicted = [predict(configs[i]) for i in group.positions]
+        if None not in predicted and update_could_pay(first, k, stack_per_s, device_key):
+            totals[key] = totals.get(key, 0.0) + sum(predicted) / group.speedup
+    rows, failed = [], []
+    for (spec, batch, k), total in totals.items():
+        if total < BENCH_WORTH_S:
+            continue
+        if stop_at is not None and time.time() > stop_at - COMPILE_S - 2 * MARGIN_S:
+            log(f"calibrate: fused update {spec} @ {batch}: not benched, too close to the deadline")
+            break
+        try:
+            found = bench_stacked(spec, [k], batch, device, STACK_STEPS, "bf16", fused_update=True, cold_cache=False,
+                                  single=dict(per_s=sizes.single_per_s[(spec, batch, k)]))
+        except Exception as exc:   # noqa: BLE001 - the stacks then update as written, as they would have
+            failed.append(dict(name=f"fused update bench {spec} @ {batch}", ok=False, error=error_line(exc)))
+            log(f"calibrate: fused update {spec} @ {batch}: FAILED {failed[-1]['error']}")
+            continue
+        rows += found
+        for row in found:
+            log(f"calibrate: fused update {spec} @ {batch}, K={k}: " + (
+                row["error"] if "error" in row else
+                f"{row['stacked_over_sequential']:.1f}x (as written: {sizes.best[(spec, batch)][1]:.1f}x), compiled in "
+                f"{row['update_compile_s']:.1f} s" if row["fused_update"] is True else f"{row['fused_update']}")
+                + f" ({total:.0f} s of stacks to repay it)")
+    if rows or failed:
+        _write_record(store.root / "bench", f"fused updates {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
+                      dict(kind="bench", env=env, rows=rows, paths=failed))
+    return rows
+
+
 def bench_unmeasured_compiles(configs, device, results=None, stop_at=None, log=print, predict=None,
                               lone_speedups=None):
     """Before a job trains `configs` (its runs that train alone): time eager and compiled each of their

@@ -120,8 +120,10 @@ def _bench(args):
             stack = [int(k) for k in args.stack.split(",")]
         except ValueError:
             raise LrlabError(f"--stack {args.stack!r} is not a comma-separated list of whole numbers, e.g. 1,4,16") from None
+    if args.fused_update and stack is None:
+        raise LrlabError("--fused-update times stacks: give --stack too, e.g. --stack 8 --fused-update")
     bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=stack,
-          label=args.label)
+          label=args.label, fused_update=args.fused_update)
 
 
 STACK_HELP = ("auto (default): runs that share a model shape train K at a time as one, K from this device's "
@@ -246,6 +248,8 @@ def parser():
     s.add_argument("--classic", action="store_true", help="also time the classic DataLoader recipe")
     s.add_argument("--stack", default=None, metavar="K,K,...",
                    help="also train each model's runs stacked K at a time (e.g. 1,4,16,64) against one after another")
+    s.add_argument("--fused-update", action="store_true",
+                   help="with --stack: time each stack again with its optimizer's update compiled (torch.compile)")
     s.add_argument("--sweep", default=None, choices=list(EXPERIMENTS),
                    help="instead: time this experiment's whole sweep (into a scratch store) at each --jobs")
     s.add_argument("--profile", default="quick", choices=PROFILES, help="the sweep's profile (default: quick)")

@@ -182,6 +182,11 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
             from lrlab.calibrate import bench_unmeasured_stacks
             bench_unmeasured_stacks([config for _, _, config in items], device, store.root, stop_at, log)
         stack = StackSizes.measured(store.root, env["device"])
+        if device_key:   # then, for the shapes it stacks for minutes: with the optimizer's update compiled
+            from lrlab.calibrate import bench_unmeasured_fused_updates
+            if bench_unmeasured_fused_updates([config for _, _, config in items], device, store.root, stop_at, log,
+                                              predictor, stack, device_key):
+                stack = StackSizes.measured(store.root, env["device"])
     if compile == "auto":   # after the stacks: only a run that trains alone compiles
         compile = _compiling(items, device, device_key, store, stack, stop_at, predictor, log)
 

@@ -210,6 +210,10 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
         compiled_ids = {config.id for _, _, config in items} if compile else set()
     elif compiled_ids:
         log(f"torch.compile for {len(compiled_ids)} run(s): this device's bench measured it faster for their shapes")
+    fused = sum(group.fused_update for _, group in stacks)
+    if fused:
+        log(f"the optimizer update compiled for {fused} stack(s): this device's bench measured it faster "
+            f"for their shapes")
 
     def compiles(config):
         return config.id in compiled_ids
@@ -236,8 +240,9 @@ def train_runs(items, store, device="cpu", data_root=None, compile=False, jobs=1
     if _on_cpu(device):   # here as in a worker: the same thread count, so the same numbers
         torch.set_num_threads(threads)
     try:
-        for i, (members, speedup) in enumerate(stacks):
-            if not _train_stack(members, speedup, store, device, data, progress, planner, report, every):
+        for i, (members, group) in enumerate(stacks):
+            if not _train_stack(members, group.speedup, store, device, data, progress, planner, report, every,
+                                group.fused_update):
                 for rest in [item for later, _ in stacks[i + 1:] for item in later] + items:
                     report(Outcome(*rest, "not started", error="the deadline came"))
                 return outcomes
@@ -255,7 +260,7 @@ def _on_cpu(device):
 
 
 def plan_stacks(items, stacking=None, store=None, compiling=None):
-    """([(stack items, measured speed-up)], items that train alone, ids of runs that compile): runs that
+    """([(stack items, its lrlab.stacking.Group)], items that train alone, ids of runs that compile): runs that
     share a stack key, the epoch they resume from and the stack size K chosen for them (`stacking`, a
     StackSizes), in stacks of at most K; a run left without a partner is a stack of one where that
     measured faster (`lrlab.stacking.stack_groups`), unless `compiling` (a CompileSpeeds) finds its
@@ -268,7 +273,7 @@ def plan_stacks(items, stacking=None, store=None, compiling=None):
               for experiment, profile, config in items if stacking.choose(config)[0] > 1}
     groups = stack_groups(configs, stacking, lambda config: epochs.get(id(config)))
     compiled = compiled_positions(configs, groups, compiling)
-    stacks = [([items[i] for i in group.positions], group.speedup) for group in groups
+    stacks = [([items[i] for i in group.positions], group) for group in groups
               if group.stacked and group.positions[0] not in compiled]
     alone = [items[group.positions[0]] for group in groups if not group.stacked or group.positions[0] in compiled]
     return stacks, alone, {configs[i].id for i in compiled}
@@ -286,9 +291,9 @@ def _checkpoint_epoch(path, config):
     return state.get("epoch", 0) if state.get("config_id") == config.id else 0
 
 
-def _train_stack(members, speedup, store, device, data, progress, planner, report, every):
-    """Train `members` as one stack (halves of it if it does not fit the device); False once the
-    deadline has come."""
+def _train_stack(members, speedup, store, device, data, progress, planner, report, every, fused_update=False):
+    """Train `members` as one stack (halves of it if it does not fit the device), its optimizer update
+    compiled where `fused_update`; False once the deadline has come."""
     import torch
 
     from lrlab.stacked import train_stacked
@@ -302,13 +307,13 @@ def _train_stack(members, speedup, store, device, data, progress, planner, repor
     try:
         results = train_stacked(configs, device=device, data=data[configs[0].task], progress=progress,
                                 checkpoint_paths=[store.checkpoint_path(p, e, c.id) for e, p, c in members],
-                                checkpoint_every_s=every, stop_at=planner.stop_at)
+                                checkpoint_every_s=every, stop_at=planner.stop_at, fused_update=fused_update)
     except torch.OutOfMemoryError:
         _free_device_memory(device)
         if len(members) == 1:   # nothing left to split: it trains alone, as it would without stacking
             return _alone(members, store, device, data, progress, planner, report, every)
         half = len(members) // 2
-        return all(_train_stack(part, speedup, store, device, data, progress, planner, report, every)
+        return all(_train_stack(part, speedup, store, device, data, progress, planner, report, every, fused_update)
                    for part in (members[:half], members[half:]))
     except (KeyboardInterrupt, SystemExit):
         raise

@@ -193,7 +193,8 @@ def _member_tasks(configs, data, device):
 
 
 def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=None, progress=True,
-                  checkpoint_paths=None, checkpoint_every_s=60.0, stop_at=None, graphs="auto"):
+                  checkpoint_paths=None, checkpoint_every_s=60.0, stop_at=None, graphs="auto",
+                  fused_update=False):
     """Train `configs` as one stack; return, in their order, each member's record body, or for a member
     the deadline stopped, its DeadlineReached (see the module docstring).
 
@@ -201,6 +202,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     the one its single run would write, so a member resumes alone or in any stack; the members of one
     stack resume from the same epoch (or all start afresh). `graphs`: how steps are replayed
     (`lrlab.stack_step`); "auto" is CUDA graphs on a GPU as LRLAB_CUDA_GRAPHS allows, else none.
+    `fused_update`: the optimizer's update goes through torch.compile (`lrlab.stacked_optim.FusedUpdate`).
     """
     configs = list(configs)
     _check_stackable(configs)
@@ -228,7 +230,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
     start_epoch = start_epochs.pop()
     stack = Stack(models)
     optimizer = StackedOptimizer(stack.params, optimizers, [dict(m.named_parameters()) for m in models],
-                                 FAMILIES[first.optimizer], stack.transposed)
+                                 FAMILIES[first.optimizer], stack.transposed, fused=fused_update)
     for model in models:   # the stack holds the weights now; the members' copies would only take memory
         for p in model.parameters():
             p.data = p.data.new_empty(0)
@@ -274,7 +276,7 @@ def train_stacked(configs: list[RunConfig], device="cpu", data=None, data_root=N
                 diverged_at = int(watch.first_bad[pos].item()) if status == "diverged" else None
                 # its checkpoint stays until the caller has saved this record (lrlab.runner deletes it then)
                 results[k] = record_body(configs[k], status, diverged_at, histories[k], step,
-                                         dict(env, cuda_graph=train_step.cuda_graph), wall_s(k),
+                                         dict(env, cuda_graph=train_step.cuda_graph, **optimizer.env()), wall_s(k),
                                          packed_with=len(configs))
         return test_loss
 

@@ -9,12 +9,20 @@ lr, weight decay and momentum (or betas), turns them into per-member tensors, an
 update rule to all K slices at once: a few kernels per parameter instead of a few per parameter
 per member. A step is two parts: `prepare` on the host (the hyperparameters into one device table)
 and `apply` on the device (kernels only), which a CUDA graph can capture (`lrlab.stack_step`).
+`apply` runs `update`, a pure function of the tensors, as written or, where the bench measured it
+pays (`lrlab.stacking.StackSizes.fused_update`), through torch.compile (`FusedUpdate`), which fuses
+each parameter's update into one pass over it: in a wide MLP's stack the update's passes over memory
+are most of a step.
 
 The arithmetic is torch's single-tensor SGD and Adam (maximize off, dampening 0, no amsgrad), term
-for term, so a member's update is the update it would get alone (float64 tests: tests/test_stacked.py).
+for term, so a member's update is the update it would get alone (float64 tests: tests/test_stacked.py;
+compiled: tests/test_fused_update.py).
 SGD and SGDW members share a stack, as do Adam and AdamW: coupled L2 adds lambda*theta to the
 gradient, decoupled decay multiplies theta by 1 - lr_t*wd, and each member gets the one it asked for.
 """
+import time
+import warnings
+
 import torch
 
 from lrlab.errors import LrlabError
@@ -40,7 +48,7 @@ class StackedOptimizer:
     for each member, name -> its own parameter object (to find the group it is in).
     """
 
-    def __init__(self, params, members, member_params, family, transposed=()):
+    def __init__(self, params, members, member_params, family, transposed=(), fused=False):
         if family not in ("sgd", "adam"):
             raise LrlabError(f"unknown optimizer family {family!r}; valid choices: sgd, adam")
         self.params, self.members, self.family = params, list(members), family
@@ -62,6 +70,7 @@ class StackedOptimizer:
         self.state = {}   # name -> dict of stacked state tensors
         self.steps = 0
         self.table, self.fields, self.branches = None, None, None   # this step's hyperparameters (prepare)
+        self.fused = FusedUpdate() if fused else None
         self._take_member_states()
 
     def _layout(self, name, tensor):
@@ -135,6 +144,7 @@ class StackedOptimizer:
         stack keeps its size, so that a captured CUDA graph of `apply` reads each step's values there.
         Returns the branches `apply` will take (a graph holds one set of them)."""
         self.steps += 1
+        self._ensure_state()
         host = self._hyperparameters()
         self.fields = list(host)
         values = torch.stack([host[n] for n in self.fields])   # (fields, parameters, K)
@@ -148,55 +158,118 @@ class StackedOptimizer:
                          self.family == "sgd" and bool((host["momentum"] == 0).any()))
         return self.branches
 
-    @torch.no_grad()
+    def _ensure_state(self):
+        """Every parameter's optimizer state, made on the host before the first `apply`: zeros, from
+        which torch's first step gives what it would from none (a momentum buffer 0 * m + g is g, and
+        Adam starts from zeros), so that `apply` only computes and a compiled or captured step holds
+        every step's state in the same tensors."""
+        keys = ("momentum_buffer",) if self.family == "sgd" else ("exp_avg", "exp_avg_sq")
+        for name, p in self.params.items():
+            state = self.state.setdefault(name, {})
+            for key in keys:
+                if key not in state:
+                    state[key] = torch.zeros_like(p)
+
     def apply(self):
         """The device's part of a step: torch's update of every stacked parameter from `table`. It
-        launches kernels only: no value goes back to the host and nothing is copied to the device."""
-        any_coupled, any_decoupled, zero_momentum = self.branches
-        for j, name in enumerate(self.names):
-            p = self.params[name]
-            if p.grad is None:
-                continue
-            shape = (-1,) + (1,) * (p.ndim - 1)
-            h = {field: self.table[f, j].view(shape) for f, field in enumerate(self.fields)}
-            grad = p.grad
-            if any_decoupled:   # theta * (1 - lr_t * wd) for decoupled members, exactly theta for the others
-                p.mul_(h["decay_factor"])
-            if any_coupled:     # coupled L2: g + lambda * theta (lambda is 0 for decoupled members)
-                grad = grad + h["coupled_wd"] * p
-            if self.family == "sgd":
-                self._sgd(name, p, grad, h, zero_momentum)
-            else:
-                self._adam(name, p, grad, h)
+        launches kernels only: no value goes back to the host and nothing is copied to the device.
+        With `fused`, the update is torch.compile'd: a kernel or two per parameter instead of up to
+        eight, each reading and writing the parameter and its state once (`FusedUpdate`)."""
+        names = [name for name in self.names if self.params[name].grad is not None]
+        args = (self.family, self.nesterov, self.branches, tuple(self.fields), self.table,
+                [self.params[n] for n in names], [self.params[n].grad for n in names],
+                [[self.state[n][key] for key in sorted(self.state[n])] for n in names],
+                [self.names.index(n) for n in names])
+        if self.fused is not None and self.fused.update(*args):
+            return
+        update(*args)
 
-    def _sgd(self, name, p, grad, h, zero_momentum):
-        state = self.state.setdefault(name, {})
-        momentum = h["momentum"]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = grad.clone()
-        else:
-            buf = state["momentum_buffer"]
-            buf.mul_(momentum).add_(grad)
-            if zero_momentum:   # torch keeps no buffer at momentum 0 (0 * inf would be nan, not inf)
-                buf.copy_(torch.where(momentum == 0, grad, buf))
-        buf = state["momentum_buffer"]
-        update = grad + momentum * buf if self.nesterov else buf
-        p.addcmul_(update, h["neg_lr"])   # p + (-lr) * update, as torch's p.add_(update, alpha=-lr)
-
-    def _adam(self, name, p, grad, h):
-        state = self.state.setdefault(name, {})
-        if not state:
-            state["exp_avg"] = torch.zeros_like(p)
-            state["exp_avg_sq"] = torch.zeros_like(p)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(grad, h["one_minus_beta1"])
-        exp_avg_sq.mul_(h["beta2"]).addcmul_(grad * h["one_minus_beta2"], grad)
-        denom = (exp_avg_sq.sqrt() / h["bias_correction2_sqrt"]).add_(h["eps"])
-        p.addcmul_(exp_avg / denom, h["neg_step_size"])   # as torch's p.addcdiv_(m, denom, value=-step)
+    def env(self):
+        """What a record's env says of the update: {} as written; with `fused`, `fused_update` (True, or
+        "failed: ..." where it ran as written) and `update_compile_s`, the seconds its compilation took."""
+        if self.fused is None:
+            return {}
+        return dict(fused_update=f"failed: {self.fused.failed}" if self.fused.failed else True,
+                    update_compile_s=round(self.fused.compile_s, 3))
 
     def zero_grad(self):
         for p in self.params.values():
             p.grad = None
+
+
+@torch.no_grad()
+def update(family, nesterov, branches, fields, table, params, grads, states, rows):
+    """torch's SGD or Adam update of stacked `params` (with `grads`, and `states`: per parameter its
+    state tensors by name, sorted) from `table` (fields x parameters x K): `rows[j]` is parameter j's
+    row of it. Kernels only; a pure function of its tensors, so that torch.compile can fuse it."""
+    any_coupled, any_decoupled, zero_momentum = branches
+    for p, grad, state, row in zip(params, grads, states, rows):
+        shape = (-1,) + (1,) * (p.ndim - 1)
+        h = {field: table[f, row].view(shape) for f, field in enumerate(fields)}
+        if any_decoupled:   # theta * (1 - lr_t * wd) for decoupled members, exactly theta for the others
+            p.mul_(h["decay_factor"])
+        if any_coupled:     # coupled L2: g + lambda * theta (lambda is 0 for decoupled members)
+            grad = grad + h["coupled_wd"] * p
+        if family == "sgd":
+            _sgd(p, grad, state[0], h, nesterov, zero_momentum)
+        else:
+            _adam(p, grad, state[0], state[1], h)
+
+
+def _sgd(p, grad, buf, h, nesterov, zero_momentum):
+    momentum = h["momentum"]
+    buf.mul_(momentum).add_(grad)   # from a zero buffer, torch's first step's clone of the gradient
+    if zero_momentum:   # torch keeps no buffer at momentum 0 (0 * inf would be nan, not inf)
+        buf.copy_(torch.where(momentum == 0, grad, buf))
+    update = grad + momentum * buf if nesterov else buf
+    p.addcmul_(update, h["neg_lr"])   # p + (-lr) * update, as torch's p.add_(update, alpha=-lr)
+
+
+def _adam(p, grad, exp_avg, exp_avg_sq, h):
+    exp_avg.lerp_(grad, h["one_minus_beta1"])
+    exp_avg_sq.mul_(h["beta2"]).addcmul_(grad * h["one_minus_beta2"], grad)
+    denom = (exp_avg_sq.sqrt() / h["bias_correction2_sqrt"]).add_(h["eps"])
+    p.addcmul_(exp_avg / denom, h["neg_step_size"])   # as torch's p.addcdiv_(m, denom, value=-step)
+
+
+class FusedUpdate:
+    """`update` through torch.compile, which fuses each parameter's update into one kernel: torch's
+    multi-tensor (foreach) kernels cannot take a hyperparameter per member, and written out the update is
+    up to eight kernels a parameter, each a pass over it, its gradient or its state, which a wide stack's
+    step spends most of its time in (an MLP of width 8192 stacked 64 times holds 23.7 GB of float32
+    weights). It compiles at the first step and again when the stack's shapes or branches change (once
+    with K dynamic: members leave). `compile_s`: the seconds those calls took, compilation included.
+    If compiling fails, the stack's steps run the update as written and `failed` says why."""
+
+    RECOMPILE_LIMIT = 64   # torch's default (8) counts every stack of a process: a job's many shapes
+
+    def __init__(self):
+        self.compiled = torch.compile(update, fullgraph=True)
+        self.failed, self.compile_s = None, 0.0
+
+    def update(self, *args):
+        """Apply the update compiled; False (nothing updated) if it cannot compile."""
+        if self.failed:
+            return False
+        started, graphs_before = time.perf_counter(), _graphs_compiled()
+        try:
+            with torch._dynamo.config.patch(recompile_limit=self.RECOMPILE_LIMIT):
+                self.compiled(*args)
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - compilation fails before any kernel runs: update as written
+            self.failed = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            warnings.warn(f"the stacked optimizer's update did not compile; it runs as written: {self.failed}")
+            return False
+        if _graphs_compiled() != graphs_before:   # this call compiled (or recompiled)
+            self.compile_s += time.perf_counter() - started
+        return True
+
+
+def _graphs_compiled():
+    """How many graphs torch.compile has made in this process so far."""
+    from torch._dynamo.utils import counters
+    return counters["stats"]["unique_graphs"]
 
 
 def _is_decoupled_adam(opt):

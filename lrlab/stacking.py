@@ -11,6 +11,11 @@ A run with no partner (a headline run, the one left over after the stacks of K) 
 stack of one where the bench measured that faster than the run alone: on a GPU a stack's step is
 replayed from a CUDA graph (`lrlab.stack_step`), a lone run's is dispatched from Python operator by
 operator, and a small model's step is mostly that dispatching.
+
+A stack's optimizer update is compiled (`lrlab.stacked_optim.FusedUpdate`) where the bench timed the
+shape's stack of K so and that, its compilation included, beats the update as written for these runs
+(`StackSizes.fused_update`); a GPU job times it for shapes whose update could be a large share of a
+step (`lrlab.calibrate.update_could_pay`).
 """
 from typing import NamedTuple
 
@@ -51,13 +56,22 @@ class StackSizes:
         self.best = {}       # (spec, batch) -> (K, speed-up over one after another)
         self.lone = {}       # (spec, batch) -> speed-up of a graphed stack of one over the run alone, where it pays
         self.shapes = set()  # every (spec, batch) measured stacked, whether or not a K paid
+        self.fused = {}      # (spec, batch, K) -> FusedRow: that stack timed with its update compiled
+        self.single_per_s = {}   # (spec, batch, K) -> the rate of the run alone that stack was compared with
         for row in rows:
             try:
                 shape, k, speedup = (row["model"], int(row["batch_size"])), int(row["members"]), \
                     float(row["stacked_over_sequential"])
-            except (KeyError, TypeError, ValueError):   # an out-of-memory row, a row of another kind
+                if row.get("fused_update") is True:
+                    self.fused[shape + (k,)] = FusedRow(speedup, float(row["update_compile_s"]),
+                                                        float(row["per_s"]) / speedup)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError):   # out of memory, another kind of row
+                continue
+            if is_fused_row(row):   # it times another path (its update compiled, or failing to)
                 continue
             self.shapes.add(shape)
+            if speedup > 0 and row.get("per_s"):
+                self.single_per_s[shape + (k,)] = float(row["per_s"]) / speedup
             if k > 1 and speedup > max(1.0, self.best.get(shape, (1, 1.0))[1]):
                 self.best[shape] = (k, speedup)
             if k == 1 and row.get("cuda_graph") is True and speedup >= LONE_STACK_MIN:
@@ -85,14 +99,16 @@ class StackSizes:
                                      if env["device_type"] == "cuda" and not on(env)}):
             other = cls.measured(results_root, record_device)
             for shape in other.shapes - here.shapes - set(elsewhere):
-                elsewhere[shape] = (other.best.get(shape), other.lone.get(shape), record_device)
+                elsewhere[shape] = (other.best.get(shape), other.lone.get(shape), record_device,
+                                    {key: row for key, row in other.fused.items() if key[:2] == shape})
         here.measured_on = {shape: device_name for shape in here.shapes}
-        for shape, (best, lone, device) in elsewhere.items():
+        for shape, (best, lone, device, fused) in elsewhere.items():
             here.measured_on[shape] = device
             if best:
                 here.best[shape] = best
             if lone:
                 here.lone[shape] = lone
+            here.fused.update(fused)
         here.shapes |= set(elsewhere)
         return here
 
@@ -103,6 +119,24 @@ class StackSizes:
         if self.fixed is not None:
             return self.fixed, 1.0
         return self.best.get(bench_shape(config), (1, 1.0))
+
+    def fused_update(self, configs):
+        """(fused, speed-up) for `configs`, runs that stack together at the K chosen for them: whether
+        their optimizer update should be compiled (`lrlab.stacked_optim.FusedUpdate`), and the stack's
+        speed-up over the runs one after another, compilation included. It is compiled where a bench row
+        timed this shape's stack of K so, and the runs' steps at that speed plus the compilation take at
+        most 1/COMPILE_MIN of their steps as written (the margin torch.compile must clear for lone runs)."""
+        from lrlab.compiling import COMPILE_MIN, _step_seconds
+        k, speedup = self.choose(configs[0])
+        shape = bench_shape(configs[0])
+        row = self.fused.get(shape + (k,)) if self.fixed is None and k > 1 else None
+        if row is None or row.speedup <= 0:
+            return False, speedup
+        one_after_another = sum(_step_seconds(shape, config, row.single_per_s) for config in configs)
+        compiled = one_after_another / row.speedup + row.compile_s
+        if compiled * COMPILE_MIN <= one_after_another / speedup:
+            return True, one_after_another / compiled
+        return False, speedup
 
     def lone_speedup(self, config):
         """The measured speed-up of `config` trained as a stack of one over the same run alone, where a
@@ -167,6 +201,13 @@ def _bench_rows(results_root, device_matches):
     return latest_stack_rows(rows)
 
 
+def is_fused_row(row):
+    """Whether a stack's bench row was timed with its optimizer update compiled (True), or meant to be
+    and the compilation failed ("failed: ..."); not for a row without the field, or NaN in a table."""
+    value = row.get("fused_update")
+    return value is True or isinstance(value, str)
+
+
 def is_stack_row(row):
     """Whether a bench row times a stack (K >= 1 members; a shape whose K = 4 ran out of memory has K = 1 only)."""
     members = row.get("members")
@@ -177,20 +218,31 @@ def latest_stack_rows(rows):
     """Of bench rows stamped with `device` and `created` (their record's), those that hold each device's
     latest stacked measurement of their shape, in the order given: a measurement supersedes the ones
     before it. Rows of a shape never measured stacked are left out."""
+    def key(row):   # a stack timed with its update compiled supersedes only rows timed so
+        return row["device"], row.get("model"), row.get("batch_size"), is_fused_row(row)
     latest = {}
     for row in rows:
         if is_stack_row(row):
-            key = (row["device"], row.get("model"), row.get("batch_size"))
-            latest[key] = max(latest.get(key, row["created"]), row["created"])
-    return [row for row in rows if latest.get((row["device"], row.get("model"), row.get("batch_size"))) == row["created"]]
+            latest[key(row)] = max(latest.get(key(row), row["created"]), row["created"])
+    return [row for row in rows if latest.get(key(row)) == row["created"]]
+
+
+class FusedRow(NamedTuple):
+    """A stack's bench row timed with its optimizer update compiled: its speed-up over the runs one after
+    another, the compilation's seconds, and the rate of the run alone it was compared with."""
+    speedup: float
+    compile_s: float
+    single_per_s: float
 
 
 class Group(NamedTuple):
     """Runs (positions in a list of configs) that train as one, at the speed-up measured for them over
-    the same runs alone one after another; `stacked`: through `lrlab.stacked` (a stack of one included)."""
+    the same runs alone one after another; `stacked`: through `lrlab.stacked` (a stack of one included);
+    `fused_update`: with the stack's optimizer update compiled (`StackSizes.fused_update`)."""
     positions: list
     speedup: float
     stacked: bool
+    fused_update: bool = False
 
 
 def stack_groups(configs, sizes, also_share=lambda config: None):
@@ -207,11 +259,12 @@ def stack_groups(configs, sizes, also_share=lambda config: None):
             continue
         groups.setdefault((stack_key(config), also_share(config)), (k, speedup, []))[2].append(i)
     stacks = []
-    for k, speedup, members in groups.values():
+    for k, _, members in groups.values():
         for start in range(0, len(members), k):
             chunk = members[start:start + k]
             if len(chunk) > 1:
-                stacks.append(Group(chunk, speedup, True))
+                fused, speedup = sizes.fused_update([configs[i] for i in chunk])
+                stacks.append(Group(chunk, speedup, True, fused))
             else:
                 alone += chunk
     singles = [(i, sizes.lone_speedup(configs[i])) for i in sorted(alone)]

@@ -237,6 +237,7 @@ BAD_COMMANDS = [
     (["bench", "mlp", "--batch-size", "0", "--out", "{tmp}/results"], {}, ["batch", "0"]),
     (["bench", "mlp", "--steps", "-1", "--out", "{tmp}/results"], {}, ["steps", "-1"]),
     (["bench", "resnet20", "--modes", "fp8", "--out", "{tmp}/results"], {}, ["'fp8'", "fp32"]),
+    (["bench", "mlp-32", "--fused-update", "--out", "{tmp}/results"], {}, ["--fused-update", "--stack"]),
     (["bench", "resnet20", "--device", "cuda:7", "--out", "{tmp}/results"], {}, ["cuda:7"]),
     (["frobnicate"], {}, ["'frobnicate'", "sweep", "queue"]),
     # settings

@@ -123,29 +123,29 @@ def test_replayed_gpt_steps_with_the_stacked_attention_and_clipping(float64, dat
 def test_a_number_the_graph_would_freeze_is_caught(cifar, float64, monkeypatch):
     """The test's own test: an LR that reaches the update as a Python number, not through the table,
     stays at its capture value in the replays, and the histories part."""
-    from lrlab.stacked_optim import StackedOptimizer
-    prepare, sgd = StackedOptimizer.prepare, StackedOptimizer._sgd
+    from lrlab import stacked_optim
+    prepare, sgd, host = stacked_optim.StackedOptimizer.prepare, stacked_optim._sgd, {}
 
     def prepare_a_host_lr(self):
         branches = prepare(self)
-        self.host_neg_lr = self._hyperparameters()["neg_lr"][0, 0].item()
+        host["neg_lr"] = self._hyperparameters()["neg_lr"][0, 0].item()
         return branches
 
-    def update_with_the_host_lr(self, name, p, grad, h, zero_momentum):
-        return sgd(self, name, p, grad, dict(h, neg_lr=torch.full_like(h["neg_lr"], self.host_neg_lr)), zero_momentum)
-    monkeypatch.setattr(StackedOptimizer, "prepare", prepare_a_host_lr)
-    monkeypatch.setattr(StackedOptimizer, "_sgd", update_with_the_host_lr)
+    def update_with_the_host_lr(p, grad, buf, h, nesterov, zero_momentum):
+        return sgd(p, grad, buf, dict(h, neg_lr=torch.full_like(h["neg_lr"], host["neg_lr"])), nesterov, zero_momentum)
+    monkeypatch.setattr(stacked_optim.StackedOptimizer, "prepare", prepare_a_host_lr)
+    monkeypatch.setattr(stacked_optim, "_sgd", update_with_the_host_lr)
     with pytest.raises(AssertionError):
         same_histories([MLP.replace(schedule="one_cycle", lr=0.2)], cifar)
 
 
 def test_a_value_read_back_to_the_host_under_capture_is_refused(cifar, float64, monkeypatch):
-    from lrlab.stacked_optim import StackedOptimizer
-    sgd = StackedOptimizer._sgd
+    from lrlab import stacked_optim
+    sgd = stacked_optim._sgd
 
-    def update_reading_the_lr_back(self, name, p, grad, h, zero_momentum):
-        return sgd(self, name, p, grad, dict(h, neg_lr=h["neg_lr"] * float(h["neg_lr"].max() < 0)), zero_momentum)
-    monkeypatch.setattr(StackedOptimizer, "_sgd", update_reading_the_lr_back)
+    def update_reading_the_lr_back(p, grad, buf, h, nesterov, zero_momentum):
+        return sgd(p, grad, buf, dict(h, neg_lr=h["neg_lr"] * float(h["neg_lr"].max() < 0)), nesterov, zero_momentum)
+    monkeypatch.setattr(stacked_optim, "_sgd", update_reading_the_lr_back)
     with pytest.warns(UserWarning, match="capture failed"):
         records = train_stacked([MLP], data=cifar, progress=False, graphs=TracedReplay())
     assert "_local_scalar_dense" in records[0]["env"]["cuda_graph"] and "cannot hold" in records[0]["env"]["cuda_graph"]

@@ -232,7 +232,7 @@ def test_a_lone_run_stacks_alone_only_where_a_graphed_stack_of_one_measured_clea
     assert sizes.lone_speedup(MLP.replace(trace_every=5)) is None           # never stacked
     assert StackSizes(rows, fixed=4).lone_speedup(MLP) is None
     configs = [b30.replace(seed=s) for s in range(5)] + [MLP, MLP.replace(trace_every=5)]
-    assert [tuple(group) for group in stack_groups(configs, sizes)] == [
+    assert [tuple(group)[:3] for group in stack_groups(configs, sizes)] == [
         ([0, 1, 2, 3], 3.0, True), ([4], 1.0, False), ([5], 2.5, True), ([6], 1.0, False)]
 
 

@@ -5,9 +5,10 @@ import re
 
 import pandas as pd
 
+from lrlab.compiling import COMPILE_MIN
 from lrlab.names import PROFILES
 from lrlab.results import Store
-from lrlab.stacking import LONE_STACK_MIN, latest_stack_rows, stack_path_changes
+from lrlab.stacking import LONE_STACK_MIN, is_fused_row, latest_stack_rows, stack_path_changes
 
 # Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
 BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
@@ -174,9 +175,11 @@ def stacked_table(bench):
     """One row per device, model and batch; one column per K: the stack's speed over the same K runs one
     after another, and in brackets its share of the device's bf16 peak."""
     stacks = stacked_rows(bench)
+    stacks = stacks.assign(fused=[is_fused_row(row) for row in stacks.to_dict("records")])
     rows = []
-    for (device, model, batch), group in stacks.groupby(["device", "model", "batch_size"]):
-        row = {"device": short_device(device), "model @ batch": f"{model} @ {batch}"}
+    for (device, model, batch, fused), group in stacks.groupby(["device", "model", "batch_size", "fused"]):
+        shape = f"{model} @ {batch}" + (" (update compiled)" if fused else "")
+        row = {"device": short_device(device), "model @ batch": shape}
         for r in group.sort_values("members").itertuples():
             row[f"K = {int(r.members)}"] = f"{r.stacked_over_sequential:.2f}x" + _peak_words(r.peak_fraction)
         rows.append(row)
@@ -210,7 +213,17 @@ def stacked_note(bench):
             + "`lrlab sweep` and `lrlab job` stack a shape at its best measured K, and only where that beats "
             "training alone; a run left without a partner trains as a stack of one where K = 1, replayed "
             f"from a graph, measured at least {LONE_STACK_MIN:g}x as fast as the run alone."
-            + _older_stack_paths(stacks))
+            + _fused_words(stacks) + _older_stack_paths(stacks))
+
+
+def _fused_words(stacks):
+    """A sentence on the rows timed with the optimizer's update compiled, where there are any."""
+    if not any(is_fused_row(row) for row in stacks.to_dict("records")):
+        return ""
+    return (" Rows marked (update compiled) time the stack with its optimizer's update compiled "
+            "(`lrlab.stacked_optim.FusedUpdate`: a kernel or two per parameter instead of up to eight); a stack "
+            "uses it where that, its compilation included, measured at least "
+            f"{COMPILE_MIN:g}x as fast as the update written out.")
 
 
 def _older_stack_paths(stacks):
