@@ -88,6 +88,17 @@ def test_the_goals_read_the_stack_bench_the_queue_and_the_commands(tmp_path):
     assert goals.loc["Tier 1 and Tier 2 of the GPU queue (every chapter at GPU scale), from scratch"].verdict == "missed"
 
 
+def test_the_cpu_goal_names_each_shape_once_at_the_faster_of_its_updates(tmp_path):
+    bench = pd.DataFrame([
+        _timed("AMD EPYC (2 cores)", "mlp-256", 64, 8, 0.93, np.nan, gpu=False),
+        dict(_timed("AMD EPYC (2 cores)", "mlp-256", 64, 8, 0.97, np.nan, gpu=False), fused_update=True),
+        _timed("AMD EPYC (2 cores)", "mlp-1024", 64, 8, 0.88, np.nan, gpu=False),
+        dict(_timed("AMD EPYC (2 cores)", "mlp-1024", 64, 8, 0.79, np.nan, gpu=False), fused_update=True)])
+    cpu = _goal_rows(bench, tmp_path).loc["on the CPU, a stack of 8 trains at least as fast per run as one run alone"]
+    assert cpu.measured.startswith("0.88x mlp-1024 @ 64; 0.97x mlp-256 @ 64 (update compiled) (a stack forms")
+    assert cpu.verdict == "missed"
+
+
 def test_goals_without_measurements_are_pending_and_old_stack_rows_say_so(tmp_path):
     empty = _goal_rows(pd.DataFrame(), tmp_path)
     assert set(empty.verdict[empty.index.str.contains("stack|MLP grids")]) == {"pending", "GPU pending"}
