@@ -313,11 +313,17 @@ def bench(specs, batch_size=128, device="cpu", steps=20, modes=("fp32",), classi
                 if "error" not in row:
                     log(f"{'':>12} over {row['members']} runs one after another: {row['stacked_over_sequential']:.2f}x"
                         + (f", peak memory {row['peak_memory_mb']:.0f} MiB" if row["peak_memory_mb"] else "")
-                        + (f", the update compiled in {row['update_compile_s']:.1f} s" if row.get("fused_update") is True
-                           else ""))
+                        + _fused_words(row.get("fused_update"), row.get("update_compile_s")))
     if out:
         log(f"wrote {_write_record(out, label or '', dict(kind='bench', env=run_env(device), rows=rows))}")
     return rows
+
+
+def _fused_words(fused, compile_s):
+    """What a stack row's log line adds about its compiled update (None: not asked for)."""
+    if fused is True:
+        return f", the update compiled in {compile_s:.1f} s"
+    return f", the update did not compile and ran as written ({fused})" if fused else ""
 
 
 def _now():

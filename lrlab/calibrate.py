@@ -261,10 +261,10 @@ def bench_unmeasured_fused_updates(configs, device, results=None, stop_at=None, 
     time its stack of K again with the optimizer update compiled (`lrlab.stacked_optim.FusedUpdate`),
     where this device has no such row yet and the shape's stacks are predicted (`predict(config)`,
     seconds alone, over the stack's speed-up) to take at least `compiling.BENCH_WORTH_S` (a compilation
-    costs seconds to a minute) and its update could be a large enough share of its step (`update_could_pay`
-    on `device_key`: a wide model's, not a ResNet's). The
-    compilation lands in torch's on-disk cache, for the job's stacks of the shape. The speed-up is over
-    the same run alone as the shape's stack row without it. Writes one bench record; returns the rows."""
+    costs seconds to a minute) and whose update could be a large enough share of a step on `device_key`
+    (`update_could_pay`: a wide MLP's, not a ResNet's). The compilation lands in torch's on-disk cache,
+    for the job's stacks of the shape. The speed-up is over the same run alone as the shape's stack row
+    without it. Writes one bench record; returns the rows."""
     from lrlab.bench import _write_record, bench_stacked
     from lrlab.compiling import BENCH_WORTH_S
     from lrlab.env import run_env

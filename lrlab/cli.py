@@ -113,7 +113,6 @@ def _bench(args):
     modes = list(MODES) if args.modes == "all" else args.modes.split(",")
     for mode in modes:
         check_choice("mode", mode, list(MODES) + ["all"])
-    print(HEADER)
     stack = None
     if args.stack is not None:
         try:
@@ -122,6 +121,7 @@ def _bench(args):
             raise LrlabError(f"--stack {args.stack!r} is not a comma-separated list of whole numbers, e.g. 1,4,16") from None
     if args.fused_update and stack is None:
         raise LrlabError("--fused-update times stacks: give --stack too, e.g. --stack 8 --fused-update")
+    print(HEADER)   # once the arguments are known good: a refused command prints only its error
     bench(args.models, args.batch_size, args.device, args.steps, modes, args.classic, args.out, stack=stack,
           label=args.label, fused_update=args.fused_update)
 
