@@ -109,7 +109,7 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
             detail = work() or {}
             paths.append(dict(name=name, ok=not detail.get("failed"), seconds=time.time() - started, **detail))
         except Exception as exc:   # noqa: BLE001 - a broken path is the finding, not the end of calibration
-            from lrlab.runner import error_line
+            from lrlab.errors import error_line
             paths.append(dict(name=name, ok=False, seconds=time.time() - started, error=error_line(exc)))
         log(f"calibrate: {name}: {'ok' if paths[-1]['ok'] else 'FAILED ' + str(paths[-1].get('error'))} "
             f"({paths[-1]['seconds']:.1f} s)")
@@ -135,7 +135,7 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
             rows.append(bench_one(spec, batch, device, steps, BENCH_MODE))
             log(f"calibrate: bench {spec} @ {batch}: {rows[-1]['per_s']:.0f} {rows[-1]['unit']}/s")
         except Exception as exc:   # noqa: BLE001 - e.g. out of memory at one shape
-            from lrlab.runner import error_line
+            from lrlab.errors import error_line
             paths.append(dict(name=f"bench {spec} @ {batch}", ok=False, error=error_line(exc)))
             log(f"calibrate: bench {spec} @ {batch}: FAILED {paths[-1]['error']}")
     if time_left():
@@ -168,7 +168,7 @@ def calibrate(device="cuda", results=None, data_root=None, stop_at=None, shapes=
             found = bench_stacked(spec, stack_sizes or STACK_SIZES, batch, device, STACK_STEPS, "bf16", single,
                                   stop_at=None if stop_at is None else stop_at - MARGIN_S)
         except Exception as exc:   # noqa: BLE001 - a shape that cannot stack is a finding too
-            from lrlab.runner import error_line
+            from lrlab.errors import error_line
             paths.append(dict(name=f"stacked bench {spec} @ {batch}", ok=False, error=error_line(exc)))
             log(f"calibrate: stacked bench {spec} @ {batch}: FAILED {paths[-1]['error']}")
             continue
@@ -202,7 +202,7 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
     and any failure; returns the rows."""
     from lrlab.bench import STACK_SIZES, _write_record, bench_stacked
     from lrlab.env import run_env
-    from lrlab.runner import error_line
+    from lrlab.errors import error_line
     from lrlab.stacking import is_stack_row, measures_todays_stacks
     store, env = Store(results), run_env(device)
     measured = {(row.get("model"), row.get("batch_size"))
@@ -268,7 +268,7 @@ def bench_unmeasured_fused_updates(configs, device, results=None, stop_at=None, 
     from lrlab.bench import _write_record, bench_stacked
     from lrlab.compiling import BENCH_WORTH_S
     from lrlab.env import run_env
-    from lrlab.runner import error_line
+    from lrlab.errors import error_line
     from lrlab.stacking import bench_shape, stack_groups
     if sizes is None or predict is None:
         return []
@@ -324,7 +324,7 @@ def bench_unmeasured_compiles(configs, device, results=None, stop_at=None, log=p
     from lrlab.bench import _write_record, bench_one
     from lrlab.compiling import BENCH_WORTH_S, COMPILED_MODE, EAGER_MODE, CompileSpeeds, compilable
     from lrlab.env import run_env
-    from lrlab.runner import error_line
+    from lrlab.errors import error_line
     from lrlab.stacking import bench_shape
     store, env = Store(results), run_env(device)
     have = CompileSpeeds.measured(store.root, env["device"]).speeds
@@ -378,7 +378,7 @@ def check_cuda_graphs(device, log=print, families=None, make_graphs=None):
     import os
 
     from lrlab.bench import bench_config, synthetic_data
-    from lrlab.runner import error_line
+    from lrlab.errors import error_line
     from lrlab.stack_step import GRAPH_FAMILIES, CudaGraphs
     from lrlab.stacked import train_stacked
     make_graphs = make_graphs or (lambda: CudaGraphs(device))

@@ -55,3 +55,9 @@ def check_non_negative(name, value):
 def one_line(error):
     """An exception's message on one line (its type's name when it has none)."""
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def error_line(exc):
+    """One line naming an exception: its type and its message on one line."""
+    text = one_line(exc)
+    return f"{type(exc).__name__}: {text[:300]}" if text != type(exc).__name__ else text

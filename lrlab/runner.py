@@ -24,7 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from lrlab.errors import LrlabError, check_int, one_line
+from lrlab.errors import LrlabError, check_int, error_line
 from lrlab.tasks import load_task_data
 from lrlab.train import DeadlineReached, train
 
@@ -121,12 +121,6 @@ class Outcome:
         if self.stack:
             row["stack"] = self.stack
         return row
-
-
-def error_line(exc):
-    """One line naming an exception: its type and the last line of its message."""
-    text = one_line(exc)
-    return f"{type(exc).__name__}: {text[:300]}" if text != type(exc).__name__ else text
 
 
 # The whole data set. A run's id hashes its config, not its data, so a record of the profiles the

@@ -21,7 +21,7 @@ import warnings
 
 import torch
 
-from lrlab.errors import LrlabError
+from lrlab.errors import LrlabError, error_line
 
 WARMUP_STEPS = 2
 
@@ -120,7 +120,7 @@ class StackStep:
                 raise   # the caller splits the stack
             except Exception as exc:  # noqa: BLE001 - nothing ran under capture: go on as written
                 self.graphs, self.replay = None, None
-                self.failed = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+                self.failed = error_line(exc)
                 warnings.warn(f"CUDA graph capture failed; this stack's steps run as written: {self.failed}")
                 return self._step(x, y)
         self.steps_at_key += 1

@@ -25,7 +25,7 @@ import warnings
 
 import torch
 
-from lrlab.errors import LrlabError
+from lrlab.errors import LrlabError, error_line
 from lrlab.optim import SGDW
 
 FAMILIES = {"sgd": "sgd", "sgdw": "sgd", "adam": "adam", "adamw": "adam"}
@@ -258,7 +258,7 @@ class FusedUpdate:
         except torch.OutOfMemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - compilation fails before any kernel runs: update as written
-            self.failed = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            self.failed = error_line(exc)
             warnings.warn(f"the stacked optimizer's update did not compile; it runs as written: {self.failed}")
             return False
         if _graphs_compiled() != graphs_before:   # this call compiled (or recompiled)
