@@ -76,7 +76,7 @@ def open_chapter(name, profile="auto", results=None, allow_training=False, devic
         recorded = _recorded(store, name, profile)
         parts = {p: Part(p, profile, tuple(recorded[c.id] for c in configs), len(configs))
                  for p, configs in module.parts(profile).items()}
-        return Chapter(name, profile, _titled(module, parts))
+        return Chapter(name, profile, _titled(module, parts), results)
 
     declared = {p: module.parts(p) for p in BETTER_THAN_QUICK + ("quick",)}
     names = list(dict.fromkeys(n for p in declared.values() for n in p))
@@ -104,7 +104,7 @@ def open_chapter(name, profile="auto", results=None, allow_training=False, devic
                 chosen[p] = Part(p, "quick", tuple(recorded[c.id] for c in configs), len(configs))
     for p in names:   # declared only at a profile that has nothing of it yet: shown as empty
         chosen.setdefault(p, Part(p, "quick", (), 0))
-    return Chapter(name, "auto", _titled(module, {p: chosen[p] for p in names}))
+    return Chapter(name, "auto", _titled(module, {p: chosen[p] for p in names}), results)
 
 
 def ensure_runs(name, profile, results=None, allow_training=False, device="cpu", data_root=None):
@@ -138,8 +138,9 @@ def _titled(module, parts):
 class Chapter:
     """One chapter's records, part by part, with what its note and captions say about them."""
 
-    def __init__(self, name, requested, parts):
+    def __init__(self, name, requested, parts, results=None):
         self.name, self.requested, self.part = name, requested, parts
+        self.results = results   # the store it was read from (None: the default store)
 
     # -- the records
     def __getitem__(self, part):

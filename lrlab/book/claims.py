@@ -10,6 +10,7 @@ records arrive.
 from dataclasses import dataclass, replace
 
 from lrlab import experiments, near_best as thumb
+from lrlab.book import scales
 from lrlab.book.chapter import open_chapter
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, UNTESTED, WORDS
 
@@ -171,24 +172,34 @@ def _bands(chapters):
 
 
 def scorecard(results=None, profile="auto", allow_training=False):
-    """One row per claim: key, article, quote, topic, section (its label), word, text, number, profile, rule, tested_by."""
+    """One row per claim: key, article, quote, topic, section (its label), word, text, number, profile, rule,
+    tested_by, and for a claim read beyond quick, the same rule at quick: quick_word, quick_number, and
+    scales (what each scale shows, where the two words differ; "" elsewhere)."""
     import pandas as pd
     chapters = {name: open_chapter(name, profile, results, allow_training=allow_training)
                 for name in experiments.EXPERIMENTS}
     verdicts = {name: experiments.get(name).verdicts(ch) for name, ch in chapters.items()}
+    at_quick = {name: scales.quick_chapter(ch) for name, ch in chapters.items()}
+    quick_verdicts = {name: experiments.get(name).verdicts(q) if q else {} for name, q in at_quick.items()}
     bands = _bands(chapters)
+    # a chapter shown at quick alone is its own quick reading
+    quick_bands = _bands({name: at_quick[name] or ch for name, ch in chapters.items()})
     rows = []
     for c in CLAIMS:
         if isinstance(c.test, tuple):
             v, tested_by = verdicts[c.test[0]].get(c.test[1]), CHAPTER_WORDS[c.test[0]]
+            q = quick_verdicts[c.test[0]].get(c.test[1])
         elif c.test in RULES_OF_THUMB:
-            v = rule_of_thumb(c.test, bands)
+            v, q = rule_of_thumb(c.test, bands), rule_of_thumb(c.test, quick_bands)
             tested_by = "Ch. 4, 5"
         else:
-            v, tested_by = None, c.test
+            v, q, tested_by = None, None, c.test
+        pair = scales.readings({c.key: v}, {c.key: q}).get(c.key) if v and q else None
         rows.append(dict(key=c.key, article=c.article, quote=c.quote, topic=c.topic, section=c.where,
                          word=v.word if v else UNTESTED, text=v.text if v else "", number=v.number if v else "",
-                         profile=v.profile if v else "", rule=v.rule if v else "", tested_by=tested_by))
+                         profile=v.profile if v else "", rule=v.rule if v else "", tested_by=tested_by,
+                         quick_word=pair.quick.word if pair else "", quick_number=pair.quick.number if pair else "",
+                         scales=scales.scale_sentence(c.topic, pair) if pair and not pair.agree else ""))
     return pd.DataFrame(rows)
 
 
@@ -254,9 +265,19 @@ def table_markdown(card, tested_by):
     """A MyST table of the claims tested in `tested_by` (a tuple of the card's tested_by values)."""
     rows = card[card.tested_by.isin(tested_by)]
     lines = ["| # | The claim | Verdict | What we measured (profile) | Where |", "|---|---|---|---|---|"]
-    lines += [f"| {r.key} | {_claim_words(r)} | **{r.word}** | {_cell(r.number)} ({r.profile}) | {_where(r)} |"
+    lines += [f"| {r.key} | {_claim_words(r)} | **{r.word}** | {_measured(r)} | {_where(r)} |"
               for r in rows.itertuples()]
     return "\n".join(lines)
+
+
+def _measured(row):
+    """The table's measurement: the number and its profile, and for a claim read beyond quick, whether
+    the quick runs agree (their word and number where they do not)."""
+    if not row.quick_word:
+        return f"{_cell(row.number)} ({row.profile})"
+    if row.quick_word == row.word:
+        return f"{_cell(row.number)} ({row.profile}; quick agrees)"
+    return f"{_cell(row.number)} ({row.profile}); at quick: **{row.quick_word}**, {_cell(row.quick_number)}"
 
 
 def untested_markdown(card):
@@ -284,21 +305,25 @@ def counts_words(card):
             f"**{n['not resolved']} not resolved** at the scale of our records, **{n['untested']} untested**.")
 
 
-def takeaway_markdown(name, verdicts):
+def takeaway_markdown(name, verdicts, at_quick=None):
     """A chapter's takeaway: the articles' claims it answers, grouped by verdict word, in two or three
-    lines (`verdicts`: the chapter module's `verdicts(chapter)`)."""
+    lines (`verdicts`: the chapter module's `verdicts(chapter)`), and, where some were read beyond quick,
+    what the quick runs say of them (`at_quick`: `scales.quick_verdicts(chapter)`)."""
     said = {w: [] for w in WORDS}
-    profiles = []
+    profiles, claim_topics = [], {}
     for c in CLAIMS:
         if isinstance(c.test, tuple) and c.test[0] == name and c.test[1] in verdicts:
             v = verdicts[c.test[1]]
             said[v.word].append(c.topic)
             profiles.append(v.profile)
+            claim_topics[c.test[1]] = c.topic
     heads = {CONFIRMED: "Confirmed", CONTRADICTED: "Contradicted", NOT_RESOLVED: "Not resolved at this scale"}
     lines = [f"**{heads[w]}**: {'; '.join(topics)}." for w, topics in said.items() if topics]
     shown = list(dict.fromkeys(q for p in profiles if p for q in p.split(" + ")))   # a verdict may read two
     pending = (" Its GPU runs are not all recorded yet: they are what can resolve the rest." if said[NOT_RESOLVED]
                and "quick" in shown else "")
+    scale = scales.takeaway_line(claim_topics, scales.readings({k: verdicts[k] for k in claim_topics},
+                                                               at_quick or {}))
     return ("\n".join(f"- {line}" for line in lines) + f"\n\nThe articles' claims this chapter answers, read from "
             f"the {' + '.join(shown) or 'no'} records ({{ref}}`the scorecard <ch-claims>` gives each verdict's "
-            f"numbers and rule).{pending}")
+            f"numbers and rule).{pending}" + (f"\n\n{scale}" if scale else ""))

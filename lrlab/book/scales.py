@@ -1,0 +1,120 @@
+"""Which scale shows what: a verdict read from GPU (or full) records, set beside the same rule read
+from the chapter's quick (CPU) records.
+
+A page scores each claim at the best profile that has its records. When the GPU runs and the quick
+runs give a claim different words, the page must say so: the quick runs are what a reader's laptop
+rerun shows, the GPU runs are nearer the paper's protocol. `quick_verdicts` reads a chapter's rules
+at quick, `readings` pairs them with the verdicts shown, `scale_sentence` says what each scale
+shows, and `takeaway_line` / `scorecard_markdown` put that on a chapter's and the scorecard's page.
+"""
+from dataclasses import dataclass
+
+from lrlab import experiments
+from lrlab.book.chapter import PROFILE_WORDS, open_chapter
+from lrlab.errors import LrlabError
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+
+QUICK = "quick"
+VERBS = {CONFIRMED: "confirm", CONTRADICTED: "contradict"}
+
+
+def shows_beyond_quick(profile):
+    """Whether a verdict's profile ("gpu", "gpu + quick", ...) reads any records beyond quick."""
+    return any(p != QUICK for p in profile.split(" + ") if p)
+
+
+def quick_chapter(chapter):
+    """The same chapter opened at quick, where the page shows anything beyond quick and its quick
+    records are all there; else None (nothing to set beside)."""
+    if not any(p != QUICK for p in chapter.profiles):
+        return None
+    try:
+        return open_chapter(chapter.name, QUICK, chapter.results)
+    except LrlabError:   # missing or corrupt quick records: `lrlab status` names them
+        return None
+
+
+def quick_verdicts(chapter):
+    """The chapter's verdicts read from its quick records alone ({} where there are none to read)."""
+    quick = quick_chapter(chapter)
+    return experiments.get(chapter.name).verdicts(quick) if quick else {}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One claim's verdict at the scale shown and at quick."""
+    name: str
+    shown: object    # the Verdict the page scores (its profile reads records beyond quick)
+    quick: object    # the same rule's Verdict from the quick records
+
+    @property
+    def agree(self):
+        return self.shown.word == self.quick.word
+
+
+def readings(shown, at_quick):
+    """name -> Reading for each verdict of `shown` read beyond quick that `at_quick` also has."""
+    return {name: Reading(name, v, at_quick[name]) for name, v in shown.items()
+            if shows_beyond_quick(v.profile) and name in at_quick and not shows_beyond_quick(at_quick[name].profile)}
+
+
+def profile_words(profile):
+    """"gpu + quick" -> "GPU + quick (CPU)": how a sentence names the records a verdict read."""
+    return " + ".join(PROFILE_WORDS.get(p, p) for p in profile.split(" + "))
+
+
+def scale_sentence(topic, reading):
+    """What each scale shows of one claim whose verdicts differ, in a sentence."""
+    shown, quick = reading.shown, reading.quick
+    at = f"the {profile_words(shown.profile)} runs"
+    if NOT_RESOLVED not in (shown.word, quick.word):   # one scale confirms, the other contradicts
+        return (f"*{topic}*: {at} {VERBS[shown.word]} it ({shown.number}), the quick (CPU) runs "
+                f"{VERBS[quick.word]} it ({quick.number}). The claim depends on the scale; the page scores "
+                f"the larger one, nearer the paper's protocol.")
+    if quick.word == NOT_RESOLVED:
+        return (f"*{topic}*: the quick (CPU) runs could not resolve it ({quick.number}); {at} "
+                f"{VERBS[shown.word]} it ({shown.number}).")
+    return (f"*{topic}*: the quick (CPU) runs {VERBS[quick.word]} it ({quick.number}); {at} do not resolve "
+            f"it ({shown.number}), so at the larger scale it stays open.")
+
+
+def takeaway_line(topics, pairs):
+    """The takeaway's line on scale (`pairs`: name -> Reading; `topics`: name -> the claim in a few
+    words): what each scale shows where the words differ, or that they agree; "" where nothing was read
+    beyond quick."""
+    if not pairs:
+        return ""
+    differ = [r for r in pairs.values() if not r.agree]
+    if not differ:
+        n = len(pairs)
+        return (f"**Both scales agree**: the quick (CPU) runs give the same verdict as the "
+                f"{_beyond_words(r.shown.profile for r in pairs.values())} runs on "
+                + ("the claim" if n == 1 else f"all {n} claims") + " read at both.")
+    return "**Which scale shows what**: " + " ".join(scale_sentence(topics[r.name], r) for r in differ)
+
+
+def _beyond_words(profiles):
+    """The profiles beyond quick among verdicts' profiles, in words: "GPU", "full (paper scale) or GPU"."""
+    beyond = {q for p in profiles for q in p.split(" + ") if q and q != QUICK}
+    return " or ".join(PROFILE_WORDS.get(p, p) for p in sorted(beyond))
+
+
+def scorecard_markdown(card):
+    """The scorecard page's section on scale: every claim read beyond quick, whether the quick runs
+    agree, and what each scale shows where they do not (`card`: claims.scorecard)."""
+    beyond = card[card.profile.map(shows_beyond_quick)]
+    if not len(beyond):
+        return ("Every verdict on this page comes from the quick (CPU) records: no claim is read at GPU "
+                "scale yet.")
+    compared = beyond[beyond.quick_word != ""]
+    differ = compared[compared.quick_word != compared.word]
+    n, m = len(beyond), len(compared)
+    head = (f"{n} claim{'s are' if n != 1 else ' is'} read from {_beyond_words(beyond.profile)} records"
+            + (f" ({n - m} without a quick reading to set beside)" if m < n else "") + ". ")
+    if not len(differ):
+        return head + (f"The quick (CPU) runs give the same verdict on {'all ' if m > 1 else ''}{m} of them."
+                       if m else "")
+    lines = [head + f"The quick (CPU) runs give the same verdict on {m - len(differ)} of {m}; on the others "
+             "the scale decides:", ""]
+    lines += [f"- **{r.key}** {r.scales}" for r in differ.itertuples()]
+    return "\n".join(lines)
