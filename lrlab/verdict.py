@@ -28,6 +28,17 @@ class Verdict:
         return self.text
 
 
+@dataclass(frozen=True)
+class PaperClaim:
+    """A chapter's headline claim from the literature, set beside ours in the book's headline table: the
+    verdict (by its name in the chapter's `verdicts`) that reads it, the claim in words, the source's
+    number and where it is printed."""
+    verdict: str
+    claim: str
+    paper: str
+    source: str
+
+
 def at_profile(verdicts, profile):
     """The verdicts (a dict) marked with the profile whose records gave them."""
     return {name: replace(v, profile=profile) for name, v in verdicts.items()}

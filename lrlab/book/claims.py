@@ -249,8 +249,7 @@ GROUPS = (   # the page's tables: heading, the claims' tested_by
 )
 
 
-def _cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_cell = scales.table_cell
 
 
 def _claim_words(row):
@@ -265,19 +264,10 @@ def table_markdown(card, tested_by):
     """A MyST table of the claims tested in `tested_by` (a tuple of the card's tested_by values)."""
     rows = card[card.tested_by.isin(tested_by)]
     lines = ["| # | The claim | Verdict | What we measured (profile) | Where |", "|---|---|---|---|---|"]
-    lines += [f"| {r.key} | {_claim_words(r)} | **{r.word}** | {_measured(r)} | {_where(r)} |"
+    lines += [f"| {r.key} | {_claim_words(r)} | **{r.word}** | {scales.measured_cell(r)} | {_where(r)} |"
               for r in rows.itertuples()]
     return "\n".join(lines)
 
-
-def _measured(row):
-    """The table's measurement: the number and its profile, and for a claim read beyond quick, whether
-    the quick runs agree (their word and number where they do not)."""
-    if not row.quick_word:
-        return f"{_cell(row.number)} ({row.profile})"
-    if row.quick_word == row.word:
-        return f"{_cell(row.number)} ({row.profile}; quick agrees)"
-    return f"{_cell(row.number)} ({row.profile}); at quick: **{row.quick_word}**, {_cell(row.quick_number)}"
 
 
 def untested_markdown(card):

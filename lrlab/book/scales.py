@@ -93,6 +93,22 @@ def takeaway_line(topics, pairs):
     return "**Which scale shows what**: " + " ".join(scale_sentence(topics[r.name], r) for r in differ)
 
 
+def table_cell(text):
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def measured_cell(row):
+    """A table's measurement (`row`: number, profile, word, quick_word, quick_number): the number and its
+    profile, and for a verdict read beyond quick, whether the quick runs agree, or their word and number."""
+    shown = f"{table_cell(row.number)} ({row.profile}"
+    if not row.quick_word:
+        return shown + ")"
+    if row.quick_word == row.word:
+        return shown + "; quick agrees)"
+    return shown + f"); at quick: **{row.quick_word}**, {table_cell(row.quick_number)}"
+
+
 def _beyond_words(profiles):
     """The profiles beyond quick among verdicts' profiles, in words: "GPU", "full (paper scale) or GPU"."""
     beyond = {q for p in profiles for q in p.split(" + ") if q and q != QUICK}

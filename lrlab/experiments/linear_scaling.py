@@ -19,6 +19,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
+from lrlab.verdict import PaperClaim
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
 BN_BATCH = 128                        # images per BatchNorm batch (micro-batch) above the reference
@@ -123,6 +124,11 @@ PAPER_8K_STEPS = 90 * 1_281_167 // 8192                               # 90 epoch
 PAPER_FIG_3 = {128: (23.49, 0.12), 256: (23.60, 0.12), 512: (23.48, 0.09), 1024: (23.53, 0.08),
                2048: (23.49, 0.11), 4096: (23.56, 0.12), 8192: (23.74, 0.09), 16384: (24.79, 0.27),
                32768: (27.55, 0.28), 65536: (33.96, 0.80)}
+HEADLINES = (PaperClaim("linear_rule", "with the LR scaled linearly and a gradual warmup, the error of batch 256 holds up "
+                        "to batch 8k: ResNet-50 on ImageNet",
+                        f"{PAPER_FIG_3[256][0]:.2f} ± {PAPER_FIG_3[256][1]:.2f}% at 256, {PAPER_FIG_3[8192][0]:.2f} ± "
+                        f"{PAPER_FIG_3[8192][1]:.2f}% at 8k, {PAPER_FIG_3[16384][0]:.2f} ± {PAPER_FIG_3[16384][1]:.2f}% "
+                        "at 16k", "Goyal et al., Table 1 and Fig. 3"),)
 RULE_NAMES = {"linear": "linear, gradual warmup", "sqrt": "square root, gradual warmup", "none": "none (LR 0.1)"}
 
 

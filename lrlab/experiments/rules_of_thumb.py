@@ -29,7 +29,7 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
 from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, mean_gap, mean_sd, pooled_sd
-from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict, at_profile
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict, at_profile
 
 # label -> (schedule, its arguments): the five policies of part 1, in the order the page draws them
 SCHEDULE_POLICIES = {
@@ -502,6 +502,8 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
                                "equivalent test accuracy after the same epochs, with fewer updates (CIFAR-10, "
                                "ImageNet)"),
 }
+HEADLINES = (PaperClaim("cosine_beats_step", "cosine decay against step decay, each at its best peak rate",
+                        SOURCES["cosine_beats_step"][2], SOURCES["cosine_beats_step"][1]),)
 
 
 def versus(verdicts):

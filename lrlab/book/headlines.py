@@ -1,0 +1,50 @@
+"""The papers beside ours: one row per headline claim of the literature a chapter reproduces (each
+experiment's `HEADLINES`), with the source's number, ours from the best profile that has it (with
+its seed spread where it has one), the verdict of the chapter's tested rule, and, where ours comes
+from GPU records, what the quick (CPU) runs say by the same rule (`lrlab.book.scales`).
+"""
+from lrlab import experiments
+from lrlab.book import scales
+from lrlab.book.chapter import open_chapter
+from lrlab.book.claims import CHAPTER_LABELS, CHAPTER_WORDS
+
+_cell = scales.table_cell
+
+NBSP = "\u00a0"   # "Ch. 1" on one line in a narrow column
+PENDING = "pending: its GPU runs are not recorded yet (`lrlab queue`)"
+
+
+def table(results=None, profile="auto", allow_training=False):
+    """One row per headline: chapter, claim, paper, source, word, number, profile, quick_word, quick_number."""
+    import pandas as pd
+    rows = []
+    for name in experiments.EXPERIMENTS:
+        module = experiments.get(name)
+        chapter = open_chapter(name, profile, results, allow_training=allow_training)
+        shown = module.verdicts(chapter)
+        pairs = scales.readings(shown, scales.quick_verdicts(chapter))
+        for h in module.HEADLINES:
+            v, pair = shown.get(h.verdict), pairs.get(h.verdict)
+            rows.append(dict(chapter=CHAPTER_WORDS[name], claim=h.claim, paper=h.paper, source=h.source,
+                             word=v.word if v else "", number=v.number if v else PENDING,
+                             profile=v.profile if v else "", quick_word=pair.quick.word if pair else "",
+                             quick_number=pair.quick.number if pair else ""))
+    return pd.DataFrame(rows)
+
+
+def _capital(text):
+    return text[:1].upper() + text[1:]
+
+
+def _ours(row):
+    return scales.measured_cell(row) if row.word else f"*{PENDING}*"
+
+
+def markdown(frame):
+    """The table as MyST: each chapter linked, the paper's number with its source, ours with its profile."""
+    lines = ["| | The claim | The paper | Ours (profile) | Verdict |", "|---|---|---|---|---|"]
+    lines += [f"| {{ref}}`{r.chapter.replace(' ', NBSP)} <{CHAPTER_LABELS[r.chapter]}>` | {_cell(_capital(r.claim))} | "
+              f"{_cell(r.paper)} — "
+              f"{_cell(r.source)} | {_ours(r)} | {f'**{r.word}**' if r.word else '—'} |"
+              for r in frame.itertuples()]
+    return "\n".join(lines)
