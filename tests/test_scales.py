@@ -47,6 +47,10 @@ def test_readings_pair_only_verdicts_read_beyond_quick_with_a_quick_reading():
                 "c": v(NOT_RESOLVED, "3q", "quick"), "d": v(CONTRADICTED, "4q", "gpu")}   # d: not a quick reading
     pairs = scales.readings(shown, at_quick)
     assert set(pairs) == {"a", "c"} and pairs["a"].agree and not pairs["c"].agree
+    # smoke is a smaller scale than quick, not a larger one: nothing of it is set beside quick
+    assert [scales.shows_beyond_quick(p) for p in ("gpu", "full", "quick + gpu", "quick", "smoke", "")] == [
+        True, True, True, False, False, False]
+    assert scales.readings({"a": v(CONFIRMED, "1", "smoke")}, {"a": v(CONTRADICTED, "1q", "quick")}) == {}
 
 
 @pytest.mark.parametrize("shown, quick, says", [

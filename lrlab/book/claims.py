@@ -269,7 +269,6 @@ def table_markdown(card, tested_by):
     return "\n".join(lines)
 
 
-
 def untested_markdown(card):
     rows = card[card.word == UNTESTED]
     lines = ["| # | The claim | What would test it |", "|---|---|---|"]

@@ -10,7 +10,7 @@ shows, and `takeaway_line` / `scorecard_markdown` put that on a chapter's and th
 from dataclasses import dataclass
 
 from lrlab import experiments
-from lrlab.book.chapter import PROFILE_WORDS, open_chapter
+from lrlab.book.chapter import BETTER_THAN_QUICK, PROFILE_WORDS, open_chapter
 from lrlab.errors import LrlabError
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
 
@@ -19,14 +19,15 @@ VERBS = {CONFIRMED: "confirm", CONTRADICTED: "contradict"}
 
 
 def shows_beyond_quick(profile):
-    """Whether a verdict's profile ("gpu", "gpu + quick", ...) reads any records beyond quick."""
-    return any(p != QUICK for p in profile.split(" + ") if p)
+    """Whether a verdict's profile ("gpu", "gpu + quick", ...) reads any records of a larger scale than
+    quick (gpu or full; smoke is smaller)."""
+    return any(p in BETTER_THAN_QUICK for p in profile.split(" + "))
 
 
 def quick_chapter(chapter):
     """The same chapter opened at quick, where the page shows anything beyond quick and its quick
     records are all there; else None (nothing to set beside)."""
-    if not any(p != QUICK for p in chapter.profiles):
+    if not shows_beyond_quick(chapter.label):
         return None
     try:
         return open_chapter(chapter.name, QUICK, chapter.results)
@@ -111,7 +112,7 @@ def measured_cell(row):
 
 def _beyond_words(profiles):
     """The profiles beyond quick among verdicts' profiles, in words: "GPU", "full (paper scale) or GPU"."""
-    beyond = {q for p in profiles for q in p.split(" + ") if q and q != QUICK}
+    beyond = {q for p in profiles for q in p.split(" + ") if q in BETTER_THAN_QUICK}
     return " or ".join(PROFILE_WORDS.get(p, p) for p in sorted(beyond))
 
 
