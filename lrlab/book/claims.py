@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 from lrlab import experiments, near_best as thumb
 from lrlab.book import scales
-from lrlab.book.chapter import open_chapter
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, UNTESTED, WORDS
 
 SCORE_WORDS = WORDS + (UNTESTED,)
@@ -171,16 +170,14 @@ def _bands(chapters):
     return out
 
 
-def scorecard(results=None, profile="auto", allow_training=False):
+def scorecard(results=None, profile="auto", allow_training=False, book=None):
     """One row per claim: key, article, quote, topic, section (its label), word, text, number, profile, rule,
     tested_by, and for a claim read beyond quick, the same rule at quick: quick_word, quick_number, and
-    scales (what each scale shows, where the two words differ; "" elsewhere)."""
+    scales (what each scale shows, where the two words differ; "" elsewhere). `book`: a
+    `scales.read_book` already made (a page that also draws the headline table reads the chapters once)."""
     import pandas as pd
-    chapters = {name: open_chapter(name, profile, results, allow_training=allow_training)
-                for name in experiments.EXPERIMENTS}
-    verdicts = {name: experiments.get(name).verdicts(ch) for name, ch in chapters.items()}
-    at_quick = {name: scales.quick_chapter(ch) for name, ch in chapters.items()}
-    quick_verdicts = {name: experiments.get(name).verdicts(q) if q else {} for name, q in at_quick.items()}
+    book = book or scales.read_book(results, profile, allow_training)
+    chapters, verdicts, at_quick, quick_verdicts = book.chapters, book.verdicts, book.quick_chapters, book.quick_verdicts
     bands = _bands(chapters)
     # a chapter shown at quick alone is its own quick reading
     quick_bands = _bands({name: at_quick[name] or ch for name, ch in chapters.items()})

@@ -5,7 +5,6 @@ from GPU records, what the quick (CPU) runs say by the same rule (`lrlab.book.sc
 """
 from lrlab import experiments
 from lrlab.book import scales
-from lrlab.book.chapter import open_chapter
 from lrlab.book.claims import CHAPTER_LABELS, CHAPTER_WORDS
 
 _cell = scales.table_cell
@@ -14,16 +13,16 @@ NBSP = "\u00a0"   # "Ch. 1" on one line in a narrow column
 PENDING = "pending: its GPU runs are not recorded yet (`lrlab queue`)"
 
 
-def table(results=None, profile="auto", allow_training=False):
-    """One row per headline: chapter, claim, paper, source, word, number, profile, quick_word, quick_number."""
+def table(results=None, profile="auto", allow_training=False, book=None):
+    """One row per headline: chapter, claim, paper, source, word, number, profile, quick_word, quick_number.
+    `book`: a `scales.read_book` already made (the intro page's, shared with its scorecard)."""
     import pandas as pd
+    book = book or scales.read_book(results, profile, allow_training)
     rows = []
     for name in experiments.EXPERIMENTS:
-        module = experiments.get(name)
-        chapter = open_chapter(name, profile, results, allow_training=allow_training)
-        shown = module.verdicts(chapter)
-        pairs = scales.readings(shown, scales.quick_verdicts(chapter))
-        for h in module.HEADLINES:
+        shown = book.verdicts[name]
+        pairs = scales.readings(shown, book.quick_verdicts[name])
+        for h in experiments.get(name).HEADLINES:
             v, pair = shown.get(h.verdict), pairs.get(h.verdict)
             rows.append(dict(chapter=CHAPTER_WORDS[name], claim=h.claim, paper=h.paper, source=h.source,
                              word=v.word if v else "", number=v.number if v else PENDING,

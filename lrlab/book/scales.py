@@ -42,6 +42,25 @@ def quick_verdicts(chapter):
 
 
 @dataclass(frozen=True)
+class BookReading:
+    """Every chapter read once, at the scale shown and at quick: what the scorecard and the headline
+    table both need (name -> Chapter, name -> its verdicts, and the same at quick: a Chapter or None, {})."""
+    chapters: dict
+    verdicts: dict
+    quick_chapters: dict
+    quick_verdicts: dict
+
+
+def read_book(results=None, profile="auto", allow_training=False):
+    """Open every chapter at `profile` and at quick, and read each one's verdicts at both."""
+    chapters = {name: open_chapter(name, profile, results, allow_training=allow_training)
+                for name in experiments.EXPERIMENTS}
+    quick = {name: quick_chapter(ch) for name, ch in chapters.items()}
+    return BookReading(chapters, {name: experiments.get(name).verdicts(ch) for name, ch in chapters.items()}, quick,
+                       {name: experiments.get(name).verdicts(q) if q else {} for name, q in quick.items()})
+
+
+@dataclass(frozen=True)
 class Reading:
     """One claim's verdict at the scale shown and at quick."""
     name: str
