@@ -117,7 +117,7 @@ def test_basics_reads_both_ends_the_momentum_step_and_where_runs_get_stuck():
     calm = SWEEP[SWEEP.status == "completed"]
     assert basics.extremes_verdict(calm).word == NOT_RESOLVED
     v = basics.momentum_verdict(SWEEP)                                # 2^-4 / 2^-7.5: 11.3x
-    assert v.word == CONFIRMED and v.number == "best-rate ratio 11.3x"
+    assert v.word == CONFIRMED and v.number == "best-rate ratio 11.3x (8.0x to 16.0x on the grid)"
     assert basics.momentum_verdict(SWEEP.assign(lr=np.where(SWEEP.momentum == 0.9, SWEEP.lr * 4, SWEEP.lr))).word == CONTRADICTED
     stuck = basics.stuck_verdict(SWEEP)                               # stuck at 2^-6 and 2^-4 with momentum, above 2^-7.5
     assert stuck.word == CONTRADICTED and stuck.number == "2 stuck, 2 above the best rate"

@@ -72,6 +72,10 @@ def test_a_shift_counts_beyond_twice_its_seed_noise_and_half_an_octave():
     both = {("sp", 256): -3.0, ("sp", 4096): -5.0, ("mup", 256): -3.0, ("mup", 4096): -5.0}
     assert width.verdict(width.shift_tests(jittered(both, {0: 0.0, 1: 0.1}), "final_train_loss"),
                          "The GPT").word == CONTRADICTED
+    # the headline number: each shift with its seed noise, and the larger threshold of the two
+    number = width.shift_number(noisy)
+    assert number.startswith(f"SP {abs(noisy['sp']['shift']):.2f} ± {noisy['sp']['noise']:.2f}, muP ")
+    assert number.endswith(f"octaves; a shift counts above {2 * np.sqrt(2):.2f}")
 
 
 def test_a_stricter_or_looser_shift_rule_moves_the_threshold_and_says_so():
@@ -115,6 +119,7 @@ def test_one_seed_gives_no_verdict():
     assert tests["sp"]["moves"] is None
     v = width.verdict(tests, "The MLP")
     assert v.word == NOT_RESOLVED and "no seed noise measured" in v.text
+    assert width.shift_number(tests).endswith("(one seed) octaves")   # no spread, no threshold to quote
     summary = width.sweep_summary(jittered(SP_DRIFTS, {0: 0.0, 1: 0.05}), "final_train_loss", "The MLP", "the MLP")
     assert summary.startswith("The MLP reproduces")
 

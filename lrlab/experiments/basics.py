@@ -218,7 +218,8 @@ def momentum_verdict(runs, momentum=0.9):
     if not np.isfinite(ratio):
         return Verdict(NOT_RESOLVED, "The sweep has no best rate for one of the two momenta.", rule)
     off = abs(math.log2(ratio / MOMENTUM_CLAIM))
-    number = f"best-rate ratio {ratio:.1f}x"
+    # each best rate is known to a quarter octave, so the ratio to half an octave either way
+    number = f"best-rate ratio {ratio:.1f}x ({ratio / 2 ** 0.5:.1f}x to {ratio * 2 ** 0.5:.1f}x on the grid)"
     word = CONFIRMED if off <= 0.5 else CONTRADICTED if off > 1 else NOT_RESOLVED
     return Verdict(word, f"The best rate without momentum is {ratio:.1f} times the best with momentum "
                    f"{momentum:g}, {off:.2f} octaves from the claimed 10.", rule, number)

@@ -461,6 +461,30 @@ def rule_holds_verdict(rule):
                    "noise margin.", text, f"holds up to batch {rule.largest_ok:,}")
 
 
+def holds_number(batches, rule):
+    """The linear rule's headline in errors with their seed spread, as the paper's Fig. 3 gives them: the
+    reference batch's, then the largest batch that holds it and the first that climbs; without a flat
+    stretch, the smaller batch that beats the reference instead (a `by_batch` frame and its `Break`)."""
+    from lrlab.stats import plus_minus
+    rows = batches.set_index("batch")
+
+    def at(batch):
+        row = rows.loc[batch]
+        return (f"diverged at {batch:,}" if np.isnan(row["mean"]) else
+                f"{plus_minus(row['mean'], row['sd'], '%')} at {batch:,}")
+    reference = at(REFERENCE_BATCH)
+    if rule.one_seed:
+        return f"{reference}; one seed per batch, so no margin"
+    fewest, most = int(rows.n.min()), int(rows.n.max())
+    margin = f"margin {rule.threshold:.1f} points, {fewest if fewest == most else f'{fewest}-{most}'} seeds a batch"
+    if rule.flat is False:
+        best = int(rows["mean"].idxmin())
+        return f"no flat stretch: {at(best)} against {reference} ({margin})"
+    said = [reference] + ([f"{at(rule.largest_ok)} holds"] if rule.largest_ok > REFERENCE_BATCH else [])
+    said += [f"{at(rule.batch)} climbs"] if rule.batch else []
+    return f"{', '.join(said)} ({margin})"
+
+
 def rule_breaks_verdict(rule):
     """"The rule breaks at very large batches": confirmed when the error climbs within the sweep (read off a
     flat stretch); not resolved otherwise (the sweep may stop short of the break)."""
@@ -517,12 +541,14 @@ def verdicts(chapter):
     from lrlab.verdict import at_profile
     S = SETTINGS[chapter.profile_of("batch_sweep")]
     n_final = final_epochs(S["epochs"])
-    rule = find_break(by_batch(run_rows(chapter["batch_sweep"], n_final)))
     warm = run_rows(chapter["warmups"], n_final)
     rules = run_rows(chapter["rules"], n_final)
     noise = chapter.noise_scale("batch_sweep")
     noise["b_simple"] = pd.to_numeric(noise.b_simple, errors="coerce")
-    return at_profile({"linear_rule": rule_holds_verdict(rule), "rule_breaks": rule_breaks_verdict(rule),
+    batches = by_batch(run_rows(chapter["batch_sweep"], n_final))
+    rule = find_break(batches)
+    return at_profile({"linear_rule": replace(rule_holds_verdict(rule), number=holds_number(batches, rule)),
+                       "rule_breaks": rule_breaks_verdict(rule),
                        "warmup_divergence": divergence_claim(warm[warm.seed == 0]),
                        "sqrt_stable": sqrt_stability_verdict(rules[rules.seed == 0], S["largest"]),
                        "noise_grows": noise_growth_verdict(noise)}, chapter.profile_of("batch_sweep"))

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lrlab.stats import pooled_sd, refined_minimum
+from lrlab.stats import plus_minus, pooled_sd, refined_minimum
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
 from lrlab.verdict import PaperClaim
@@ -331,6 +331,15 @@ def verdict(tests, what, min_shift=None, noise_multiple=None):
                    f"noise{against}.", rule)
 
 
+def shift_number(tests):
+    """The headline in octaves with its seed noise: "SP 2.09 ± 0.12, muP 0.04 ± 0.12 octaves; a shift
+    counts above 0.50" (`shift_tests`; "(one seed)" and no threshold where no seed noise was measured)."""
+    sp, mup = tests["sp"], tests["mup"]
+    said = f"SP {plus_minus(abs(sp['shift']), sp['noise'])}, muP {plus_minus(abs(mup['shift']), mup['noise'])} octaves"
+    threshold = max(sp["threshold"], mup["threshold"])
+    return said + (f"; a shift counts above {threshold:.2f}" if np.isfinite(threshold) else "")
+
+
 def sweep_summary(frame, metric, subject, what):
     """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on
     `what`) of one sweep, as the paragraph the page glues."""
@@ -540,8 +549,7 @@ def verdicts(chapter):
             frame = sweep_frame(chapter.runs(part))
             tests = shift_tests(frame, metric)
             v = verdict(tests, subject)
-            out[f"{part}_shift"] = replace(v, number=f"SP {abs(tests['sp']['shift']):.2f}, muP "
-                                           f"{abs(tests['mup']['shift']):.2f} octaves", profile=chapter.profile_of(part))
+            out[f"{part}_shift"] = replace(v, number=shift_number(tests), profile=chapter.profile_of(part))
     parts = [part for part in ("mlp", "gpt") if chapter.has(part)]
     if parts:
         import pandas as pd
