@@ -83,3 +83,23 @@ def test_a_row_says_whether_the_quick_runs_agree_or_what_they_say():
     assert "| +14% ± 2 (gpu); at quick: **contradicted**, -0.4% ± 2.0 | **confirmed** |" in lines[0]
     assert "| +14% ± 2 (gpu; quick agrees) |" in lines[1]
     assert "| +1% ± 9 (quick) | **not resolved** |" in lines[2]
+
+
+def test_a_chapters_sources_table_sets_the_quick_runs_beside_each_gpu_read_claim():
+    from dataclasses import replace
+    from lrlab.experiments import basics, rules_of_thumb as rot
+    chapter = open_chapter("basics", "auto", RESULTS)
+    verdicts, at_quick = basics.verdicts(chapter), scales.quick_verdicts(chapter)
+    assert set(basics.SOURCES) == set(verdicts) and set(rot.SOURCES) >= set(rot.verdicts(open_chapter("rules_of_thumb", "auto", RESULTS)))
+    table = headlines.beside_sources(verdicts, basics.SOURCES, at_quick).set_index("claim")
+    # Ch. 1 is read from the H100 sweep; its quick sweep gives every claim the same word
+    assert (table.profile == "gpu").all() and (table[headlines.QUICK_COLUMN] == "agree").all()
+    assert table.loc["momentum multiplies the step by 1/(1-μ)", "ours"].startswith("best-rate ratio 11.3x")
+    # a claim the quick runs read otherwise shows their word and number
+    differing = {**at_quick, "stuck": replace(at_quick["stuck"], word=NOT_RESOLVED, number="no run stuck")}
+    cell = headlines.beside_sources(verdicts, basics.SOURCES, differing).set_index("claim")[headlines.QUICK_COLUMN]
+    assert cell["a loss stuck at a constant means too low a rate"] == "not resolved (no run stuck)"
+    # a page read at quick has nothing to set beside: no column
+    quick = open_chapter("basics", "quick", RESULTS)
+    assert headlines.QUICK_COLUMN not in headlines.beside_sources(basics.verdicts(quick), basics.SOURCES,
+                                                                  scales.quick_verdicts(quick))

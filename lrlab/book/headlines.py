@@ -1,7 +1,8 @@
 """The papers beside ours: one row per headline claim of the literature a chapter reproduces (each
 experiment's `HEADLINES`), with the source's number, ours from the best profile that has it (with
 its seed spread where it has one), the verdict of the chapter's tested rule, and, where ours comes
-from GPU records, what the quick (CPU) runs say by the same rule (`lrlab.book.scales`).
+from GPU records, what the quick (CPU) runs say by the same rule (`lrlab.book.scales`). A chapter's
+own table of its sources beside ours (`beside_sources`) is built the same way.
 """
 from lrlab import experiments
 from lrlab.book import scales
@@ -28,6 +29,30 @@ def table(results=None, profile="auto", allow_training=False, book=None):
                              word=v.word if v else "", number=v.number if v else PENDING,
                              profile=v.profile if v else "", quick_word=pair.quick.word if pair else "",
                              quick_number=pair.quick.number if pair else ""))
+    return pd.DataFrame(rows)
+
+
+QUICK_COLUMN = "the quick (CPU) runs"
+
+
+def beside_sources(verdicts, sources, at_quick=None):
+    """A chapter's "sources beside ours" table: one row per claim of `sources` (verdict name -> (the
+    claim, whose, their evidence)) that `verdicts` reads, with our number, its profile and the verdict;
+    where a verdict is read beyond quick and `at_quick` (`scales.quick_verdicts`) reads it too, a column
+    says whether the quick runs agree, or gives their word and number."""
+    import pandas as pd
+    pairs = scales.readings(verdicts, at_quick or {})
+    rows = []
+    for name, (claim, who, theirs) in sources.items():
+        if name not in verdicts:
+            continue
+        v, pair = verdicts[name], pairs.get(name)
+        row = {"claim": claim, "source": who, "their evidence": theirs, "ours": v.number, "profile": v.profile,
+               "verdict": v.word}
+        if pairs:
+            row[QUICK_COLUMN] = ("" if pair is None else "agree" if pair.agree
+                                 else f"{pair.quick.word} ({pair.quick.number})")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

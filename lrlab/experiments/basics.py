@@ -181,6 +181,16 @@ MOMENTUM_CLAIM = 10.0   # "at mu = 0.9 the effective rate is about ten times the
 HEADLINES = (PaperClaim("momentum_step", "heavy-ball momentum 0.9 multiplies the step by 1/(1-μ), so the best rate "
                         "without it is ten times the best with it", f"{MOMENTUM_CLAIM:g}x",
                         "the update's steady state; Polyak 1964"),)
+SOURCES = {   # verdict name -> (the claim, whose, their evidence): the chapter's table of sources beside ours
+    "extremes": ("too large a rate diverges, too small a rate crawls", "AI Wiki, Learning Rate",
+                 "a statement; on a quadratic, divergence beyond 2/L (Nesterov 2004)"),
+    "momentum_step": ("momentum multiplies the step by 1/(1-μ)", "AI Wiki, Step size; Polyak 1964",
+                      f"the heavy ball's steady state: {MOMENTUM_CLAIM:g}x at μ = 0.9"),
+    "stuck": ("a loss stuck at a constant means too low a rate", "AI Wiki, Step size",
+              "a statement (\"Sometimes too-low eta combined with bad init\"), no measurement"),
+    "fast_divergence": ("too large a rate gives NaN within a few hundred steps", "AI Wiki, Step size",
+                        "a statement, no measurement"),
+}
 
 
 def extremes_verdict(runs, momentum=0.0):

@@ -504,12 +504,3 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
 }
 HEADLINES = (PaperClaim("cosine_beats_step", "cosine decay against step decay, each at its best peak rate",
                         SOURCES["cosine_beats_step"][2], SOURCES["cosine_beats_step"][1]),)
-
-
-def versus(verdicts):
-    """The sources beside ours: one row per claim the chapter measures, with our number, its profile and
-    the verdict word."""
-    import pandas as pd
-    return pd.DataFrame([{"claim": claim, "source": who, "their evidence": theirs,
-                          "ours": f"{verdicts[name].number} ({verdicts[name].profile})", "verdict": verdicts[name].word}
-                         for name, (claim, who, theirs) in SOURCES.items() if name in verdicts])
