@@ -118,3 +118,46 @@ def test_the_scorecard_section_when_nothing_is_read_beyond_quick():
     card = claims.scorecard(RESULTS, "quick")
     assert (card.quick_word == "").all() and (card.scales == "").all()
     assert "no claim is read at GPU scale yet" in scales.scorecard_markdown(card)
+
+
+def test_a_paper_table_sets_the_quick_table_beside_it_row_by_row():
+    import pandas as pd
+    from lrlab.verdict import NO_RULE
+    shown = pd.DataFrame({"claim": ["same records", "same word", "other word", "no rule", "gpu only"],
+                          "ours": ["1.0", "2.0 (gpu)", "3.0 (gpu)", "4.0 (gpu)", "5.0 (gpu)"],
+                          "verdict": [CONFIRMED, CONFIRMED, CONFIRMED, NO_RULE, CONFIRMED]})
+    quick = pd.DataFrame({"claim": ["same records", "same word", "other word", "no rule"],
+                          "ours": ["1.0", "2.5 (quick)", "3.5 (quick)", "4.5 (quick)"],
+                          "verdict": [CONFIRMED, CONFIRMED, NOT_RESOLVED, NO_RULE]})
+    table = scales.beside_quick(shown, quick, "claim")
+    assert list(table[scales.QUICK_COLUMN]) == ["", "agree", "not resolved (3.5 (quick))", "4.5 (quick)", ""]
+    assert "agree" in scales.quick_column_note(table) and "{ref}`claims-scales`" in scales.quick_column_note(table)
+    # nothing to set beside: the table as it was, and no note under it
+    assert scales.beside_quick(shown, None, "claim") is shown
+    alone = scales.beside_quick(shown.iloc[:1], quick, "claim")
+    assert scales.QUICK_COLUMN not in alone and scales.quick_column_note(alone) == ""
+
+
+def test_a_chapters_paper_table_built_from_gpu_records_gets_the_quick_one_beside_it(tmp_path):
+    from lrlab.experiments import linear_scaling as ls
+    for profile in ("quick", "gpu"):
+        fake_runs(tmp_path, "linear_scaling", profile, experiments.runs("linear_scaling", profile))
+    chapter = open_chapter("linear_scaling", "auto", tmp_path)
+    assert chapter.profile_of("batch_sweep") == "gpu"
+    key = "k (batch / reference)"
+    table = scales.versus_beside_quick(chapter, ls.versus_of, key, "our error (%)").set_index(key)
+    at_quick = ls.versus_of(scales.quick_chapter(chapter)).set_index(key)
+    # the batches both sweeps share (k = 1 to 32) are set beside the quick ones; the GPU's larger ones are not
+    both = [k for k in table.index if k in at_quick.index]
+    assert both == ["1", "2", "4", "8", "16", "32"]
+    assert all(table[scales.QUICK_COLUMN][both] != "") and all(table[scales.QUICK_COLUMN].drop(both) == "")
+    # a page at quick has none
+    assert scales.QUICK_COLUMN not in scales.versus_beside_quick(open_chapter("linear_scaling", "quick", tmp_path),
+                                                                 ls.versus_of, key, "our error (%)")
+
+
+@pytest.mark.parametrize("name", ["super_convergence", "linear_scaling", "weight_decay", "lr_vs_width"])
+def test_each_chapters_paper_table_is_built_from_a_chapter_alone(name):
+    module = experiments.get(name)
+    table = module.versus_of(open_chapter(name, "quick", RESULTS))
+    assert len(table) and "verdict" in table and scales.QUICK_COLUMN not in table

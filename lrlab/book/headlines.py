@@ -9,6 +9,7 @@ from lrlab.book import scales
 from lrlab.book.claims import CHAPTER_LABELS, CHAPTER_WORDS
 
 _cell = scales.table_cell
+QUICK_COLUMN = scales.QUICK_COLUMN
 
 NBSP = "\u00a0"   # "Ch. 1" on one line in a narrow column
 PENDING = "pending: its GPU runs are not recorded yet (`lrlab queue`)"
@@ -32,9 +33,6 @@ def table(results=None, profile="auto", allow_training=False, book=None):
     return pd.DataFrame(rows)
 
 
-QUICK_COLUMN = "the quick (CPU) runs"
-
-
 def beside_sources(verdicts, sources, at_quick=None):
     """A chapter's "sources beside ours" table: one row per claim of `sources` (verdict name -> (the
     claim, whose, their evidence)) that `verdicts` reads, with our number, its profile and the verdict;
@@ -50,8 +48,7 @@ def beside_sources(verdicts, sources, at_quick=None):
         row = {"claim": claim, "source": who, "their evidence": theirs, "ours": v.number, "profile": v.profile,
                "verdict": v.word}
         if pairs:
-            row[QUICK_COLUMN] = ("" if pair is None else "agree" if pair.agree
-                                 else f"{pair.quick.word} ({pair.quick.number})")
+            row[QUICK_COLUMN] = "" if pair is None else scales.quick_cell(v.word, pair.quick.word, pair.quick.number)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lrlab import experiments
 from lrlab.book.chapter import BETTER_THAN_QUICK, PROFILE_WORDS, open_chapter
 from lrlab.errors import LrlabError
-from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED
+from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, WORDS
 
 QUICK = "quick"
 VERBS = {CONFIRMED: "confirm", CONTRADICTED: "contradict"}
@@ -111,6 +111,50 @@ def takeaway_line(topics, pairs):
                 f"{_beyond_words(r.shown.profile for r in pairs.values())} runs on "
                 + ("the claim" if n == 1 else f"all {n} claims") + " read at both.")
     return "**Which scale shows what**: " + " ".join(scale_sentence(topics[r.name], r) for r in differ)
+
+
+QUICK_COLUMN = "the quick (CPU) runs"
+
+
+def quick_cell(shown_word, quick_word, quick_ours):
+    """What a table's quick column says of one row read at both scales: "agree" where the same rule gives
+    the same word, else the quick word and number (the number alone on a row no rule reads)."""
+    if quick_word == shown_word and quick_word in WORDS:
+        return "agree"
+    return f"{quick_word} ({quick_ours})" if quick_word in WORDS else str(quick_ours)
+
+
+def beside_quick(table, quick_table, key, ours="ours", verdict="verdict"):
+    """A chapter's "paper beside ours" table with a column for what the same table says at quick, row
+    by row (matched on column `key`). A row the quick table lacks gets nothing, and so does one whose
+    number is the quick table's: it already reads the quick records (a part not yet run beyond quick).
+    `table` is unchanged where `quick_table` is None or no row has anything to set beside."""
+    if quick_table is None:
+        return table
+    quick = quick_table.drop_duplicates(key).set_index(key)
+
+    def cell(row):
+        if row[key] not in quick.index or quick.at[row[key], ours] == row[ours]:
+            return ""
+        return quick_cell(row[verdict], quick.at[row[key], verdict], quick.at[row[key], ours])
+    cells = [cell(r) for _, r in table.iterrows()]
+    return table.assign(**{QUICK_COLUMN: cells}) if any(cells) else table
+
+
+def quick_column_note(table):
+    """The sentence under a table that has the quick column ("" under one that does not)."""
+    if QUICK_COLUMN not in table.columns:
+        return ""
+    return (f"*The last column, {QUICK_COLUMN}, reads the same rule from this chapter's quick (CPU) records: "
+            "\"agree\" where it gives the same verdict, else its verdict and number; a row already read from "
+            "the quick records has nothing there ({ref}`claims-scales`).*")
+
+
+def versus_beside_quick(chapter, versus_of, key="claim", ours="ours"):
+    """`versus_of(chapter)` (a chapter's "paper beside ours" table, built from a Chapter), and where the
+    page reads records beyond quick, the same table built from the quick records beside it."""
+    quick = quick_chapter(chapter)
+    return beside_quick(versus_of(chapter), versus_of(quick) if quick else None, key, ours)
 
 
 def table_cell(text):

@@ -444,6 +444,13 @@ def versus(batches, rule):
     return pd.DataFrame(lines)
 
 
+def versus_of(chapter):
+    """`versus` read from a chapter: its batch sweep at the sweep's profile."""
+    n_final = final_epochs(SETTINGS[chapter.profile_of("batch_sweep")]["epochs"])
+    batches = by_batch(run_rows(chapter["batch_sweep"], n_final))
+    return versus(batches, find_break(batches))
+
+
 # -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts`)
 
 def rule_holds_verdict(rule):

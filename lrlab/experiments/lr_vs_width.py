@@ -413,6 +413,12 @@ def versus(mlp, gpt, mlp_profile, gpt_profile):
     ])
 
 
+def versus_of(chapter):
+    """`versus` read from a chapter: both sweeps, each at its own profile."""
+    return versus(sweep_frame(chapter.runs("mlp")), sweep_frame(chapter.runs("gpt")), chapter.profile_of("mlp"),
+                  chapter.profile_of("gpt"))
+
+
 def width_exponent(optimum, parameterization, sd=float("nan")):
     """(exponent, standard error): the optimal LR fitted as width**exponent on log-log axes, over the
     widths of one parameterization; the error from the optimum's seed noise `sd` (octaves, one seed

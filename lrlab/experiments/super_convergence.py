@@ -656,6 +656,21 @@ def versus(parts, profile_of, model, steps, budget, peak_ratios, modern, rules, 
     return rows.assign(verdict=row_words)
 
 
+def versus_of(chapter):
+    """`versus` read from a chapter, each part at its own profile (what the page computes section by
+    section, gathered: the headline pair, the budget curve, the sweeps' peak ratios, the modern recipe,
+    the range tests' rules, and the verdicts)."""
+    parts = {name: chapter[name] for name in chapter.part}
+    profile_of = {p: chapter.profile_of(p) for p in parts}
+    peaks, constant = lr_sweep(parts["peak_sweep"]), lr_sweep(parts["constant_sweep"], CONSTANT_LATE_EPOCHS)
+    largest_const = largest_that_trains(constant)
+    ratios = (peaks.lr[peaks.acc.idxmax()] / largest_const, largest_that_trains(peaks) / largest_const)
+    *_, rules = range_rules(parts["range_test_loss"][0], parts["range_test_loss_torch_lr_finder"][0])
+    return versus(parts, profile_of, MODEL_LABELS[parts["headline_one_cycle"][0]["config"]["model"]],
+                  SETTINGS[profile_of["headline_one_cycle"]]["steps"], budget_curve(parts["budget_curve"]), ratios,
+                  SETTINGS[profile_of["modern_one_cycle"]], rules, verdicts(chapter))
+
+
 def _where(parts, profile_of, part):
     """A part's model and profile, as a table cell names them."""
     return f"{MODEL_LABELS[parts[part][0]['config']['model']]}, {profile_of[part]}"

@@ -554,6 +554,17 @@ def versus(slopes, best, h, resolved=True, claims=None):
     ])
 
 
+def versus_of(chapter):
+    """`versus` read from a chapter: the grid, and the headline row from its own part where the profile
+    trains it longer (`headline_long`)."""
+    cells = grid_cells(on_the_grid(chapter.runs("grid")))
+    noise = decay_against_noise(cells, median_train_accuracy(chapter.history("grid")))
+    best = best_cells(cells)
+    head_part = "headline_long" if chapter.has("headline_long") else "grid"
+    return versus(coupling_slopes(cells)[0], best, headline(on_the_grid(chapter.runs(head_part)), cells),
+                  noise["resolved"], best_cell_claims(best, noise["seed_sd"]))
+
+
 # -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts` and `bands`)
 
 def bands(chapter):
