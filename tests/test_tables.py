@@ -35,3 +35,11 @@ def test_a_table_without_sentences_has_no_wrapping_cells(monkeypatch):
                           "verdict": ["not resolved", "confirmed"]})
     assert page.prose_columns(frame) == []
     assert "prose" not in _glued_html(monkeypatch, frame)
+
+
+def test_a_cells_text_reaches_the_page_as_written_not_as_markup(monkeypatch):
+    # the cost page's "25,861 (<0.1%)" was raw HTML; so would be "λ < 0.1" or "A & B" in a claim
+    frame = pd.DataFrame({"share <of peak>": ["25,861 (<0.1%)"], "claim": ["SGD & SGDW <b>"], "lr": [0.12345]})
+    html = _glued_html(monkeypatch, frame, formats={"lr": "{:.2f}"})
+    assert "25,861 (&lt;0.1%)" in html and "SGD &amp; SGDW &lt;b&gt;" in html and "share &lt;of peak&gt;" in html
+    assert ">0.12<" in html and "<b>" not in html

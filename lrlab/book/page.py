@@ -69,8 +69,8 @@ def glue_table(name, frame, formats=None, na_rep=None):
         classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
         classes[prose] = "prose"
         style = style.set_td_classes(classes)
-    if formats is not None or na_rep is not None:
-        style = style.format(formats, na_rep=na_rep)
+    # cells and headers are text, never markup: "<0.1%" or "a < b" must reach the page as written
+    style = style.format(formats, na_rep=na_rep, escape="html").format_index(escape="html", axis=1)
     glue(name, style.hide(axis="index"), display=False)
 
 
