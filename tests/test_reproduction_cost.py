@@ -168,3 +168,20 @@ def test_a_gpt_row_counted_without_attention_is_counted_again_and_its_speed_kept
     assert rows.loc["chargpt-64", "peak_fraction"] == pytest.approx(counted * 1e6 / 989e12)
     assert rows.loc["chargpt-64", "per_s"] == 1e6                   # the measurement is the record's
     assert rows.loc["resnet20", "peak_fraction"] == 0.5              # images: counted as recorded
+
+
+def test_a_stacked_run_counts_its_share_of_its_stacks_time(tmp_path):
+    # every member of a stack records the stack's wall time: three members of 60 s are one minute of the device
+    from fabricate import fake_record
+    from lrlab import experiments
+    from lrlab.book.reproduction_cost import run_costs
+    from lrlab.results import Store
+    store = Store(tmp_path)
+    configs = experiments.runs("basics", "gpu")
+    for config in configs[:3]:
+        store.save({**fake_record("basics", "gpu", config), "wall_s": 60.0, "packed_with": 3})
+    store.save({**fake_record("basics", "gpu", configs[3]), "wall_s": 30.0})   # trained alone
+    runs, cost = run_costs(tmp_path)
+    assert runs.minutes.sum() == pytest.approx(1.5) and int(runs.stacked.sum()) == 3
+    row = cost.iloc[0]
+    assert (row.runs, row.stacked, row.minutes) == (4, 3, pytest.approx(1.5))

@@ -14,9 +14,9 @@ def ran_with(**knobs):
 
 
 def training_minutes(results, experiment, profile="quick"):
-    """(minutes, runs, devices): what the committed `profile` runs of `experiment` took, one at a time,
-    summed from their records' `wall_s` (training and evaluation), and on which devices."""
-    from lrlab.book.reproduction_cost import run_costs   # the cost page's own sum of the records' wall_s
+    """(minutes, runs, devices): what the committed `profile` runs of `experiment` took, summed from their
+    records' `wall_s` (training and evaluation; a stacked run its share of its stack's), and on which devices."""
+    from lrlab.book.reproduction_cost import run_costs   # the cost page's own sum of the records' device time
     runs, _ = run_costs(results)
     runs = runs[(runs.experiment == experiment) & (runs.profile == profile)]
     return float(runs.minutes.sum()), len(runs), sorted(runs.device.unique())

@@ -21,16 +21,20 @@ COMMITTED_PROFILES = tuple(p for p in PROFILES if p != "smoke")
 
 
 def run_costs(results):
-    """(one row per committed run: experiment, profile, device, on a GPU, status, minutes; the minutes
-    per experiment, profile and device)."""
+    """(one row per committed run: experiment, profile, device, on a GPU, status, stacked, minutes; the
+    runs, stacked runs, diverged runs and minutes per experiment, profile and device). Every member of a
+    stack of K (`packed_with`) records the stack's wall time, so each counts a K-th of it: the minutes
+    add up to the device's time, not K times over."""
     store = Store(results)
     runs = pd.DataFrame([dict(experiment=r["experiment"], profile=r["profile"], device=r["env"]["device"],
-                              gpu=r["env"]["device_type"] == "cuda", status=r["status"], minutes=r["wall_s"] / 60)
+                              gpu=r["env"]["device_type"] == "cuda", status=r["status"],
+                              stacked=(r.get("packed_with") or 1) > 1,
+                              minutes=r["wall_s"] / (r.get("packed_with") or 1) / 60)
                          for profile in COMMITTED_PROFILES for r in store.records(profile)],
-                        columns=["experiment", "profile", "device", "gpu", "status", "minutes"])
+                        columns=["experiment", "profile", "device", "gpu", "status", "stacked", "minutes"])
     cost = (runs.groupby(["experiment", "profile", "device"])
-            .agg(runs=("status", "size"), diverged=("status", lambda s: int((s == "diverged").sum())),
-                 minutes=("minutes", "sum"))
+            .agg(runs=("status", "size"), stacked=("stacked", "sum"),
+                 diverged=("status", lambda s: int((s == "diverged").sum())), minutes=("minutes", "sum"))
             .reset_index())
     return runs, cost
 
