@@ -93,13 +93,13 @@ def test_a_chapters_sources_table_sets_the_quick_runs_beside_each_gpu_read_claim
     assert set(basics.SOURCES) == set(verdicts) and set(rot.SOURCES) >= set(rot.verdicts(open_chapter("rules_of_thumb", "auto", RESULTS)))
     table = headlines.beside_sources(verdicts, basics.SOURCES, at_quick).set_index("claim")
     # Ch. 1 is read from the H100 sweep; its quick sweep gives every claim the same word
-    assert (table.profile == "gpu").all() and (table[headlines.QUICK_COLUMN] == "agree").all()
+    assert (table.profile == "gpu").all() and (table[scales.QUICK_COLUMN] == "agree").all()
     assert table.loc["momentum multiplies the step by 1/(1-μ)", "ours"].startswith("best-rate ratio 11.3x")
     # a claim the quick runs read otherwise shows their word and number
     differing = {**at_quick, "stuck": replace(at_quick["stuck"], word=NOT_RESOLVED, number="no run stuck")}
-    cell = headlines.beside_sources(verdicts, basics.SOURCES, differing).set_index("claim")[headlines.QUICK_COLUMN]
+    cell = headlines.beside_sources(verdicts, basics.SOURCES, differing).set_index("claim")[scales.QUICK_COLUMN]
     assert cell["a loss stuck at a constant means too low a rate"] == "not resolved (no run stuck)"
     # a page read at quick has nothing to set beside: no column
     quick = open_chapter("basics", "quick", RESULTS)
-    assert headlines.QUICK_COLUMN not in headlines.beside_sources(basics.verdicts(quick), basics.SOURCES,
+    assert scales.QUICK_COLUMN not in headlines.beside_sources(basics.verdicts(quick), basics.SOURCES,
                                                                   scales.quick_verdicts(quick))

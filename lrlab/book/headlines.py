@@ -9,7 +9,6 @@ from lrlab.book import scales
 from lrlab.book.claims import CHAPTER_LABELS, CHAPTER_WORDS
 
 _cell = scales.table_cell
-QUICK_COLUMN = scales.QUICK_COLUMN
 
 NBSP = "\u00a0"   # "Ch. 1" on one line in a narrow column
 PENDING = "pending: its GPU runs are not recorded yet (`lrlab queue`)"
@@ -48,7 +47,7 @@ def beside_sources(verdicts, sources, at_quick=None):
         row = {"claim": claim, "source": who, "their evidence": theirs, "ours": v.number, "profile": v.profile,
                "verdict": v.word}
         if pairs:
-            row[QUICK_COLUMN] = "" if pair is None else scales.quick_cell(v.word, pair.quick.word, pair.quick.number)
+            row[scales.QUICK_COLUMN] = "" if pair is None else scales.quick_cell(v.word, pair.quick.word, pair.quick.number)
         rows.append(row)
     return pd.DataFrame(rows)
 

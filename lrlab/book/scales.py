@@ -146,8 +146,8 @@ def quick_column_note(table):
     if QUICK_COLUMN not in table.columns:
         return ""
     return (f"*The last column, {QUICK_COLUMN}, reads the same rule from this chapter's quick (CPU) records: "
-            "\"agree\" where it gives the same verdict, else its verdict and number; a row already read from "
-            "the quick records has nothing there ({ref}`claims-scales`).*")
+            "\"agree\" where it gives the same verdict, else its verdict and number (the number alone on a row no "
+            "rule reads); a row already read from the quick records has nothing there ({ref}`claims-scales`).*")
 
 
 def versus_beside_quick(chapter, versus_of, key="claim", ours="ours"):

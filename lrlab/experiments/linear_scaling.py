@@ -19,6 +19,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
+from lrlab.stats import plus_minus
 from lrlab.verdict import PaperClaim
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
@@ -472,7 +473,6 @@ def holds_number(batches, rule):
     """The linear rule's headline in errors with their seed spread, as the paper's Fig. 3 gives them: the
     reference batch's, then the largest batch that holds it and the first that climbs; without a flat
     stretch, the smaller batch that beats the reference instead (a `by_batch` frame and its `Break`)."""
-    from lrlab.stats import plus_minus
     rows = batches.set_index("batch")
 
     def at(batch):
