@@ -161,6 +161,8 @@ def test_the_noise_scale_grows_only_beyond_the_seeds_own_spread():
                           "b_simple": [50.0, 100.0, 200.0, 2000.0, 2500.0]})
     v = ls.noise_growth_verdict(noise)     # 150 -> 2250: 15x against seeds up to 2x apart
     assert v.word == CONFIRMED
+    assert v.text.startswith("The simple noise scale goes from 150 at the first measurement after initialisation "
+                             "(epoch 1.0) to 2,250 at the end of training, 15 times")     # the 50 at epoch 0 is not read
     assert ls.noise_growth_verdict(noise.assign(b_simple=[50.0, 100.0, 300.0, 250.0, 240.0])).word == NOT_RESOLVED
 
 

@@ -205,7 +205,10 @@ def test_no_break_is_read_without_a_flat_stretch_below_it():
     _, batches = sweep_of({32: [65.15, 66.55], 64: [65.5, 66.9], 128: [67.25, 68.65], 256: [69.4, 70.8],
                            512: [72.35, 73.75]})
     rule = ls.find_break(batches)
-    assert rule.flat is False and rule.batch == 256
+    assert rule.flat is False and rule.batch == 256 and rule.ahead == 32
+    assert ls.rule_holds_verdict(rule).text == ("Not resolved at this scale: no flat stretch: batch 32 already beats the "
+                                                "reference batch 128 by more than the 2.0-point margin, so training is "
+                                                "step-limited.")
     verdict = ls.break_verdict(batches, rule)
     assert verdict.startswith("**Inconclusive at this scale**: there is no flat stretch to break from. Batch 32")
     assert "(By the margin alone the error would climb at batch 256.)" in verdict

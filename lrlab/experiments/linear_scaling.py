@@ -181,6 +181,7 @@ class Break:
     largest_ok: int           # the largest batch from the reference up that holds its error
     flat: object = None       # True / False / None (unknown: one seed)
     sds: float = 2.0          # the margin, in pooled seed SDs
+    ahead: object = None      # without a flat stretch: the batch below the reference with the lowest error
 
     @property
     def threshold(self):
@@ -206,7 +207,8 @@ def find_break(batches, sds=2.0):
     works = batches[(batches.batch >= REFERENCE_BATCH) & ((batches.batch < first) if first else True)]
     below = batches[batches.batch < REFERENCE_BATCH]["mean"].dropna()
     flat = None if np.isnan(pooled_sd) else bool(not (below < reference - sds * pooled_sd).any())
-    return Break(reference, pooled_sd, first, int(works.batch.max()), flat, sds)
+    ahead = int(batches.loc[below.idxmin(), "batch"]) if flat is False else None
+    return Break(reference, pooled_sd, first, int(works.batch.max()), flat, sds, ahead)
 
 
 def margin_words(rule):
@@ -462,6 +464,9 @@ def rule_holds_verdict(rule):
     text = "the error holds the reference batch's (within the noise margin) beyond its first doubling"
     if rule.one_seed or rule.flat is False:
         why = "one seed per batch" if rule.one_seed else "no flat stretch: training is step-limited"
+        if rule.flat is False and rule.ahead:
+            why = (f"no flat stretch: batch {rule.ahead:,} already beats the reference batch {REFERENCE_BATCH} by more "
+                   f"than the {rule.threshold:.1f}-point margin, so training is step-limited")
         return Verdict(NOT_RESOLVED, f"Not resolved at this scale: {why}.", text, why)
     holds = rule.largest_ok > REFERENCE_BATCH
     return Verdict(CONFIRMED if holds else CONTRADICTED, f"The linear rule holds the reference error up to batch "
@@ -530,15 +535,17 @@ def noise_growth_verdict(noise):
     est = noise.dropna(subset=["b_simple"])
     per_epoch = est[est.epoch > 0].groupby("epoch").b_simple.median()
     spread = seed_spread(noise)["seed_ratio_max"]
-    rule = "the median estimate grows from the first measurement to the last by more than the seeds' largest spread"
+    rule = ("the median estimate grows from the first measurement after initialisation to the last by more than the "
+            "seeds' largest spread")
     if len(per_epoch) < 2:
         return Verdict(NOT_RESOLVED, "Too few noise-scale estimates.", rule)
     growth = float(per_epoch.iloc[-1] / per_epoch.iloc[0])
     number = f"{per_epoch.iloc[0]:,.0f} to {per_epoch.iloc[-1]:,.0f} ({growth:.0f}x; seeds differ up to {spread:.1f}x)"
     word = (NOT_RESOLVED if not np.isfinite(spread) else CONFIRMED if growth > spread
             else CONTRADICTED if growth < 1 / spread else NOT_RESOLVED)
-    return Verdict(word, f"The simple noise scale goes from {per_epoch.iloc[0]:,.0f} to {per_epoch.iloc[-1]:,.0f} "
-                   f"over training, {growth:.0f} times; two seeds' estimates differ by up to {spread:.1f} times.",
+    return Verdict(word, f"The simple noise scale goes from {per_epoch.iloc[0]:,.0f} at the first measurement after "
+                   f"initialisation (epoch {per_epoch.index[0]:.1f}) to {per_epoch.iloc[-1]:,.0f} at the end of training, "
+                   f"{growth:.0f} times; two seeds' estimates differ by up to {spread:.1f} times.",
                    rule, number)
 
 
@@ -555,7 +562,7 @@ def verdicts(chapter):
     batches = by_batch(run_rows(chapter["batch_sweep"], n_final))
     rule = find_break(batches)
     return at_profile({"linear_rule": replace(rule_holds_verdict(rule), number=holds_number(batches, rule)),
-                       "rule_breaks": rule_breaks_verdict(rule),
+                       "rule_breaks": replace(rule_breaks_verdict(rule), number=holds_number(batches, rule)),
                        "warmup_divergence": divergence_claim(warm[warm.seed == 0]),
                        "sqrt_stable": sqrt_stability_verdict(rules[rules.seed == 0], S["largest"]),
                        "noise_grows": noise_growth_verdict(noise)}, chapter.profile_of("batch_sweep"))
