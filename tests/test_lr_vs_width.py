@@ -68,10 +68,17 @@ def test_a_shift_counts_beyond_twice_its_seed_noise_and_half_an_octave():
     assert not noisy["sp"]["moves"] and width.verdict(noisy, "The MLP").word == NOT_RESOLVED
     mup_moves = {("sp", 256): -3.0, ("sp", 4096): -3.2, ("mup", 256): -3.0, ("mup", 4096): -5.0}
     v = width.verdict(width.shift_tests(jittered(mup_moves, {0: 0.0, 1: 0.1}), "final_train_loss"), "The GPT")
-    assert v.word == CONTRADICTED and "muP's optimum moves beyond seed noise" in v.text
+    assert v.word == CONTRADICTED and "muP's optimum moves beyond the threshold" in v.text
     both = {("sp", 256): -3.0, ("sp", 4096): -5.0, ("mup", 256): -3.0, ("mup", 4096): -5.0}
     assert width.verdict(width.shift_tests(jittered(both, {0: 0.0, 1: 0.1}), "final_train_loss"),
                          "The GPT").word == CONTRADICTED
+    # the quick MLP's shape: muP's 0.2 octaves is beyond twice its seed noise (0.07) but under the floor
+    flat_sp = {("sp", 256): -3.0, ("sp", 4096): -3.0, ("mup", 256): -3.0, ("mup", 4096): -3.2}
+    floored = width.shift_tests(jittered(flat_sp, {0: 0.0, 1: 0.05}), "final_train_loss")
+    v = width.verdict(floored, "The MLP")
+    assert v.word == NOT_RESOLVED and "neither above the threshold (a shift counts above 0.50 octaves, the larger " \
+        f"of 2 times the seed noise of {floored['sp']['noise']:.2f} octaves and the 0.5-octave floor); muP's is " \
+        "beyond 2 times the seed noise but under the 0.5-octave floor." in v.text
     # the headline number: each shift with its seed noise, and the larger threshold of the two
     number = width.shift_number(noisy)
     assert number.startswith(f"SP {abs(noisy['sp']['shift']):.2f} ± {noisy['sp']['noise']:.2f}, muP ")
@@ -94,7 +101,7 @@ def test_a_stricter_or_looser_shift_rule_moves_the_threshold_and_says_so():
     assert strict["sp"]["threshold"] == pytest.approx(100 * strict["sp"]["noise"]) and strict["sp"]["threshold"] > 2
     assert not strict["sp"]["moves"]
     v = width.verdict(strict, "The MLP", noise_multiple=100.0)
-    assert v.word == NOT_RESOLVED and "100 times its seed noise" in v.text
+    assert v.word == NOT_RESOLVED and "100 times the seed noise" in v.text
 
 
 def test_the_cost_of_one_rate_for_every_width_is_where_the_shared_band_begins():

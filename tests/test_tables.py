@@ -43,3 +43,11 @@ def test_a_cells_text_reaches_the_page_as_written_not_as_markup(monkeypatch):
     html = _glued_html(monkeypatch, frame, formats={"lr": "{:.2f}"})
     assert "25,861 (&lt;0.1%)" in html and "SGD &amp; SGDW &lt;b&gt;" in html and "share &lt;of peak&gt;" in html
     assert ">0.12<" in html and "<b>" not in html
+
+
+def test_a_numpy_number_is_glued_as_the_python_number_myst_nb_can_format(monkeypatch):
+    import numpy as np
+    glued = {}
+    monkeypatch.setattr(page, "glue", lambda name, value, display: glued.update({name: value}))
+    page.glue_values(threshold=np.float64(0.118), count=np.int64(3), words="as written")
+    assert repr(glued["threshold"]) == "0.118" and type(glued["count"]) is int and glued["words"] == "as written"

@@ -4,6 +4,7 @@ Every value the prose quotes is glued (myst-nb), so the text always says what th
 The figure helper lays a figure out, glues it and closes it, the pattern every figure follows.
 """
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
@@ -39,9 +40,10 @@ def model_label(model):
 
 
 def glue_values(**values):
-    """Glue each value under its name, for {glue:text} in the prose."""
+    """Glue each value under its name, for {glue:text} in the prose. A numpy scalar is glued as the Python
+    number it holds: myst-nb formats the glued repr, and 'np.float64(0.12)' is no number to it."""
     for name, value in values.items():
-        glue(name, value, display=False)
+        glue(name, value.item() if isinstance(value, np.generic) else value, display=False)
 
 
 def glue_markdown(**texts):
