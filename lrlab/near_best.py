@@ -61,38 +61,48 @@ def _side(band, log2_lr):
     return None if band.hi_open else 1
 
 
+EVERY_BAND = ("; the claim needs that in every sweep: outside one band whose end on that side is inside the "
+              "grid, contradicted")
+
+
 def rate_verdict(bands, lr, claim):
     """"`lr` is a good rate" against each band: confirmed when it lies in all of them, contradicted when it
-    lies outside one whose end on its side is inside the grid, else not resolved."""
+    lies outside one whose end on its side is inside the grid, else not resolved. Each band says where
+    `lr` falls, so a verdict that one sweep decides shows which."""
     sides = [_side(b, np.log2(lr)) for b in bands]
-    said = "; ".join(f"{b.what}: {b.words()}" for b in bands)
-    number = "; ".join(f"{b.what} best {2 ** b.best:.2g}" for b in bands)
+    where = {0: "in the band", -1: "below the band", 1: "above the band", None: "beyond the grid's edge"}
+    said = "; ".join(f"{b.what}: {b.words()} ({lr:g} {where[s]})" for b, s in zip(bands, sides))
+    number = "; ".join(f"{b.what} best {2 ** b.best:.2g}, {lr:g} {where[s]}" for b, s in zip(bands, sides))
     if any(s in (-1, 1) for s in sides):
         word = CONTRADICTED
     elif all(s == 0 for s in sides) and sides:
         word = CONFIRMED
     else:
         word = NOT_RESOLVED
-    return Verdict(word, f"{claim} ({lr:g}) against our near-optimal bands: {said}.", BAND_RULE, number)
+    return Verdict(word, f"{claim} ({lr:g}) against our near-optimal bands: {said}.", BAND_RULE + EVERY_BAND, number)
 
 
 def range_verdict(bands, lo, hi, claim):
     """"The best rate lies between `lo` and `hi`": confirmed when every band overlaps the range,
     contradicted when one lies wholly outside it with its end towards the range inside the grid."""
-    words = []
+    words, where = [], []
     for b in bands:
         a, z = b.lo - b.step / 2, b.hi + b.step / 2
         if z < np.log2(lo):
             words.append(CONTRADICTED if not b.hi_open else NOT_RESOLVED)
+            where.append("lies below the range")
         elif a > np.log2(hi):
             words.append(CONTRADICTED if not b.lo_open else NOT_RESOLVED)
+            where.append("lies above the range")
         else:
             words.append(CONFIRMED)
+            where.append("overlaps the range")
     word = (CONTRADICTED if CONTRADICTED in words else CONFIRMED if words and all(w == CONFIRMED for w in words)
             else NOT_RESOLVED)
-    said = "; ".join(f"{b.what}: {b.words()}" for b in bands)
-    return Verdict(word, f"{claim} ({lo:g} to {hi:g}) against our near-optimal bands: {said}.", BAND_RULE,
-                   "; ".join(f"{b.what} best {2 ** b.best:.2g}" for b in bands))
+    said = "; ".join(f"{b.what}: {b.words()} (the band {w})" for b, w in zip(bands, where))
+    return Verdict(word, f"{claim} ({lo:g} to {hi:g}) against our near-optimal bands: {said}.",
+                   BAND_RULE + EVERY_BAND.replace("outside one band", "a band wholly outside the range"),
+                   "; ".join(f"{b.what} best {2 ** b.best:.2g}, band {w}" for b, w in zip(bands, where)))
 
 
 def ratio_verdict(high, low, ratio, claim):

@@ -85,7 +85,11 @@ def test_the_chapter_says_how_many_collapses_the_rule_caught():
 
 
 def test_stuck_runs_recorded_before_the_collapse_test_are_said_to_be_unchecked():
-    sweep = SWEEP.assign(divergence_rules=2)
-    assert basics.collapsed_words(sweep) == ("here it caught none of them (3 of the stuck runs were recorded "
-                                             "before the rule had this test and were not checked by it)")
+    sweep = SWEEP.assign(divergence_rules=2)       # every stuck run predates the test: nothing was checked
+    assert basics.collapsed_words(sweep) == ("all 3 stuck runs here were recorded before the rule had this test, so "
+                                             "it has not checked them (a rerun of the sweep would)")
+    some = SWEEP.assign(divergence_rules=3)
+    some.loc[basics.stuck_mask(some).idxmax(), "divergence_rules"] = 2     # one stuck run predates it
+    assert basics.collapsed_words(some) == ("here it caught none of them (1 of the stuck runs was recorded before "
+                                            "the rule had this test and was not checked by it)")
     assert basics.collapsed_words(sweep.assign(divergence_rules=3)) == "here it caught none of them"

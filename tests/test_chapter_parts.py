@@ -28,6 +28,7 @@ def test_without_gpu_records_every_part_is_quick_and_the_note_says_what_is_pendi
     assert {chapter.profile_of(p) for p in chapter.part} == {"quick"} and not chapter.mixed
     assert chapter.label == "quick"
     assert "**quick** profile" in chapter.note("Small.") and "lrlab queue" in chapter.note("Small.")
+    assert "The GPU-scale runs are pending:" in chapter.note("Small.")
     assert chapter.source("batch_sweep").startswith("Profile quick: 16 runs on")
 
 
@@ -51,6 +52,10 @@ def test_a_chunk_with_a_run_missing_shows_nothing_at_gpu(quick_store):
     fake_runs(quick_store, "linear_scaling", "gpu", chunk("elbow_and_rules", "linear_scaling").runs[:-1])
     chapter = open_chapter("linear_scaling", "auto", quick_store)
     assert {chapter.profile_of(p) for p in chapter.part} == {"quick"}
+    # the note counts what is in rather than calling the GPU runs pending
+    declared = len(experiments.runs("linear_scaling", "gpu"))
+    runs = len(chunk("elbow_and_rules", "linear_scaling").runs) - 1
+    assert f"The GPU-scale runs are not all recorded yet ({runs} of {declared};" in chapter.note("Small.")
 
 
 def test_a_corrupt_gpu_record_counts_as_missing(quick_store):

@@ -78,12 +78,16 @@ def test_a_rate_is_judged_against_the_band_with_half_a_step_of_tolerance_and_ope
     assert thumb.rate_verdict([b], 2 ** -6.4, "x").word == CONFIRMED
     assert thumb.rate_verdict([b], 2 ** -8, "x").word == CONTRADICTED
     assert thumb.rate_verdict([band(-6, -4, -5, lo_open=True)], 2 ** -8, "x").word == NOT_RESOLVED
-    assert thumb.rate_verdict([b, band(-9, -8, -8)], 2 ** -5, "x").word == CONTRADICTED
+    two = thumb.rate_verdict([b, band(-9, -8, -8, what="other")], 2 ** -5, "x")
+    assert two.word == CONTRADICTED          # in one band, above the other: the sweep that decides is named
+    assert two.number == "sweep best 0.031, 0.03125 in the band; other best 0.0039, 0.03125 above the band"
+    assert "in every sweep" in two.rule
 
 
 def test_a_claimed_range_must_overlap_every_band():
     assert thumb.range_verdict([band(-6, -4, -5)], 2 ** -4, 2 ** -1, "x").word == CONFIRMED
-    assert thumb.range_verdict([band(-6, -4, -5)], 2 ** -2, 2 ** -1, "x").word == CONTRADICTED
+    below = thumb.range_verdict([band(-6, -4, -5)], 2 ** -2, 2 ** -1, "x")
+    assert below.word == CONTRADICTED and below.number == "sweep best 0.031, band lies below the range"
     assert thumb.range_verdict([band(-6, -4, -5, hi_open=True)], 2 ** -2, 2 ** -1, "x").word == NOT_RESOLVED
 
 
@@ -135,6 +139,9 @@ def test_super_convergence_rules_peak_ratio_budget_and_schedule_gain():
     assert sc.peak_ratio_verdict(1.0, 0.5).word == CONTRADICTED
     frame = pd.DataFrame({"share": [0.05, 0.25, 0.5], "reaches": [False, False, True]})
     assert sc.budget_verdict(frame).word == CONTRADICTED
+    assert sc.budget_verdict(frame).number == "the shortest cycle that reaches it has 50% of the baseline's steps"
+    assert sc.budget_verdict(frame.assign(reaches=[True, True, True])).text == (
+        "The shortest cycle that reaches the baseline's accuracy has 5% of the baseline's steps.")
     assert sc.budget_verdict(frame.assign(reaches=[True, True, True])).word == CONFIRMED
     assert sc.budget_verdict(None).word == NOT_RESOLVED
     peaks, constant = pd.DataFrame({"acc": [50.0, 56.0]}), pd.DataFrame({"acc": [48.0, 52.0]})

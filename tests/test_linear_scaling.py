@@ -101,7 +101,7 @@ def test_a_batch_breaks_when_its_error_clears_twice_the_pooled_seed_sd():
     verdict = ls.break_verdict(batches, rule)
     assert verdict.startswith("By that test the error starts to climb at batch 512 (learning rate 0.4)")
     # the headline, in errors with their seed SDs as Goyal's Fig. 3 gives them
-    assert ls.holds_number(batches, rule) == ("20.00% ± 0.99 at 128, 21.00% ± 0.99 at 256 holds, 22.50% ± 0.99 "
+    assert ls.holds_number(batches, rule) == ("test error 20.00% ± 0.99 at 128, 21.00% ± 0.99 at 256 holds, 22.50% ± 0.99 "
                                               "at 512 climbs (margin 2.0 points, 2 seeds a batch)")
     assert "The largest batch that holds the reference error is 256, 2 times" in verdict
     assert "Below the reference, batch 64 gives 20.0%." in verdict
@@ -125,7 +125,7 @@ def test_with_one_seed_only_divergence_breaks_and_the_verdict_waits():
     rule = ls.find_break(batches)
     assert rule.one_seed and rule.batch is None and "not measured yet" in rule.margin
     assert "the verdict waits for the second seed" in ls.break_verdict(batches, rule)
-    assert ls.holds_number(batches, rule) == "20.00% (one seed) at 128; one seed per batch, so no margin"
+    assert ls.holds_number(batches, rule) == "test error 20.00% (one seed) at 128; one seed per batch, so no margin"
     assert "one seed per batch so far" in ls.margin_words(rule)
 
 
@@ -212,7 +212,7 @@ def test_no_break_is_read_without_a_flat_stretch_below_it():
     verdict = ls.break_verdict(batches, rule)
     assert verdict.startswith("**Inconclusive at this scale**: there is no flat stretch to break from. Batch 32")
     assert "(By the margin alone the error would climb at batch 256.)" in verdict
-    assert ls.holds_number(batches, rule).startswith("no flat stretch: 65.85% ± 0.99 at 32 against 67.95% ± 0.99 at 128")
+    assert ls.holds_number(batches, rule).startswith("no flat stretch: test error 65.85% ± 0.99 at 32 against 67.95% ± 0.99 at 128")
     _, held = sweep_of({64: [19.3, 20.7], 128: [19.3, 20.7], 256: [20.3, 21.7], 512: [25.8, 27.2]})
     flat = ls.find_break(held)
     assert flat.flat is True and ls.break_verdict(held, flat).startswith("By that test the error starts to climb at")

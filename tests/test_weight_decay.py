@@ -166,6 +166,16 @@ def test_the_headline_against_the_papers_15_percent():
     assert wd.headline_verdict(h(6.0, float("nan"))).word == "not resolved"
 
 
+def test_the_articles_better_is_read_against_zero_not_the_papers_15_percent():
+    def h(improvement, sd):
+        return dict(improvement=improvement, improvement_sd=sd)
+    quick = wd.better_verdict(h(-0.43, 1.97))      # the quick headline: 15% is out, but so is "worse"
+    assert quick.word == "not resolved" and quick.number == "-0.4% ± 2.0" and "-4.4% to +3.5%" in quick.text
+    assert wd.better_verdict(h(6.0, 2.0)).word == "confirmed"       # +2% to +10%: better, though not 15%
+    assert wd.better_verdict(h(-6.0, 2.0)).word == "contradicted"
+    assert wd.better_verdict(h(6.0, float("nan"))).word == "not resolved"
+
+
 def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_from():
     assert stats.expected_best_in_sds(48) > stats.expected_best_in_sds(8) > 1.3
     gap, margin, side = stats.best_gap(58.85, 48, 61.80, 8, 1.04)

@@ -245,8 +245,17 @@ class Chapter:
             incomplete = [self._part_words(p) for p in self.part if not self.part[p].complete and self.part[p].records]
             pending = f" Parts whose GPU chunks are still pending: {', '.join(incomplete)}." if incomplete else ""
             return f"{shown}{pending} It is sized for short GPU jobs and changes the paper's protocol as follows: {changes}."
-        return (f"{shown} {small_scale} The GPU-scale runs are pending: `lrlab queue` lists them as chunks and "
+        recorded, declared = self._gpu_progress()
+        pending = ("The GPU-scale runs are pending" if not recorded else
+                   f"The GPU-scale runs are not all recorded yet ({recorded} of {declared}; a part shows them once a "
+                   "whole chunk of it is in)")
+        return (f"{shown} {small_scale} {pending}: `lrlab queue` lists them as chunks and "
                 "`bash gpu/job.sh` trains them in short GPU jobs (see *Reproducing a chapter*).").replace("  ", " ")
+
+    def _gpu_progress(self):
+        """How many of the chapter's GPU runs are recorded, of how many it declares."""
+        declared = experiments.runs(self.name, "gpu")
+        return len(_recorded(Store(self.results), self.name, "gpu")), len(declared)
 
     def source(self, *parts):
         """A caption's last sentence: the profile, runs and device behind a figure of `parts`, and

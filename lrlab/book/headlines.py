@@ -11,7 +11,7 @@ from lrlab.book.claims import CHAPTER_LABELS, CHAPTER_WORDS
 _cell = scales.table_cell
 
 NBSP = "\u00a0"   # "Ch. 1" on one line in a narrow column
-PENDING = "pending: its GPU runs are not recorded yet (`lrlab queue`)"
+PENDING = "pending: its GPU runs are not all recorded yet (`lrlab queue`)"
 
 
 def table(results=None, profile="auto", allow_training=False, book=None):

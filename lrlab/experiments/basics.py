@@ -121,12 +121,17 @@ def collapsed(runs):
 
 
 def collapsed_words(runs):
-    """How many of the stuck runs the rule caught, and how many were recorded before it had the test."""
-    n = collapsed(runs)
+    """How many of the stuck runs the rule caught, of those it checked: a run recorded before the rule had
+    this test was never checked by it, so it counts for neither."""
+    n, stuck_runs = collapsed(runs), stuck_mask(runs)
+    older = int((stuck_runs & (runs.get("divergence_rules", 3) < 3)).sum())
+    if older and older == int(stuck_runs.sum()):
+        return (f"{'the one stuck run' if older == 1 else 'both stuck runs' if older == 2 else f'all {older} stuck runs'} here "
+                f"{'was' if older == 1 else 'were'} recorded before the rule had this test, so it has not checked "
+                f"{'it' if older == 1 else 'them'} (a rerun of the sweep would)")
     said = ("here it caught none of them" if n == 0 else
             "here it caught one of them, drawn as a cross in the figure" if n == 1 else
             f"here it caught {n} of them, drawn as crosses in the figure")
-    older = int((stuck_mask(runs) & (runs.get("divergence_rules", 3) < 3)).sum())
     if older:
         verb = "was" if older == 1 else "were"
         said += f" ({older} of the stuck runs {verb} recorded before the rule had this test and {verb} not checked by it)"

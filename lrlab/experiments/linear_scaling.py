@@ -486,13 +486,13 @@ def holds_number(batches, rule):
                 f"{plus_minus(row['mean'], row['sd'], '%')} at {batch:,}")
     reference = at(REFERENCE_BATCH)
     if rule.one_seed:
-        return f"{reference}; one seed per batch, so no margin"
+        return f"test error {reference}; one seed per batch, so no margin"
     fewest, most = int(rows.n.min()), int(rows.n.max())
     margin = f"margin {rule.threshold:.1f} points, {fewest if fewest == most else f'{fewest}-{most}'} seeds a batch"
     if rule.flat is False:
         best = int(rows["mean"].idxmin())
-        return f"no flat stretch: {at(best)} against {reference} ({margin})"
-    said = [reference] + ([f"{at(rule.largest_ok)} holds"] if rule.largest_ok > REFERENCE_BATCH else [])
+        return f"no flat stretch: test error {at(best)} against {reference} ({margin})"
+    said = [f"test error {reference}"] + ([f"{at(rule.largest_ok)} holds"] if rule.largest_ok > REFERENCE_BATCH else [])
     said += [f"{at(rule.batch)} climbs"] if rule.batch else []
     return f"{', '.join(said)} ({margin})"
 

@@ -422,8 +422,9 @@ def noise_path(run):
 
 
 BATCH_RULE = (f"growing the batch {BATCH_FACTOR}x where step decay cuts the rate {BATCH_FACTOR}x: the two arms' mean "
-              "test accuracies within noise of each other, confirmed; apart beyond it, contradicted; but where the "
-              "rate decay itself moves nothing beyond noise against neither, not resolved (the test cannot tell); "
+              "test accuracies within noise of each other, confirmed; apart beyond it, contradicted; but where "
+              "decaying the rate does not move the result beyond noise against the control arm (constant rate and "
+              "batch), not resolved (the test cannot tell); "
               f"{MEAN_GAP_RULE}, the seed SD pooled over the two arms compared (a constant rate's seeds can scatter "
               "far more than a decayed one's)")
 
@@ -458,8 +459,9 @@ def batch_growth_verdict(frame, sd_scale=1.0):
         return Verdict(NOT_RESOLVED, said + f" But decaying the rate itself moves the result by only {effect:+.1f} "
                        f"points against a constant rate and batch (margin {effect_margin:.1f}): at this scale the "
                        "test cannot tell the two apart from doing nothing.", BATCH_RULE, number)
-    return Verdict(CONFIRMED, said + f" Decaying the rate moves the result by {effect:+.1f} points against neither "
-                   f"(margin {effect_margin:.1f}), and growing the batch does the same.", BATCH_RULE, number)
+    return Verdict(CONFIRMED, said + f" Decaying the rate moves the result by {effect:+.1f} points against the "
+                   f"control arm, constant rate and batch (margin {effect_margin:.1f}), and growing the batch does "
+                   "the same.", BATCH_RULE, number)
 
 
 def verdicts(chapter, sd_scale=1.0):

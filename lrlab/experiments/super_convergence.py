@@ -502,6 +502,13 @@ def budget_curve(records):
     return pd.DataFrame([{"steps": r["final"]["steps"], "acc": percent_or_nan(r)} for r in records]).sort_values("steps")
 
 
+def headline_length_accuracy(budget, headline_steps):
+    """The budget curve's accuracy at the headline cycle's length (length 1), interpolated in log length:
+    the zero both sides of Fig. 2.5 are drawn from."""
+    x = budget.steps.to_numpy(float) / headline_steps
+    return float(np.interp(0.0, np.log(x), budget.acc.to_numpy(float)))
+
+
 def flip_multiple(gap, noise):
     """The smallest multiple of the noise margin `noise` at which a cycle short of the baseline by `gap`
     (points, cycle minus baseline) reaches it by the headline's rule: 0 for a cycle already level or
@@ -750,7 +757,8 @@ def budget_verdict(frame):
         return Verdict(NOT_RESOLVED, "The budget cycles and the baseline come from different profiles.", rule)
     reach = frame[frame.reaches]
     smallest = float(reach.share.min()) if len(reach) else float("nan")
-    number = f"the shortest cycle that reaches it has {smallest:.2g} of its steps" if len(reach) else "no cycle swept reaches it"
+    share = f"{100 * smallest:.3g}% of the baseline's steps"
+    number = f"the shortest cycle that reaches it has {share}" if len(reach) else "no cycle swept reaches it"
     short = frame[frame.share <= 0.25]
     if len(reach) and smallest <= BUDGET_CLAIM:
         word = CONFIRMED
@@ -758,7 +766,7 @@ def budget_verdict(frame):
         word = CONTRADICTED
     else:
         word = NOT_RESOLVED
-    return Verdict(word, f"The shortest cycle that reaches the baseline has {smallest:.2g} of its steps."
+    return Verdict(word, f"The shortest cycle that reaches the baseline's accuracy has {share}."
                    if len(reach) else "No cycle swept reaches the baseline.", rule, number)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab.experiments.super_convergence import (BASELINE_BUDGET, PAPER_BUDGET, RANGE_TEST_SMOOTHING, RULE_NAMES,
-                                                 accuracy_curves, range_trace)
+                                                 accuracy_curves, headline_length_accuracy, range_trace)
 from lrlab.lr_finder import RULES, agreeing_rules, smoothed
 
 RULE_COLOURS = dict(zip((RULE_NAMES[r] for r in RULES), ("C2", "C3", "C4")))
@@ -69,10 +69,10 @@ def one_cycle_against_baseline(cycle, baseline, steps):
 
 def cycle_budget(budget, headline_steps, ours_label):
     """Final accuracy against the cycle's length, both relative to each side's headline cycle (length 1,
-    accuracy 0): the two sides sit 30 points apart, so only their shapes can be compared."""
+    accuracy 0): the two sides sit tens of points apart, so only their shapes can be compared."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ours_x = budget.steps.to_numpy(float) / headline_steps
-    ours_at_1 = float(np.interp(0.0, np.log(ours_x), budget.acc.to_numpy(float)))
+    ours_at_1 = headline_length_accuracy(budget, headline_steps)
     ax.plot(ours_x, budget.acc - ours_at_1, marker="o", label=f"{ours_label}; 0 = {ours_at_1:.1f}%")
     ax.plot(np.array(list(PAPER_BUDGET)) / 10_000, np.array(list(PAPER_BUDGET.values())) - PAPER_BUDGET[10_000],
             marker="D", color="k", ls="--",
