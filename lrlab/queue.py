@@ -1,8 +1,9 @@
 """`lrlab queue`: every chunk of GPU work in the book, in the one order a GPU should run them.
 
-A chunk is a chapter's named set of runs that settles one claim (lrlab.experiments.Chunk). The
+A chunk is a chapter's named set of runs that answers one question (lrlab.experiments.Chunk). The
 queue puts calibration first (it measures the device, and its bench records replace the step-time
-model's guesses), then tier 1 (one GPU-scale verdict per claim), then tier 2 (completeness). Each
+model's guesses), then tier 1 (a first GPU-scale verdict on each chapter's main claims), then tier 2
+(completeness). Each
 row has its state in the store (done / partial / pending) and the minutes its missing runs need,
 from the step-time model of lrlab.cost, calibrated by the bench records of the same device, with
 runs that stack counted as their stack (the stack bench's speed-up: `lrlab.stacking`).
@@ -19,6 +20,7 @@ from lrlab.stacking import StackSizes, bench_shape, stack_groups
 CALIBRATE = "calibrate"
 CALIBRATE_MINUTES = 4.5     # smoke runs of every CUDA path (~1.5 min) and the bench of each model (~3 min)
 JOB_MINUTES = 8.0           # one job's budget for chunks: a ~9.5-minute command less setup and packing
+JOB_MINUTES_AT_MOST = 9.0   # a whole job, start to finish: a 10-minute command, less starting the machine
 # Within a tier, chunks run in this order (the audit's, shared/reference/gpu-plan.md); others follow
 # in chapter order. Cheap verdicts first; the ResNet-56 chunks last, as they need the most minutes.
 PRIORITY = (

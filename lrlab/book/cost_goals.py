@@ -7,10 +7,10 @@ measured speed), the ResNet-56 loop's, and the CPU's (the quick profile, `make b
 import pandas as pd
 
 from lrlab.book.reproduction_cost import short_device, stacked_rows
+from lrlab.queue import JOB_MINUTES_AT_MOST
 from lrlab.results import Store
 from lrlab.stacking import CUDA_GRAPHS_SINCE, ONE_GATHER_SINCE, SIDE_BY_SIDE_SINCE, is_fused_row
 
-JOB_MINUTES_AT_MOST = 9.0     # a 10-minute command, less starting the machine and packing the results
 STACK_CPU_K = 8
 
 

@@ -259,9 +259,11 @@ def queue_summary(results, rows=None):
                            "minutes left": r.minutes, "minutes spent": spent_words(r.spent_s)} for r in rows])
     settles = "\n".join(f"- `{r.name}`: {r.settles}" for r in rows)
     tiers = {tier: queue.tier_totals(rows, tier) for tier in (1, 2)}
-    note = " ".join(f"Tier {tier}: {left:.1f} minutes left in {jobs} jobs of {queue.JOB_MINUTES:g} minutes "
-                    f"({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
+    note = " ".join(f"Tier {tier}: {left:.1f} minutes left in {jobs} jobs of {queue.JOB_MINUTES:g} minutes' "
+                    f"training ({whole:.1f} minutes, {whole_jobs} jobs, from scratch)."
                     for tier, (left, jobs, whole, whole_jobs) in tiers.items())
+    note += (f" A job spends at most {queue.JOB_MINUTES:g} minutes training; with its setup and packing it stays "
+             f"within the goal of {queue.JOB_MINUTES_AT_MOST:g} minutes (below).")
     in_chunks = sum(sum(r.spent_s.values()) for r in rows) / 60
     logs = Store(results).job_logs()
     return table, settles, " ".join((note, queue.stacking_note(results),

@@ -5,8 +5,9 @@ CPU), `quick` an honest small-scale CPU version (minutes), `gpu` what the book p
 short GPU jobs, `full` the paper's scale for whoever has GPU hours.
 
 A chapter may also define `chunks(profile) -> list[Chunk]`: its runs cut into named sets, each of
-which settles one claim and fits one short GPU job. `lrlab queue` orders them across the book and
-`lrlab job` runs them to a deadline. A chapter without `chunks` is one chunk, "all".
+which answers one question and fits one short GPU job (a run longer than a job resumes across
+several). `lrlab queue` orders them across the book and `lrlab job` runs them to a deadline. A
+chapter without `chunks` is one chunk, "all".
 """
 import importlib
 from dataclasses import dataclass
@@ -43,10 +44,10 @@ def test_images(per_class):
 
 @dataclass(frozen=True)
 class Chunk:
-    """A named set of runs that settles one claim: the unit of GPU work.
+    """A named set of runs that answers one question (`settles`): the unit of GPU work.
 
-    tier 1: the first GPU-scale verdict on a claim; tier 2: completeness (more seeds, finer grids,
-    the paper's larger model)."""
+    tier 1: a first GPU-scale verdict on a chapter's main claims; tier 2: completeness (more seeds,
+    finer grids, the paper's larger model, and the claims that need them)."""
     name: str
     tier: int
     settles: str
