@@ -88,6 +88,8 @@ def test_stuck_runs_recorded_before_the_collapse_test_are_said_to_be_unchecked()
     sweep = SWEEP.assign(divergence_rules=2)       # every stuck run predates the test: nothing was checked
     assert basics.collapsed_words(sweep) == ("all 3 stuck runs here were recorded before the rule had this test, so "
                                              "it has not checked them (a rerun of the sweep would)")
+    assert basics.rerun_words(sweep).startswith("One difference is not noise: 3 of the book's stuck runs were ")
+    assert basics.rerun_words(sweep.assign(divergence_rules=3)) == ""
     some = SWEEP.assign(divergence_rules=3)
     some.loc[basics.stuck_mask(some).idxmax(), "divergence_rules"] = 2     # one stuck run predates it
     assert basics.collapsed_words(some) == ("here it caught none of them (1 of the stuck runs was recorded before "

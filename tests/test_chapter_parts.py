@@ -164,3 +164,9 @@ def test_every_experiment_declares_parts_that_cover_its_runs():
         assert set(getattr(module, "PART_TITLES", {})) <= named, name
         for group in getattr(module, "SHOWN_TOGETHER", ()):
             assert set(group) <= {p for profile in ("quick", "gpu") for p in module.parts(profile)}, group
+
+
+def test_a_chapter_that_reproduces_no_paper_says_what_its_gpu_profile_departs_from():
+    from lrlab.book.chapter import _protocol
+    assert _protocol(experiments.get("basics")) == "the full profile's protocol"
+    assert _protocol(experiments.get("linear_scaling")) == "the paper's protocol"

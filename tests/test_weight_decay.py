@@ -274,3 +274,11 @@ def test_the_exercises_knobs_default_to_the_chapters_own_values():
     assert knobs["exercise_batch"] == declared[0].batch_size
     assert {r.momentum for r in declared if r.optimizer in ("sgd", "sgdw")} == {knobs["exercise_momentum"]}
     assert knobs["exercise_circled"] == inspect.signature(wd.top_cells).parameters["k"].default
+
+
+def test_the_coupling_rule_the_page_prints_is_the_one_the_words_use():
+    rule = wd.coupling_rule()
+    assert f"two standard errors and {wd.SLOPE_FLOOR:g} of -1" in rule and f"least {wd.DECAY_SIGNAL:g} times" in rule
+    assert "least 0.5 times" in wd.coupling_rule(0.5)
+    # the floor rules where the fit's error is small: 0.25 from 0 reads as decoupled, 0.35 as in between
+    assert wd.coupling_words(-0.25, 0.01) == "decoupled" and wd.coupling_words(-0.35, 0.01) == "in between"

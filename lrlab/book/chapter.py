@@ -130,6 +130,12 @@ def ensure_runs(name, profile, results=None, allow_training=False, device="cpu",
     return store
 
 
+def _protocol(module):
+    """What a chapter's GPU_CHANGES depart from: the paper's protocol, or, for a chapter that reproduces
+    no paper, its own (the experiment's PROTOCOL)."""
+    return getattr(module, "PROTOCOL", "the paper's protocol")
+
+
 def _titled(module, parts):
     titles = getattr(module, "PART_TITLES", {})
     return {p: replace(part, title=titles.get(p, "")) for p, part in parts.items()}
@@ -226,7 +232,7 @@ class Chapter:
             lines.append(f"**{PROFILE_WORDS[profile]}**, {count} on {self.devices(*parts)}: {what}")
         text = lines[0] + "; ".join(lines[1:]) + "."
         if "gpu" in self.profiles:
-            text += (" The GPU profile changes the paper's protocol as follows: "
+            text += (f" The GPU profile changes {_protocol(module)} as follows: "
                      + "; ".join(module.GPU_CHANGES) + ".")
         if "quick" in self.profiles and small_scale:
             text += f" {small_scale}"
@@ -241,10 +247,11 @@ class Chapter:
         if profile == "full":
             return shown
         if profile == "gpu":
-            changes = "; ".join(experiments.get(self.name).GPU_CHANGES)
+            module = experiments.get(self.name)
+            changes = "; ".join(module.GPU_CHANGES)
             incomplete = [self._part_words(p) for p in self.part if not self.part[p].complete and self.part[p].records]
             pending = f" Parts whose GPU chunks are still pending: {', '.join(incomplete)}." if incomplete else ""
-            return f"{shown}{pending} It is sized for short GPU jobs and changes the paper's protocol as follows: {changes}."
+            return f"{shown}{pending} It is sized for short GPU jobs and changes {_protocol(module)} as follows: {changes}."
         recorded, declared = self._gpu_progress()
         pending = ("The GPU-scale runs are pending" if not recorded else
                    f"The GPU-scale runs are not all recorded yet ({recorded} of {declared}; a part shows them once a "

@@ -49,6 +49,7 @@ def parts(profile):
 
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
+PROTOCOL = "the full profile's protocol"   # no paper sets this chapter's: the GPU profile departs from `full`
 GPU_CHANGES = ("5 epochs instead of 20",
                "the LR grid stops at 2^0 instead of 2^4: every rate above 2^0 diverged at the quick profile")
 
@@ -136,6 +137,18 @@ def collapsed_words(runs):
         verb = "was" if older == 1 else "were"
         said += f" ({older} of the stuck runs {verb} recorded before the rule had this test and {verb} not checked by it)"
     return said
+
+
+def rerun_words(runs):
+    """What a rerun of the sweep may change beyond floating-point noise: the book's stuck runs recorded
+    before the divergence rule had its collapse test ("" when there are none)."""
+    older = int((stuck_mask(runs) & (runs.get("divergence_rules", 3) < 3)).sum())
+    if not older:
+        return ""
+    return (f"One difference is not noise: {'one' if older == 1 else older} of the book's stuck runs "
+            f"{'was' if older == 1 else 'were'} recorded before the divergence rule had its collapse test. Your "
+            "rerun applies it, and a stuck run it catches is recorded as diverged, which can move a first diverging "
+            "rate down the grid.")
 
 
 def sweep_summary(runs):

@@ -304,7 +304,7 @@ def cosine_step_verdict(best, seed_sd):
                          f"a gap of {gap:+.1f} points against a noise margin of {margin:.1f}.",
                          "The two are within seed noise.", "Cosine and step decay are not both recorded with seed noise.",
                          f"each schedule at its best peak rate; {BEST_GAP_RULE}",
-                         f"{cos:.1f}% against {step:.1f}% (gap {gap:+.1f}, margin {margin:.1f})")
+                         f"test acc. {cos:.1f}% against {step:.1f}% (gap {gap:+.1f}, margin {margin:.1f})")
 
 
 MATCHES_COSINE = {   # verdict name -> (policy, who says it matches or beats cosine)
@@ -318,7 +318,7 @@ def matches_cosine_verdict(best, seed_sd, policy, who):
     beyond noise: confirmed; below it: contradicted."""
     ours, cos, gap, margin, better = compare(best, policy, "cosine", "acc", seed_sd)
     rule = f"each schedule at its best peak rate; {BEST_GAP_RULE}; within the margin counts as matching"
-    number = f"{ours:.1f}% against {cos:.1f}% (gap {gap:+.1f}, margin {margin:.1f})"
+    number = f"test acc. {ours:.1f}% against {cos:.1f}% (gap {gap:+.1f}, margin {margin:.1f})"
     if not (np.isfinite(gap) and np.isfinite(margin)):
         return Verdict(NOT_RESOLVED, f"{policy} and cosine are not both recorded with seed noise.", rule, number)
     return Verdict(CONTRADICTED if better < 0 else CONFIRMED,
@@ -422,9 +422,9 @@ def noise_path(run):
 
 
 BATCH_RULE = (f"growing the batch {BATCH_FACTOR}x where step decay cuts the rate {BATCH_FACTOR}x: the two arms' mean "
-              "test accuracies within noise of each other, confirmed; apart beyond it, contradicted; but where "
-              "decaying the rate does not move the result beyond noise against the control arm (constant rate and "
-              "batch), not resolved (the test cannot tell); "
+              "test accuracies apart beyond noise, contradicted; within it, confirmed, but only where decaying the "
+              "rate itself moves the result beyond noise against the control arm (constant rate and batch), else "
+              "not resolved (the test cannot tell); "
               f"{MEAN_GAP_RULE}, the seed SD pooled over the two arms compared (a constant rate's seeds can scatter "
               "far more than a decayed one's)")
 
@@ -447,7 +447,7 @@ def batch_growth_verdict(frame, sd_scale=1.0):
         return Verdict(NOT_RESOLVED, "The arms' seed noise is not measured.", BATCH_RULE)
     grow, decay = (frame.acc[frame.arm == arm].mean() for arm in ("grow the batch", "decay the rate"))
     updates = frame.groupby("arm").updates.max()
-    number = (f"{grow:.1f}% against {decay:.1f}% (gap {gap:+.1f}, margin {margin:.1f}; "
+    number = (f"test acc. {grow:.1f}% against {decay:.1f}% (gap {gap:+.1f}, margin {margin:.1f}; "
               f"{updates['grow the batch']} updates against {updates['decay the rate']})")
     said = (f"Growing the batch reaches {grow:.1f}% test accuracy in {updates['grow the batch']} updates, decaying the "
             f"rate {decay:.1f}% in {updates['decay the rate']}: a gap of {gap:+.1f} points against a noise margin of "

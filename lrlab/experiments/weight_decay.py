@@ -360,12 +360,22 @@ def moving_readings(cells, tops=(5, 10, 20, 30)):
     return [OPTIMIZER_LABELS[o] for o in OPTIMIZERS if len({w[o] for w in words}) > 1]
 
 
+SLOPE_FLOOR = 0.3   # the least tolerance a slope is read with, however small its standard error
+
+
+def coupling_rule(signal=DECAY_SIGNAL):
+    """How the slopes are read, in words: the page prints it under them and claim 17 cites it."""
+    return (f"a slope reads as coupled within the larger of two standard errors and {SLOPE_FLOOR:g} of -1, as "
+            f"decoupled within that of 0; the slopes are read only where the median row range of the error is at "
+            f"least {signal:g} times the range seed noise alone would give (the gate on decay's effect)")
+
+
 def coupling_words(slope, se):
-    """A slope in words: coupled (near -1) or decoupled (near 0) within two standard errors or 0.3,
-    whichever is larger; both or neither when the tolerance says so."""
+    """A slope in words: coupled (near -1) or decoupled (near 0) within two standard errors or
+    SLOPE_FLOOR, whichever is larger; both or neither when the tolerance says so."""
     if np.isnan(slope):
         return "unmeasured"
-    tol = 0.3 if np.isnan(se) else max(2 * se, 0.3)
+    tol = SLOPE_FLOOR if np.isnan(se) else max(2 * se, SLOPE_FLOOR)
     near_coupled, near_decoupled = abs(slope + 1) <= tol, abs(slope) <= tol
     if near_coupled and near_decoupled:
         return "undetermined (the fit's error admits both)"
@@ -396,13 +406,13 @@ def slope_verdict(slopes, resolved=True):
     edge_words = (" Rows whose best λ sits on the grid's edge only bound it (open markers in the figure): "
                   + ", ".join(edges) + ".") if edges else ""
     if not resolved:
-        return ("Decay's effect is not above seed noise at this scale (above), so the slopes are not read as "
+        return ("Decay's effect is not above seed noise at this scale, so the slopes are not read as "
                 "coupled or decoupled: **not resolved at this scale** for all four optimizers." + edge_words)
     words = {o: coupling_words(slopes.slope[o], slopes["standard error"][o]) for o in OPTIMIZERS}
     agree = [f"{OPTIMIZER_LABELS[o]} ({words[o]})" for o in OPTIMIZERS if words[o] == PREDICTED_COUPLING[o]]
     differ = [f"{OPTIMIZER_LABELS[o]} reads as {words[o]}, where its update rule predicts {PREDICTED_COUPLING[o]}"
               for o in OPTIMIZERS if words[o] != PREDICTED_COUPLING[o]]
-    return ("Read with a tolerance of two standard errors (or 0.3, whichever is larger): "
+    return (f"Read with a tolerance of two standard errors (or {SLOPE_FLOOR:g}, whichever is larger): "
             + (f"{', '.join(agree)} " + ("matches what its update rule predicts" if len(agree) == 1
                                            else "match what their update rules predict") if agree
                else "no optimizer matches what its update rule predicts")
@@ -593,7 +603,7 @@ def bands(chapter):
     sd = decay_against_noise(cells, float("nan"))["seed_sd"]
     model = MODEL_LABELS.get(chapter["grid"][0]["config"]["model"], "ResNet") if chapter["grid"] else "ResNet"
     out = {}
-    for optimizer, label in (("sgd", "SGD, momentum 0.9"), ("adam", "Adam")):
+    for optimizer, label in (("sgd", "SGD, momentum 0.9, no decay"), ("adam", "Adam, no decay")):
         col = cells[(cells.optimizer == optimizer) & ~np.isfinite(cells.log2_lambda_norm)]
         band = near_best_band(col.log2_lr, col.error, 2 * np.sqrt(2) * sd, f"{model} {label}",
                               chapter.profile_of("grid"))
@@ -615,8 +625,7 @@ def verdicts(chapter, signal=DECAY_SIGNAL):
     slope = "; ".join(f"{OPTIMIZER_LABELS[o]} slope {slopes.slope[o]:+.2f} ± {slopes['standard error'][o]:.2f}"
                       for o in ("sgd", "sgdw", "adam", "adamw"))
     coupling = Verdict(word, slope_verdict(slopes, noise["resolved"]), "each decoupled optimizer's best λ does not "
-                       "move with the LR (slope within two standard errors of 0), read only where decay's effect is "
-                       "above seed noise", slope)
+                       f"move with the LR, its slope reading as decoupled: {coupling_rule(signal)}", slope)
     head_part = "headline_long" if chapter.has("headline_long") else "grid"
     head = headline(on_the_grid(chapter.runs(head_part)), cells)
     paper = replace(headline_verdict(head), number=f"{head['improvement']:+.1f}% ± {head['improvement_sd']:.1f}")
