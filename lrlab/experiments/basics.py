@@ -121,15 +121,19 @@ def collapsed(runs):
     return int((stuck_mask(runs) & (runs.status == "diverged")).sum())
 
 
+def unchecked(runs):
+    """How many stuck runs were recorded before the divergence rule had its collapse test (rule 3)."""
+    return int((stuck_mask(runs) & (runs.get("divergence_rules", 3) < 3)).sum())
+
+
 def collapsed_words(runs):
     """How many of the stuck runs the rule caught, of those it checked: a run recorded before the rule had
     this test was never checked by it, so it counts for neither."""
-    n, stuck_runs = collapsed(runs), stuck_mask(runs)
-    older = int((stuck_runs & (runs.get("divergence_rules", 3) < 3)).sum())
-    if older and older == int(stuck_runs.sum()):
-        return (f"{'the one stuck run' if older == 1 else 'both stuck runs' if older == 2 else f'all {older} stuck runs'} here "
-                f"{'was' if older == 1 else 'were'} recorded before the rule had this test, so it has not checked "
-                f"{'it' if older == 1 else 'them'} (a rerun of the sweep would)")
+    n, older = collapsed(runs), unchecked(runs)
+    if older and older == int(stuck_mask(runs).sum()):
+        which = "the one stuck run" if older == 1 else "both stuck runs" if older == 2 else f"all {older} stuck runs"
+        return (f"{which} here {'was' if older == 1 else 'were'} recorded before the rule had this test, so it has "
+                f"not checked {'it' if older == 1 else 'them'} (a rerun of the sweep would)")
     said = ("here it caught none of them" if n == 0 else
             "here it caught one of them, drawn as a cross in the figure" if n == 1 else
             f"here it caught {n} of them, drawn as crosses in the figure")
@@ -142,7 +146,7 @@ def collapsed_words(runs):
 def rerun_words(runs):
     """What a rerun of the sweep may change beyond floating-point noise: the book's stuck runs recorded
     before the divergence rule had its collapse test ("" when there are none)."""
-    older = int((stuck_mask(runs) & (runs.get("divergence_rules", 3) < 3)).sum())
+    older = unchecked(runs)
     if not older:
         return ""
     return (f"One difference is not noise: {'one' if older == 1 else older} of the book's stuck runs "
