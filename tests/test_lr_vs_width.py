@@ -104,6 +104,21 @@ def test_a_stricter_or_looser_shift_rule_moves_the_threshold_and_says_so():
     assert v.word == NOT_RESOLVED and "100 times the seed noise" in v.text
 
 
+def test_an_exercise_reads_the_verdict_under_a_changed_rule_against_the_books():
+    from lrlab.verdict import CONFIRMED, CONTRADICTED
+    frame = jittered(SP_DRIFTS, {0: 0.0, 1: 0.05})   # SP moves 2 octaves, muP 0.2, seed noise about 0.035
+    book = width.shift_tests(frame, "final_train_loss")
+    assert width.noise_ratio(book["sp"]) == pytest.approx(2.0 / book["sp"]["noise"])
+    assert np.isnan(width.noise_ratio(dict(shift=1.0, noise=float("nan"))))
+    assert width.shift_reading(book).endswith("muP's as staying, the paper's pattern")
+    loose = width.shift_tests(frame, "final_train_loss", min_shift=0.0)
+    assert width.shift_reading(loose) == "reads both optima as moving with width"
+    assert width.verdict_under(frame, "final_train_loss", "The MLP").word == CONFIRMED
+    assert width.verdict_under(frame, "final_train_loss", "The MLP", min_shift=0.0).word == CONTRADICTED
+    assert width.verdict_change(frame, "final_train_loss", "The MLP", min_shift=0.0) == \
+        f"changes from {CONFIRMED} to **{CONTRADICTED}**"
+    assert width.verdict_change(frame, "final_train_loss", "The MLP", min_shift=0.4) == f"does not change ({CONFIRMED})"
+
 def test_the_cost_of_one_rate_for_every_width_is_where_the_shared_band_begins():
     frame = sweep({("sp", 256): -3.0, ("sp", 1024): -5.0, ("mup", 256): -4.0, ("mup", 1024): -4.0}, depth=1.0)
     costs = width.transfer_cost(frame, "final_train_loss")
@@ -221,6 +236,9 @@ def test_the_width_exponent_is_the_log_log_slope_with_its_seed_error():
     slope, se = width.width_exponent(optimum[optimum.width > 64], "sp", sd=0.4)
     assert slope == pytest.approx(-0.5) and se == pytest.approx(0.4 / np.sqrt(2))
     assert all(np.isnan(width.width_exponent(optimum[optimum.width > 256], "sp", sd=0.4)))   # one width: no slope
+    kept, fits = width.exponents_without(optimum, 0.4, skip=1)
+    assert kept == [256, 1024] and fits["sp"] == pytest.approx((-0.5, 0.4 / np.sqrt(2)))
+    assert all(np.isnan(fits["mup"]))   # no muP widths in this optimum
 
 
 def test_the_minimums_note_names_what_falls_short_of_the_papers_minimums():

@@ -353,6 +353,31 @@ def shift_number(tests):
     return said + (f"; a shift counts above {threshold:.2f}" if np.isfinite(threshold) else "")
 
 
+def noise_ratio(test):
+    """How many seed noises one parameterization's shift is (a `shift_tests` entry); nan without noise."""
+    return abs(test["shift"]) / test["noise"] if test["noise"] > 0 else float("nan")
+
+
+def shift_reading(tests):
+    """Which optima a shift rule reads as moving with width (`shift_tests`), in words."""
+    moves = bool(tests["sp"]["moves"]), bool(tests["mup"]["moves"])
+    return {(True, False): "reads SP's optimum as moving with width and muP's as staying, the paper's pattern",
+            (False, True): "reads muP's optimum as moving with width and SP's as staying, the opposite of the paper",
+            (True, True): "reads both optima as moving with width",
+            (False, False): "reads neither optimum as moving"}[moves]
+
+
+def verdict_under(frame, metric, subject, **rule):
+    """The sweep's verdict with the shift rule changed (`min_shift`, `noise_multiple`; the book's where
+    not given)."""
+    return verdict(shift_tests(frame, metric, **rule), subject, **rule)
+
+
+def verdict_change(frame, metric, subject, **rule):
+    """Whether the sweep's verdict word changes under a changed shift rule, against the book's rule."""
+    book, changed = verdict_under(frame, metric, subject).word, verdict_under(frame, metric, subject, **rule).word
+    return f"does not change ({book})" if book == changed else f"changes from {book} to **{changed}**"
+
 def sweep_summary(frame, metric, subject, what):
     """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on
     `what`) of one sweep, as the paragraph the page glues."""
@@ -443,6 +468,13 @@ def width_exponent(optimum, parameterization, sd=float("nan")):
     slope = float(np.polyfit(x, y, 1)[0])
     return slope, float(sd / np.sqrt(((x - x.mean()) ** 2).sum()))
 
+
+def exponents_without(optimum, sd, skip):
+    """(kept widths, {parameterization: (exponent, standard error)}): `width_exponent` fitted with the
+    `skip` narrowest widths left out, to see how much the narrow end sets the slope."""
+    kept = sorted(optimum.width.unique())[skip:]
+    trimmed = optimum[optimum.width.isin(kept)]
+    return kept, {p: width_exponent(trimmed, p, sd) for p in ("sp", "mup")}
 
 def published_width_exponent():
     """GPT-3's Table 2.1 fitted the same way: its peak LR as d_model**exponent."""
