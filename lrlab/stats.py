@@ -46,6 +46,11 @@ def plus_minus(value, sd, unit=""):
     return f"{value:.2f}{unit} ± {sd:.2f}" if np.isfinite(sd) else f"{value:.2f}{unit} (one seed)"
 
 
+def listed(items):
+    """"a", "a and b", "a, b and c": items (strings) as a list in a sentence."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
 def expected_range_in_sds(n, draws=20_000, seed=0):
     """The mean range (largest minus smallest) of `n` independent standard normal draws, in SDs
     (about 2.7 for 7): how wide a row of `n` settings would look if only seed noise moved it."""

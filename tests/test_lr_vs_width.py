@@ -119,6 +119,26 @@ def test_an_exercise_reads_the_verdict_under_a_changed_rule_against_the_books():
         f"changes from {CONFIRMED} to **{CONTRADICTED}**"
     assert width.verdict_change(frame, "final_train_loss", "The MLP", min_shift=0.4) == f"does not change ({CONFIRMED})"
 
+def test_mups_optimum_between_the_ends_is_read_against_the_narrowest_widths():
+    # muP's ends agree (-3.0 and -3.1) but its middle width strays 1.5 octaves (1.48 from the two seeds' -2.975)
+    strays = {("sp", 32): -3.0, ("sp", 64): -4.0, ("sp", 128): -5.0,
+              ("mup", 32): -3.0, ("mup", 64): -1.5, ("mup", 128): -3.1}
+    frame = jittered(strays, {0: 0.0, 1: 0.05})
+    frame = frame[~((frame.width == 64) & (frame.seed == 1))]
+    said = width.between_ends(frame, "final_train_loss")
+    assert said.startswith("The shift test reads only the narrowest and widest widths. Between them, muP's optimum "
+                           "at width 64 (one seed) lies 1.48 octaves from width 32's")
+    assert said.endswith("beyond the threshold of 0.50: with one seed there and the noise pooled over widths run "
+                         "with more, whether muP's optimum leaves its place between the ends is for a second seed at "
+                         "that width to tell.")
+    assert width.between_ends(jittered(strays, {0: 0.0, 1: 0.05}), "final_train_loss").endswith(
+        "muP's optimum does not stay put at every width.")   # two seeds there
+    assert said in width.sweep_summary(frame, "final_train_loss", "The MLP", "the MLP")
+    steady = jittered(SP_DRIFTS, {0: 0.0, 1: 0.05})
+    assert width.between_ends(steady, "final_train_loss").startswith(
+        "Between the narrowest and widest widths, muP's optimum at width 1,024 (2 seeds) lies 0.10 octaves")
+    assert width.between_ends(sweep(SP_DRIFTS), "final_train_loss") == ""   # one seed: no noise to read it by
+
 def test_the_cost_of_one_rate_for_every_width_is_where_the_shared_band_begins():
     frame = sweep({("sp", 256): -3.0, ("sp", 1024): -5.0, ("mup", 256): -4.0, ("mup", 1024): -4.0}, depth=1.0)
     costs = width.transfer_cost(frame, "final_train_loss")

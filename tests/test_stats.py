@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.stats import expected_range_in_sds, mean_sd, plus_minus, refined_minimum
+from lrlab.stats import expected_range_in_sds, listed, mean_sd, plus_minus, refined_minimum
 
 
 def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
@@ -70,3 +70,7 @@ def test_two_means_differ_beyond_two_standard_errors_of_their_difference():
     assert mean_gap([10.0, 10.2], [10.1, 10.3], 0.5)[2] == 0
     assert mean_gap([8.0, 8.2], [10.1, 10.3], 0.5)[2] == -1
     assert math.isnan(mean_gap([1.0], [np.nan], 0.5)[1]) and mean_gap([1.0], [2.0], np.nan)[2] == 0
+
+
+def test_listed_joins_items_as_a_sentence_would():
+    assert listed(["a"]) == "a" and listed(["a", "b"]) == "a and b" and listed(iter(["a", "b", "c"])) == "a, b and c"

@@ -378,11 +378,39 @@ def verdict_change(frame, metric, subject, **rule):
     book, changed = verdict_under(frame, metric, subject).word, verdict_under(frame, metric, subject, **rule).word
     return f"does not change ({book})" if book == changed else f"changes from {book} to **{changed}**"
 
+def between_ends(frame, metric):
+    """The shift test reads only the narrowest and widest widths; this reads muP's optimum at the widths
+    between them, against the narrowest's, with the test's threshold for that pair of widths (its seed
+    noise from their seeds). In words; "" where there is no width between the ends or no seed noise."""
+    sd, _ = optimum_noise(frame, metric)
+    o = optima(frame, metric)
+    o = o[o.parameterization == "mup"].set_index("width").log2_lr_opt.sort_index()
+    seeds = frame[frame.parameterization == "mup"].groupby("width").seed.nunique()
+    if len(o) < 3 or not np.isfinite(sd):
+        return ""
+    w0, inner = o.index[0], o.iloc[1:-1]
+    w = (inner - o.iloc[0]).abs().idxmax()
+    away = abs(o[w] - o.iloc[0])
+    noise = sd * np.sqrt(1 / seeds[w] + 1 / seeds[w0])
+    threshold = max(MIN_SHIFT, NOISE_MULTIPLE * noise)
+    n = "one seed" if seeds[w] == 1 else f"{seeds[w]} seeds"
+    where = (f"muP's optimum at width {w:,} ({n}) lies {away:.2f} octaves "
+             f"from width {w0:,}'s, {away / noise:.1f} times the seed noise of that difference")
+    if away > threshold:
+        then = ("muP's optimum does not stay put at every width" if seeds[w] > 1 else
+                "with one seed there and the noise pooled over widths run with more, whether muP's optimum leaves "
+                "its place between the ends is for a second seed at that width to tell")
+        return (f"The shift test reads only the narrowest and widest widths. Between them, {where}, beyond the "
+                f"threshold of {threshold:.2f}: {then}.")
+    return f"Between the narrowest and widest widths, {where}, within the threshold of {threshold:.2f}."
+
+
 def sweep_summary(frame, metric, subject, what):
-    """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on
-    `what`) of one sweep, as the paragraph the page glues."""
-    return (verdict(shift_tests(frame, metric), subject).text + " " + band_note(frame, metric, what) + " "
-            + edge_note(frame, metric, what))
+    """The verdict (on `subject`, which opens its sentence), muP between the ends, the shared band and the
+    edge note (on `what`) of one sweep, as the paragraph the page glues."""
+    said = [verdict(shift_tests(frame, metric), subject).text, between_ends(frame, metric),
+            band_note(frame, metric, what), edge_note(frame, metric, what)]
+    return " ".join(part for part in said if part)
 
 
 def coord_check(profile, parameterization, nsteps=3):

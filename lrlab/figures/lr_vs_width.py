@@ -42,20 +42,22 @@ def width_curves(curve, ylabel, title, ymax=None):
 
 def optimum_against_width(gpt_optimum, mlp_optimum):
     """Left: our optimal LR against width, both sweeps; right, on its own axes: GPT-3's published LRs."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0))
-    for p, marker in (("sp", "o"), ("mup", "s")):
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw=dict(wspace=0.42))
+    # SP's markers larger than muP's: at the base width the two are one network, and one point would hide the other
+    for p, marker, size in (("sp", "o", 8), ("mup", "s", 5)):
         o = gpt_optimum[gpt_optimum.parameterization == p]
-        ax.plot(o.width, 2 ** o.log2_lr_opt, marker=marker, label=f"ours: {PARAMETERIZATIONS[p]} (char GPT)")
+        ax.plot(o.width, 2 ** o.log2_lr_opt, marker=marker, ms=size, label=f"{PARAMETERIZATIONS[p]} (char GPT)")
         o = mlp_optimum[mlp_optimum.parameterization == p]
-        ax.plot(o.width, 2 ** o.log2_lr_opt, marker=marker, ls="--", alpha=0.7,
-                label=f"ours: {PARAMETERIZATIONS[p]} (MLP, SGD)")
-    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="optimal learning rate",
-           title="our runs: optimum against width")
+        ax.plot(o.width, 2 ** o.log2_lr_opt, marker=marker, ms=size, ls="--", alpha=0.7,
+                label=f"{PARAMETERIZATIONS[p]} (MLP, SGD)")
+    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="optimal learning rate")
+    ax.set_title("ours: optimum against width", fontsize=10)
     ax.set_xscale("log", base=2)
-    ax.legend(fontsize=9)
+    # below the axes: inside, it hid a stretch of the GPT's muP line
+    ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     ax2.plot([row[2] for row in GPT3_TABLE_2_1], [row[3] for row in GPT3_TABLE_2_1], marker="D", color="k")
     for name, _, d, lr in GPT3_TABLE_2_1:
         ax2.annotate(name.replace("GPT-3 ", ""), (d, lr), fontsize=9, xytext=(3, 3), textcoords="offset points")
-    ax2.set(xscale="log", yscale="log", xlabel="d_model", ylabel="peak learning rate (Adam)",
-            title="published: GPT-3, Table 2.1 (not our runs)")
+    ax2.set(xscale="log", yscale="log", xlabel="d_model", ylabel="peak learning rate (Adam)")
+    ax2.set_title("published: GPT-3's Table 2.1, not ours", fontsize=10)
     return fig
