@@ -9,8 +9,8 @@ The three rules, each returning a learning rate:
   steepest     the LR where the smoothed loss falls fastest against log LR (torch-lr-finder's
                suggestion), looked for before the loss minimum;
   min_over_10  the LR of the smoothed loss minimum, divided by 10 (the fastai-course rule of thumb);
-  valley       the middle of the longest stretch over which the smoothed loss keeps falling
-               (after fastai's `valley`, which reads it as a longest decreasing subsequence).
+  valley       the middle of the longest sequence of ever-lower smoothed losses, which may step over
+               a bump (a longest decreasing subsequence, after fastai's `valley`).
 """
 import math
 

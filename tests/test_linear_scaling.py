@@ -294,3 +294,34 @@ def test_the_verdict_is_read_over_every_window_of_final_epochs():
 def test_the_errors_per_batch_in_words():
     _, batches = sweep_of({128: [19.3, 20.7], 256: [24.3, 25.7]}, diverged={(256, 0), (256, 1)})
     assert ls.error_words(batches) == "Mean test error over seeds: 20.0% at batch 128, diverged at 256."
+
+
+def test_the_noise_scales_growth_is_told_apart_across_and_between_decays():
+    noise = pd.DataFrame(dict(epoch=[0, 0, 2, 2, 4, 4], seed=[0, 1] * 3, b_simple=[100, 100, 200, 200, 2000, 2000]))
+    assert ls.noise_growth(noise, [3.0]) == ("The two seeds' median goes from 100 at the first measurement to 2,000 "
+                                             "at the last. Across a decay of the rate it changes x10 (epochs 2 to 4); "
+                                             "between measurements with no decay between them, x2 (epochs 0 to 2).")
+    assert "Too few" in ls.noise_growth(noise[noise.epoch == 0], [3.0])
+
+
+def test_the_noise_figures_caption_says_what_is_drawn_beside_the_estimates():
+    _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [25.3, 26.7]})
+    assert ls.noise_beside(ls.find_break(batches)) == ("Beside it, the largest batch that holds and the first that "
+                                                       "climbs in our redrawing of Fig. 1")
+    _, steep = sweep_of({64: [10.3, 10.7], 128: [19.3, 20.7], 256: [25.3, 26.7]})
+    assert ls.noise_beside(ls.find_break(steep)).startswith("No batch sizes are drawn beside it")
+
+
+def test_the_fig_1_caption_counts_the_diverged_runs_or_says_there_are_none():
+    rows, _ = sweep_of({128: [19.3, 20.7], 512: [19.3, 20.7]})
+    assert ls.diverged_words(rows) == "no run diverged"
+    rows, _ = sweep_of({128: [19.3, 20.7], 4096: [19.3, 20.7]}, diverged={(4096, 0), (4096, 1)})
+    assert ls.diverged_words(rows) == "red crosses, above the curve: the 2 diverged runs (batch 4,096)"
+
+
+def test_the_warmup_span_says_how_few_per_epoch_points_it_holds():
+    run = made_up(512, 30.0, epochs=10)   # a 1/6 warmup: 1.67 epochs, one point (epoch 1)
+    assert ls.warmup_span_words(run, 10) == ("the shaded span is the warmup, the first 1.67 epochs, which holds one "
+                                             "of the per-epoch points: the figure shows where each warmup leaves the "
+                                             "run, not the warmup itself")
+    assert ls.warmup_span_words(made_up(512, 30.0, epochs=90), 90) == "the shaded span is the warmup, the first 15 epochs"

@@ -287,3 +287,26 @@ def test_the_accuracy_range_test_is_averaged_over_a_band_of_rates():
     assert sc.accuracy_between(r, 0.5, 1.5) == pytest.approx(70.0)
     assert sc.accuracy_between(r, 2.0, 3.0) == pytest.approx(60.0)
     assert np.isnan(sc.accuracy_between(r, 4.0, 5.0))
+
+
+def test_the_peak_sweeps_caption_names_the_runs_that_learned_nothing_and_those_that_diverged():
+    import pandas as pd
+    peaks = pd.DataFrame(dict(lr=[1.0, 2.0, 8.0], acc=[55.0, 56.0, 10.0], status=["completed"] * 3))
+    constant = pd.DataFrame(dict(lr=[0.1, 4.0], acc=[45.0, 9.9], status=["completed"] * 2))
+    assert sc.sweep_failures(peaks, constant) == (
+        "no run diverged by the rule (`lrlab.divergence`); the peak 8 and the constant rate 4 completed at chance "
+        "(dotted): they trained to the end and learned nothing")
+    peaks.loc[2, ["status", "acc"]] = "diverged", float("nan")
+    assert sc.sweep_failures(peaks, constant) == ("crosses at 10% mark the 1 run that diverged; the constant rate 4 "
+                                                  "completed at chance (dotted): it trained to the end and learned nothing")
+    constant.loc[1, "acc"] = 30.0
+    assert sc.sweep_failures(peaks, constant) == "crosses at 10% mark the 1 run that diverged"
+
+
+def test_the_budget_figures_zero_is_said_to_be_the_sweeps_own_run_not_the_headlines_mean():
+    import pandas as pd
+    budget = pd.DataFrame(dict(steps=[100, 500, 1000], acc=[26.0, 53.0, 58.0]))
+    assert sc.budget_zero_words(budget, 500, 51.87) == (
+        "Our zero, 53.0%, is the budget sweep's, its own run at length 1 (one run per length), not the 51.87% mean "
+        "over seeds of the paper's Fig. 1a redrawn")
+    assert "read between its lengths" in sc.budget_zero_words(budget, 300, 51.87)

@@ -94,6 +94,10 @@ def test_coupled_decay_gives_slope_minus_one_and_decoupled_decay_a_flat_line():
     assert slopes.slope["sgd"] == pytest.approx(-1, abs=0.05) and slopes.slope["adam"] == pytest.approx(-1, abs=0.05)
     assert slopes.slope["sgdw"] == pytest.approx(0, abs=0.05) and slopes.slope["adamw"] == pytest.approx(0, abs=0.05)
     assert set(best_rows) == set(wd.OPTIMIZERS)
+    largest = {o: 2.0 ** best_rows[o].log2_lr.max() for o in wd.OPTIMIZERS}
+    words = wd.largest_rates_words(best_rows)   # the figure's x = 0 for each optimizer, rates that agree named once
+    assert all(f"{rate:.3g} for" in words for rate in largest.values())
+    assert all(wd.OPTIMIZER_LABELS[o] in words for o in wd.OPTIMIZERS)
     verdict = wd.slope_verdict(slopes)
     assert "SGD + L2 (coupled), SGDW (decoupled), Adam + L2 (coupled), AdamW (decoupled) match" in verdict
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
-from lrlab.stats import plus_minus
+from lrlab.stats import listed, plus_minus
 from lrlab.verdict import PaperClaim
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
@@ -289,13 +289,28 @@ def warmup_table(warm):
 PAPER_WARMUP_STEPS = round(PAPER_8K_STEPS * 5 / 90)   # the paper's 5 warmup epochs of 90 at 8k
 
 
+def diverged_words(sweep):
+    """The Fig. 1 redrawing's caption on diverged runs: where their crosses are, or that there are none."""
+    n = int(sweep.diverged.sum())
+    if not n:
+        return "no run diverged"
+    batches = listed(f"{b:,}" for b in sorted(sweep[sweep.diverged].batch.unique()))
+    return f"red crosses, above the curve: the {n} diverged run{'s' if n > 1 else ''} (batch {batches})"
+
+def warmup_span_words(run, epochs):
+    """The warmup's span in the Fig. 2 redrawing's caption: how many epochs it lasts and how many of the
+    run's per-epoch points fall inside it (a record keeps one point per epoch, so a short warmup holds few)."""
+    span = WARMUP_FRACTION * epochs
+    inside = sum(h["epoch"] <= span for h in run["history"])
+    said = f"the shaded span is the warmup, the first {span:.3g} epochs"
+    if inside > 2:
+        return said
+    return (said + f", which hold{'s' if inside == 1 else ''} {['none', 'one', 'two'][inside]} of the per-epoch "
+            f"points: the figure shows where each warmup leaves the run, not the warmup itself")
+
 def warmup_steps_words(warm):
     """How many steps the warmup lasts at each warmup batch, against the paper's at 8k."""
     steps = warm.groupby("batch").steps.max()
-
-    def listed(items):
-        items = list(items)
-        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
     return (f"The warmup is the first {WARMUP_FRACTION:.0%} of each run (the paper's 5 of 90 epochs are 5.6%): "
             f"{listed(f'{round(WARMUP_FRACTION * s):,}' for s in steps)} steps at batches "
             f"{listed(f'{b:,}' for b in steps.index)}, against the paper's {PAPER_WARMUP_STEPS:,} at 8k.")
@@ -400,6 +415,31 @@ def noise_summary(noise, first_decay, rule):
                 **seed_spread(noise),
                 first_decay=float(first_decay)), verdict
 
+
+def noise_beside(rule):
+    """What the noise-scale figure sets beside the estimates, for its caption (the caption follows it with
+    the figure's number): the batches where the redrawn Fig. 1 holds and climbs, or why there are none."""
+    if rule.flat is False:
+        return "No batch sizes are drawn beside it: there is no flat stretch to read them from in our redrawing of Fig. 1"
+    return ("Beside it, the largest batch that holds" + (" and the first that climbs" if rule.batch else "")
+            + " in our redrawing of Fig. 1")
+
+def noise_growth(noise, decays):
+    """How the seeds' median noise scale changes from one measurement to the next, in words: the steps
+    that straddle a decay of the rate (at the epochs `decays`) apart from those that do not."""
+    median = noise.dropna(subset=["b_simple"]).groupby("epoch").b_simple.median().sort_index()
+    if len(median) < 2:
+        return "Too few noise-scale estimates to follow it through training."
+    across, between = [], []
+    for (a, lo), (b, hi) in zip(median.iloc[:-1].items(), median.iloc[1:].items()):
+        step = f"x{hi / lo:.2g} (epochs {a:g} to {b:g})"
+        (across if any(a < d <= b for d in decays) else between).append(step)
+    said = (f"The two seeds' median goes from {median.iloc[0]:,.0f} at the first measurement to "
+            f"{median.iloc[-1]:,.0f} at the last.")
+    if across:
+        said += f" Across {'a decay' if len(across) == 1 else 'each decay'} of the rate it changes {listed(across)}"
+        said += f"; between measurements with no decay between them, {listed(between)}." if between else "."
+    return said
 
 def seed_spread(noise):
     """How far apart the seeds' noise-scale estimates are: per measurement (epoch), the largest over

@@ -17,7 +17,7 @@ from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.lr_finder import RULES, range_test_config, smoothed, suggestions
 from lrlab.names import MODEL_LABELS
-from lrlab.stats import expected_best_in_sds, mean_sd, percent_or_nan
+from lrlab.stats import expected_best_in_sds, listed, mean_sd, percent_or_nan
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NO_RULE, NOT_RESOLVED, PaperClaim, Verdict
 
 SETTINGS = {
@@ -323,6 +323,27 @@ def lr_sweep(records, late_epochs=1):
     return pd.DataFrame([{"lr": r["config"]["lr"], "acc": accuracy(r), "status": r["status"]} for r in records])
 
 
+CHANCE_ACCURACY = 10.0   # %: a uniform guess over CIFAR-10's ten classes
+
+
+def sweep_failures(peaks, constant):
+    """What the two sweeps' failed runs are, in words for their figure's caption: those the divergence
+    rule stopped (crosses at chance) and those that completed within a point of chance, having learned
+    nothing."""
+    diverged = int((peaks.status == "diverged").sum() + (constant.status == "diverged").sum())
+    said = [f"crosses at 10% mark the {diverged} run{'s' if diverged > 1 else ''} that diverged" if diverged else
+            "no run diverged by the rule (`lrlab.divergence`)"]
+    named = []
+    for frame, what in ((peaks, "peak"), (constant, "constant rate")):
+        rates = sorted(frame[(frame.status == "completed") & (frame.acc < CHANCE_ACCURACY + 1)].lr)
+        if rates:
+            named.append(f"the {what}{'s' if len(rates) > 1 else ''} {listed(f'{lr:g}' for lr in rates)}")
+    if named:
+        one = len(named) == 1 and " and " not in named[0]
+        said.append(f"{' and '.join(named)} completed at chance (dotted): {'it' if one else 'they'} trained to the "
+                    "end and learned nothing")
+    return "; ".join(said)
+
 WITHIN_FACTOR = 2.0   # "within a factor of two" of the best rate: the range-test claim the seed articles make
 
 
@@ -508,6 +529,15 @@ def headline_length_accuracy(budget, headline_steps):
     x = budget.steps.to_numpy(float) / headline_steps
     return float(np.interp(0.0, np.log(x), budget.acc.to_numpy(float)))
 
+
+def budget_zero_words(budget, headline_steps, cycle_mean):
+    """Where the budget figure's zero for our side comes from, against the headline's mean over seeds
+    (`cycle_mean`, %), for the caption, which follows it with Fig. 1a's number."""
+    per_length = int(budget.groupby("steps").size().max())
+    runs = "one run per length" if per_length == 1 else f"up to {per_length} runs per length"
+    measured = "its own run at length 1" if (budget.steps == headline_steps).any() else "read between its lengths"
+    return (f"Our zero, {headline_length_accuracy(budget, headline_steps):.1f}%, is the budget sweep's, {measured} "
+            f"({runs}), not the {cycle_mean:.2f}% mean over seeds of the paper's Fig. 1a redrawn")
 
 def flip_multiple(gap, noise):
     """The smallest multiple of the noise margin `noise` at which a cycle short of the baseline by `gap`

@@ -18,7 +18,9 @@ def quadratic_descent(curvatures, cases, steps=40):
         axes[1].plot(thetas[:12, 1], marker=".", label=label)
     axes[0].set(xlabel="step", ylabel="loss", title="loss (log scale)")
     axes[1].set(xlabel="step", ylabel="$\\theta_2$ (curvature 10)", title="the stiff coordinate")
-    axes[0].legend(fontsize=9, handlelength=1.5, borderaxespad=0.3)
+    # one legend for both panels, below them: inside the loss panel it hid a stretch of a curve
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=9, ncol=len(cases), loc="upper center",
+               bbox_to_anchor=(0.5, -0.02), frameon=False)
     return fig
 
 
@@ -27,16 +29,24 @@ def lr_sweep(runs, ax=None):
     (on `ax` when given: the landing page's cover draws it beside the scorecard)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6)) if ax is None else (ax.figure, ax)
     finished = runs[runs.status == "completed"].final_train_loss
-    crosses_at = max(finished.max() if len(finished) else CHANCE_LOSS, CHANCE_LOSS) * 1.12   # one row, above all
+    top = max(finished.max() if len(finished) else CHANCE_LOSS, CHANCE_LOSS)
+    # one row of crosses per momentum, above every curve: in a shared row, one momentum's crosses hid the other's
+    rows = {mu: top * (1.10 + 0.06 * i) for i, mu in enumerate(sorted(runs.momentum.unique()))}
     for mu, group in runs.sort_values("lr").groupby("momentum"):
         ok = group[group.status == "completed"]
         bad = group[group.status == "diverged"]
         line, = ax.plot(np.log2(ok.lr), ok.final_train_loss, marker="o", label=f"momentum {mu:g}")
-        ax.scatter(np.log2(bad.lr), np.full(len(bad), crosses_at), marker="x", color=line.get_color(), s=50)
+        ax.scatter(np.log2(bad.lr), np.full(len(bad), rows[mu]), marker="x", color=line.get_color(), s=50)
     ax.axhline(CHANCE_LOSS, color="0.5", ls="--", lw=1, label="ln 10: a uniform guess")
-    ax.text(ax.get_xlim()[0], crosses_at, " diverged", va="center", fontsize=9, color="0.3")
+    diverged = runs[runs.status == "diverged"]
+    if len(diverged):   # named beside the leftmost cross, where a reader looks for it
+        ax.text(np.log2(diverged.lr.min()) - 0.25, np.mean(list(rows.values())), "diverged", ha="right",
+                va="center", fontsize=9, color="0.3")
     ax.set(xlabel="log$_2$ learning rate", ylabel="final training loss",
            title="constant learning rate, MLP on CIFAR-10")
+    low, high = ax.get_ylim()   # no loss ticks beside the crosses: their height is not a loss
+    ax.set_yticks([t for t in ax.get_yticks() if low <= t <= top * 1.02])
+    ax.set_ylim(low, high)
     # below the axes: inside, it would hide the curves' left ends or the row of crosses
     ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     return fig

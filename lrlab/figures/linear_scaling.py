@@ -12,8 +12,12 @@ def error_against_batch(batches, sweep, rule):
                     color="C0", alpha=0.2, lw=0, label="mean ± 2 SD over seeds")
     ax.plot(batches.batch, batches["mean"], "o-", color="C0", label="gradual warmup, linear rule")
     ax.plot(sweep.batch, sweep.error, ".", color="C0", alpha=0.5, ms=4)
-    for _, r in sweep[sweep.diverged].iterrows():
-        ax.plot(r.batch, 95, "x", color="C3", ms=8)
+    diverged = sweep[sweep.diverged]
+    if len(diverged):   # in a row just above the curve: at a fixed error they would squash it flat
+        high = max((batches["mean"] + 2 * batches.sd.fillna(0)).max(), sweep.error.max())
+        low = min((batches["mean"] - 2 * batches.sd.fillna(0)).min(), sweep.error.min())
+        ax.plot(diverged.batch, [high + 0.08 * (high - low)] * len(diverged), "x", color="C3", ms=8, ls="none",
+                label="diverged")
     ax.axhline(rule.reference, color="0.4", ls="--", lw=1, label=f"batch {REFERENCE_BATCH}")
     ax.axhline(rule.reference + rule.threshold, color="0.4", ls=":", lw=1, label="+ 2 pooled SD")
     if rule.batch and rule.flat is not False:   # no flat stretch, no break to mark

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lrlab import schedules
-from lrlab.experiments.rules_of_thumb import BATCH_ARMS, SCHEDULE_POLICIES, noise_path
+from lrlab.experiments.rules_of_thumb import BATCH_ARMS, CLAIMED_WARMUPS, SCHEDULE_POLICIES, compare, noise_path
 
 
 def _crosses(ax, x, y_at, color):
@@ -44,7 +44,8 @@ def schedule_comparison(frame, history, best, total_steps):
 
 def warmup_sweep(frame, best, seed_sd):
     """Left: final validation loss against the peak rate, one line per warmup fraction (seed 0; crosses:
-    diverged). Right: each warmup's best loss, with the 2 sqrt 2 seed-SD margin the verdicts use."""
+    diverged). Right: each warmup's best loss, beside no warmup's best and the margin around it that the
+    verdict's comparison (the best of 5% and 10% against none, `compare`) must clear."""
     fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw={"width_ratios": [1.5, 1]})
     grid = frame[frame.seed == 0].sort_values("lr")
     high = grid.loss.max() if grid.loss.notna().any() else 4.0
@@ -56,8 +57,11 @@ def warmup_sweep(frame, best, seed_sd):
                 title="Adam on the character GPT, by warmup")
     axes[0].legend(fontsize=9)
     shown = best.dropna(subset=["loss"])
-    margin = 2 * np.sqrt(2) * seed_sd if np.isfinite(seed_sd) else 0.0
-    axes[1].errorbar(100 * shown.index.to_numpy(), shown.loss, yerr=margin, marker="o", capsize=4, ls="-")
+    none, margin = compare(best, list(CLAIMED_WARMUPS), 0.0, "loss", seed_sd, lower_is_better=True)[1:4:2]
+    if np.isfinite(none) and np.isfinite(margin):   # a point outside the band differs from no warmup beyond noise
+        axes[1].axhspan(none - margin, none + margin, color="0.85", lw=0, label="no warmup's best ± the margin")
+        axes[1].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    axes[1].plot(100 * shown.index.to_numpy(), shown.loss, marker="o", color="C0")
     axes[1].set(xlabel="warmup (% of the steps)", ylabel="best validation loss",
                 title="the best of each warmup")
     return fig

@@ -3,8 +3,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from lrlab.experiments.super_convergence import (BASELINE_BUDGET, PAPER_BUDGET, RANGE_TEST_SMOOTHING, RULE_NAMES,
-                                                 accuracy_curves, headline_length_accuracy, range_trace)
+from lrlab.experiments.super_convergence import (BASELINE_BUDGET, CHANCE_ACCURACY, PAPER_BUDGET, RANGE_TEST_SMOOTHING,
+                                                 RULE_NAMES, accuracy_curves, headline_length_accuracy, range_trace)
 from lrlab.lr_finder import RULES, agreeing_rules, smoothed
 
 RULE_COLOURS = dict(zip((RULE_NAMES[r] for r in RULES), ("C2", "C3", "C4")))
@@ -21,12 +21,14 @@ def range_test(ours, theirs, ours_rules, their_rules):
     ax.plot(ref_lr, ref_loss, color="C1", ls="--", label="torch-lr-finder, smoothed")
     for value, names in agreeing_rules(ours_rules, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"{names}: {value:.3g}")
-    for value, names in agreeing_rules(their_rules, RULE_NAMES):
-        ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, ls=":")
+    for k, (value, names) in enumerate(agreeing_rules(their_rules, RULE_NAMES)):
+        ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, ls=":",
+                   label="torch-lr-finder's suggestions (dotted, same colours)" if k == 0 else None)
     finite = ours_loss[np.isfinite(ours_loss)]
-    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss",
+    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss",
            ylim=(finite.min() * 0.9, min(finite.max(), 2 * finite[0]) * 1.05))
-    ax.legend(fontsize=9, ncol=2)
+    # below the axes: inside, the suggestions' lines ran through it
+    ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     return fig
 
 
@@ -40,17 +42,20 @@ def accuracy_range_test(record):
 
 
 def peak_sweep(peaks, constant, suggested):
-    """Final accuracy against the cycle's peak and against a constant LR; diverged runs as crosses at 10%;
-    the range test's suggestions as vertical lines."""
+    """Final accuracy against the cycle's peak and against a constant LR; diverged runs as crosses at 10%
+    (chance, dotted); the range test's suggestions as vertical lines."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for frame, label, marker in ((peaks, "one cycle, by its peak", "o"), (constant, "constant rate", "s")):
-        ax.plot(frame.lr, frame.acc, marker=marker, label=label)
+        trained = frame[frame.status != "diverged"]
+        ax.plot(trained.lr, trained.acc, marker=marker, label=label)
         div = frame[frame.status == "diverged"]
-        ax.plot(div.lr, np.full(len(div), 10.0), ls="none", marker="x", color="k", ms=8)
+        ax.plot(div.lr, np.full(len(div), CHANCE_ACCURACY), ls="none", marker="x", color="k", ms=8)
+    ax.axhline(CHANCE_ACCURACY, color="0.5", ls=":", lw=1, label="chance: 10%")
     for value, names in agreeing_rules(suggested, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"range test, {names}")
-    ax.set(xscale="log", xlabel="peak (or constant) learning rate", ylabel="final test accuracy (%)")
-    ax.legend(fontsize=9)
+    ax.set(xscale="log", xlabel="peak (or constant) learning rate (log scale)", ylabel="final test accuracy (%)")
+    # the lower left is where neither sweep has points: elsewhere the legend hid the cycle's collapse
+    ax.legend(fontsize=9, loc="lower left")
     return fig
 
 

@@ -4,6 +4,8 @@ import numpy as np
 
 from lrlab.experiments.weight_decay import OPTIMIZER_LABELS, OPTIMIZERS, top_cells
 
+DODGE = 0.12   # octaves between neighbouring optimizers' points in best_decay_per_row
+
 
 def colour_range(cells):
     """(vmin, vmax) of the heatmaps' colours: the best error to the 90th percentile, so a few blown-up
@@ -49,15 +51,18 @@ def heatmaps(cells):
 
 def best_decay_per_row(best_rows):
     """The best log2 lambda_norm on each LR row, per optimizer (coupled: slope -1; decoupled: flat); open
-    markers for rows whose best sits on the grid's edge (a bound, not a measurement)."""
+    markers for rows whose best sits on the grid's edge (a bound, not a measurement). The optimizers'
+    points are set a little apart sideways (DODGE): on a shared edge row they would hide each other."""
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
-    for optimizer, marker in zip(OPTIMIZERS, "os^D"):
+    for k, (optimizer, marker) in enumerate(zip(OPTIMIZERS, "os^D")):
         rows = best_rows[optimizer]
-        x = rows.log2_lr - rows.log2_lr.max()
-        line, = ax.plot(x, rows.best, label=OPTIMIZER_LABELS[optimizer], ls="-" if optimizer.endswith("w") else "--")
+        x = rows.log2_lr - rows.log2_lr.max() + DODGE * (k - (len(OPTIMIZERS) - 1) / 2)
         edge = rows.edge.astype(bool).to_numpy()
-        ax.plot(x[~edge], rows.best[~edge], marker=marker, ls="none", color=line.get_color())
-        ax.plot(x[edge], rows.best[edge], marker=marker, ls="none", color=line.get_color(), mfc="white")
-    ax.set(xlabel="log$_2$ learning rate, relative to the row of the largest", ylabel="log$_2$ best $\\lambda_{norm}$")
-    ax.legend(fontsize=9)
+        line, = ax.plot(x, rows.best, ls="-" if optimizer.endswith("w") else "--", marker=marker, ms=6,
+                        label=OPTIMIZER_LABELS[optimizer])
+        ax.plot(x[edge], rows.best[edge], marker=marker, ms=6, ls="none", color=line.get_color(), mfc="white")
+    ax.plot([], [], marker="o", ls="none", color="0.4", mfc="white", label="open: best on the grid's edge")
+    ax.set(xlabel="log$_2$ learning rate, relative to the optimizer's largest", ylabel="log$_2$ best $\\lambda_{norm}$")
+    # below the axes: inside, it hid a stretch of one optimizer's line or another's
+    ax.legend(fontsize=9, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     return fig
