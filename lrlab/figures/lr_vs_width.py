@@ -1,6 +1,7 @@
 """Figures of the LR-vs-width chapter."""
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lrlab.experiments.lr_vs_width import GPT3_TABLE_2_1, PARAMETERIZATIONS
 
@@ -9,12 +10,18 @@ def coord_check(coords):
     """Mean |output| per layer against width, at t = 1 (dotted) to 3 (solid); one panel per
     parameterization (`coords`: parameterization -> the coordinate-check frame)."""
     fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.2), sharey=True, layout="constrained")
+    colours = {module: f"C{i}" for i, module in enumerate(sorted(set().union(*(df.module for df in coords.values()))))}
     for ax, (p, df) in zip(axes, coords.items()):
-        for (module, t), g in df[df.t.isin((1, 3))].groupby(["module", "t"]):
+        for (module, t), g in df[df.t.isin((1, 3))].groupby(["module", "t"]):   # a layer's colour, its step's line
             g = g.groupby("width").l1.mean()
-            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if t == 3 else ":", label=f"{module}, t = {t}")
+            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if t == 3 else ":", color=colours[module],
+                    label=f"{module}, t = {t}")
         ax.set(xscale="log", yscale="log", title=f"{PARAMETERIZATIONS[p]}", xlabel="width")
         ax.set_xscale("log", base=2)
+    # labelled ticks at 1, 2 and 5 of each decade: two decades with two labels left most values unreadable
+    axes[0].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    axes[0].yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_ylabel("mean |output| of the layer")
     fig.legend(*axes[1].get_legend_handles_labels(), fontsize=9, ncol=3, loc="outside lower center",
                frameon=False)

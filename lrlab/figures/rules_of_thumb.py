@@ -2,6 +2,8 @@
 against rate decay."""
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lrlab import schedules
 from lrlab.experiments.rules_of_thumb import BATCH_ARMS, CLAIMED_WARMUPS, SCHEDULE_POLICIES, compare, noise_path
@@ -18,9 +20,12 @@ def schedule_comparison(frame, history, best, total_steps):
     fig, grid_axes = plt.subplots(2, 2, figsize=(7.9, 6.6))
     axes, legend_ax = grid_axes.flat[:3], grid_axes.flat[3]
     colors = {label: f"C{i}" for i, label in enumerate(SCHEDULE_POLICIES)}
-    for label, (schedule, args) in SCHEDULE_POLICIES.items():
+    # each schedule a little thinner than the one drawn before it: where two share a stretch (a plateau at
+    # the peak, say), the earlier shows around the later instead of vanishing under it
+    for k, (label, (schedule, args)) in enumerate(SCHEDULE_POLICIES.items()):
         curve = schedules.lr_curve(schedule, total_steps, **args)
-        axes[0].plot(curve["step"], curve["lr"], color=colors[label], label=label)
+        axes[0].plot(curve["step"], curve["lr"], color=colors[label], label=label,
+                     lw=1.4 + 0.6 * (len(SCHEDULE_POLICIES) - 1 - k))
     axes[0].set(xlabel="optimizer step", ylabel="learning rate / peak", title="the five schedules")
     grid = frame[frame.seed == 0].sort_values("lr")
     low = grid.acc.min() if grid.acc.notna().any() else 10.0
@@ -37,8 +42,8 @@ def schedule_comparison(frame, history, best, total_steps):
     axes[2].set(xlabel="epoch", ylabel="test accuracy (%)", title="each at its best peak rate")
     # one legend for the three panels: the colours are the same throughout
     legend_ax.axis("off")
-    legend_ax.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=10, frameon=False,
-                     title="schedule")
+    legend_ax.legend([Line2D([], [], color=colors[label], lw=2) for label in SCHEDULE_POLICIES], list(SCHEDULE_POLICIES),
+                     loc="center", fontsize=10, frameon=False, title="schedule")
     return fig
 
 
@@ -89,6 +94,10 @@ def batch_growth(frame, history):
         axes[1].fill_between(acc.index, acc.min(axis=1), acc.max(axis=1), color=style["color"], alpha=0.2, lw=0)
     axes[0].set(yscale="log", xlabel="epoch", ylabel="learning rate / batch, vs the start",
                 title="the noise scale each arm sets")
+    # labelled ticks at 1, 2 and 5 of each decade: the levels the arms step to (0.2, 0.04) are read off them
+    axes[0].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    axes[0].yaxis.set_minor_formatter(NullFormatter())
     axes[0].legend(fontsize=9)
     axes[1].set(xlabel="epoch", ylabel="test accuracy (%)", title="mean over seeds (band: their range)")
     return fig
