@@ -55,6 +55,17 @@ def test_best_cells_pick_from_seed_zero_and_report_what_diverged():
     assert dof == 4 and sd == pytest.approx(1.0)   # each repeat group: seed 0 and its two repeats
 
 
+def test_the_sweep_captions_count_the_diverged_runs_and_say_when_two_best_curves_coincide():
+    frame = _schedules({"constant": [50.0, 60.0, np.nan], "step": [55.0, 61.0, 51.0]})
+    assert rot.crosses_words(frame) == "crosses: the 1 run that diverged"
+    assert rot.crosses_words(frame[frame.status != "diverged"]) == "no run diverged"
+    best = rot.best_cells(frame, "policy", "acc", ["constant", "step"])
+    assert rot.coinciding_words(best).startswith("The constant rate's curve lies under step decay's") and \
+        "both best runs have the peak 0.25" in rot.coinciding_words(best)
+    best.loc["step", "best lr"] = 0.5
+    assert rot.coinciding_words(best) == ""
+
+
 @pytest.mark.parametrize("cosine, word", [(70.0, CONFIRMED), (50.0, CONTRADICTED), (61.0, NOT_RESOLVED)])
 def test_cosine_beats_step_only_beyond_seed_noise(cosine, word):
     frame = _schedules({"cosine": [cosine, 40.0, 40.0], "step": [60.0, 40.0, 40.0]})

@@ -188,6 +188,19 @@ def best_cells(frame, by, value, order, lower_is_better=False):
     return pd.DataFrame(rows).set_index(by) if rows else pd.DataFrame()
 
 
+def crosses_words(frame):
+    """A sweep figure's caption on its crosses: how many of the seed-0 runs it draws diverged, or none."""
+    n = int((frame[frame.seed == 0].status == "diverged").sum())
+    return "no run diverged" if not n else f"crosses: the {n} run{'s' if n > 1 else ''} that diverged"
+
+def coinciding_words(best):
+    """Whether the constant rate's best run and step decay's share their start (the same peak: step decay is
+    the constant rate until its first drop), so that the figure's curves of the two lie on each other."""
+    if not {"constant", "step"} <= set(best.index) or best.loc["constant", "best lr"] != best.loc["step", "best lr"]:
+        return ""
+    return (f"The constant rate's curve lies under step decay's until step decay's first drop: both best runs have "
+            f"the peak {best.loc['step', 'best lr']:.3g}, and step decay is the constant rate until then.")
+
 def seed_noise(frame, by, value):
     """(SD, degrees of freedom) of `value` between seeds of the same cell (same `by` and rate), pooled."""
     return pooled_sd([g[value].dropna().to_numpy() for _, g in frame.groupby([by, "lr"])])

@@ -22,7 +22,7 @@ def coord_check(coords):
     axes[0].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     axes[0].yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
     axes[0].yaxis.set_minor_formatter(NullFormatter())
-    axes[0].set_ylabel("mean |output| of the layer")
+    axes[0].set_ylabel("mean |output| of the layer (log scale)")
     fig.legend(*axes[1].get_legend_handles_labels(), fontsize=9, ncol=3, loc="outside lower center",
                frameon=False)
     return fig
@@ -57,7 +57,7 @@ def optimum_against_width(gpt_optimum, mlp_optimum):
         o = mlp_optimum[mlp_optimum.parameterization == p]
         ax.plot(o.width, 2 ** o.log2_lr_opt, marker=marker, ms=size, ls="--", alpha=0.7,
                 label=f"{PARAMETERIZATIONS[p]} (MLP, SGD)")
-    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="optimal learning rate")
+    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="optimal learning rate (log scale)")
     ax.set_title("ours: optimum against width", fontsize=10)
     ax.set_xscale("log", base=2)
     # below the axes: inside, it hid a stretch of the GPT's muP line

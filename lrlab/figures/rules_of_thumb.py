@@ -64,9 +64,14 @@ def warmup_sweep(frame, best, seed_sd):
     shown = best.dropna(subset=["loss"])
     none, margin = compare(best, list(CLAIMED_WARMUPS), 0.0, "loss", seed_sd, lower_is_better=True)[1:4:2]
     if np.isfinite(none) and np.isfinite(margin):   # a point outside the band differs from no warmup beyond noise
-        axes[1].axhspan(none - margin, none + margin, color="0.85", lw=0, label="no warmup's best ± the margin")
+        axes[1].axhspan(none - margin, none + margin, color="0.85", lw=0,
+                        label=f"no warmup's best ± the margin ({none - margin:.3f} to {none + margin:.3f})")
         axes[1].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     axes[1].plot(100 * shown.index.to_numpy(), shown.loss, marker="o", color="C0")
+    # a point near the band's edge is read by its number, not by eye; neighbours' labels above and below in turn
+    for k, (warmup, loss) in enumerate(shown.loss.items()):
+        axes[1].annotate(f"{loss:.3f}", (100 * warmup, loss), xytext=(4, 5 if k % 2 == 0 else -13),
+                         textcoords="offset points", fontsize=9)
     axes[1].set(xlabel="warmup (% of the steps)", ylabel="best validation loss",
                 title="the best of each warmup")
     return fig
@@ -92,7 +97,7 @@ def batch_growth(frame, history):
         acc = 100 * history[history.id.isin(runs.id)].pivot_table(index="epoch", columns="id", values="test_acc")
         axes[1].plot(acc.index, acc.mean(axis=1), label=arm, **style)
         axes[1].fill_between(acc.index, acc.min(axis=1), acc.max(axis=1), color=style["color"], alpha=0.2, lw=0)
-    axes[0].set(yscale="log", xlabel="epoch", ylabel="learning rate / batch, vs the start",
+    axes[0].set(yscale="log", xlabel="epoch", ylabel="learning rate / batch, vs the start (log scale)",
                 title="the noise scale each arm sets")
     # labelled ticks at 1, 2 and 5 of each decade: the levels the arms step to (0.2, 0.04) are read off them
     axes[0].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
