@@ -286,3 +286,10 @@ def test_the_coupling_rule_the_page_prints_is_the_one_the_words_use():
     assert "least 0.5 times" in wd.coupling_rule(0.5)
     # the floor rules where the fit's error is small: 0.25 from 0 reads as decoupled, 0.35 as in between
     assert wd.coupling_words(-0.25, 0.01) == "decoupled" and wd.coupling_words(-0.35, 0.01) == "in between"
+
+
+def test_the_heatmaps_caption_counts_the_cells_marked_div():
+    import pandas as pd
+    cells = pd.DataFrame(dict(error=[30.0, float("nan"), 31.0]))
+    assert wd.diverged_cells_words(cells) == '"div" marks the cell whose runs all diverged'
+    assert wd.diverged_cells_words(cells.fillna(1.0)) == "no cell of the grid diverged"

@@ -173,6 +173,13 @@ def grid_cells(runs):
             .reset_index())
 
 
+def diverged_cells_words(cells):
+    """The heatmaps' caption on "div": how many cells it marks (every run of the cell diverged), or none."""
+    n = int(cells.error.isna().sum())
+    if not n:
+        return "no cell of the grid diverged"
+    return f'"div" marks {"the cell" if n == 1 else f"the {n} cells"} whose runs all diverged'
+
 def top_cells(panel, k=10):
     """A panel's `k` best cells, as the paper circles them."""
     return panel.dropna(subset=["error"]).nsmallest(k, "error")

@@ -72,6 +72,8 @@ def schedule_gallery(names=SCHEDULES, total=1000, cols=3):
         ax.xaxis.set_major_locator(MaxNLocator(3))
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
+    for ax in list(axes.flat)[len(names) - cols:len(names)]:   # each column's lowest panel numbers its steps
+        ax.xaxis.set_tick_params(labelbottom=True)
     fig.supxlabel("optimizer step", fontsize=10)
     fig.supylabel("learning rate / peak", fontsize=10)
     return fig
