@@ -57,7 +57,7 @@ def test_best_cells_pick_from_seed_zero_and_report_what_diverged():
 
 def test_the_sweep_captions_count_the_diverged_runs_and_say_when_two_best_curves_coincide():
     frame = _schedules({"constant": [50.0, 60.0, np.nan], "step": [55.0, 61.0, 51.0]})
-    assert rot.crosses_words(frame) == "crosses: the 1 run that diverged"
+    assert rot.crosses_words(frame) == "crosses: the one run that diverged"
     assert rot.crosses_words(frame[frame.status != "diverged"]) == "no run diverged"
     best = rot.best_cells(frame, "policy", "acc", ["constant", "step"])
     assert rot.coinciding_words(best).startswith("The constant rate's curve lies under step decay's") and \

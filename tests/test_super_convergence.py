@@ -297,10 +297,10 @@ def test_the_peak_sweeps_caption_names_the_runs_that_learned_nothing_and_those_t
         "no run diverged by the rule (`lrlab.divergence`); the peak 8 and the constant rate 4 completed at chance "
         "(dotted): they trained to the end and learned nothing")
     peaks.loc[2, ["status", "acc"]] = "diverged", float("nan")
-    assert sc.sweep_failures(peaks, constant) == ("crosses at 10% mark the 1 run that diverged; the constant rate 4 "
+    assert sc.sweep_failures(peaks, constant) == ("crosses at 10% mark the one run that diverged; the constant rate 4 "
                                                   "completed at chance (dotted): it trained to the end and learned nothing")
     constant.loc[1, "acc"] = 30.0
-    assert sc.sweep_failures(peaks, constant) == "crosses at 10% mark the 1 run that diverged"
+    assert sc.sweep_failures(peaks, constant) == "crosses at 10% mark the one run that diverged"
 
 
 def test_the_budget_figures_zero_is_said_to_be_the_sweeps_own_run_not_the_headlines_mean():

@@ -191,7 +191,7 @@ def best_cells(frame, by, value, order, lower_is_better=False):
 def crosses_words(frame):
     """A sweep figure's caption on its crosses: how many of the seed-0 runs it draws diverged, or none."""
     n = int((frame[frame.seed == 0].status == "diverged").sum())
-    return "no run diverged" if not n else f"crosses: the {n} run{'s' if n > 1 else ''} that diverged"
+    return "no run diverged" if not n else "crosses: " + ("the one run" if n == 1 else f"the {n} runs") + " that diverged"
 
 def coinciding_words(best):
     """Whether the constant rate's best run and step decay's share their start (the same peak: step decay is

@@ -331,8 +331,8 @@ def sweep_failures(peaks, constant):
     rule stopped (crosses at chance) and those that completed within a point of chance, having learned
     nothing."""
     diverged = int((peaks.status == "diverged").sum() + (constant.status == "diverged").sum())
-    said = [f"crosses at 10% mark the {diverged} run{'s' if diverged > 1 else ''} that diverged" if diverged else
-            "no run diverged by the rule (`lrlab.divergence`)"]
+    runs = "the one run" if diverged == 1 else f"the {diverged} runs"
+    said = [f"crosses at 10% mark {runs} that diverged" if diverged else "no run diverged by the rule (`lrlab.divergence`)"]
     named = []
     for frame, what in ((peaks, "peak"), (constant, "constant rate")):
         rates = sorted(frame[(frame.status == "completed") & (frame.acc < CHANCE_ACCURACY + 1)].lr)

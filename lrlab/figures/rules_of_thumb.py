@@ -62,7 +62,7 @@ def warmup_sweep(frame, best, seed_sd):
                 title="Adam on the character GPT, by warmup")
     axes[0].legend(fontsize=9)
     shown = best.dropna(subset=["loss"])
-    none, margin = compare(best, list(CLAIMED_WARMUPS), 0.0, "loss", seed_sd, lower_is_better=True)[1:4:2]
+    _, none, _, margin, _ = compare(best, list(CLAIMED_WARMUPS), 0.0, "loss", seed_sd, lower_is_better=True)
     if np.isfinite(none) and np.isfinite(margin):   # a point outside the band differs from no warmup beyond noise
         axes[1].axhspan(none - margin, none + margin, color="0.85", lw=0,
                         label=f"no warmup's best ± the margin ({none - margin:.3f} to {none + margin:.3f})")
