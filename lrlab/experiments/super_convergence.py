@@ -332,7 +332,7 @@ def sweep_failures(peaks, constant):
     nothing."""
     diverged = int((peaks.status == "diverged").sum() + (constant.status == "diverged").sum())
     runs = "the one run" if diverged == 1 else f"the {diverged} runs"
-    said = [f"crosses at 10% mark {runs} that diverged" if diverged else "no run diverged by the rule (`lrlab.divergence`)"]
+    said = [f"crosses at {CHANCE_ACCURACY:g}% mark {runs} that diverged" if diverged else "no run diverged by the rule (`lrlab.divergence`)"]
     named = []
     for frame, what in ((peaks, "peak"), (constant, "constant rate")):
         rates = sorted(frame[(frame.status == "completed") & (frame.acc < CHANCE_ACCURACY + 1)].lr)

@@ -1,9 +1,9 @@
 """Figures of the LR-vs-width chapter."""
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lrlab.experiments.lr_vs_width import GPT3_TABLE_2_1, PARAMETERIZATIONS
+from lrlab.figures import label_log_decades
 
 
 def coord_check(coords):
@@ -18,10 +18,7 @@ def coord_check(coords):
                     label=f"{module}, t = {t}")
         ax.set(xscale="log", yscale="log", title=f"{PARAMETERIZATIONS[p]}", xlabel="width")
         ax.set_xscale("log", base=2)
-    # labelled ticks at 1, 2 and 5 of each decade: two decades with two labels left most values unreadable
-    axes[0].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    axes[0].yaxis.set_minor_formatter(NullFormatter())
+    label_log_decades(axes[0].yaxis)
     axes[0].set_ylabel("mean |output| of the layer (log scale)")
     fig.legend(*axes[1].get_legend_handles_labels(), fontsize=9, ncol=3, loc="outside lower center",
                frameon=False)

@@ -3,10 +3,10 @@ against rate decay."""
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lrlab import schedules
 from lrlab.experiments.rules_of_thumb import BATCH_ARMS, CLAIMED_WARMUPS, SCHEDULE_POLICIES, compare, noise_path
+from lrlab.figures import label_log_decades
 
 
 def _crosses(ax, x, y_at, color):
@@ -99,10 +99,7 @@ def batch_growth(frame, history):
         axes[1].fill_between(acc.index, acc.min(axis=1), acc.max(axis=1), color=style["color"], alpha=0.2, lw=0)
     axes[0].set(yscale="log", xlabel="epoch", ylabel="learning rate / batch, vs the start (log scale)",
                 title="the noise scale each arm sets")
-    # labelled ticks at 1, 2 and 5 of each decade: the levels the arms step to (0.2, 0.04) are read off them
-    axes[0].yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    axes[0].yaxis.set_minor_formatter(NullFormatter())
+    label_log_decades(axes[0].yaxis)
     axes[0].legend(fontsize=9)
     axes[1].set(xlabel="epoch", ylabel="test accuracy (%)", title="mean over seeds (band: their range)")
     return fig

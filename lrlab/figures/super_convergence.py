@@ -50,7 +50,7 @@ def peak_sweep(peaks, constant, suggested):
         ax.plot(trained.lr, trained.acc, marker=marker, label=label)
         div = frame[frame.status == "diverged"]
         ax.plot(div.lr, np.full(len(div), CHANCE_ACCURACY), ls="none", marker="x", color="k", ms=8)
-    ax.axhline(CHANCE_ACCURACY, color="0.5", ls=":", lw=1, label="chance: 10%")
+    ax.axhline(CHANCE_ACCURACY, color="0.5", ls=":", lw=1, label=f"chance: {CHANCE_ACCURACY:g}%")
     for value, names in agreeing_rules(suggested, RULE_NAMES):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, label=f"range test, {names}")
     ax.set(xscale="log", xlabel="peak (or constant) learning rate (log scale)", ylabel="final test accuracy (%)")
