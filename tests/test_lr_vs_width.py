@@ -119,25 +119,43 @@ def test_an_exercise_reads_the_verdict_under_a_changed_rule_against_the_books():
         f"changes from {CONFIRMED} to **{CONTRADICTED}**"
     assert width.verdict_change(frame, "final_train_loss", "The MLP", min_shift=0.4) == f"does not change ({CONFIRMED})"
 
-def test_mups_optimum_between_the_ends_is_read_against_the_narrowest_widths():
-    # muP's ends agree (-3.0 and -3.1) but its middle width strays 1.5 octaves (1.48 from the two seeds' -2.975)
+def test_the_shift_test_reads_every_width_not_only_the_ends():
+    from lrlab.verdict import CONFIRMED, CONTRADICTED
+    # muP's ends agree (-3.0 and -3.1) but its middle width strays 1.5 octaves
     strays = {("sp", 32): -3.0, ("sp", 64): -4.0, ("sp", 128): -5.0,
               ("mup", 32): -3.0, ("mup", 64): -1.5, ("mup", 128): -3.1}
     frame = jittered(strays, {0: 0.0, 1: 0.05})
-    frame = frame[~((frame.width == 64) & (frame.seed == 1))]
-    said = width.between_ends(frame, "final_train_loss")
-    assert said.startswith("The shift test reads only the narrowest and widest widths. Between them, muP's optimum "
-                           "at width 64 (one seed) lies 1.48 octaves from width 32's")
-    assert said.endswith("beyond the threshold of 0.50: with one seed there and the noise pooled over widths run "
-                         "with more, whether muP's optimum leaves its place between the ends is for a second seed at "
-                         "that width to tell.")
-    assert width.between_ends(jittered(strays, {0: 0.0, 1: 0.05}), "final_train_loss").endswith(
-        "muP's optimum does not stay put at every width.")   # two seeds there
-    assert said in width.sweep_summary(frame, "final_train_loss", "The MLP", "the MLP")
-    steady = jittered(SP_DRIFTS, {0: 0.0, 1: 0.05})
-    assert width.between_ends(steady, "final_train_loss").startswith(
-        "Between the narrowest and widest widths, muP's optimum at width 1,024 (2 seeds) lies 0.10 octaves")
-    assert width.between_ends(sweep(SP_DRIFTS), "final_train_loss") == ""   # one seed: no noise to read it by
+    tests = width.shift_tests(frame, "final_train_loss")
+    assert (tests["mup"]["narrowest"], tests["mup"]["width"]) == (32, 64) and tests["mup"]["moves"]
+    assert tests["mup"]["shift"] == pytest.approx(1.5, abs=0.05)
+    assert (tests["sp"]["width"], tests["sp"]["shift"]) == (128, pytest.approx(-2.0, abs=0.05))
+    v = width.verdict(tests, "The GPT")
+    assert v.word == CONTRADICTED and v.text.startswith("The GPT does not hold muP's optimum in place: SP's optimum "
+                                                        "moves by up to 2.00 octaves from width 32's (at width 128) "
+                                                        "and muP's by up to 1.50 (at width 64)")
+    assert v.text.endswith("; muP's optima at widths 32 and 128 lie 0.10 octaves apart.")   # the ends agree
+    assert "at any wider width" in v.rule
+    # one seed at the middle width: its move's noise is the pooled SD x sqrt(1/2 + 1/1)
+    one_seed = frame[~((frame.width == 64) & (frame.seed == 1))]
+    sd = width.optimum_noise(one_seed, "final_train_loss")[0]
+    middle = width.shift_tests(one_seed, "final_train_loss")["mup"]
+    assert middle["width"] == 64 and middle["noise"] == pytest.approx(sd * np.sqrt(1.5)) and middle["moves"]
+    # muP within the threshold at every width: the width whose move comes nearest it is read, here the widest
+    steady = width.shift_tests(jittered(SP_DRIFTS, {0: 0.0, 1: 0.05}), "final_train_loss")
+    assert steady["mup"]["width"] == 4096 and not steady["mup"]["moves"]
+    assert width.verdict(steady, "The MLP").word == CONFIRMED and "apart" not in width.verdict(steady, "The MLP").text
+
+
+def test_a_width_with_no_optimum_is_passed_over():
+    diverged = {("mup", 1024, k): "diverged" for k in range(-10, 2)}   # every LR of one width diverged
+    frame = pd.concat([sweep(SP_DRIFTS, log2_lrs=range(-10, 2), status=diverged).assign(seed=s) for s in (0, 1)],
+                      ignore_index=True)
+    mup = width.shift_tests(frame, "final_train_loss")["mup"]
+    assert mup["width"] == 4096 and mup["shift"] == pytest.approx(-0.2)
+    one_width = width.shift_tests(jittered({("sp", 256): -3.0, ("mup", 256): -3.0}, {0: 0.0, 1: 0.1}),
+                                  "final_train_loss")
+    assert one_width["sp"]["moves"] is None and np.isnan(one_width["sp"]["shift"])
+
 
 def test_the_cost_of_one_rate_for_every_width_is_where_the_shared_band_begins():
     frame = sweep({("sp", 256): -3.0, ("sp", 1024): -5.0, ("mup", 256): -4.0, ("mup", 1024): -4.0}, depth=1.0)
@@ -268,3 +286,20 @@ def test_the_minimums_note_names_what_falls_short_of_the_papers_minimums():
     assert "batch size" not in note and "depth (2;" in note
     big = gpt.assign(width=[256, 512], depth=4, block_size=128, epochs=50)
     assert width.minimums_note(big) == "Our GPT runs meet every one of them."
+
+
+@pytest.mark.parametrize("runs, settings", [(width.mlp_runs, width.MLP_SETTINGS), (width.gpt_runs, width.GPT_SETTINGS)])
+def test_quick_runs_two_seeds_at_every_width_and_the_gpu_profile_two_at_the_ends_only(runs, settings):
+    def seeds_per_width(profile):
+        by_width = {}
+        for c in runs(profile):
+            by_width.setdefault(c.width, set()).add(c.seed)
+        return {w: len(s) for w, s in sorted(by_width.items())}
+
+    assert set(seeds_per_width("quick").values()) == {2}
+    assert width.seeds_words(settings["quick"]) == "two seeds at every width"
+    gpu = seeds_per_width("gpu")
+    ends = {min(gpu), max(gpu)}
+    assert {w: n for w, n in gpu.items() if w in ends} == {w: 2 for w in ends}
+    assert set(n for w, n in gpu.items() if w not in ends) == {1}
+    assert width.seeds_words(settings["gpu"]) == "two seeds at the narrowest and widest width and one between"

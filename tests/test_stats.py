@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.stats import expected_range_in_sds, listed, mean_sd, plus_minus, refined_minimum
+from lrlab.stats import expected_range_in_sds, listed, mean_sd, plus_minus, refined_minimum, t_point
 
 
 def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
@@ -74,3 +74,11 @@ def test_two_means_differ_beyond_two_standard_errors_of_their_difference():
 
 def test_listed_joins_items_as_a_sentence_would():
     assert listed(["a"]) == "a" and listed(["a", "b"]) == "a and b" and listed(iter(["a", "b", "c"])) == "a, b and c"
+
+
+def test_students_t_points_match_the_printed_table_and_approach_the_normal():
+    # the 97.5% points of a t table: 12.706 (1), 4.303 (2), 2.776 (4), 2.447 (6), 2.228 (10)
+    for dof, printed in [(1, 12.706), (2, 4.303), (4, 2.776), (6, 2.447), (10, 2.228)]:
+        assert t_point(dof) == pytest.approx(printed, abs=1e-3)
+    assert t_point(10_000) == pytest.approx(1.960, abs=1e-3)
+    assert t_point(6, level=0.95) == pytest.approx(1.943, abs=1e-3)

@@ -344,13 +344,14 @@ def verdict(tests, what, min_shift=None, noise_multiple=None):
     min_shift = MIN_SHIFT if min_shift is None else min_shift
     noise_multiple = NOISE_MULTIPLE if noise_multiple is None else noise_multiple
     sp, mup = tests["sp"], tests["mup"]
-    rule = (f"a shift of the optimum counts when it exceeds {noise_multiple:g} times its seed noise and "
-            f"{min_shift:g} octave")
-    moved = (f"SP's optimum moves by {abs(sp['shift']):.2f} octaves and muP's by {abs(mup['shift']):.2f}")
+    rule = (f"a move of the optimum from the narrowest width's, at any wider width, counts when it exceeds "
+            f"{noise_multiple:g} times its seed noise and {min_shift:g} octave")
+    moved = (f"SP's optimum moves by up to {abs(sp['shift']):.2f} octaves from width {sp['narrowest']:,}'s "
+             f"(at width {sp['width']:,}) and muP's by up to {abs(mup['shift']):.2f} (at width {mup['width']:,})")
     if sp["moves"] is None or mup["moves"] is None:
         return Verdict(NOT_RESOLVED, f"{what}: {moved}, from one seed each; with no seed noise measured at this "
                        "profile, no verdict.", rule)
-    against = f" (a shift counts above {_thresholds(tests, noise_multiple, min_shift)})"
+    against = f" (a shift counts above {_thresholds(tests, noise_multiple, min_shift)}){_ends_apart(tests)}"
     if sp["moves"] and not mup["moves"]:
         return Verdict(CONFIRMED, f"{what} reproduces the paper's pattern: {moved}{against}.", rule)
     if not sp["moves"] and not mup["moves"]:
@@ -368,6 +369,14 @@ def verdict(tests, what, min_shift=None, noise_multiple=None):
                    f"threshold{against}.", rule)
 
 
+def _ends_apart(tests):
+    """Where a move that counts is read between the ends, how far apart the ends lie: "; muP's optima at
+    widths 32 and 128 lie 0.04 octaves apart" ("" where none is)."""
+    said = [f"{name}'s optima at widths {t['narrowest']:,} and {t['widest']:,} lie {abs(t['ends']):.2f} octaves apart"
+            for name, t in (("SP", tests["sp"]), ("muP", tests["mup"])) if t["moves"] and t["width"] != t["widest"]]
+    return f"; {' and '.join(said)}" if said else ""
+
+
 def _thresholds(tests, noise_multiple, min_shift):
     """The threshold in words, with what sets it: "0.50 octaves, the larger of 2 times the seed noise of
     0.06 octaves and the 0.5-octave floor" (per parameterization where the two differ)."""
@@ -382,7 +391,8 @@ def _thresholds(tests, noise_multiple, min_shift):
 
 def shift_number(tests):
     """The headline in octaves with its seed noise: "SP 2.09 ± 0.12, muP 0.04 ± 0.12 octaves; a shift
-    counts above 0.50" (`shift_tests`; "(one seed)" and no threshold where no seed noise was measured)."""
+    counts above 0.50", each parameterization's largest move (`shift_tests`; "(one seed)" and no
+    threshold where no seed noise was measured)."""
     sp, mup = tests["sp"], tests["mup"]
     said = f"SP {plus_minus(abs(sp['shift']), sp['noise'])}, muP {plus_minus(abs(mup['shift']), mup['noise'])} octaves"
     threshold = max(sp["threshold"], mup["threshold"])
@@ -414,38 +424,12 @@ def verdict_change(frame, metric, subject, **rule):
     book, changed = verdict_under(frame, metric, subject).word, verdict_under(frame, metric, subject, **rule).word
     return f"does not change ({book})" if book == changed else f"changes from {book} to **{changed}**"
 
-def between_ends(frame, metric):
-    """The shift test reads only the narrowest and widest widths; this reads muP's optimum at the widths
-    between them, against the narrowest's, with the test's threshold for that pair of widths (its seed
-    noise from their seeds). In words; "" where there is no width between the ends or no seed noise."""
-    sd, _ = optimum_noise(frame, metric)
-    o = optima(frame, metric)
-    o = o[o.parameterization == "mup"].set_index("width").log2_lr_opt.sort_index()
-    seeds = frame[frame.parameterization == "mup"].groupby("width").seed.nunique()
-    if len(o) < 3 or not np.isfinite(sd):
-        return ""
-    w0, inner = o.index[0], o.iloc[1:-1]
-    w = (inner - o.iloc[0]).abs().idxmax()
-    away = abs(o[w] - o.iloc[0])
-    noise = sd * np.sqrt(1 / seeds[w] + 1 / seeds[w0])
-    threshold = max(MIN_SHIFT, NOISE_MULTIPLE * noise)
-    n = "one seed" if seeds[w] == 1 else f"{seeds[w]} seeds"
-    where = (f"muP's optimum at width {w:,} ({n}) lies {away:.2f} octaves "
-             f"from width {w0:,}'s, {away / noise:.1f} times the seed noise of that difference")
-    if away > threshold:
-        then = ("muP's optimum does not stay put at every width" if seeds[w] > 1 else
-                "with one seed there and the noise pooled over widths run with more, whether muP's optimum leaves "
-                "its place between the ends is for a second seed at that width to tell")
-        return (f"The shift test reads only the narrowest and widest widths. Between them, {where}, beyond the "
-                f"threshold of {threshold:.2f}: {then}.")
-    return f"Between the narrowest and widest widths, {where}, within the threshold of {threshold:.2f}."
-
 
 def sweep_summary(frame, metric, subject, what):
-    """The verdict (on `subject`, which opens its sentence), muP between the ends, the shared band and the
-    edge note (on `what`) of one sweep, as the paragraph the page glues."""
-    said = [verdict(shift_tests(frame, metric), subject).text, between_ends(frame, metric),
-            band_note(frame, metric, what), edge_note(frame, metric, what)]
+    """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on `what`)
+    of one sweep, as the paragraph the page glues."""
+    said = [verdict(shift_tests(frame, metric), subject).text, band_note(frame, metric, what),
+            edge_note(frame, metric, what)]
     return " ".join(part for part in said if part)
 
 
