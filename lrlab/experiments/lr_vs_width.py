@@ -312,7 +312,7 @@ def shift_tests(frame, metric, min_shift=None, noise_multiple=None):
     noise_multiple = NOISE_MULTIPLE if noise_multiple is None else noise_multiple
     sd, _ = optimum_noise(frame, metric)
     optimum, seeds = optima(frame, metric), frame.groupby(["parameterization", "width"]).seed.nunique()
-    tests = {}
+    ends, tests = octave_shift(optimum), {}
     for p in ("sp", "mup"):
         o = optimum[optimum.parameterization == p].set_index("width").log2_lr_opt.sort_index()
         n, w0 = seeds[p], o.index[0]
@@ -321,10 +321,10 @@ def shift_tests(frame, metric, min_shift=None, noise_multiple=None):
             noise = float(sd * np.sqrt(1 / n[w0] + 1 / n[w]))
             threshold = max(min_shift, noise_multiple * noise) if np.isfinite(noise) else float("nan")
             moves.append(dict(shift=float(o[w] - o[w0]), narrowest=int(w0), width=int(w), noise=noise,
-                              threshold=threshold, ends=float(o.iloc[-1] - o[w0]), widest=int(o.index[-1])))
+                              threshold=threshold, ends=ends[p], widest=int(o.index[-1])))
         if not moves:   # one width: nothing to move from
             moves = [dict(shift=float("nan"), narrowest=int(w0), width=int(w0), noise=float("nan"),
-                          threshold=float("nan"), ends=0.0, widest=int(w0))]
+                          threshold=float("nan"), ends=ends[p], widest=int(w0))]
         test = max(reversed(moves), key=_past_threshold)   # ties go to the widest width
         test["moves"] = None if not np.isfinite(test["noise"]) else bool(abs(test["shift"]) > test["threshold"])
         tests[p] = test
