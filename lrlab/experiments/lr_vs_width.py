@@ -33,13 +33,17 @@ MLP_SETTINGS = {
     "full": dict(widths=[256, 512, 1024, 2048, 4096, 8192], log2_lrs=list(range(-14, -1)), epochs=20,
                  per_class=None, test_per_class=None, base_width=128, end_seeds=2, middle_seeds=1),
 }
+# quick's GPT adds the half octaves where its optima lie (log2 LR -8.5 to -4.5): on the one-octave grid
+# muP's width-64 curve was flat between -6 and -5, and the parabola through three points put its optimum
+# 0.65 octaves from the ends' with no grid point to say whether the curve dips there
+QUICK_GPT_HALF_OCTAVES = [k + 0.5 for k in range(-9, -4)]
 GPT_SETTINGS = {
     # batch in sequences of `block` characters; steps_per_epoch x epochs steps at every width;
     # end_seeds and middle_seeds as the MLP's: the seed noise of the optimum comes from widths with two
     "smoke": dict(widths=[32, 64], log2_lrs=[-8, -6], depth=1, block=32, batch=8, steps_per_epoch=4, epochs=1,
                   base_width=32, end_seeds=1, middle_seeds=1),
-    "quick": dict(widths=[32, 64, 128], log2_lrs=list(range(-12, -1)), depth=2, block=64, batch=32,
-                  steps_per_epoch=100, epochs=2, base_width=32, end_seeds=2, middle_seeds=2),
+    "quick": dict(widths=[32, 64, 128], log2_lrs=sorted([*range(-12, -1), *QUICK_GPT_HALF_OCTAVES]), depth=2,
+                  block=64, batch=32, steps_per_epoch=100, epochs=2, base_width=32, end_seeds=2, middle_seeds=2),
     "gpu": dict(widths=[64, 128, 256, 512, 1024], log2_lrs=list(range(-14, -3)), depth=4, block=256, batch=64,
                 steps_per_epoch=100, epochs=10, base_width=64, end_seeds=2, middle_seeds=1),
     "full": dict(widths=[64, 128, 256, 512, 1024], log2_lrs=list(range(-14, -1)), depth=4, block=256, batch=64,
