@@ -19,12 +19,22 @@ class Band:
     lo: float           # the smallest rate in the band
     hi: float           # the largest
     best: float         # the best rate
-    step: float         # the grid's step (octaves)
+    step: float         # the grid's step (octaves; the median where it varies)
     lo_open: bool       # the band reaches the grid's smallest rate: it may go on below
     hi_open: bool       # ... its largest rate
     margin: float       # the noise margin that defined it
     what: str = ""      # the sweep, as the scorecard names it
     profile: str = ""   # the profile of its records
+    # a grid may be finer where the optimum lies: the steps out of the band (None: `step`)
+    below: float = None  # from `lo` down to the next rate
+    above: float = None  # from `hi` up to the next rate
+
+    def reach(self):
+        """(low, high): the band's ends widened by half the grid's step beyond each, where the band's true
+        ends lie (the next rate out was not near the best)."""
+        below = self.step if self.below is None else self.below
+        above = self.step if self.above is None else self.above
+        return self.lo - below / 2, self.hi + above / 2
 
     def words(self):
         edge = " (the grid's edge)"
@@ -43,8 +53,11 @@ def near_best_band(log2_lrs, values, margin, what="", profile=""):
     inside = np.isfinite(y) & (y <= np.nanmin(y) + margin)
     lo, hi = x[inside].min(), x[inside].max()
     step = float(np.median(np.diff(x))) if len(x) > 1 else 1.0
+    # the steps out of the band, each to its next rate (the band's own step where it reaches the edge)
+    below = float(lo - x[x < lo].max()) if lo > x[0] else step
+    above = float(x[x > hi].min() - hi) if hi < x[-1] else step
     return Band(float(lo), float(hi), float(x[np.nanargmin(y)]), step, bool(lo == x[0]), bool(hi == x[-1]),
-                float(margin), what, profile)
+                float(margin), what, profile, below, above)
 
 
 BAND_RULE = ("a rate is near the best when its result lies within the noise margin of the best run's, give or "
@@ -54,7 +67,8 @@ BAND_RULE = ("a rate is near the best when its result lies within the noise marg
 def _side(band, log2_lr):
     """-1 / 0 / +1: below the band, in it, above it (half a grid step of tolerance); None where the
     band's end on that side is the grid's edge, so the band may reach it."""
-    if band.lo - band.step / 2 <= log2_lr <= band.hi + band.step / 2:
+    low, high = band.reach()
+    if low <= log2_lr <= high:
         return 0
     if log2_lr < band.lo:
         return None if band.lo_open else -1
@@ -87,7 +101,7 @@ def range_verdict(bands, lo, hi, claim):
     contradicted when one lies wholly outside it with its end towards the range inside the grid."""
     words, where = [], []
     for b in bands:
-        a, z = b.lo - b.step / 2, b.hi + b.step / 2
+        a, z = b.reach()
         if z < np.log2(lo):
             words.append(CONTRADICTED if not b.hi_open else NOT_RESOLVED)
             where.append("lies below the range")
@@ -108,10 +122,9 @@ def range_verdict(bands, lo, hi, claim):
 def ratio_verdict(high, low, ratio, claim):
     """"The best rate of sweep `high` is `ratio` times that of sweep `low`": the ratios the two bands allow
     (each end to half a grid step) must hold it; an open end leaves that side unbounded."""
-    most = (np.inf if high.hi_open or low.lo_open else
-            2 ** (high.hi + high.step / 2 - (low.lo - low.step / 2)))
-    least = (0.0 if high.lo_open or low.hi_open else
-             2 ** (high.lo - high.step / 2 - (low.hi + low.step / 2)))
+    (high_lo, high_hi), (low_lo, low_hi) = high.reach(), low.reach()
+    most = np.inf if high.hi_open or low.lo_open else 2 ** (high_hi - low_lo)
+    least = 0.0 if high.lo_open or low.hi_open else 2 ** (high_lo - low_hi)
     best = 2 ** (high.best - low.best)
     word = CONFIRMED if least <= ratio <= most and np.isfinite(most) and least > 0 else (
         NOT_RESOLVED if least <= ratio <= most else CONTRADICTED)

@@ -73,6 +73,15 @@ def test_the_band_holds_the_rates_within_the_margin_of_the_best_and_never_a_dive
     assert thumb.near_best_band([-2, -1], [1.0, 2.0], float("nan")) is None
 
 
+def test_on_a_grid_finer_near_the_best_each_end_of_the_band_is_known_to_half_its_own_step_out():
+    b = thumb.near_best_band([-9, -8, -7.5, -7, -6.5, -6, -5], [3.0, 2.5, 2.1, 2.0, 2.1, 2.4, 3.0], 0.15)
+    assert (b.lo, b.hi, b.best, b.step) == (-7.5, -6.5, -7, 0.5) and b.reach() == (-7.75, -6.25)
+    wide = thumb.near_best_band([-9, -8, -7.5, -7, -6.5, -6, -5], [3.0, 2.1, 2.1, 2.0, 2.1, 2.1, 3.0], 0.15)
+    assert wide.reach() == (-8.5, -5.5)   # one-octave steps out of the band on both sides
+    assert thumb.rate_verdict([b], 2 ** -6.2, "x").word == CONTRADICTED   # half an octave would have held it
+    assert thumb.rate_verdict([wide], 2 ** -5.6, "x").word == CONFIRMED
+
+
 def test_a_rate_is_judged_against_the_band_with_half_a_step_of_tolerance_and_open_edges():
     b = band(-6, -4, -5)
     assert thumb.rate_verdict([b], 2 ** -6.4, "x").word == CONFIRMED

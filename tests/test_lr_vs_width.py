@@ -211,6 +211,15 @@ def test_a_contiguous_band_is_named_by_its_ends():
     assert "log₂ LR -7 to -1" in width.band_note(flat, "final_train_loss", "the MLP")
 
 
+def test_a_band_on_a_grid_finer_near_the_optimum_is_contiguous_when_it_holds_every_rate_between_its_ends():
+    mixed = [-8, -7, -6.5, -6, -5.5, -5, -4]
+    flat = sweep({("sp", 256): -6.0, ("mup", 256): -6.0}, log2_lrs=mixed, depth=0.2)   # 1%: half an octave, not one
+    assert "log₂ LR -6.5 to -5.5" in width.band_note(flat, "final_train_loss", "the MLP")
+    gapped = flat[~((flat.parameterization == "mup") & (flat.log2_lr == -6))]   # mup has no run at -6
+    note = width.band_note(gapped, "final_train_loss", "the MLP")
+    assert "muP: log₂ LR -6.5, -5.5" in note and "SP: log₂ LR -6.5 to -5.5" in note
+
+
 def test_the_edge_note_names_each_width_whose_best_rate_is_the_grids_end():
     frame = sweep({("sp", 256): -1.0, ("sp", 1024): -4.0, ("mup", 256): -4.0, ("mup", 1024): -8.0})
     note = width.edge_note(frame, "final_train_loss", "the MLP")
@@ -303,3 +312,28 @@ def test_quick_runs_two_seeds_at_every_width_and_the_gpu_profile_two_at_the_ends
     assert {w: n for w, n in gpu.items() if w in ends} == {w: 2 for w in ends}
     assert set(n for w, n in gpu.items() if w not in ends) == {1}
     assert width.seeds_words(settings["gpu"]) == "two seeds at the narrowest and widest width and one between"
+
+
+def test_the_grid_is_named_by_its_ends_and_steps_and_where_it_is_finer():
+    words = lambda grid: width.grid_words(pd.DataFrame(dict(log2_lr=grid)))   # noqa: E731
+    assert words(range(-14, -1)) == "log₂ LR -14 to -2, one octave apart"
+    assert words(width.GPT_SETTINGS["quick"]["log2_lrs"]) == ("log₂ LR -12 to -2, one octave apart "
+                                                              "and half an octave from -9 to -4")
+    assert words([-6, -2]) == "log₂ LR -6 and -2"
+
+
+def test_the_seeds_note_says_whether_every_seed_makes_each_move_that_counts():
+    apart = jittered(SP_DRIFTS, {0: -0.3, 1: 0.3})
+    note = width.seeds_note(apart, "final_train_loss", width.shift_tests(apart, "final_train_loss"))
+    assert note == ("Each seed's own best log₂ LR: SP -3.30 and -2.70 at width 256, -5.30 and -4.70 at width 4,096: "
+                    "every seed makes the move.")   # muP's 0.2 octaves does not count: not named
+    # one seed of the widest width stays at the narrowest's optimum: the means move, not every seed
+    per_seed = {0: {("sp", 256): -3.0, ("sp", 4096): -5.0, ("mup", 256): -3.0, ("mup", 4096): -3.0},
+                1: {("sp", 256): -3.2, ("sp", 4096): -3.1, ("mup", 256): -3.2, ("mup", 4096): -3.2}}
+    straddle = pd.concat([sweep(o, range(-10, 2)).assign(seed=s) for s, o in per_seed.items()], ignore_index=True)
+    lenient = width.shift_tests(straddle, "final_train_loss", noise_multiple=0.5)
+    assert lenient["sp"]["moves"]
+    assert width.seeds_note(straddle, "final_train_loss", lenient).endswith(
+        "SP's seeds overlap, and its move rests on the seed means.")
+    assert width.seeds_note(straddle, "final_train_loss", width.shift_tests(straddle, "final_train_loss")) == ""
+    assert width.seeds_note(sweep(SP_DRIFTS), "final_train_loss", lenient) == ""   # one seed per width

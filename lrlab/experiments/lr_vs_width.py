@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lrlab.stats import plus_minus, pooled_sd, refined_minimum
+from lrlab.stats import listed, plus_minus, pooled_sd, refined_minimum
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
 from lrlab.verdict import PaperClaim
@@ -161,6 +161,24 @@ def sweep_frame(runs):
     return runs.assign(log2_lr=np.log2(runs.lr))
 
 
+def grid_words(frame):
+    """The swept rates in words: "log₂ LR -12 to -2, one octave apart and half an octave from -9 to -4"."""
+    grid = sorted(frame.log2_lr.unique())
+    if len(grid) < 3:
+        return "log₂ LR " + " and ".join(f"{k:g}" for k in grid)
+    steps = np.diff(grid)
+    coarse, fine = steps.max(), steps.min()
+    said = f"log₂ LR {grid[0]:g} to {grid[-1]:g}, {_octaves(coarse)} apart"
+    if fine < coarse:   # finer where the optima lie
+        dense = np.flatnonzero(steps == fine)
+        said += f" and {_octaves(fine)} from {grid[dense[0]]:g} to {grid[dense[-1] + 1]:g}"
+    return said
+
+
+def _octaves(step):
+    return {1: "one octave", 0.5: "half an octave"}.get(float(step), f"{step:g} octaves")
+
+
 def curves(frame, metric):
     """Mean final metric per (parameterization, width, log2 LR) over seeds; diverged runs -> NaN."""
     ok = frame.assign(value=frame[metric].where(frame.status == "completed"))
@@ -229,15 +247,15 @@ def cost_note(frame, metric, what):
 
 
 def band_note(frame, metric, what, tol=0.01):
-    """The shared band (within `tol` of each width's best) in a sentence: a range where it is contiguous,
-    else the LRs one by one."""
-    bands = shared_band(frame, metric, tol)
+    """The shared band (within `tol` of each width's best) in a sentence: a range where it holds every grid
+    rate between its ends, else the LRs one by one."""
+    bands, grid = shared_band(frame, metric, tol), sorted(frame.log2_lr.unique())
 
     def say(p):
         b = bands.get(p, [])
         if not b:
             return f"{PARAMETERIZATIONS[p]}: none"
-        contiguous = len(b) > 1 and np.allclose(np.diff(b), np.diff(b)[0])
+        contiguous = len(b) > 1 and b == [k for k in grid if b[0] <= k <= b[-1]]
         return f"{PARAMETERIZATIONS[p]}: log₂ LR " + (f"{b[0]:g} to {b[-1]:g}" if contiguous
                                                         else ", ".join(f"{x:g}" for x in b))
     return (f"Learning rates at which every width of {what} comes within {100 * tol:g}% of its own best loss "
@@ -333,6 +351,29 @@ def shift_tests(frame, metric, min_shift=None, noise_multiple=None):
         test["moves"] = None if not np.isfinite(test["noise"]) else bool(abs(test["shift"]) > test["threshold"])
         tests[p] = test
     return tests
+
+
+def seeds_note(frame, metric, tests):
+    """Whether every seed makes each move that counts (`shift_tests`): each seed's optimum at the two widths
+    the move is read between, in a sentence; "" where no move counts or one of its widths has one seed."""
+    per_seed = seed_optima(frame, metric)
+    said, overlap = [], []
+    for p, t in tests.items():
+        at = {w: sorted(per_seed[(per_seed.parameterization == p) & (per_seed.width == w)].log2_lr_opt)
+              for w in (t["narrowest"], t["width"])}
+        if not t["moves"] or min(len(v) for v in at.values()) < 2:
+            continue
+        first, moved = at[t["narrowest"]], at[t["width"]]
+        if not (max(first) < min(moved) or max(moved) < min(first)):
+            overlap.append(PARAMETERIZATIONS[p])
+        said.append(f"{PARAMETERIZATIONS[p]} {listed([f'{k:.2f}' for k in first])} at width {t['narrowest']:,}, "
+                    f"{listed([f'{k:.2f}' for k in moved])} at width {t['width']:,}")
+    if not said:
+        return ""
+    if not overlap:
+        return f"Each seed's own best log₂ LR: {'; '.join(said)}: every seed makes the move."
+    return (f"Each seed's own best log₂ LR: {'; '.join(said)}: {listed(overlap)}'s seeds overlap, and "
+            f"{'its move rests' if len(overlap) == 1 else 'their moves rest'} on the seed means.")
 
 
 def _past_threshold(move):
@@ -432,7 +473,8 @@ def verdict_change(frame, metric, subject, **rule):
 def sweep_summary(frame, metric, subject, what):
     """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on `what`)
     of one sweep, as the paragraph the page glues."""
-    said = [verdict(shift_tests(frame, metric), subject).text, band_note(frame, metric, what),
+    tests = shift_tests(frame, metric)
+    said = [verdict(tests, subject).text, seeds_note(frame, metric, tests), band_note(frame, metric, what),
             edge_note(frame, metric, what)]
     return " ".join(part for part in said if part)
 
