@@ -32,6 +32,14 @@ def test_without_gpu_records_every_part_is_quick_and_the_note_says_what_is_pendi
     assert chapter.source("batch_sweep").startswith("Profile quick: 16 runs on")
 
 
+def test_a_caption_says_how_many_of_its_parts_runs_a_figure_draws(quick_store):
+    chapter = open_chapter("linear_scaling", "auto", quick_store)
+    n = len(chapter.records("warmups", "batch_sweep"))
+    assert chapter.source("warmups", "batch_sweep", drawn=4).startswith(
+        f"Profile quick: it draws 4 of the {n} runs of the warmups and the batch sweep, on ")
+    assert chapter.source("batch_sweep", drawn=16) == chapter.source("batch_sweep")   # every run: no count
+
+
 def test_a_finished_chunk_shows_its_part_at_gpu_marked_partial(quick_store):
     fake_runs(quick_store, "linear_scaling", "gpu", chunk("elbow_and_rules", "linear_scaling").runs)
     chapter = open_chapter("linear_scaling", "auto", quick_store)

@@ -310,3 +310,14 @@ def test_the_budget_figures_zero_is_said_to_be_the_sweeps_own_run_not_the_headli
         "Our zero, 53.0%, is the budget sweep's, its own run at length 1 (one run per length), not the 51.87% mean "
         "over seeds of the paper's Fig. 1a redrawn")
     assert "read between its lengths" in sc.budget_zero_words(budget, 300, 51.87)
+
+
+def test_the_range_tests_caption_says_where_its_loss_leaves_the_axis():
+    def record(losses):
+        return {"trace": [{"lr": 10.0 ** (k / 4 - 3), "train_loss": x} for k, x in enumerate(losses)]}
+    runaway = record([2.0, 1.8, 1.5, 1.2, 1.0, 3.0, 50.0, float("nan")])
+    assert sc.range_axis_top(sc.range_trace(runaway)[1]) == pytest.approx(4.2)   # twice the first, and 5%
+    assert sc.range_cut_words(runaway) == ("The loss axis stops at 4.2, about twice the first step's loss; from a "
+                                           "rate of 0.032 on, the loss leaves it, reaching 50 by the test's last "
+                                           "step (at 0.0562).")
+    assert sc.range_cut_words(record([2.0, 1.8, 1.5, 1.9])) == ""   # the whole curve fits

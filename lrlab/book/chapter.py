@@ -16,6 +16,7 @@ from lrlab.errors import LrlabError, check_choice
 from lrlab.progress import declared_records
 from lrlab.names import PROFILES
 from lrlab.results import Store, history_frame, noise_scale_frame, runs_frame
+from lrlab.stats import listed
 
 BETTER_THAN_QUICK = ("full", "gpu")   # what "auto" looks for first, best first
 PROFILE_WORDS = {"full": "full (paper scale)", "gpu": "GPU", "quick": "quick (CPU)", "smoke": "smoke"}
@@ -264,15 +265,19 @@ class Chapter:
         declared = experiments.runs(self.name, "gpu")
         return len(_recorded(Store(self.results), self.name, "gpu")), len(declared)
 
-    def source(self, *parts):
+    def source(self, *parts, drawn=None):
         """A caption's last sentence: the profile, runs and device behind a figure of `parts`, and
-        that it mixes profiles when it does."""
+        that it mixes profiles when it does; `drawn`: how many of the parts' runs the figure draws, where
+        it draws only some ("it draws 4 of the 24 runs of the warmups and the batch sweep")."""
         parts = [p for p in (parts or self.part) if self._part(p).records]
         profiles = [p for p in self.profiles if self._parts_at(p, parts)]
         if len(profiles) <= 1:
             profile = profiles[0] if profiles else self.profiles[0]
             partial = [self._part_words(p) for p in parts if not self.part[p].complete]
-            return (f"Profile {profile}: {_runs(len(self.records(*parts)))} on {self.devices(*parts)}"
+            n = len(self.records(*parts))
+            runs = (_runs(n) if drawn is None or drawn == n else
+                    f"it draws {drawn} of the {_runs(n)} of {listed([self.part[p].label for p in parts])},")
+            return (f"Profile {profile}: {runs} on {self.devices(*parts)}"
                     + (f"; GPU chunks still pending for {', '.join(partial)}" if partial else "") + ".")
         pieces = [f"{', '.join(self._part_words(p) for p in self._parts_at(profile, parts))} at {profile} "
                   f"({self.devices(*self._parts_at(profile, parts))})" for profile in profiles]

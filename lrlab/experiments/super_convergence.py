@@ -204,6 +204,25 @@ def range_trace(record):
     return t.lr.values, t.train_loss.astype(float).values
 
 
+def range_axis_top(loss):
+    """The top of the range test's loss axis: near twice the first step's loss, so that the run-away at
+    the end of the test does not flatten the rest of the curve."""
+    finite = loss[np.isfinite(loss)]
+    return float(min(finite.max(), 2 * finite[0]) * 1.05)
+
+
+def range_cut_words(record):
+    """What the range test's loss axis leaves out, in a sentence ("" where nothing)."""
+    lr, loss = range_trace(record)
+    top, finite = range_axis_top(loss), np.isfinite(loss)
+    above = np.flatnonzero(~finite | (loss > top))
+    if not len(above):
+        return ""
+    peak = f"{np.nanmax(loss[finite]):,.0f}" if finite.any() else "no finite value"
+    return (f"The loss axis stops at {top:.1f}, about twice the first step's loss; from a rate of {lr[above[0]]:.2g} "
+            f"on, the loss leaves it, reaching {peak} by the test's last step (at {lr[-1]:.3g}).")
+
+
 def our_suggestions(record):
     """The three rules read off one of lrlab's range tests, smoothed as the book smooths them."""
     return suggestions(*range_trace(record), beta=RANGE_TEST_SMOOTHING)

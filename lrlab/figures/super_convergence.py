@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from lrlab.experiments.super_convergence import (BASELINE_BUDGET, CHANCE_ACCURACY, PAPER_BUDGET, RANGE_TEST_SMOOTHING,
-                                                 RULE_NAMES, accuracy_curves, headline_length_accuracy, range_trace)
+                                                 RULE_NAMES, accuracy_curves, headline_length_accuracy, range_axis_top,
+                                                 range_trace)
 from lrlab.lr_finder import RULES, agreeing_rules, smoothed
 
 RULE_COLOURS = dict(zip((RULE_NAMES[r] for r in RULES), ("C2", "C3", "C4")))
@@ -24,9 +25,8 @@ def range_test(ours, theirs, ours_rules, their_rules):
     for k, (value, names) in enumerate(agreeing_rules(their_rules, RULE_NAMES)):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, ls=":",
                    label="torch-lr-finder's suggestions (dotted, same colours)" if k == 0 else None)
-    finite = ours_loss[np.isfinite(ours_loss)]
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss",
-           ylim=(finite.min() * 0.9, min(finite.max(), 2 * finite[0]) * 1.05))
+           ylim=(np.nanmin(ours_loss[np.isfinite(ours_loss)]) * 0.9, range_axis_top(ours_loss)))
     # below the axes: inside, the suggestions' lines ran through it
     ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     return fig
