@@ -26,7 +26,7 @@ def range_test(ours, theirs, ours_rules, their_rules):
         ax.axvline(value, color=RULE_COLOURS[names.split(" = ")[0]], lw=1.2, ls=":",
                    label="torch-lr-finder's suggestions (dotted, same colours)" if k == 0 else None)
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss",
-           ylim=(np.nanmin(ours_loss[np.isfinite(ours_loss)]) * 0.9, range_axis_top(ours_loss)))
+           ylim=(ours_loss[np.isfinite(ours_loss)].min() * 0.9, range_axis_top(ours_loss)))
     # below the axes: inside, the suggestions' lines ran through it
     ax.legend(fontsize=9, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     return fig
