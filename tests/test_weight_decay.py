@@ -94,12 +94,24 @@ def test_coupled_decay_gives_slope_minus_one_and_decoupled_decay_a_flat_line():
     assert slopes.slope["sgd"] == pytest.approx(-1, abs=0.05) and slopes.slope["adam"] == pytest.approx(-1, abs=0.05)
     assert slopes.slope["sgdw"] == pytest.approx(0, abs=0.05) and slopes.slope["adamw"] == pytest.approx(0, abs=0.05)
     assert set(best_rows) == set(wd.OPTIMIZERS)
-    largest = {o: 2.0 ** best_rows[o].log2_lr.max() for o in wd.OPTIMIZERS}
-    words = wd.largest_rates_words(best_rows)   # the figure's x = 0 for each optimizer, rates that agree named once
-    assert all(f"{rate:.3g} for" in words for rate in largest.values())
-    assert all(wd.OPTIMIZER_LABELS[o] in words for o in wd.OPTIMIZERS)
     verdict = wd.slope_verdict(slopes)
     assert "SGD + L2 (coupled), SGDW (decoupled), Adam + L2 (coupled), AdamW (decoupled) match" in verdict
+
+
+def test_the_best_decay_figure_draws_each_fit_beside_the_line_its_update_rule_predicts():
+    from lrlab.figures.weight_decay import best_decay_per_row
+    cells = wd.grid_cells(made_up_grid(coupled_or_not))
+    assert wd.lambda_edges(cells) == (-8.0, -3.0)
+    slopes, best_rows = wd.coupling_slopes(cells)
+    fig = best_decay_per_row(best_rows, slopes, wd.lambda_edges(cells))
+    for ax, optimizer in zip(fig.axes, ("sgd", "adam", "sgdw", "adamw")):
+        slope, se, coupled = slopes.slope[optimizer], slopes["standard error"][optimizer], optimizer in ("sgd", "adam")
+        assert ax.get_title() == (f"{wd.OPTIMIZER_LABELS[optimizer]}: slope {slope:+.2f} ± {se:.2f} "
+                                  + ("(coupled: -1)" if coupled else "(decoupled: 0)"))
+        lines = {line.get_label(): line.get_xydata() for line in ax.get_lines()}
+        for label, expected in (("predicted", -1 if coupled else 0), ("fit", slope)):
+            (x0, y0), (x1, y1) = lines[label]
+            assert (y1 - y0) / (x1 - x0) == pytest.approx(expected)
 
 
 def test_slopes_read_in_words_with_a_tolerance_of_two_standard_errors_or_three_tenths():

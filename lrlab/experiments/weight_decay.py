@@ -19,7 +19,7 @@ from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
 from lrlab.names import MODEL_LABELS, OPTIMIZERS
-from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, listed, plus_minus, refined_minimum
+from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, plus_minus, refined_minimum
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict
 
 LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
@@ -304,13 +304,11 @@ def best_log2_lambda(row):
 EDGE_ROWS = "rows with the best λ on the grid's edge"
 
 
-def largest_rates_words(best_rows):
-    """Where each optimizer's x = 0 lies in the best-decay figure (its largest swept rate), for the caption:
-    "0.25 for SGD + L2 and SGDW, 0.0156 for Adam + L2 and AdamW"."""
-    by_rate = {}
-    for optimizer in OPTIMIZERS:
-        by_rate.setdefault(float(best_rows[optimizer].log2_lr.max()), []).append(OPTIMIZER_LABELS[optimizer])
-    return ", ".join(f"{2 ** rate:.3g} for {listed(names)}" for rate, names in sorted(by_rate.items(), reverse=True))
+def lambda_edges(cells):
+    """The lowest and highest decayed log2 lambda_norm of the grid: a row's best on either only bounds it."""
+    decayed = cells.log2_lambda_norm[np.isfinite(cells.log2_lambda_norm)]
+    return float(decayed.min()), float(decayed.max())
+
 
 def coupling_slopes(cells):
     """Per optimizer, the line through each LR row's best log2 lambda_norm against log2 LR: slope -1

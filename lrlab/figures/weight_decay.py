@@ -2,9 +2,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lrlab.experiments.weight_decay import OPTIMIZER_LABELS, OPTIMIZERS, top_cells
-
-DODGE = 0.12   # octaves between neighbouring optimizers' points in best_decay_per_row
+from lrlab.experiments.weight_decay import OPTIMIZER_LABELS, OPTIMIZERS, PREDICTED_COUPLING, top_cells
 
 
 def colour_range(cells):
@@ -49,20 +47,39 @@ def heatmaps(cells):
     return fig
 
 
-def best_decay_per_row(best_rows):
-    """The best log2 lambda_norm on each LR row, per optimizer (coupled: slope -1; decoupled: flat); open
-    markers for rows whose best sits on the grid's edge (a bound, not a measurement). The optimizers'
-    points are set a little apart sideways (DODGE): on a shared edge row they would hide each other."""
-    fig, ax = plt.subplots(figsize=(6.2, 3.8))
-    for k, (optimizer, marker) in enumerate(zip(OPTIMIZERS, "os^D")):
-        rows = best_rows[optimizer]
-        x = rows.log2_lr - rows.log2_lr.max() + DODGE * (k - (len(OPTIMIZERS) - 1) / 2)
+def best_decay_per_row(best_rows, slopes, lambda_edges):
+    """The best log2 lambda_norm on each LR row, one panel per optimizer (L2 on top, decoupled below;
+    SGD left, Adam right), each with its fitted line and, through the same centre, the line its update
+    rule predicts (coupled: slope -1, decoupled: flat); the panel's title gives both slopes. Open
+    markers: rows whose best sits on the grid's edge (a bound, not a measurement); dotted: the grid's
+    edges `lambda_edges` (lowest, highest log2 lambda_norm swept)."""
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.6), sharex="col", sharey=True, layout="constrained")
+    for ax, optimizer in zip(axes.flat, ("sgd", "adam", "sgdw", "adamw")):
+        rows, colour = best_rows[optimizer], f"C{OPTIMIZERS.index(optimizer)}"
         edge = rows.edge.astype(bool).to_numpy()
-        line, = ax.plot(x, rows.best, ls="-" if optimizer.endswith("w") else "--", marker=marker, ms=6,
-                        label=OPTIMIZER_LABELS[optimizer])
-        ax.plot(x[edge], rows.best[edge], marker=marker, ms=6, ls="none", color=line.get_color(), mfc="white")
-    ax.plot([], [], marker="o", ls="none", color="0.4", mfc="white", label="open: best on the grid's edge")
-    ax.set(xlabel="log$_2$ learning rate, relative to the optimizer's largest", ylabel="log$_2$ best $\\lambda_{norm}$")
-    # below the axes: inside, it hid a stretch of one optimizer's line or another's
-    ax.legend(fontsize=9, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+        slope, se = slopes.slope[optimizer], slopes["standard error"][optimizer]
+        predicted = -1 if PREDICTED_COUPLING[optimizer] == "coupled" else 0
+        for bound in lambda_edges:
+            ax.axhline(bound, color="0.6", lw=0.8, ls=":")
+        if len(rows) >= 2:
+            x = np.array([rows.log2_lr.min(), rows.log2_lr.max()])
+            centre_x, centre_y = rows.log2_lr.mean(), rows.best.mean()
+            ax.plot(x, centre_y + predicted * (x - centre_x), color="0.55", ls="--", lw=1.2, label="predicted")
+            ax.plot(x, centre_y + slope * (x - centre_x), color=colour, lw=1.6, label="fit")
+        ax.plot(rows.log2_lr[~edge], rows.best[~edge], "o", color=colour, ms=6)
+        ax.plot(rows.log2_lr[edge], rows.best[edge], "o", color=colour, ms=6, mfc="white")
+        fitted = f"{slope:+.2f}" + (f" ± {se:.2f}" if np.isfinite(se) else "") if np.isfinite(slope) else "none"
+        ax.set_title(f"{OPTIMIZER_LABELS[optimizer]}: slope {fitted} ({PREDICTED_COUPLING[optimizer]}: {predicted})",
+                     fontsize=10)
+    low, high = lambda_edges
+    axes[0, 0].set_ylim(low - 0.7, high + 0.7)   # the grid, not the predicted lines, sets the scale
+    for ax in axes[-1]:
+        ax.set_xlabel("log$_2$ learning rate")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("log$_2$ best $\\lambda_{norm}$")
+    keys = [plt.Line2D([], [], color="0.25", lw=1.6, label="fit through the rows"),
+            plt.Line2D([], [], color="0.55", ls="--", lw=1.2, label="what the update rule predicts"),
+            plt.Line2D([], [], color="0.6", ls=":", lw=0.8, label="the grid's edges"),
+            plt.Line2D([], [], color="0.4", marker="o", ls="none", mfc="white", label="best on the grid's edge")]
+    fig.legend(handles=keys, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
     return fig
