@@ -33,6 +33,7 @@ PRIORITY = (
     ("lr_vs_width", "gpt"),
     ("rules_of_thumb", "warmup"),
     ("rules_of_thumb", "batch"),
+    ("rules_of_thumb", "clipping"),
     ("super_convergence", "resnet56_headline"),
     ("super_convergence", "resnet56_baseline"),
     ("linear_scaling", "seeds_and_warmups"),

@@ -90,6 +90,18 @@ def test_parts_compared_with_each_other_come_from_one_profile(quick_store):
     assert mixed.startswith("This figure mixes profiles:") and " at gpu " in mixed and " at quick " in mixed
 
 
+def test_the_clipping_arms_wait_for_the_chunk_of_the_unclipped_runs(tmp_path):
+    # the clipped arm is the warmup sweep's: its chunk lands first, and the comparison stays at quick till its twin does
+    fake_runs(tmp_path, "rules_of_thumb", "quick", experiments.runs("rules_of_thumb", "quick"))
+    fake_runs(tmp_path, "rules_of_thumb", "gpu", chunk("warmup", "rules_of_thumb").runs)
+    chapter = open_chapter("rules_of_thumb", "auto", tmp_path)
+    assert chapter.profile_of("warmup") == "gpu"
+    assert chapter.profile_of("clipping_on") == chapter.profile_of("clipping_off") == "quick"
+    fake_runs(tmp_path, "rules_of_thumb", "gpu", chunk("clipping", "rules_of_thumb").runs)
+    chapter = open_chapter("rules_of_thumb", "auto", tmp_path)
+    assert chapter.profile_of("clipping_on") == chapter.profile_of("clipping_off") == "gpu"
+
+
 def test_the_range_test_rules_are_read_against_the_sweeps_on_their_own_model_and_profile(quick_store):
     from lrlab.experiments import super_convergence as sc
     # the GPU range tests (ResNet-56) land before the GPU sweeps (ResNet-20): the figure of the range test

@@ -299,3 +299,56 @@ def test_the_chapters_verdicts_read_the_batch_part_from_its_records_fields():
     found = rot.verdicts(chapter)
     assert list(found) == ["batch_instead_of_decay"] and found["batch_instead_of_decay"].word == CONFIRMED
     assert found["batch_instead_of_decay"].profile == "quick"
+
+
+def test_the_clipping_part_is_the_warmup_sweeps_runs_without_warmup_with_and_without_clipping():
+    parts = rot.parts("quick")
+    without_warmup = [c for c in rot.warmup_runs("quick") if c.schedule_args["warmup"] == 0.0]
+    assert parts["clipping_on"] == without_warmup                      # the clipped arm is the warmup sweep's
+    unclipped = parts["clipping_off"]
+    assert [c.replace(grad_clip=rot.CLIP_NORM) for c in unclipped] == without_warmup and not any(c.grad_clip for c in unclipped)
+    assert ("clipping_on", "clipping_off") in rot.SHOWN_TOGETHER      # one arm never shown beside the other's scale
+    chunk = next(c for c in rot.chunks("quick") if c.name == "clipping")
+    assert list(chunk.runs) == unclipped and chunk.tier == 2                 # its chunk trains only what is new
+
+
+def _clipping(clipped, unclipped, repeats=(-0.01, 0.01)):
+    """A made-up clipping part as `Chapter.runs` gives it: each arm's losses over the log2 grid -6..-4 (None:
+    diverged at step 3), and two repeats of each arm at 2^-6, `repeats` off its seed-0 loss (SD 0.01)."""
+    rows = []
+    for clip, values in ((1.0, clipped), (None, unclipped)):
+        for k, value in zip((-6, -5, -4), values):
+            rows.append(dict(lr=2.0 ** k, seed=0, grad_clip=clip, schedule_args={"warmup": 0.0},
+                             status="diverged" if value is None else "completed",
+                             final_test_loss=np.nan if value is None else value,
+                             diverged_at_step=3 if value is None else None))
+        rows += [dict(lr=2.0 ** -6, seed=s, grad_clip=clip, schedule_args={"warmup": 0.0}, status="completed",
+                      final_test_loss=values[0] + r, diverged_at_step=None) for s, r in enumerate(repeats, start=1)]
+    return rot.clipping_frame(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("clipped, unclipped, word, said", [
+    ([2.0, 2.1, 2.6], [2.0, 2.1, None], CONFIRMED, "diverges at 0.0625 (diverged at step 3; clipped: 2.600)"),
+    ([2.0, 2.1, 2.6], [2.0, 2.1, 2.62], CONTRADICTED, "saves no run"),
+    ([2.0, 2.1, 2.6], [2.0, 2.1, 2.9], NOT_RESOLVED, "helps there without saving a run"),
+    ([2.0, 2.01, 2.02], [2.0, 2.01, 2.02], NOT_RESOLVED, "there is no run for clipping to save"),
+])
+def test_clipping_saves_a_run_only_where_the_unclipped_run_diverges_and_the_clipped_one_trains(
+        clipped, unclipped, word, said):
+    frame = _clipping(clipped, unclipped)
+    sd, dof = rot.seed_noise(frame, "arm", "loss")
+    assert dof == 4 and sd == pytest.approx(0.01)                      # margin 2 sqrt 2 x 0.01, about 0.028
+    verdict = rot.clipping_verdict(rot.clipping_pairs(frame), sd)
+    assert verdict.word == word and said in verdict.text, verdict.text
+
+
+def test_clipping_that_diverges_where_the_unclipped_run_trains_is_said():
+    frame = _clipping([2.0, 2.1, None], [2.0, 2.1, 2.7])
+    verdict = rot.clipping_verdict(rot.clipping_pairs(frame), 0.01)
+    assert verdict.word == CONTRADICTED and "Clipping diverges where the unclipped run does not at 0.0625" in verdict.text
+
+
+def test_clipping_without_its_second_arm_or_its_noise_cannot_say():
+    frame = _clipping([2.0, 2.1, 2.6], [2.0, 2.1, None])
+    assert rot.clipping_verdict(rot.clipping_pairs(frame[frame.arm == rot.CLIPPING_ARMS[0]]), 0.01).word == NOT_RESOLVED
+    assert rot.clipping_verdict(rot.clipping_pairs(frame), float("nan")).word == NOT_RESOLVED

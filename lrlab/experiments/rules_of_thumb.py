@@ -1,4 +1,5 @@
-"""Rules of thumb the seed articles state, measured: schedules at equal budget, and warmup for Adam.
+"""Rules of thumb the seed articles state, measured: schedules at equal budget, warmup and clipping for
+Adam, and batch growth against rate decay.
 
 Part 1, "cosine usually beats step decay": one network and budget, five schedules (constant, step
 decay by 10x at 50% and 75% of the run as He et al. 2016 train CIFAR ResNets, cosine to zero as
@@ -11,6 +12,11 @@ Part 2, "include warmup: at least 5-10% of training": the character GPT of the L
 (its widest quick width, Adam, gradient clipping at 1.0, cosine decay) with a linear warmup of 0, 2,
 5, 10 or 20% of the steps, over a log2 grid of peak rates that reaches 2^-3 = 0.125: also where an
 article says Adam "will cause immediate divergence" at 0.1.
+
+Parts "clipping_on" and "clipping_off", for "gradient clipping (typically clip_grad_norm to 1.0) often
+saves runs that the scheduled step size alone would not": part 2's runs without warmup (the clipped arm),
+and the same runs trained again without clipping (chunk "clipping"), over the same grid of peak rates,
+with the same repeats. The two are compared with each other, so they are shown from one profile.
 
 Part 3, "grow the batch instead of decaying the rate" (Smith, Kindermans, Ying & Le 2018; an article's
 "doubling either eta or batch_size has the same effect on the implicit noise"): one network, rate and
@@ -43,6 +49,7 @@ SEED_REPEATS = ("cosine", "step")      # the claim's two schedules: their repeat
 WARMUPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # fraction of the steps
 CLAIMED_WARMUPS = (0.05, 0.1)          # "at least 5-10%"
 WARMUP_REPEATS = (0.0, 0.1)
+CLIP_NORM = 1.0                        # part 2's gradient clipping (the width chapter's); part 4 drops it
 
 SCHEDULE_SETTINGS = {
     # repeat_log2_lr: the grid point the repeats sit on (near the best of ch. 4's SGD at quick); seeds: extra
@@ -87,11 +94,14 @@ BATCH_SETTINGS = {
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
-               "the warmup sweep trains the GPT at width 256, not 512, over 10 rates 2^-12..2^-3 instead of 11",
+               "the warmup sweep (and its unclipped twin) trains the GPT at width 256, not 512, over 10 rates "
+               "2^-12..2^-3 instead of 11",
                "the batch comparison trains ResNet-20 16 epochs, not 60")
 
 PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep",
+               "clipping_on": "the sweep without warmup, clipped", "clipping_off": "the sweep without warmup, unclipped",
                "batch": "batch growth against rate decay"}
+SHOWN_TOGETHER = (("clipping_on", "clipping_off"),)   # the two arms of one comparison
 
 
 def schedule_runs(profile):
@@ -112,7 +122,7 @@ def warmup_runs(profile):
     s = WARMUP_SETTINGS[profile]
     base = RunConfig(task="shakespeare", model="chargpt", width=s["width"], depth=s["depth"], block_size=s["block"],
                      batch_size=s["batch"], steps_per_epoch=s["steps_per_epoch"], epochs=s["epochs"], optimizer="adam",
-                     momentum=0.9, schedule="warmup_cosine", grad_clip=1.0, augment="none")
+                     momentum=0.9, schedule="warmup_cosine", grad_clip=CLIP_NORM, augment="none")
     runs = []
     for warmup in s["warmups"]:
         with_warmup = base.replace(schedule_args={"warmup": warmup})
@@ -121,6 +131,16 @@ def warmup_runs(profile):
             runs += [with_warmup.replace(lr=2.0 ** s["repeat_log2_lr"], seed=seed)
                      for seed in range(1, 1 + s["extra_seeds"])]
     return runs
+
+
+def clipped_runs(profile):
+    """Part 2's runs without warmup: its grid and its repeats, clipped at CLIP_NORM."""
+    return [run for run in warmup_runs(profile) if run.schedule_args["warmup"] == 0.0]
+
+
+def clipping_runs(profile):
+    """The same runs without gradient clipping (the clipping part's own chunk: the clipped ones are part 2's)."""
+    return [run.replace(grad_clip=None) for run in clipped_runs(profile)]
 
 
 def batch_runs(profile):
@@ -132,7 +152,8 @@ def batch_runs(profile):
 
 
 def parts(profile):
-    return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile), "batch": batch_runs(profile)}
+    return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile), "clipping_on": clipped_runs(profile),
+            "clipping_off": clipping_runs(profile), "batch": batch_runs(profile)}
 
 
 def runs(profile):
@@ -144,6 +165,8 @@ def chunks(profile):
                   "0.1 without", warmup_runs(profile)),
             Chunk("schedules", 2, "cosine against step decay (and constant, linear to zero, warmup-stable-decay) "
                   "at equal budget, each at its best peak rate", schedule_runs(profile)),
+            Chunk("clipping", 2, "whether gradient clipping at 1.0 saves Adam runs without warmup that diverge "
+                  "without it", clipping_runs(profile)),
             Chunk("batch", 2, "whether growing the batch 5x where step decay cuts the rate 5x reaches the same "
                   "test accuracy with fewer updates", batch_runs(profile))]
 
@@ -380,6 +403,91 @@ def adam_divergence_verdict(frame, best, seed_sd, total_steps):
                    f"loss of {near.loss:.3f} against the sweep's best {sweep_best:.3f}.", rule, number)
 
 
+CLIPPING_ARMS = ("clipped at 1.0", "no clipping")
+CLIPPING_RULE = ("Adam without warmup over one grid of peak rates, with and without clipping at 1.0, one seed a rate: "
+                 "a rate where the run without clipping diverges and the clipped one does not is a run saved, "
+                 "confirmed; no rate saved and none where the unclipped run ends worse beyond 2 sqrt 2 seed SDs, "
+                 "over a grid that reaches rates where training fails (a divergence, or a loss that far above the "
+                 "best), contradicted; otherwise not resolved")
+
+
+def clipping_frame(runs):
+    """The clipping part's runs (Adam without warmup, with and without clipping) as `warmup_frame` gives
+    them, each with its arm (CLIPPING_ARMS)."""
+    frame = warmup_frame(runs)
+    return frame.assign(arm=[CLIPPING_ARMS[0] if clip else CLIPPING_ARMS[1] for clip in frame.grad_clip.fillna(0)])
+
+
+def clipping_pairs(frame):
+    """One row per grid rate both arms hold at seed 0: each arm's validation loss (NaN where it diverged),
+    whether it diverged, and at which step."""
+    import pandas as pd
+    rows = []
+    for lr, cell in frame[frame.seed == 0].groupby("lr"):
+        clipped, unclipped = (cell[cell.arm == arm] for arm in CLIPPING_ARMS)
+        if not (len(clipped) and len(unclipped)):
+            continue
+        row = {"lr": float(lr)}
+        for name, run in (("clipped", clipped.iloc[0]), ("unclipped", unclipped.iloc[0])):
+            diverged = run.status == "diverged"
+            row.update({name: float(run.loss), f"{name} diverged": diverged,
+                        f"{name} diverged at": int(run.diverged_at_step) if diverged else None})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _rates(rows):
+    return ", ".join(f"{lr:.3g}" for lr in rows.lr)
+
+
+def clipping_verdict(pairs, seed_sd):
+    """"Clipping at 1.0 often saves runs that the scheduled step size alone would not" (`CLIPPING_RULE`):
+    Adam without warmup, each grid rate with and without clipping (`clipping_pairs`)."""
+    if not len(pairs):
+        return Verdict(NOT_RESOLVED, "The runs without clipping are not recorded.", CLIPPING_RULE)
+    if not np.isfinite(seed_sd):
+        return Verdict(NOT_RESOLVED, "The seed noise of the runs without warmup is not measured.", CLIPPING_RULE)
+    margin = 2 * np.sqrt(2) * seed_sd
+    saved = pairs[pairs["unclipped diverged"] & ~pairs["clipped diverged"]]
+    lost = pairs[pairs["clipped diverged"] & ~pairs["unclipped diverged"]]
+    both = pairs[~pairs["clipped diverged"] & ~pairs["unclipped diverged"]]
+    worse = both[both.unclipped - both.clipped > margin]      # unclipped worse: clipping helps
+    better = both[both.clipped - both.unclipped > margin]     # unclipped better: clipping hurts
+    number = (f"{len(saved)} of {len(pairs)} rates saved from divergence; unclipped worse at {len(worse)}, better at "
+              f"{len(better)} (margin {margin:.3f})")
+    hurts = ((f" Clipping diverges where the unclipped run does not at {_rates(lost)}." if len(lost) else "")
+             + (f" Without clipping the loss is lower beyond the margin at {_rates(better)}." if len(better) else ""))
+    if len(saved):
+        trained = ", ".join(f"{lr:.3g} (diverged at step {int(at)}; clipped: {loss:.3f})"
+                            for lr, at, loss in zip(saved.lr, saved["unclipped diverged at"], saved.clipped))
+        return Verdict(CONFIRMED, f"Without clipping, Adam without warmup diverges at {trained}; clipping at 1.0 "
+                       "trains each of them to the validation loss given." + hurts, CLIPPING_RULE, number)
+    if len(worse):
+        gaps = ", ".join(f"{lr:.3g} ({u:.3f} against {c:.3f})" for lr, u, c in zip(worse.lr, worse.unclipped,
+                                                                                  worse.clipped))
+        higher = int((both.unclipped > both.clipped).sum())
+        return Verdict(NOT_RESOLVED, f"No run without clipping diverges where the clipped one trains, but without "
+                       f"clipping the validation loss ends higher beyond the noise margin ({margin:.3f}) at {gaps}: "
+                       f"clipping helps there without saving a run from divergence (the loss ends higher without "
+                       f"it at {higher} of the {len(both)} rates both arms train)."
+                       + close_call(float((worse.unclipped - worse.clipped).max()), margin) + hurts,
+                       CLIPPING_RULE, number)
+    losses = np.concatenate([both.clipped.to_numpy(), both.unclipped.to_numpy()])
+    best = float(losses.min()) if losses.size else float("nan")
+    failing = pairs[pairs["clipped diverged"] | pairs["unclipped diverged"]
+                    | (pairs[["clipped", "unclipped"]].max(axis=1) - best > margin)]
+    if not len(failing):
+        return Verdict(NOT_RESOLVED, f"No rate of the grid, up to {pairs.lr.max():.3g}, fails with or without "
+                       "clipping: there is no run for clipping to save." + hurts, CLIPPING_RULE, number)
+    top = failing.iloc[-1]
+    fails = (f"at {top.lr:.3g} a run diverges" if top["clipped diverged"] or top["unclipped diverged"] else
+             f"at {top.lr:.3g} the validation loss ends at {top[['clipped', 'unclipped']].min():.3f} with or without "
+             f"clipping, against the best {best:.3f}")
+    return Verdict(CONTRADICTED, f"Clipping at 1.0 saves no run: without it no rate diverges where the clipped run "
+                   f"trains, and none ends worse beyond the noise margin ({margin:.3f}), over a grid that reaches "
+                   f"rates where training fails ({fails})." + hurts, CLIPPING_RULE, number)
+
+
 def arm_of(config):
     """Which of part 3's arms a config (a runs-frame row or a dict) belongs to."""
     if config["batch_growth"]:
@@ -497,6 +605,11 @@ def verdicts(chapter, sd_scale=1.0):
                                "adam_diverges_at_0.1": adam_divergence_verdict(frame, best, sd,
                                                                                int(frame.final_steps.max()))},
                               chapter.profile_of("warmup")))
+    if chapter.has("clipping_on") and chapter.has("clipping_off"):
+        frame = clipping_frame(chapter.runs("clipping_on", "clipping_off"))
+        sd = sd_scale * seed_noise(frame, "arm", "loss")[0]
+        out.update(at_profile({"clipping_saves_runs": clipping_verdict(clipping_pairs(frame), sd)},
+                              chapter.profile_of("clipping_off")))
     if chapter.has("batch"):
         verdict = batch_growth_verdict(batch_frame(chapter.runs("batch")), sd_scale)
         out.update(at_profile({"batch_instead_of_decay": verdict}, chapter.profile_of("batch")))
@@ -513,6 +626,7 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
     "warmup_needed": ("include 5-10% warmup", "blog, Which Learning Rate Works Best", "a recommendation, no measurement"),
     "adam_diverges_at_0.1": ("Adam diverges at 0.1", "blog, Which Learning Rate Works Best",
                              "a statement, no measurement"),
+    "clipping_saves_runs": ("clipping at 1.0 saves runs", "AI Wiki, Step size", "a statement, no measurement"),
     "batch_instead_of_decay": ("grow the batch instead of decaying the rate", "Smith, Kindermans, Ying & Le 2018",
                                "equivalent test accuracy after the same epochs, with fewer updates (CIFAR-10, "
                                "ImageNet)"),
