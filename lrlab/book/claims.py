@@ -118,7 +118,8 @@ CLAIMS = (
     Claim("e3", "001", "With deep networks the result is typically NaN values within a few hundred",
           "too large a rate gives NaN within a few hundred steps", "basics-network", ("basics", "fast_divergence")),
     Claim("e4", "001", "Gradient clipping (typically clip_grad_norm to 1.0) often saves runs that the scheduled step "
-          "size alone would not.", "clipping at 1.0 rescues runs", "", "not planned"),
+          "size alone would not.", "clipping at 1.0 rescues runs", "rt-clipping",
+          ("rules_of_thumb", "clipping_saves_runs")),
 )
 
 CHAPTER_WORDS = {"basics": "Ch. 1", "super_convergence": "Ch. 2", "linear_scaling": "Ch. 3",

@@ -5,7 +5,8 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from lrlab import schedules
-from lrlab.experiments.rules_of_thumb import BATCH_ARMS, CLAIMED_WARMUPS, SCHEDULE_POLICIES, compare, noise_path
+from lrlab.experiments.rules_of_thumb import (BATCH_ARMS, CLAIMED_WARMUPS, CLIPPING_ARMS, SCHEDULE_POLICIES, compare,
+                                              noise_path)
 from lrlab.figures import label_log_decades
 
 
@@ -74,6 +75,37 @@ def warmup_sweep(frame, best, seed_sd):
                          textcoords="offset points", fontsize=9)
     axes[1].set(xlabel="warmup (% of the steps)", ylabel="best validation loss",
                 title="the best of each warmup")
+    return fig
+
+
+def clipping_sweep(frame, pairs, seed_sd):
+    """Left: final validation loss against the peak rate, Adam without warmup, with and without clipping
+    (seed 0; crosses: diverged). Right: the loss without clipping minus the loss with it at each rate, inside
+    the band of 2 sqrt 2 seed SDs that the verdict reads as noise (crosses on the axis' edge: a side diverged)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 3.9), layout="constrained")
+    grid = frame[frame.seed == 0].sort_values("lr")
+    high = grid.loss.max() if grid.loss.notna().any() else 4.0
+    for arm, style in zip(CLIPPING_ARMS, (dict(color="C0", marker="o"), dict(color="C3", marker="s", ls="--"))):
+        runs = grid[grid.arm == arm]
+        ok = runs.dropna(subset=["loss"])
+        axes[0].plot(np.log2(ok.lr), ok.loss, label=arm, **style)
+        _crosses(axes[0], np.log2(runs[runs.status == "diverged"].lr), high + 0.1, style["color"])
+    axes[0].set(xlabel="log$_2$ peak learning rate", ylabel="final validation loss", title="Adam, no warmup")
+    axes[0].legend(fontsize=9)
+    margin = 2 * np.sqrt(2) * seed_sd
+    if np.isfinite(margin):
+        band = axes[1].axhspan(-margin, margin, color="0.85", lw=0)
+        fig.legend([band], [f"right: seed noise of a difference of two runs, ± {margin:.3f}"], fontsize=9,
+                   loc="outside lower right", frameon=False)
+    both = pairs[~pairs["clipped diverged"] & ~pairs["unclipped diverged"]]
+    axes[1].axhline(0, color="0.5", lw=0.8)
+    axes[1].plot(np.log2(both.lr), both.unclipped - both.clipped, marker="o", color="C3")
+    one_side = pairs[pairs["clipped diverged"] | pairs["unclipped diverged"]]
+    if len(one_side):
+        top = axes[1].get_ylim()[1]
+        _crosses(axes[1], np.log2(one_side.lr), top, "C3")
+    axes[1].set(xlabel="log$_2$ peak learning rate", ylabel="loss without clipping\nminus loss with it",
+                title="what clipping changes")
     return fig
 
 
