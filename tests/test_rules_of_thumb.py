@@ -306,7 +306,8 @@ def test_the_clipping_part_is_the_warmup_sweeps_runs_without_warmup_with_and_wit
     without_warmup = [c for c in rot.warmup_runs("quick") if c.schedule_args["warmup"] == 0.0]
     assert parts["clipping_on"] == without_warmup                      # the clipped arm is the warmup sweep's
     unclipped = parts["clipping_off"]
-    assert [c.replace(grad_clip=rot.CLIP_NORM) for c in unclipped] == without_warmup and not any(c.grad_clip for c in unclipped)
+    assert [c.replace(grad_clip=rot.CLIP_NORM) for c in unclipped] == without_warmup
+    assert not any(c.grad_clip for c in unclipped)
     assert ("clipping_on", "clipping_off") in rot.SHOWN_TOGETHER      # one arm never shown beside the other's scale
     chunk = next(c for c in rot.chunks("quick") if c.name == "clipping")
     assert list(chunk.runs) == unclipped and chunk.tier == 2                 # its chunk trains only what is new
@@ -345,7 +346,8 @@ def test_clipping_saves_a_run_only_where_the_unclipped_run_diverges_and_the_clip
 def test_clipping_that_diverges_where_the_unclipped_run_trains_is_said():
     frame = _clipping([2.0, 2.1, None], [2.0, 2.1, 2.7])
     verdict = rot.clipping_verdict(rot.clipping_pairs(frame), 0.01)
-    assert verdict.word == CONTRADICTED and "Clipping diverges where the unclipped run does not at 0.0625" in verdict.text
+    assert verdict.word == CONTRADICTED
+    assert "Clipping diverges where the unclipped run does not at 0.0625" in verdict.text
 
 
 def test_clipping_without_its_second_arm_or_its_noise_cannot_say():

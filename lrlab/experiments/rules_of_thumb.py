@@ -49,7 +49,7 @@ SEED_REPEATS = ("cosine", "step")      # the claim's two schedules: their repeat
 WARMUPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # fraction of the steps
 CLAIMED_WARMUPS = (0.05, 0.1)          # "at least 5-10%"
 WARMUP_REPEATS = (0.0, 0.1)
-CLIP_NORM = 1.0                        # part 2's gradient clipping (the width chapter's); part 4 drops it
+CLIP_NORM = 1.0                        # part 2's gradient clipping (the width chapter's); clipping_off drops it
 
 SCHEDULE_SETTINGS = {
     # repeat_log2_lr: the grid point the repeats sit on (near the best of ch. 4's SGD at quick); seeds: extra
@@ -99,7 +99,8 @@ GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rat
                "the batch comparison trains ResNet-20 16 epochs, not 60")
 
 PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep",
-               "clipping_on": "the sweep without warmup, clipped", "clipping_off": "the sweep without warmup, unclipped",
+               "clipping_on": "the sweep without warmup, clipped",
+               "clipping_off": "the sweep without warmup, unclipped",
                "batch": "batch growth against rate decay"}
 SHOWN_TOGETHER = (("clipping_on", "clipping_off"),)   # the two arms of one comparison
 
@@ -403,10 +404,11 @@ def adam_divergence_verdict(frame, best, seed_sd, total_steps):
                    f"loss of {near.loss:.3f} against the sweep's best {sweep_best:.3f}.", rule, number)
 
 
-CLIPPING_ARMS = ("clipped at 1.0", "no clipping")
-CLIPPING_RULE = ("Adam without warmup over one grid of peak rates, with and without clipping at 1.0, one seed a rate: "
-                 "a rate where the run without clipping diverges and the clipped one does not is a run saved, "
-                 "confirmed; no rate saved and none where the unclipped run ends worse beyond 2 sqrt 2 seed SDs, "
+CLIPPING_ARMS = (f"clipped at {CLIP_NORM:.1f}", "no clipping")
+CLIPPING_RULE = (f"Adam without warmup over one grid of peak rates, with and without clipping at {CLIP_NORM:.1f}, one "
+                 "seed a rate: a rate where the run without clipping diverges and the clipped one does not is a run "
+                 "saved, confirmed; no rate saved and none where the unclipped run ends worse beyond 2 sqrt 2 seed "
+                 "SDs, "
                  "over a grid that reaches rates where training fails (a divergence, or a loss that far above the "
                  "best), contradicted; otherwise not resolved")
 
@@ -460,8 +462,9 @@ def clipping_verdict(pairs, seed_sd):
     if len(saved):
         trained = ", ".join(f"{lr:.3g} (diverged at step {int(at)}; clipped: {loss:.3f})"
                             for lr, at, loss in zip(saved.lr, saved["unclipped diverged at"], saved.clipped))
-        return Verdict(CONFIRMED, f"Without clipping, Adam without warmup diverges at {trained}; clipping at 1.0 "
-                       "trains each of them to the validation loss given." + hurts, CLIPPING_RULE, number)
+        return Verdict(CONFIRMED, f"Without clipping, Adam without warmup diverges at {trained}; clipping at "
+                       f"{CLIP_NORM:.1f} trains each of them to the validation loss given." + hurts,
+                       CLIPPING_RULE, number)
     if len(worse):
         gaps = ", ".join(f"{lr:.3g} ({u:.3f} against {c:.3f})" for lr, u, c in zip(worse.lr, worse.unclipped,
                                                                                   worse.clipped))
@@ -483,8 +486,8 @@ def clipping_verdict(pairs, seed_sd):
     fails = (f"at {top.lr:.3g} a run diverges" if top["clipped diverged"] or top["unclipped diverged"] else
              f"at {top.lr:.3g} the validation loss ends at {top[['clipped', 'unclipped']].min():.3f} with or without "
              f"clipping, against the best {best:.3f}")
-    return Verdict(CONTRADICTED, f"Clipping at 1.0 saves no run: without it no rate diverges where the clipped run "
-                   f"trains, and none ends worse beyond the noise margin ({margin:.3f}), over a grid that reaches "
+    return Verdict(CONTRADICTED, f"Clipping at {CLIP_NORM:.1f} saves no run: without it no rate diverges where the "
+                   f"clipped run trains, and none ends worse beyond the noise margin ({margin:.3f}), over a grid that reaches "
                    f"rates where training fails ({fails})." + hurts, CLIPPING_RULE, number)
 
 
