@@ -235,9 +235,9 @@ def bench_unmeasured_stacks(configs, device, results=None, stop_at=None, log=pri
 
 
 # HBM bytes a step's update moves per stacked parameter (float32): as written, each kernel reads and writes
-# its tensors in full (SGD with decay and momentum: 4 kernels; Adam: about 10); compiled, each parameter,
-# gradient and state tensor is read once and the parameter and state written once.
-UPDATE_BYTES = {"sgd": (40, 20), "adam": (96, 28)}
+# its tensors in full (SGD with decay and momentum: 4 kernels; Adam: about 10; Lion: 5); compiled, each
+# parameter, gradient and state tensor is read once and the parameter and state written once.
+UPDATE_BYTES = {"sgd": (40, 20), "adam": (96, 28), "lion": (52, 20)}
 
 
 def update_could_pay(config, k, stack_per_s, device_key):

@@ -88,6 +88,9 @@ class RunConfig:
         if not isinstance(self.schedule_args, dict) or not all(isinstance(k, str) for k in self.schedule_args):
             raise LrlabError(f"schedule_args must be a dict of option names to values (e.g. {{'gamma': 0.1}}), "
                              f"got {self.schedule_args!r}")
+        if self.optimizer == "lion" and self.parameterization == "mup":
+            raise LrlabError("optimizer 'lion' has no muP version (the mup package wraps SGD and Adam); "
+                             "valid with parameterization 'mup': sgd, sgdw, adam, adamw")
         if self.model in ("mlp", "chargpt") and self.width is None:
             raise LrlabError(f"model {self.model!r} needs a width (a positive integer)")
         if self.trace_test and not self.trace_every:

@@ -8,7 +8,7 @@ MODEL_LABELS = {"resnet8": "ResNet-8", "resnet20": "ResNet-20", "resnet32": "Res
                 "mlp": "MLP", "chargpt": "character GPT"}   # how the book's prose names them
 PARAMETERIZATIONS = ("sp", "mup")
 INITS = ("default", "lecun")             # "lecun": N(0, 1/fan_in), zero biases
-OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")
+OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw", "lion")
 SCHEDULES = (                            # in the gallery's order
     "constant", "step", "multistep", "exponential", "cosine", "cosine_warm_restarts", "warmup_cosine",
     "triangular", "one_cycle", "one_cycle_fastai", "reduce_on_plateau", "polynomial", "linear",

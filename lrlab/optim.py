@@ -1,13 +1,13 @@
-"""Optimizers: SGD and Adam with coupled L2, SGDW and AdamW with decoupled weight decay.
+"""Optimizers: SGD and Adam with coupled L2, SGDW, AdamW and Lion with decoupled weight decay.
 
 `weight_decay` is always the paper's lambda (Loshchilov & Hutter 2019, "Decoupled Weight Decay
 Regularization", Alg. 1 for SGDW, Alg. 2 for AdamW), whatever the optimizer:
 
   sgd, adam (coupled L2):   g_t <- g_t + lambda * theta, then the usual update. torch's weight_decay
                             does exactly this, so lambda is passed as is.
-  sgdw, adamw (decoupled):  theta <- theta - eta_t * lambda * theta next to the gradient step, where
-                            eta_t is the schedule MULTIPLIER (alpha is not in the decay term).
-                            torch.optim.AdamW (see its docs' algorithm) and our SGDW instead decay by
+  sgdw, adamw, lion         theta <- theta - eta_t * lambda * theta next to the gradient step, where
+  (decoupled):              eta_t is the schedule MULTIPLIER (alpha is not in the decay term).
+                            torch.optim.AdamW (see its docs' algorithm), our SGDW and Lion instead decay by
                             lr_t * weight_decay, with lr_t = lr * eta_t the scheduled LR; so we pass
                             weight_decay = lambda / lr (each group's own lr) to make the two equal.
 
@@ -19,6 +19,8 @@ import torch
 from lrlab.errors import LrlabError, check_choice, check_non_negative, check_positive, check_range
 from lrlab.names import OPTIMIZERS
 
+ADAM_BETAS = (0.9, 0.999)   # torch's defaults
+LION_BETAS = (0.9, 0.99)    # Chen et al. 2023's defaults
 
 
 class SGDW(torch.optim.SGD):
@@ -49,6 +51,37 @@ class SGDW(torch.optim.SGD):
         return loss
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms", Alg. 2); torch has none.
+
+    Each step: c = beta1 * m + (1 - beta1) * g; theta <- theta * (1 - lr_t * weight_decay) - lr_t * sign(c);
+    m <- beta2 * m + (1 - beta2) * g. Every coordinate moves by exactly lr_t (the sign), which is why the
+    paper wants a rate 3-10x smaller than AdamW's. Decay follows torch.optim.AdamW's convention, as SGDW's.
+    The state is the momentum `exp_avg` alone; `lrlab.stacked_optim` applies the same arithmetic stacked.
+    """
+
+    def __init__(self, params, lr=1e-4, betas=LION_BETAS, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                exp_avg = self.state[p].setdefault("exp_avg", torch.zeros_like(p))
+                if group["weight_decay"] != 0:
+                    p.mul_(1 - group["lr"] * group["weight_decay"])
+                p.add_(exp_avg.lerp(p.grad, 1 - beta1).sign_(), alpha=-group["lr"])
+                exp_avg.lerp_(p.grad, 1 - beta2)
+        return loss
+
+
 def param_groups(model, weight_decay, decay_norm_and_bias=True):
     """Trainable parameters of `model` as optimizer groups carrying the paper's lambda.
 
@@ -69,7 +102,7 @@ def param_groups(model, weight_decay, decay_norm_and_bias=True):
 
 
 def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, weight_decay=0.0,
-                    betas=(0.9, 0.999), eps=1e-8, decay_norm_and_bias=True, mup=False):
+                    betas=None, eps=1e-8, decay_norm_and_bias=True, mup=False):
     """Optimizer `name` over a model (split by param_groups), a list of tensors, or a list of group dicts.
 
     `mup=True` wraps the same torch class in the `mup` package's MuSGD/MuAdam (Yang et al. 2022),
@@ -77,13 +110,14 @@ def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, wei
     decay); the model must have had `mup.set_base_shapes` applied.
 
     `weight_decay` (and any group's own "weight_decay") is the paper's lambda; see the module docstring
-    for how it maps to torch. `momentum` and `nesterov` are for sgd/sgdw, `betas` and `eps` for adam/adamw.
+    for how it maps to torch. `momentum` and `nesterov` are for sgd/sgdw, `betas` for adam/adamw (default
+    ADAM_BETAS) and lion (LION_BETAS), `eps` for adam/adamw. The `mup` package has no Lion: lion is SP only.
     """
     check_choice("optimizer", name, OPTIMIZERS)
     check_positive("lr", lr)
     check_range("momentum", momentum, 0, 1, closed="low")
     check_non_negative("weight_decay", weight_decay)
-    betas = tuple(betas)
+    betas = tuple((LION_BETAS if name == "lion" else ADAM_BETAS) if betas is None else betas)
     if len(betas) != 2:
         raise LrlabError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     check_range("beta1", betas[0], 0, 1, closed="low")
@@ -92,13 +126,16 @@ def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, wei
     if nesterov and (name not in ("sgd", "sgdw") or momentum == 0):
         raise LrlabError(f"nesterov needs momentum > 0 and an SGD optimizer (sgd, sgdw), got {name!r} "
                          f"with momentum={momentum!r}")
+    if mup and name == "lion":
+        raise LrlabError("optimizer 'lion' has no muP version (the mup package wraps SGD and Adam); "
+                         "valid with mup: sgd, sgdw, adam, adamw")
 
     if isinstance(params_or_model, torch.nn.Module):
         groups = param_groups(params_or_model, weight_decay, decay_norm_and_bias)
     else:
         groups = _as_groups(params_or_model, weight_decay)
 
-    decoupled = name in ("sgdw", "adamw")
+    decoupled = name in ("sgdw", "adamw", "lion")
     for group in groups:
         group_lr = check_positive("lr", group.get("lr", lr))
         check_non_negative("weight_decay", group["weight_decay"])
@@ -108,9 +145,12 @@ def build_optimizer(params_or_model, name, lr, momentum=0.9, nesterov=False, wei
 
     if name in ("sgd", "sgdw"):
         kwargs = dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=default_decay)
+    elif name == "lion":
+        kwargs = dict(lr=lr, betas=betas, weight_decay=default_decay)
     else:
         kwargs = dict(lr=lr, betas=betas, eps=eps, weight_decay=default_decay)
-    cls = {"sgd": torch.optim.SGD, "sgdw": SGDW, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
+    cls = {"sgd": torch.optim.SGD, "sgdw": SGDW, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+           "lion": Lion}[name]
     try:
         if mup:
             import mup as mup_package

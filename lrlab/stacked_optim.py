@@ -14,11 +14,12 @@ pays (`lrlab.stacking.StackSizes.fused_update`), through torch.compile (`FusedUp
 each parameter's update into one pass over it: in a wide MLP's stack the update's passes over memory
 are most of a step.
 
-The arithmetic is torch's single-tensor SGD and Adam (maximize off, dampening 0, no amsgrad), term
-for term, so a member's update is the update it would get alone (float64 tests: tests/test_stacked.py;
-compiled: tests/test_fused_update.py).
-SGD and SGDW members share a stack, as do Adam and AdamW: coupled L2 adds lambda*theta to the
-gradient, decoupled decay multiplies theta by 1 - lr_t*wd, and each member gets the one it asked for.
+The arithmetic is torch's single-tensor SGD and Adam (maximize off, dampening 0, no amsgrad) and
+`lrlab.optim.Lion`'s, term for term, so a member's update is the update it would get alone (float64
+tests: tests/test_stacked.py; compiled: tests/test_fused_update.py).
+SGD and SGDW members share a stack, as do Adam and AdamW (Lion's stacks are Lion's): coupled L2 adds
+lambda*theta to the gradient, decoupled decay multiplies theta by 1 - lr_t*wd, and each member gets the
+one it asked for.
 """
 import time
 import warnings
@@ -26,9 +27,10 @@ import warnings
 import torch
 
 from lrlab.errors import LrlabError, error_line
-from lrlab.optim import SGDW
+from lrlab.optim import SGDW, Lion
 
-FAMILIES = {"sgd": "sgd", "sgdw": "sgd", "adam": "adam", "adamw": "adam"}
+FAMILIES = {"sgd": "sgd", "sgdw": "sgd", "adam": "adam", "adamw": "adam", "lion": "lion"}
+STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq"), "lion": ("exp_avg",)}
 
 
 def _group_values(group, decoupled):
@@ -42,19 +44,21 @@ def _group_values(group, decoupled):
 
 
 class StackedOptimizer:
-    """torch's SGD or Adam update on stacked parameters, hyperparameters read from each member's optimizer.
+    """torch's SGD or Adam update, or Lion's, on stacked parameters, hyperparameters read from each member's
+    optimizer.
 
     `params`: name -> stacked leaf tensor (K, ...); `members`: the K torch optimizers; `member_params`:
     for each member, name -> its own parameter object (to find the group it is in).
     """
 
     def __init__(self, params, members, member_params, family, transposed=(), fused=False):
-        if family not in ("sgd", "adam"):
-            raise LrlabError(f"unknown optimizer family {family!r}; valid choices: sgd, adam")
+        if family not in STATE_KEYS:
+            raise LrlabError(f"unknown optimizer family {family!r}; valid choices: {', '.join(STATE_KEYS)}")
         self.params, self.members, self.family = params, list(members), family
         self.member_params, self.transposed = list(member_params), set(transposed)
         self.names = list(params)
-        self.decoupled = [isinstance(opt, (SGDW, torch.optim.AdamW)) or _is_decoupled_adam(opt) for opt in members]
+        self.decoupled = [isinstance(opt, (SGDW, torch.optim.AdamW, Lion)) or _is_decoupled_adam(opt)
+                          for opt in members]
         # group_index[k][j]: which of member k's groups holds parameter j
         self.group_index = []
         for opt, own in zip(self.members, self.member_params):
@@ -79,7 +83,7 @@ class StackedOptimizer:
 
     def _take_member_states(self):
         """Start from the members' optimizer states (a resumed run's), then free them: the stack holds them."""
-        keys = ("momentum_buffer",) if self.family == "sgd" else ("exp_avg", "exp_avg_sq")
+        keys = STATE_KEYS[self.family]
         found = [[opt.state.get(own[n], {}) for n in self.names] for opt, own in zip(self.members, self.member_params)]
         if not any(state for member in found for state in member):
             return
@@ -134,6 +138,8 @@ class StackedOptimizer:
         common = dict(coupled_wd=coupled, decay_factor=1 - lr * decoupled)
         if self.family == "sgd":
             return dict(common, momentum=momentum, neg_lr=-lr)
+        if self.family == "lion":
+            return dict(common, one_minus_beta1=1 - momentum, one_minus_beta2=1 - beta2, neg_lr=-lr)
         t = self.steps
         return dict(common, one_minus_beta1=1 - momentum, beta2=beta2, one_minus_beta2=1 - beta2, eps=eps,
                     neg_step_size=-(lr / (1 - momentum ** t)), bias_correction2_sqrt=(1 - beta2 ** t).sqrt())
@@ -163,7 +169,7 @@ class StackedOptimizer:
         which torch's first step gives what it would from none (a momentum buffer 0 * m + g is g, and
         Adam starts from zeros), so that `apply` only computes and a compiled or captured step holds
         every step's state in the same tensors."""
-        keys = ("momentum_buffer",) if self.family == "sgd" else ("exp_avg", "exp_avg_sq")
+        keys = STATE_KEYS[self.family]
         for name, p in self.params.items():
             state = self.state.setdefault(name, {})
             for key in keys:
@@ -199,7 +205,7 @@ class StackedOptimizer:
 
 @torch.no_grad()
 def update(family, nesterov, branches, fields, table, params, grads, states, rows):
-    """torch's SGD or Adam update of stacked `params` (with `grads`, and `states`: per parameter its
+    """torch's SGD or Adam update, or Lion's, of stacked `params` (with `grads`, and `states`: per parameter its
     state tensors by name, sorted) from `table` (fields x parameters x K): `rows[j]` is parameter j's
     row of it. Kernels only; a pure function of its tensors, so that torch.compile can fuse it."""
     any_coupled, any_decoupled, zero_momentum = branches
@@ -212,6 +218,8 @@ def update(family, nesterov, branches, fields, table, params, grads, states, row
             grad = grad + h["coupled_wd"] * p
         if family == "sgd":
             _sgd(p, grad, state[0], h, nesterov, zero_momentum)
+        elif family == "lion":
+            _lion(p, grad, state[0], h)
         else:
             _adam(p, grad, state[0], state[1], h)
 
@@ -230,6 +238,11 @@ def _adam(p, grad, exp_avg, exp_avg_sq, h):
     exp_avg_sq.mul_(h["beta2"]).addcmul_(grad * h["one_minus_beta2"], grad)
     denom = (exp_avg_sq.sqrt() / h["bias_correction2_sqrt"]).add_(h["eps"])
     p.addcmul_(exp_avg / denom, h["neg_step_size"])   # as torch's p.addcdiv_(m, denom, value=-step)
+
+
+def _lion(p, grad, exp_avg, h):
+    p.addcmul_(exp_avg.lerp(grad, h["one_minus_beta1"]).sign_(), h["neg_lr"])   # as Lion's p.add_(sign, alpha=-lr)
+    exp_avg.lerp_(grad, h["one_minus_beta2"])
 
 
 class FusedUpdate:

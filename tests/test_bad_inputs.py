@@ -196,7 +196,7 @@ BAD_CONFIGS = [
     (dict(schedule_args="gamma=0.1"), "schedule_args must be a dict"),
     (dict(nesterov=1), "nesterov must be true or false"),
     (dict(lr=0), "lr must be a positive number"),
-    (dict(optimizer="lion"), "valid choices"),
+    (dict(optimizer="lamb"), "valid choices"),
 ]
 
 

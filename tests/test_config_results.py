@@ -34,7 +34,7 @@ def test_id_ignores_fields_at_their_defaults():
 
 
 @pytest.mark.parametrize("changes, needle", [
-    (dict(model="resnet99"), "resnet99"), (dict(optimizer="lion"), "lion"),
+    (dict(model="resnet99"), "resnet99"), (dict(optimizer="lamb"), "lamb"),
     (dict(schedule="wiggly"), "wiggly"), (dict(lr=0), "lr"), (dict(lr=-1e-3), "lr"),
     (dict(batch_size=0), "batch_size"), (dict(epochs=-2), "epochs"),
     (dict(model="mlp", width=-8), "width"), (dict(model="mlp"), "width"),
@@ -43,6 +43,7 @@ def test_id_ignores_fields_at_their_defaults():
     (dict(model="chargpt", width=64, attn_scale="1/d"), "1/d_head"), (dict(attn_scale="1/d_head"), "chargpt"),
     (dict(batch_growth={"factor": 5}), "milestones"), (dict(batch_growth=[0.5]), "batch_growth"),
     (dict(batch_growth={"milestones": [0.5], "factor": 1}), "factor"),
+    (dict(model="mlp", width=8, optimizer="lion", parameterization="mup"), "valid with parameterization 'mup': sgd, sgdw, adam, adamw"),
     (dict(batch_growth={"milestones": [0.5], "factor": 2.5}), "2.5"),
     (dict(batch_growth={"milestones": [1.5], "factor": 5}), "1.5"),
     (dict(batch_growth={"milestones": [0.75, 0.5], "factor": 5}), "increase"),

@@ -27,7 +27,7 @@ def stack_rows(fused_speedup=4.0, compile_s=1.0, fused_k=4, model="mlp-32", batc
                  per_s=800.0 * fused_speedup, fused_update=True, update_compile_s=compile_s)]
 
 
-@pytest.mark.parametrize("family", ["sgd", "adam"])
+@pytest.mark.parametrize("family", ["sgd", "adam", "lion"])
 def test_members_updated_by_the_compiled_update_match_their_single_runs(cifar, float64, family):
     """torch.compile's kernels, not a stand-in: float64 histories within 1e-9 of each single run, with
     coupled and decoupled weight decay in one stack, and (SGD) a member that diverges, after which the
@@ -35,6 +35,9 @@ def test_members_updated_by_the_compiled_update_match_their_single_runs(cifar, f
     if family == "sgd":
         configs = [MLP_LONG.replace(momentum=0.9, weight_decay=5e-4), MLP_LONG.replace(lr=50.0, seed=1),
                    MLP_LONG.replace(optimizer="sgdw", lr=0.1, seed=2, weight_decay=1e-2)]
+    elif family == "lion":
+        configs = [MLP_LONG.replace(optimizer="lion", lr=1e-4),
+                   MLP_LONG.replace(optimizer="lion", lr=3e-4, weight_decay=1e-1, seed=1, schedule="one_cycle")]
     else:
         configs = [MLP_LONG.replace(optimizer="adam", lr=1e-3, weight_decay=1e-2),
                    MLP_LONG.replace(optimizer="adamw", lr=3e-3, weight_decay=1e-1, seed=1, schedule="one_cycle")]
@@ -156,3 +159,7 @@ def test_only_an_update_that_is_a_large_share_of_the_step_is_worth_timing_compil
     assert calibrate.update_could_pay(mlp, 64, 42_000.0, "H200")
     assert not calibrate.update_could_pay(resnet, 64, 62_000.0, "H200")
     assert not calibrate.update_could_pay(gpt, 64, 920_000.0, "H200")
+    # every optimizer family's update has its byte count (a Lion stack of GPTs is as compute-bound)
+    from lrlab.stacked_optim import FAMILIES
+    assert set(calibrate.UPDATE_BYTES) == set(FAMILIES.values())
+    assert not calibrate.update_could_pay(gpt.replace(optimizer="lion"), 64, 920_000.0, "H200")

@@ -4,7 +4,7 @@ import torch
 
 from lrlab.errors import LrlabError
 from lrlab.names import OPTIMIZERS
-from lrlab.optim import SGDW, build_optimizer, param_groups
+from lrlab.optim import SGDW, Lion, build_optimizer, param_groups
 
 THETA0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
 GRADS = [torch.tensor([0.3, -0.1, 0.7], dtype=torch.float64), torch.tensor([-0.2, 0.4, 0.05], dtype=torch.float64)]
@@ -77,7 +77,32 @@ def test_adamw_is_decoupled():
            _adam(THETA0.clone(), GRADS, ETAS, l2=0.0, decoupled=LAMBDA, betas=betas, eps=1e-6))
 
 
-@pytest.mark.parametrize("name", ["sgdw", "adamw"])
+def _lion(theta, grads, etas, decoupled, betas=(0.9, 0.99)):
+    m, want = torch.zeros_like(theta), []
+    for grad, eta in zip(grads, etas):
+        # Chen et al. 2023, Alg. 2: c = b1*m + (1-b1)*g; theta <- theta - eta_t*(sign(c) + lambda*theta);
+        # m = b2*m + (1-b2)*g (decay as ours: eta_t * lambda, with eta_t the schedule multiplier)
+        c = betas[0] * m + (1 - betas[0]) * grad
+        theta = theta - LR * eta * torch.sign(c) - eta * decoupled * theta
+        m = betas[1] * m + (1 - betas[1]) * grad
+        want.append(theta)
+    return want
+
+
+def test_lion_is_the_papers_sign_update_with_decoupled_decay():
+    _close(_steps("lion"), _lion(THETA0.clone(), GRADS, ETAS, decoupled=LAMBDA))
+    _close(_steps("lion", betas=(0.95, 0.98)), _lion(THETA0.clone(), GRADS, ETAS, decoupled=LAMBDA, betas=(0.95, 0.98)))
+    theta = torch.nn.Parameter(THETA0.clone())
+    assert build_optimizer([theta], "lion", LR).param_groups[0]["betas"] == (0.9, 0.99)   # the paper's, not Adam's
+    assert build_optimizer([theta], "adam", LR).param_groups[0]["betas"] == (0.9, 0.999)
+
+
+def test_lion_has_no_mup_version():
+    with pytest.raises(LrlabError, match="'lion' has no muP.*sgd, sgdw, adam, adamw"):
+        build_optimizer([torch.nn.Parameter(torch.zeros(1))], "lion", 0.1, mup=True)
+
+
+@pytest.mark.parametrize("name", ["sgdw", "adamw", "lion"])
 def test_decoupled_decay_does_not_move_with_the_base_lr(name):
     # zero gradient: only the decay acts, and it is eta * lambda whatever the base LR
     for lr in (0.01, 1.0):
@@ -135,9 +160,10 @@ def test_param_groups_never_returns_an_empty_group():
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_build_optimizer_from_a_model_maps_lambda_per_group(name):
     optimizer = build_optimizer(_model(), name, lr=0.5, weight_decay=1e-3, decay_norm_and_bias=False)
-    expected_type = {"sgd": torch.optim.SGD, "sgdw": SGDW, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
+    expected_type = {"sgd": torch.optim.SGD, "sgdw": SGDW, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+                     "lion": Lion}[name]
     assert type(optimizer) is expected_type
-    decay = 1e-3 / 0.5 if name in ("sgdw", "adamw") else 1e-3
+    decay = 1e-3 / 0.5 if name in ("sgdw", "adamw", "lion") else 1e-3
     assert [g["weight_decay"] for g in optimizer.param_groups] == pytest.approx([decay, 0.0])
 
 
@@ -150,7 +176,7 @@ def test_build_optimizer_takes_group_dicts_with_their_own_lr():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(name="rmsprop"), "'rmsprop'.*sgd, sgdw, adam, adamw"),
+    (dict(name="rmsprop"), "'rmsprop'.*sgd, sgdw, adam, adamw, lion"),
     (dict(lr=0.0), "lr.*0.0"),
     (dict(lr=-1), "lr.*-1"),
     (dict(lr="0.1"), "lr.*'0.1'"),

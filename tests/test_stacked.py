@@ -94,6 +94,14 @@ def test_an_adam_member_diverging_in_a_later_epoch(cifar, float64):
     assert records[1]["status"] == "diverged"
 
 
+def test_lion_members_match_their_single_runs(cifar, float64):
+    lion = MLP_LONG.replace(optimizer="lion", lr=1e-4)
+    check_against_single_runs([lion, lion.replace(weight_decay=0.1, lr=3e-4, seed=1),
+                               lion.replace(schedule="one_cycle", lr=1e-3, seed=2),   # beta1 cycles
+                               lion.replace(schedule="warmup_cosine", schedule_args={"warmup": 0.2}, momentum=0.8,
+                                            decay_norm_and_bias=False, weight_decay=1e-2, seed=3)], cifar)
+
+
 def test_mup_members_match_their_single_runs(cifar, float64):
     mup = MLP.replace(optimizer="adam", lr=1e-3, parameterization="mup", base_width=16, init="lecun")
     check_against_single_runs([mup, mup.replace(optimizer="adamw", weight_decay=0.05, seed=5),
@@ -115,6 +123,8 @@ def test_gpt_members_with_clipping_and_mup_match(float64, data_root):
                     steps_per_epoch=25, optimizer="adamw", lr=3e-3, weight_decay=0.1, schedule="warmup_cosine",
                     schedule_args={"warmup": 0.1}, grad_clip=0.5, augment="none", precision="fp32")
     check_against_single_runs([gpt, gpt.replace(lr=1e-2, seed=1), gpt.replace(optimizer="adam", lr=1e-3)], corpus)
+    check_against_single_runs([gpt.replace(optimizer="lion", lr=3e-4), gpt.replace(optimizer="lion", lr=1e-3, seed=1)],
+                              corpus)
     mup = gpt.replace(parameterization="mup", base_width=32)
     check_against_single_runs([mup, mup.replace(lr=3e-2, seed=1)], corpus)
 
@@ -198,6 +208,7 @@ def test_stack_keys_group_what_can_train_together():
     a = MLP.replace(lr=0.1)
     assert stack_key(a) == stack_key(MLP.replace(optimizer="sgdw", weight_decay=1e-3, seed=3, schedule="cosine"))
     assert stack_key(a) != stack_key(MLP.replace(optimizer="adam"))      # another optimizer family
+    assert stack_key(MLP.replace(optimizer="adam")) != stack_key(MLP.replace(optimizer="lion"))
     assert stack_key(a) != stack_key(MLP.replace(width=64))              # another shape
     assert stack_key(a) != stack_key(MLP.replace(batch_size=40))
     assert stack_key(MLP.replace(trace_every=5)) is None                 # range tests train alone
@@ -267,9 +278,10 @@ def test_a_stack_at_its_deadline_checkpoints_each_member_to_resume_alone_or_stac
     assert all(p.exists() for p in paths)
 
 
-def test_single_runs_stopped_at_a_deadline_resume_as_one_adam_stack(cifar, float64, tmp_path):
-    adam = SHORT.replace(optimizer="adam", lr=1e-3)
-    configs = [adam, adam.replace(optimizer="adamw", weight_decay=0.1, seed=1)]
+@pytest.mark.parametrize("optimizers", [("adam", "adamw"), ("lion", "lion")])
+def test_single_runs_stopped_at_a_deadline_resume_as_one_stack(cifar, float64, tmp_path, optimizers):
+    first = SHORT.replace(optimizer=optimizers[0], lr=1e-3)
+    configs = [first, first.replace(optimizer=optimizers[1], weight_decay=0.1, seed=1)]
     whole = [train(c, data=cifar, progress=False) for c in configs]
     paths = [tmp_path / f"{c.id}.pt" for c in configs]
     for config, path in zip(configs, paths):
@@ -277,6 +289,10 @@ def test_single_runs_stopped_at_a_deadline_resume_as_one_adam_stack(cifar, float
             train(config, data=cifar, progress=False, checkpoint_path=path, stop_at=time.time())
     for record, single in zip(train_stacked(configs, data=cifar, progress=False, checkpoint_paths=paths), whole):
         assert_same_run(record, single)
+    if optimizers[0] == "lion":   # and a stack stopped at its deadline resumes its Lion members alone
+        stopped = train_stacked(configs, data=cifar, progress=False, checkpoint_paths=paths, stop_at=time.time())
+        assert all(isinstance(s, DeadlineReached) and s.checkpointed for s in stopped)
+        assert_same_run(train(configs[0], data=cifar, progress=False, checkpoint_path=paths[0]), whole[0])
 
 
 def test_members_at_different_epochs_do_not_share_a_stack(cifar, tmp_path):

@@ -18,10 +18,11 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
-from lrlab.names import MODEL_LABELS, OPTIMIZERS
+from lrlab.names import MODEL_LABELS
 from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, plus_minus, refined_minimum
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict
 
+OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")   # the lattice's: coupled L2 and decoupled decay, for SGD and Adam
 LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
             "adam": range(-13, -5), "adamw": range(-13, -5)}     # 1/8192 .. 1/64; 2^-10 ~ 0.001
 # Adam's rows reach 2^-6 because at the quick profile's short budget its best LR sat on 2^-8, the old edge
