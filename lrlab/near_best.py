@@ -119,21 +119,50 @@ def range_verdict(bands, lo, hi, claim):
                    "; ".join(f"{b.what} best {2 ** b.best:.2g}, band {w}" for b, w in zip(bands, where)))
 
 
-def ratio_verdict(high, low, ratio, claim):
-    """"The best rate of sweep `high` is `ratio` times that of sweep `low`": the ratios the two bands allow
-    (each end to half a grid step) must hold it; an open end leaves that side unbounded."""
+def allowed_ratios(high, low):
+    """(least, most, best): the ratios of sweep `high`'s best rate to sweep `low`'s that the two bands allow
+    (each end to half a grid step; an open end leaves that side unbounded: 0 or inf), and the best rates' own."""
     (high_lo, high_hi), (low_lo, low_hi) = high.reach(), low.reach()
     most = np.inf if high.hi_open or low.lo_open else 2 ** (high_hi - low_lo)
     least = 0.0 if high.lo_open or low.hi_open else 2 ** (high_lo - low_hi)
-    best = 2 ** (high.best - low.best)
+    return least, most, 2 ** (high.best - low.best)
+
+
+def _allow_words(least, most):
+    return (f"{least:.2g} to {most:.2g} times" if least > 0 and np.isfinite(most) else
+            "any ratio" if least == 0 and not np.isfinite(most) else
+            f"at least {least:.2g} times" if least > 0 else f"at most {most:.2g} times")
+
+
+def ratio_verdict(high, low, ratio, claim):
+    """"The best rate of sweep `high` is `ratio` times that of sweep `low`": the ratios the two bands allow
+    (each end to half a grid step) must hold it; an open end leaves that side unbounded."""
+    least, most, best = allowed_ratios(high, low)
     word = CONFIRMED if least <= ratio <= most and np.isfinite(most) and least > 0 else (
         NOT_RESOLVED if least <= ratio <= most else CONTRADICTED)
-    allow = (f"{least:.2g} to {most:.2g} times" if least > 0 and np.isfinite(most) else
-             "any ratio" if least == 0 and not np.isfinite(most) else
-             f"at least {least:.2g} times" if least > 0 else f"at most {most:.2g} times")
+    allow = _allow_words(least, most)
     return Verdict(word, f"{claim}: the best rates are {best:.3g} times apart; the near-optimal bands allow "
                    f"{allow} (an end on the grid's edge leaves that side open).", "the claimed ratio lies within the "
                    "ratios the two near-optimal bands allow (each end to half a grid step)", f"{best:.3g}x (bands allow {allow})")
+
+
+RATIO_RANGE_RULE = ("the best rates' own ratio lies in the claimed range and both bands are closed on the sides "
+                    "that bound the ratio, confirmed; the ratios the two near-optimal bands allow (each end to half "
+                    "a grid step) miss the claimed range, contradicted; otherwise not resolved")
+
+
+def ratio_range_verdict(high, low, lo, hi, claim):
+    """"The best rate of sweep `high` is `lo` to `hi` times that of sweep `low`" (`RATIO_RANGE_RULE`): a range
+    claim is confirmed by the measured ratio itself, not by bands wide enough to hold it and much else."""
+    least, most, best = allowed_ratios(high, low)
+    bounded = least > 0 and np.isfinite(most)
+    word = (CONTRADICTED if most < lo or least > hi else
+            CONFIRMED if lo <= best <= hi and bounded else NOT_RESOLVED)
+    allow = _allow_words(least, most)
+    where = "in" if lo <= best <= hi else "outside"
+    return Verdict(word, f"{claim}: the best rates are {best:.3g} times apart, {where} the claimed {lo:g} to {hi:g}; "
+                   f"the near-optimal bands allow {allow} (an end on the grid's edge leaves that side open).",
+                   RATIO_RANGE_RULE, f"{best:.3g}x (bands allow {allow})")
 
 
 FACTOR_TWO_RULE = ("tuning to a factor of 2 is enough when, in every sweep, the rates one octave either side of "

@@ -34,6 +34,7 @@ PRIORITY = (
     ("rules_of_thumb", "warmup"),
     ("rules_of_thumb", "batch"),
     ("rules_of_thumb", "clipping"),
+    ("rules_of_thumb", "lion"),
     ("super_convergence", "resnet56_headline"),
     ("super_convergence", "resnet56_baseline"),
     ("linear_scaling", "seeds_and_warmups"),

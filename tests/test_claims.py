@@ -108,6 +108,20 @@ def test_a_ratio_of_best_rates_is_read_within_what_the_two_bands_allow():
     assert thumb.ratio_verdict(band(-3, -2, -3, hi_open=True), adam, 200.0, "x").word == NOT_RESOLVED
 
 
+def test_a_claimed_range_of_ratios_is_confirmed_by_the_best_rates_own_ratio_and_refuted_by_the_bands():
+    adam = band(-8, -7, -7)
+    inside = thumb.ratio_range_verdict(adam, band(-10, -9, -9), 3, 10, "x")     # 4x; bands allow 1 to 16
+    assert inside.word == CONFIRMED and inside.number == "4x (bands allow 1 to 16 times)"
+    assert "4 times apart, in the claimed 3 to 10" in inside.text
+    level = thumb.ratio_range_verdict(adam, band(-8, -7, -7), 3, 10, "x")       # 1x, yet the bands allow up to 4
+    assert level.word == NOT_RESOLVED and "outside the claimed" in level.text
+    assert thumb.ratio_range_verdict(adam, band(-6, -5, -5), 3, 10, "x").word == CONTRADICTED   # at most 1x
+    assert thumb.ratio_range_verdict(adam, band(-14, -13, -14), 3, 10, "x").word == CONTRADICTED  # at least 23x
+    # an open end leaves the ratio unbounded on that side: 4x then confirms nothing
+    open_end = thumb.ratio_range_verdict(adam, band(-10, -9, -9, lo_open=True), 3, 10, "x")
+    assert open_end.word == NOT_RESOLVED and "at least 1 times" in open_end.text
+
+
 def test_a_factor_of_two_is_enough_only_where_both_neighbours_of_the_best_stay_in_the_band():
     wide, narrow = band(-7, -3, -5, what="wide"), band(-5, -5, -5, what="narrow")
     assert thumb.factor_two_verdict([wide]).word == CONFIRMED

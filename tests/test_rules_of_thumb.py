@@ -354,3 +354,61 @@ def test_clipping_without_its_second_arm_or_its_noise_cannot_say():
     frame = _clipping([2.0, 2.1, 2.6], [2.0, 2.1, None])
     assert rot.clipping_verdict(rot.clipping_pairs(frame[frame.arm == rot.CLIPPING_ARMS[0]]), 0.01).word == NOT_RESOLVED
     assert rot.clipping_verdict(rot.clipping_pairs(frame), float("nan")).word == NOT_RESOLVED
+
+
+def test_the_lion_part_is_the_10_percent_warmup_sweep_again_with_lion_two_octaves_lower():
+    parts = rot.parts("quick")
+    adam = [c for c in rot.warmup_runs("quick") if c.schedule_args["warmup"] == rot.LION_WARMUP]
+    assert parts["lion_adam"] == adam and {c.optimizer for c in adam} == {"adam"}
+    lion = parts["lion"]
+    assert [c.replace(optimizer="adam", lr=c.lr * 2 ** rot.LION_SHIFT) for c in lion] == adam
+    assert sorted({c.seed for c in lion}) == [0, 1, 2] and {c.weight_decay for c in lion} == {0.0}
+    assert np.log2(min(c.lr for c in lion)) == -13 and np.log2(max(c.lr for c in lion)) == -5
+    assert ("lion_adam", "lion") in rot.SHOWN_TOGETHER
+    chunk = next(c for c in rot.chunks("gpu") if c.name == "lion")
+    assert list(chunk.runs) == rot.lion_runs("gpu") and chunk.tier == 2       # Adam's arm is the warmup chunk's
+
+
+def _lion(adam, lion, repeats=(-0.01, 0.01)):
+    """A made-up Lion comparison as `Chapter.runs` gives it: {log2 lr: loss (None: diverged)} per optimizer at
+    seed 0, and two repeats of each at its best rate, `repeats` off its loss (seed SD 0.01)."""
+    rows = []
+    for name, losses in (("adam", adam), ("lion", lion)):
+        for k, value in losses.items():
+            rows.append(dict(lr=2.0 ** k, seed=0, optimizer=name, schedule_args={"warmup": 0.1},
+                             status="diverged" if value is None else "completed",
+                             final_test_loss=np.nan if value is None else value))
+        best = min((v, k) for k, v in losses.items() if v is not None)
+        rows += [dict(lr=2.0 ** best[1], seed=s, optimizer=name, schedule_args={"warmup": 0.1}, status="completed",
+                      final_test_loss=best[0] + r) for s, r in enumerate(repeats, start=1)]
+    return rot.lion_frame(pd.DataFrame(rows))
+
+
+ADAM = {-9: 2.4, -8: 2.2, -7: 2.0, -6: 2.2, -5: 2.6}
+
+
+@pytest.mark.parametrize("lion, word, said", [
+    ({-11: 2.4, -10: 2.2, -9: 2.0, -8: 2.2, -7: 2.5}, CONFIRMED, "4 times apart, in the claimed 3 to 10"),
+    ({-9: 2.4, -8: 2.2, -7: 2.0, -6: 2.3, -5: None}, CONTRADICTED, "1 times apart, outside"),
+    ({-14: 2.3, -13: 2.2, -12: 2.0, -11: 2.2, -10: 2.5}, CONTRADICTED, "32 times apart"),   # at least 16x
+    ({-13: 2.3, -12: 2.2, -11: 2.0, -10: 2.2, -9: 2.5}, NOT_RESOLVED, "16 times apart, outside"),  # 8 to 32x
+    ({-10: 2.4, -9: 2.02, -8: 2.0, -7: 2.3, -6: 2.6}, NOT_RESOLVED, "2 times apart, outside"),     # 1 to 8x
+    ({-11: 2.0, -10: 2.2, -9: 2.4, -8: 2.6, -7: 2.8}, NOT_RESOLVED, "allow at least"),   # best on the grid's edge
+])
+def test_lions_rate_is_read_from_the_two_sweeps_near_optimal_bands(lion, word, said):
+    frame = _lion(ADAM, lion)
+    sd, dof = rot.seed_noise(frame, "arm", "loss")
+    assert dof == 4 and sd == pytest.approx(0.01)
+    bands = rot.lion_bands(frame, sd)
+    verdict = rot.lion_verdict(bands)
+    assert verdict.word == word and said in verdict.text, verdict.text
+    assert verdict.rule == rot.LION_RULE
+    table = rot.lion_band_table(frame, bands)
+    assert list(table.optimizer) == ["Adam", "Lion"] and table["best lr"][0] == 2.0 ** -7
+
+
+def test_lion_without_either_sweep_cannot_say():
+    frame = _lion(ADAM, {-9: 2.0, -8: 2.2})
+    bands = rot.lion_bands(frame[frame.arm == "Adam"], 0.01)
+    assert rot.lion_verdict(bands).word == NOT_RESOLVED
+    assert rot.lion_verdict(rot.lion_bands(frame, float("nan"))).word == NOT_RESOLVED

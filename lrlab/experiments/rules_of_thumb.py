@@ -18,6 +18,12 @@ saves runs that the scheduled step size alone would not": part 2's runs without 
 and the same runs trained again without clipping (chunk "clipping"), over the same grid of peak rates,
 with the same repeats. The two are compared with each other, so they are shown from one profile.
 
+Parts "lion_adam" and "lion", for "Lion needs a learning rate three to ten times smaller than AdamW" (Chen
+et al. 2023's advice): part 2's runs at 10% warmup (Adam, no decay: AdamW at lambda 0), and the same runs
+with Lion (chunk "lion"), each at a quarter of Adam's rate, so that Lion's grid sits two octaves below
+Adam's, its middle inside the claimed range; the claim is read off the two sweeps' near-optimal bands
+(`lrlab.near_best`).
+
 Part 3, "grow the batch instead of decaying the rate" (Smith, Kindermans, Ying & Le 2018; an article's
 "doubling either eta or batch_size has the same effect on the implicit noise"): one network, rate and
 budget in epochs, three arms over three seeds each: step decay (the rate falls 5x at 50% and 75% of the
@@ -34,6 +40,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
+from lrlab.near_best import BAND_RULE, RATIO_RANGE_RULE, near_best_band, ratio_range_verdict
 from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, mean_gap, mean_sd, pooled_sd
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict, at_profile
 
@@ -50,6 +57,9 @@ WARMUPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # fraction of the steps
 CLAIMED_WARMUPS = (0.05, 0.1)          # "at least 5-10%"
 WARMUP_REPEATS = (0.0, 0.1)
 CLIP_NORM = 1.0                        # part 2's gradient clipping (the width chapter's); clipping_off drops it
+LION_WARMUP = 0.1                      # the Lion comparison's Adam arm: part 2's runs at this warmup (it has repeats)
+LION_SHIFT = 2                         # octaves Lion's grid sits below Adam's: its middle at 4x less, inside 3-10x
+LION_CLAIM = (3.0, 10.0)               # "three to ten times smaller than AdamW"
 
 SCHEDULE_SETTINGS = {
     # repeat_log2_lr: the grid point the repeats sit on (near the best of ch. 4's SGD at quick); seeds: extra
@@ -94,15 +104,16 @@ BATCH_SETTINGS = {
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
-               "the warmup sweep (and its unclipped twin) trains the GPT at width 256, not 512, over 10 rates "
-               "2^-12..2^-3 instead of 11",
+               "the warmup sweep (and its unclipped and Lion twins) trains the GPT at width 256, not 512, over 10 "
+               "rates 2^-12..2^-3 instead of 11 (Lion's two octaves lower)",
                "the batch comparison trains ResNet-20 16 epochs, not 60")
 
 PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep",
                "clipping_on": "the sweep without warmup, clipped",
                "clipping_off": "the sweep without warmup, unclipped",
+               "lion_adam": "Adam at 10% warmup, Lion's reference", "lion": "Lion at a quarter of Adam's rates",
                "batch": "batch growth against rate decay"}
-SHOWN_TOGETHER = (("clipping_on", "clipping_off"),)   # the two arms of one comparison
+SHOWN_TOGETHER = (("clipping_on", "clipping_off"), ("lion_adam", "lion"))   # the two arms of one comparison
 
 
 def schedule_runs(profile):
@@ -144,6 +155,16 @@ def clipping_runs(profile):
     return [run.replace(grad_clip=None) for run in clipped_runs(profile)]
 
 
+def lion_adam_runs(profile):
+    """Part 2's runs at LION_WARMUP: Adam's arm of the Lion comparison (its grid and its repeats)."""
+    return [run for run in warmup_runs(profile) if run.schedule_args["warmup"] == LION_WARMUP]
+
+
+def lion_runs(profile):
+    """The same runs with Lion, each at 2^-LION_SHIFT of Adam's rate (the Lion part's own chunk)."""
+    return [run.replace(optimizer="lion", lr=run.lr * 2.0 ** -LION_SHIFT) for run in lion_adam_runs(profile)]
+
+
 def batch_runs(profile):
     s = BATCH_SETTINGS[profile]
     base = RunConfig(task="cifar10", model=s["model"], optimizer="sgd", lr=s["lr"], momentum=0.9, weight_decay=5e-4,
@@ -154,7 +175,8 @@ def batch_runs(profile):
 
 def parts(profile):
     return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile), "clipping_on": clipped_runs(profile),
-            "clipping_off": clipping_runs(profile), "batch": batch_runs(profile)}
+            "clipping_off": clipping_runs(profile), "lion_adam": lion_adam_runs(profile), "lion": lion_runs(profile),
+            "batch": batch_runs(profile)}
 
 
 def runs(profile):
@@ -168,6 +190,7 @@ def chunks(profile):
                   "at equal budget, each at its best peak rate", schedule_runs(profile)),
             Chunk("clipping", 2, "whether gradient clipping at 1.0 saves Adam runs without warmup that diverge "
                   "without it", clipping_runs(profile)),
+            Chunk("lion", 2, "whether Lion's best rate on the character GPT is 3-10x below Adam's", lion_runs(profile)),
             Chunk("batch", 2, "whether growing the batch 5x where step decay cuts the rate 5x reaches the same "
                   "test accuracy with fewer updates", batch_runs(profile))]
 
@@ -491,6 +514,58 @@ def clipping_verdict(pairs, seed_sd):
                    f"rates where training fails ({fails})." + hurts, CLIPPING_RULE, number)
 
 
+LION_ARMS = ("Adam", "Lion")
+LION_RULE = (f"Adam's best rate over Lion's against the claimed {LION_CLAIM[0]:g} to {LION_CLAIM[1]:g}: "
+             f"{RATIO_RANGE_RULE} ({BAND_RULE}, the margin 2 sqrt 2 seed SDs)")
+
+
+def lion_frame(runs):
+    """The Lion comparison's runs (Adam at LION_WARMUP and Lion on the same set-up) as `warmup_frame` gives
+    them, each with its arm (LION_ARMS)."""
+    frame = warmup_frame(runs)
+    return frame.assign(arm=[LION_ARMS[1] if name == "lion" else LION_ARMS[0] for name in frame.optimizer])
+
+
+def lion_bands(frame, seed_sd):
+    """{arm: near_best.Band} of each arm's seed-0 sweep (validation loss, a diverged run never in it), with the
+    margin 2 sqrt 2 seed SDs; an arm not recorded, or whose runs all diverged, is missing."""
+    margin, bands = 2 * np.sqrt(2) * seed_sd, {}
+    for arm in LION_ARMS:
+        sweep = frame[(frame.arm == arm) & (frame.seed == 0)]
+        band = near_best_band(np.log2(sweep.lr), sweep.loss, margin, f"character GPT, {arm}", "")
+        if band is not None:
+            bands[arm] = band
+    return bands
+
+
+def lion_verdict(bands):
+    """"Lion needs a learning rate three to ten times smaller than AdamW": Adam's best rate over Lion's, read
+    against LION_CLAIM by `near_best.ratio_range_verdict`."""
+    if set(bands) != set(LION_ARMS):
+        return Verdict(NOT_RESOLVED, "The two sweeps, or their seed noise, are not all recorded.", LION_RULE)
+    verdict = ratio_range_verdict(bands["Adam"], bands["Lion"], *LION_CLAIM, "Adam's best rate over Lion's")
+    return Verdict(verdict.word, verdict.text, LION_RULE, verdict.number)
+
+
+def lion_band_table(frame, bands):
+    """One row per arm: its best seed-0 run's rate and loss, its near-optimal band's rates (the grid's, not
+    widened), how many rates it swept and how many of them diverged."""
+    import pandas as pd
+    rows = []
+    for arm in LION_ARMS:
+        grid = frame[(frame.arm == arm) & (frame.seed == 0)]
+        if not len(grid):
+            continue
+        band = bands.get(arm)
+        ok = grid.dropna(subset=["loss"])
+        rows.append({"optimizer": arm, "best lr": 2 ** band.best if band else float("nan"),
+                     "best loss": float(ok.loss.min()) if len(ok) else float("nan"),
+                     "band from": 2 ** band.lo if band else float("nan"),
+                     "band to": 2 ** band.hi if band else float("nan"),
+                     "rates": len(grid), "diverged": int((grid.status == "diverged").sum())})
+    return pd.DataFrame(rows)
+
+
 def arm_of(config):
     """Which of part 3's arms a config (a runs-frame row or a dict) belongs to."""
     if config["batch_growth"]:
@@ -613,6 +688,10 @@ def verdicts(chapter, sd_scale=1.0):
         sd = sd_scale * seed_noise(frame, "arm", "loss")[0]
         out.update(at_profile({"clipping_saves_runs": clipping_verdict(clipping_pairs(frame), sd)},
                               chapter.profile_of("clipping_off")))
+    if chapter.has("lion_adam") and chapter.has("lion"):
+        frame = lion_frame(chapter.runs("lion_adam", "lion"))
+        sd = sd_scale * seed_noise(frame, "arm", "loss")[0]
+        out.update(at_profile({"lion_rate": lion_verdict(lion_bands(frame, sd))}, chapter.profile_of("lion")))
     if chapter.has("batch"):
         verdict = batch_growth_verdict(batch_frame(chapter.runs("batch")), sd_scale)
         out.update(at_profile({"batch_instead_of_decay": verdict}, chapter.profile_of("batch")))
@@ -630,6 +709,8 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
     "adam_diverges_at_0.1": ("Adam diverges at 0.1", "blog, Which Learning Rate Works Best",
                              "a statement, no measurement"),
     "clipping_saves_runs": ("clipping at 1.0 saves runs", "AI Wiki, Step size", "a statement, no measurement"),
+    "lion_rate": ("Lion wants a rate 3-10x below AdamW's", "Chen et al. 2023 (Sec. 5); AI Wiki, Step size",
+                  "a recommendation from their tuning (\"typically 3-10x smaller\"), no sweep printed"),
     "batch_instead_of_decay": ("grow the batch instead of decaying the rate", "Smith, Kindermans, Ying & Le 2018",
                                "equivalent test accuracy after the same epochs, with fewer updates (CIFAR-10, "
                                "ImageNet)"),
