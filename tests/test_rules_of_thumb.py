@@ -375,11 +375,11 @@ def _lion(adam, lion, repeats=(-0.01, 0.01)):
     rows = []
     for name, losses in (("adam", adam), ("lion", lion)):
         for k, value in losses.items():
-            rows.append(dict(lr=2.0 ** k, seed=0, optimizer=name, schedule_args={"warmup": 0.1},
+            rows.append(dict(id=f"{name}{k}", lr=2.0 ** k, seed=0, optimizer=name, schedule_args={"warmup": 0.1},
                              status="diverged" if value is None else "completed",
                              final_test_loss=np.nan if value is None else value))
         best = min((v, k) for k, v in losses.items() if v is not None)
-        rows += [dict(lr=2.0 ** best[1], seed=s, optimizer=name, schedule_args={"warmup": 0.1}, status="completed",
+        rows += [dict(id=f"{name}{best[1]}-{s}", lr=2.0 ** best[1], seed=s, optimizer=name, schedule_args={"warmup": 0.1}, status="completed",
                       final_test_loss=best[0] + r) for s, r in enumerate(repeats, start=1)]
     return rot.lion_frame(pd.DataFrame(rows))
 
@@ -412,3 +412,28 @@ def test_lion_without_either_sweep_cannot_say():
     bands = rot.lion_bands(frame[frame.arm == "Adam"], 0.01)
     assert rot.lion_verdict(bands).word == NOT_RESOLVED
     assert rot.lion_verdict(rot.lion_bands(frame, float("nan"))).word == NOT_RESOLVED
+
+
+def test_lions_loss_at_its_best_rate_is_set_against_adams_with_the_best_gap_rule():
+    worse = _lion(ADAM, {-11: 2.4, -10: 2.2, -9: 2.1, -8: 2.2, -7: 2.5})
+    said = rot.lion_loss_words(worse, 0.01)
+    assert "Lion ends at a validation loss of 2.100, Adam at 2.000: a gap of +0.100" in said
+    assert said.endswith("so Lion trains worse than Adam here.")
+    level = _lion(ADAM, {-11: 2.4, -10: 2.2, -9: 2.01, -8: 2.2, -7: 2.5})
+    assert rot.lion_loss_words(level, 0.01).endswith("the two are within seed noise of each other.")
+    assert rot.lion_loss_words(level, float("nan")) == "" and rot.lion_loss_words(level[level.arm == "Adam"], 0.01) == ""
+
+
+def test_the_lion_figure_draws_both_bands_and_where_the_claim_puts_lions_best():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lrlab.figures.rules_of_thumb import lion_sweep
+    frame = _lion(ADAM, {-11: 2.4, -10: 2.2, -9: 2.1, -8: 2.2, -7: None})
+    fig = lion_sweep(frame, rot.lion_bands(frame, 0.01))
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.texts} == {"Adam's near-optimal band", "Lion's near-optimal band"}
+    claimed = next(p for p in ax.patches if "claimed" in p.get_label())
+    # from Adam's best, 2^-7, less log2(10) to less log2(3)
+    assert claimed.get_x() == pytest.approx(-7 - np.log2(10))
+    assert claimed.get_x() + claimed.get_width() == pytest.approx(-7 - np.log2(3))
+    assert len(ax.collections) >= 3    # the repeats of each optimizer, and the cross of Lion's diverged run

@@ -109,7 +109,7 @@ CLAIMS = (
     Claim("27", "000", "assign each group a learning rate that is a fraction (e.g., 1/2.6) of the rate used for the "
           "group above it.", "layer-wise rates (ULMFiT's 2.6)", "", "not planned: no fine-tuning in the book"),
     Claim("28", "001", "Lion needs a learning rate three to ten times smaller than AdamW",
-          "Lion wants 3-10x less than AdamW", "", "not planned: Lion is not among our optimizers"),
+          "Lion wants 3-10x less than AdamW", "rt-lion", ("rules_of_thumb", "lion_rate")),
     Claim("e1", "001", "varying the step size by a factor of two often changes final accuracy more than swapping "
           "architectures or doubling the model size.", "a factor 2 in rate matters more than 2x width", "width-mlp",
           ("lr_vs_width", "factor_two_vs_width")),

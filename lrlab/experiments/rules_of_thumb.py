@@ -547,6 +547,21 @@ def lion_verdict(bands):
     return Verdict(verdict.word, verdict.text, LION_RULE, verdict.number)
 
 
+def lion_loss_words(frame, seed_sd):
+    """Lion's best validation loss against Adam's, each at its own best rate, by `stats.best_gap` (a sentence
+    beside the verdict, which reads rates only: the article adds that Lion does "comparably or better")."""
+    best = best_cells(frame, "arm", "loss", LION_ARMS, lower_is_better=True)
+    if set(best.index) != set(LION_ARMS):
+        return ""
+    lion, adam, gap, margin, sign = compare(best, "Lion", "Adam", "loss", seed_sd, lower_is_better=True)
+    if not np.isfinite(margin):
+        return ""
+    said = {1: "Lion trains better than Adam here", -1: "Lion trains worse than Adam here",
+            0: "the two are within seed noise of each other"}[sign]
+    return (f"At its best rate Lion ends at a validation loss of {lion:.3f}, Adam at {adam:.3f}: a gap of {gap:+.3f} "
+            f"against a noise margin of {margin:.3f}, so {said}.")
+
+
 def lion_band_table(frame, bands):
     """One row per arm: its best seed-0 run's rate and loss, its near-optimal band's rates (the grid's, not
     widened), how many rates it swept and how many of them diverged."""

@@ -1,12 +1,12 @@
-"""Figures of the rules-of-thumb chapter: schedules at equal budget, warmup for Adam, and batch growth
-against rate decay."""
+"""Figures of the rules-of-thumb chapter: schedules at equal budget, warmup and clipping for Adam, Lion
+against Adam, and batch growth against rate decay."""
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
 from lrlab import schedules
-from lrlab.experiments.rules_of_thumb import (BATCH_ARMS, CLAIMED_WARMUPS, CLIPPING_ARMS, SCHEDULE_POLICIES, compare,
-                                              noise_path)
+from lrlab.experiments.rules_of_thumb import (BATCH_ARMS, CLAIMED_WARMUPS, CLIPPING_ARMS, LION_ARMS, LION_CLAIM,
+                                              SCHEDULE_POLICIES, compare, noise_path)
 from lrlab.figures import label_log_decades
 
 
@@ -106,6 +106,42 @@ def clipping_sweep(frame, pairs, seed_sd):
         _crosses(axes[1], np.log2(one_side.lr), top, "C3")
     axes[1].set(xlabel="log$_2$ peak learning rate", ylabel="loss without clipping\nminus loss with it",
                 title="what clipping changes")
+    return fig
+
+
+LION_STYLES = {"Adam": dict(color="C0", marker="o"), "Lion": dict(color="C2", marker="s", ls="--")}
+
+
+def lion_sweep(frame, bands):
+    """Final validation loss against the peak rate, Adam and Lion on one set-up (seed 0 joined; the repeats as
+    dots; crosses: diverged). Under the curves, each arm's near-optimal band (`bands`: arm -> near_best.Band) to
+    half a grid step, its best rate marked; shaded, where the claim puts Lion's best: 3-10x below Adam's."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    losses = frame.loss.dropna()
+    low, high = (losses.min(), losses.max()) if len(losses) else (2.0, 4.0)
+    span = high - low or 1.0
+    if "Adam" in bands:
+        best = bands["Adam"].best
+        ax.axvspan(best - np.log2(LION_CLAIM[1]), best - np.log2(LION_CLAIM[0]), color="C2", alpha=0.12, lw=0,
+                   label=f"claimed: Lion's best {LION_CLAIM[0]:g}-{LION_CLAIM[1]:g}x below Adam's")
+    for i, arm in enumerate(LION_ARMS):
+        style, runs = LION_STYLES[arm], frame[frame.arm == arm]
+        grid = runs[runs.seed == 0].sort_values("lr")
+        ok = grid.dropna(subset=["loss"])
+        ax.plot(np.log2(ok.lr), ok.loss, label=arm, **style)
+        repeats = runs[(runs.seed > 0)].dropna(subset=["loss"])
+        ax.scatter(np.log2(repeats.lr), repeats.loss, s=14, color=style["color"], alpha=0.6)
+        _crosses(ax, np.log2(grid[grid.status == "diverged"].lr), high + 0.05 * span, style["color"])
+        if arm in bands:   # the band as a bar under the curves, the best rate as a tick on it
+            band, y = bands[arm], low - (0.12 + 0.08 * i) * span
+            a, z = band.reach()
+            ax.plot([a, z], [y, y], color=style["color"], lw=5, alpha=0.5, solid_capstyle="butt")
+            ax.plot([band.best], [y], marker="|", ms=12, mew=2, color=style["color"])
+            ax.annotate(f"{arm}'s near-optimal band", (z, y), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize=9, color=style["color"])
+    ax.set(xlabel="log$_2$ peak learning rate", ylabel="final validation loss",
+           title="Adam and Lion, character GPT, 10% warmup")
+    ax.legend(fontsize=9, loc="upper left")
     return fig
 
 
