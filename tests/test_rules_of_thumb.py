@@ -379,8 +379,9 @@ def _lion(adam, lion, repeats=(-0.01, 0.01)):
                              status="diverged" if value is None else "completed",
                              final_test_loss=np.nan if value is None else value))
         best = min((v, k) for k, v in losses.items() if v is not None)
-        rows += [dict(id=f"{name}{best[1]}-{s}", lr=2.0 ** best[1], seed=s, optimizer=name, schedule_args={"warmup": 0.1}, status="completed",
-                      final_test_loss=best[0] + r) for s, r in enumerate(repeats, start=1)]
+        rows += [dict(id=f"{name}{best[1]}-{s}", lr=2.0 ** best[1], seed=s, optimizer=name,
+                      schedule_args={"warmup": 0.1}, status="completed", final_test_loss=best[0] + r)
+                 for s, r in enumerate(repeats, start=1)]
     return rot.lion_frame(pd.DataFrame(rows))
 
 
@@ -421,7 +422,8 @@ def test_lions_loss_at_its_best_rate_is_set_against_adams_with_the_best_gap_rule
     assert said.endswith("so Lion trains worse than Adam here.")
     level = _lion(ADAM, {-11: 2.4, -10: 2.2, -9: 2.01, -8: 2.2, -7: 2.5})
     assert rot.lion_loss_words(level, 0.01).endswith("the two are within seed noise of each other.")
-    assert rot.lion_loss_words(level, float("nan")) == "" and rot.lion_loss_words(level[level.arm == "Adam"], 0.01) == ""
+    assert rot.lion_loss_words(level, float("nan")) == ""
+    assert rot.lion_loss_words(level[level.arm == "Adam"], 0.01) == ""
 
 
 def test_the_lion_figure_draws_both_bands_and_where_the_claim_puts_lions_best():
