@@ -23,6 +23,14 @@ ADAM_BETAS = (0.9, 0.999)   # torch's defaults
 LION_BETAS = (0.9, 0.99)    # Chen et al. 2023's defaults
 
 
+def _evaluate(closure):
+    """The closure's loss, computed with gradients on as torch's optimizers do; None without a closure."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class SGDW(torch.optim.SGD):
     """SGD with decoupled weight decay (Loshchilov & Hutter Alg. 1, line 9); torch has none.
 
@@ -33,10 +41,7 @@ class SGDW(torch.optim.SGD):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
         decays = [group["weight_decay"] for group in self.param_groups]
         for group, decay in zip(self.param_groups, decays):
             params = [p for p in group["params"] if p.grad is not None]
@@ -65,10 +70,7 @@ class Lion(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:

@@ -111,7 +111,8 @@ GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rat
 PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep",
                "clipping_on": "the sweep without warmup, clipped",
                "clipping_off": "the sweep without warmup, unclipped",
-               "lion_adam": "Adam at 10% warmup, Lion's reference", "lion": "Lion at a quarter of Adam's rates",
+               "lion_adam": f"Adam at {LION_WARMUP:.0%} warmup, Lion's reference",
+               "lion": f"Lion at 1/{2 ** LION_SHIFT} of Adam's rates",
                "batch": "batch growth against rate decay"}
 SHOWN_TOGETHER = (("clipping_on", "clipping_off"), ("lion_adam", "lion"))   # the two arms of one comparison
 

@@ -6,7 +6,7 @@ from matplotlib.lines import Line2D
 
 from lrlab import schedules
 from lrlab.experiments.rules_of_thumb import (BATCH_ARMS, CLAIMED_WARMUPS, CLIPPING_ARMS, LION_ARMS, LION_CLAIM,
-                                              SCHEDULE_POLICIES, compare, noise_path)
+                                              LION_WARMUP, SCHEDULE_POLICIES, compare, noise_path)
 from lrlab.figures import label_log_decades
 
 
@@ -140,7 +140,7 @@ def lion_sweep(frame, bands):
             ax.annotate(f"{arm}'s near-optimal band", (z, y), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=9, color=style["color"])
     ax.set(xlabel="log$_2$ peak learning rate", ylabel="final validation loss",
-           title="Adam and Lion, character GPT, 10% warmup")
+           title=f"Adam and Lion, character GPT, {LION_WARMUP:.0%} warmup")
     ax.legend(fontsize=9, loc="upper left")
     return fig
 
