@@ -36,6 +36,8 @@ seeds each, near the best rates of the variants compared (at quick, first placed
 warmups, where training is unstable and the seeds scatter far more than at the best cells: moved
 to 2^-8); the verdicts compare best cells by `stats.best_gap`, as the weight-decay chapter does.
 """
+from dataclasses import replace
+
 import numpy as np
 
 from lrlab.config import RunConfig
@@ -544,8 +546,8 @@ def lion_verdict(bands):
     against LION_CLAIM by `near_best.ratio_range_verdict`."""
     if set(bands) != set(LION_ARMS):
         return Verdict(NOT_RESOLVED, "The two sweeps, or their seed noise, are not all recorded.", LION_RULE)
-    verdict = ratio_range_verdict(bands["Adam"], bands["Lion"], *LION_CLAIM, "Adam's best rate over Lion's")
-    return Verdict(verdict.word, verdict.text, LION_RULE, verdict.number)
+    return replace(ratio_range_verdict(bands["Adam"], bands["Lion"], *LION_CLAIM, "Adam's best rate over Lion's"),
+                   rule=LION_RULE)
 
 
 def lion_loss_words(frame, seed_sd):
