@@ -35,6 +35,7 @@ PRIORITY = (
     ("rules_of_thumb", "batch"),
     ("rules_of_thumb", "clipping"),
     ("rules_of_thumb", "lion"),
+    ("rules_of_thumb", "adamw_decay"),
     ("super_convergence", "resnet56_headline"),
     ("super_convergence", "resnet56_baseline"),
     ("linear_scaling", "seeds_and_warmups"),

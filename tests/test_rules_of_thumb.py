@@ -400,19 +400,19 @@ def test_lions_rate_is_read_from_the_two_sweeps_near_optimal_bands(lion, word, s
     frame = _lion(ADAM, lion)
     sd, dof = rot.seed_noise(frame, "arm", "loss")
     assert dof == 4 and sd == pytest.approx(0.01)
-    bands = rot.lion_bands(frame, sd)
+    bands = rot.sweep_bands(frame, rot.LION_ARMS, sd)
     verdict = rot.lion_verdict(bands)
     assert verdict.word == word and said in verdict.text, verdict.text
     assert verdict.rule == rot.LION_RULE
-    table = rot.lion_band_table(frame, bands)
+    table = rot.sweep_band_table(frame, bands, rot.LION_ARMS, "optimizer")
     assert list(table.optimizer) == ["Adam", "Lion"] and table["best lr"][0] == 2.0 ** -7
 
 
 def test_lion_without_either_sweep_cannot_say():
     frame = _lion(ADAM, {-9: 2.0, -8: 2.2})
-    bands = rot.lion_bands(frame[frame.arm == "Adam"], 0.01)
+    bands = rot.sweep_bands(frame[frame.arm == "Adam"], rot.LION_ARMS, 0.01)
     assert rot.lion_verdict(bands).word == NOT_RESOLVED
-    assert rot.lion_verdict(rot.lion_bands(frame, float("nan"))).word == NOT_RESOLVED
+    assert rot.lion_verdict(rot.sweep_bands(frame, rot.LION_ARMS, float("nan"))).word == NOT_RESOLVED
 
 
 def test_lions_loss_at_its_best_rate_is_set_against_adams_with_the_best_gap_rule():
@@ -431,7 +431,7 @@ def test_the_lion_figure_draws_both_bands_and_where_the_claim_puts_lions_best():
     matplotlib.use("Agg")
     from lrlab.figures.rules_of_thumb import lion_sweep
     frame = _lion(ADAM, {-11: 2.4, -10: 2.2, -9: 2.1, -8: 2.2, -7: None})
-    fig = lion_sweep(frame, rot.lion_bands(frame, 0.01))
+    fig = lion_sweep(frame, rot.sweep_bands(frame, rot.LION_ARMS, 0.01))
     ax = fig.axes[0]
     assert {t.get_text() for t in ax.texts} == {"Adam's near-optimal band", "Lion's near-optimal band"}
     claimed = next(p for p in ax.patches if "claimed" in p.get_label())
@@ -439,3 +439,95 @@ def test_the_lion_figure_draws_both_bands_and_where_the_claim_puts_lions_best():
     assert claimed.get_x() == pytest.approx(-7 - np.log2(10))
     assert claimed.get_x() + claimed.get_width() == pytest.approx(-7 - np.log2(3))
     assert len(ax.collections) >= 3    # the repeats of each optimizer, and the cross of Lion's diverged run
+
+
+def test_the_decay_comparison_is_the_lion_references_runs_again_as_adamw_with_torchs_decay_01():
+    parts = rot.parts("quick")
+    assert parts["adamw_reference"] == parts["lion_adam"]
+    decayed = parts["adamw_decay"]
+    assert [c.replace(optimizer="adam", weight_decay=0.0, decay_norm_and_bias=True) for c in decayed] == \
+        parts["lion_adam"]
+    # torch's AdamW decays by lr_t * 0.1 a step: the paper's lambda (what a config holds) is 0.1 * lr
+    assert all(c.optimizer == "adamw" and c.weight_decay == pytest.approx(0.1 * c.lr) for c in decayed)
+    assert not any(c.decay_norm_and_bias for c in decayed)   # as GPT-style training: matrices and embeddings
+    assert ("adamw_reference", "adamw_decay") in rot.SHOWN_TOGETHER
+    chunk = next(c for c in rot.chunks("gpu") if c.name == "adamw_decay")
+    assert list(chunk.runs) == rot.adamw_decay_runs("gpu") and chunk.tier == 2
+
+
+def test_adamw_with_torchs_decay_decays_the_matrices_by_the_rate_times_01_and_spares_norms_and_biases():
+    import torch
+    from lrlab.optim import optimizer_for
+    config = rot.adamw_decay_runs("smoke")[0]
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1.0)
+    opt = optimizer_for(model, config)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()   # a zero gradient: only the decay moves a weight
+    weight, *rest = model.parameters()
+    assert weight.detach() == pytest.approx(torch.full((3, 3), 1 - 0.1 * config.lr))
+    assert all(torch.equal(p.detach(), torch.ones_like(p)) for p in rest)
+
+
+def _adamw(reference, decayed, repeats=(-0.01, 0.01)):
+    """A made-up decay comparison, as `_lion` makes a Lion one: {log2 lr: loss} per arm, repeats at each best."""
+    frame = _lion(reference, decayed, repeats)
+    return rot.adamw_frame(frame.assign(weight_decay=[0.1 * lr if name == "lion" else 0.0
+                                                      for lr, name in zip(frame.lr, frame.optimizer)]))
+
+
+@pytest.mark.parametrize("decayed, word, said", [
+    ({-12: 2.4, -11: 2.2, -10: 2.0, -9: 2.2, -8: 2.5}, CONFIRMED, "overlaps the range"),
+    ({-9: 2.4, -8: 2.2, -7: 2.0, -6: 2.2, -5: 2.6}, CONTRADICTED, "lies above the range"),
+    ({-8: 2.0, -7: 2.2, -6: 2.4, -5: 2.6}, NOT_RESOLVED, "lies above the range"),   # may go on below the grid
+])
+def test_adamws_default_is_read_from_the_decayed_sweeps_near_optimal_band(decayed, word, said):
+    frame = _adamw(ADAM, decayed)
+    assert set(frame.arm) == set(rot.ADAMW_ARMS)
+    bands = rot.sweep_bands(frame, rot.ADAMW_ARMS, 0.01)
+    verdict = rot.adamw_verdict(bands)
+    assert verdict.word == word and said in verdict.text, verdict.text
+    assert verdict.rule == rot.ADAMW_RULE and "0.0001 to 0.001" in verdict.text
+    assert rot.adamw_verdict({k: v for k, v in bands.items() if k != rot.ADAMW_ARMS[1]}).word == NOT_RESOLVED
+
+
+def test_what_the_decay_does_is_set_against_the_reference_with_the_best_gap_rule():
+    hurts = rot.adamw_decay_words(_adamw(ADAM, {-8: 2.2, -7: 2.1, -6: 2.3}), 0.01)
+    assert hurts.startswith("At its best rate AdamW with decay 0.1 ends at a validation loss of 2.100, AdamW "
+                            "without decay at 2.000")
+    assert hurts.endswith("so the decay hurts here.")
+    level = rot.adamw_decay_words(_adamw(ADAM, {-8: 2.2, -7: 2.005, -6: 2.3}), 0.01)
+    assert level.endswith("so the decay changes nothing beyond seed noise here.")
+
+
+def test_the_decay_figure_shades_the_claimed_range():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lrlab.figures.rules_of_thumb import adamw_sweep
+    frame = _adamw(ADAM, {-9: 2.4, -8: 2.2, -7: 2.05, -6: 2.2, -5: None})
+    fig = adamw_sweep(frame, rot.sweep_bands(frame, rot.ADAMW_ARMS, 0.01))
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.texts} == {f"{arm}'s near-optimal band" for arm in rot.ADAMW_ARMS}
+    claimed = next(p for p in ax.patches if "claimed" in p.get_label())
+    assert claimed.get_x() == pytest.approx(np.log2(1e-4))
+    assert claimed.get_x() + claimed.get_width() == pytest.approx(np.log2(1e-3))
+
+
+def test_the_lowest_rate_says_whether_the_sweep_reaches_into_the_claimed_range():
+    assert rot.lowest_rate_words([2.0 ** -8, 2.0 ** -11], (1e-4, 1e-3)) == "the lowest 0.00049 (inside the claimed range)"
+    assert rot.lowest_rate_words([2.0 ** -8], (1e-4, 1e-3)).endswith("(above the claimed range)")
+    assert rot.lowest_rate_words([], (1e-4, 1e-3)) == "none recorded"
+
+
+def test_the_decays_shrink_is_the_product_of_one_less_the_scheduled_rate_times_01_over_the_steps():
+    frame = _adamw(ADAM, {-9: 2.4, -8: 2.2, -7: 2.05, -6: 2.2, -5: 2.6})
+    frame = frame.assign(schedule="constant", schedule_args=[{}] * len(frame), final_steps=100)
+    bands = rot.sweep_bands(frame, rot.ADAMW_ARMS, 0.01)
+    said = rot.decay_shrink_words(frame, bands)
+    best, top = 1 - (1 - 0.1 * 2 ** -7) ** 100, 1 - (1 - 0.1 * 2 ** -5) ** 100
+    assert said == (f"Over its 100 steps the decay alone shrinks a decayed weight by {best:.0%} at the decayed "
+                    f"sweep's best rate (0.0078), and by {top:.0%} at its largest (0.031).")
+    assert rot.decay_shrink_words(frame, {}) == ""

@@ -24,6 +24,14 @@ with Lion (chunk "lion"), each at a quarter of Adam's rate, so that Lion's grid 
 Adam's, its middle inside the claimed range; the claim is read off the two sweeps' near-optimal bands
 (`lrlab.near_best`).
 
+Parts "adamw_reference" and "adamw_decay", for "a common default configuration for AdamW in transformer
+training is a learning rate in the range 1e-4 to 1e-3 paired with a weight decay of 0.1": the same Adam runs
+(no decay), and the same runs as AdamW with that decay (chunk "adamw_decay"). The article's 0.1 is torch's
+AdamW `weight_decay`, which decays by the scheduled rate times 0.1 per step; in the paper's lambda, which
+lrlab's configs hold (`lrlab.optim`), that is 0.1 times each run's peak rate. As GPT-style training does it,
+only the weight matrices and embeddings decay, not LayerNorm's gains or the biases. The claim is read off
+the decayed sweep's near-optimal band; the reference says what the decay itself changes.
+
 Part 3, "grow the batch instead of decaying the rate" (Smith, Kindermans, Ying & Le 2018; an article's
 "doubling either eta or batch_size has the same effect on the implicit noise"): one network, rate and
 budget in epochs, three arms over three seeds each: step decay (the rate falls 5x at 50% and 75% of the
@@ -42,7 +50,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
-from lrlab.near_best import BAND_RULE, RATIO_RANGE_RULE, near_best_band, ratio_range_verdict
+from lrlab.near_best import BAND_RULE, RATIO_RANGE_RULE, near_best_band, range_verdict, ratio_range_verdict
 from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, mean_gap, mean_sd, pooled_sd
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict, at_profile
 
@@ -62,6 +70,8 @@ CLIP_NORM = 1.0                        # part 2's gradient clipping (the width c
 LION_WARMUP = 0.1                      # the Lion comparison's Adam arm: part 2's runs at this warmup (it has repeats)
 LION_SHIFT = 2                         # octaves Lion's grid sits below Adam's: its middle at 4x less, inside 3-10x
 LION_CLAIM = (3.0, 10.0)               # "three to ten times smaller than AdamW"
+ADAMW_DECAY = 0.1                      # "paired with a weight decay of 0.1", in torch's AdamW convention
+ADAMW_CLAIM = (1e-4, 1e-3)             # "a learning rate in the range 1e-4 to 1e-3"
 
 SCHEDULE_SETTINGS = {
     # repeat_log2_lr: the grid point the repeats sit on (near the best of ch. 4's SGD at quick); seeds: extra
@@ -106,8 +116,8 @@ BATCH_SETTINGS = {
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
-               "the warmup sweep (and its unclipped and Lion twins) trains the GPT at width 256, not 512, over 10 "
-               "rates 2^-12..2^-3 instead of 11 (Lion's two octaves lower)",
+               "the warmup sweep (and its unclipped, Lion and decayed twins) trains the GPT at width 256, not 512, "
+               "over 10 rates 2^-12..2^-3 instead of 11 (Lion's two octaves lower)",
                "the batch comparison trains ResNet-20 16 epochs, not 60")
 
 PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup sweep",
@@ -115,8 +125,11 @@ PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup swe
                "clipping_off": "the sweep without warmup, unclipped",
                "lion_adam": f"Adam at {LION_WARMUP:.0%} warmup, Lion's reference",
                "lion": f"Lion at 1/{2 ** LION_SHIFT} of Adam's rates",
+               "adamw_reference": f"Adam at {LION_WARMUP:.0%} warmup, the decay's reference",
+               "adamw_decay": f"AdamW with decay {ADAMW_DECAY:g}",
                "batch": "batch growth against rate decay"}
-SHOWN_TOGETHER = (("clipping_on", "clipping_off"), ("lion_adam", "lion"))   # the two arms of one comparison
+# the two arms of one comparison
+SHOWN_TOGETHER = (("clipping_on", "clipping_off"), ("lion_adam", "lion"), ("adamw_reference", "adamw_decay"))
 
 
 def schedule_runs(profile):
@@ -168,6 +181,13 @@ def lion_runs(profile):
     return [run.replace(optimizer="lion", lr=run.lr * 2.0 ** -LION_SHIFT) for run in lion_adam_runs(profile)]
 
 
+def adamw_decay_runs(profile):
+    """The Lion comparison's Adam runs as AdamW with the article's decay: torch's weight_decay ADAMW_DECAY is the
+    paper's lambda ADAMW_DECAY * lr (`lrlab.optim`), on the weight matrices and embeddings only (its own chunk)."""
+    return [run.replace(optimizer="adamw", weight_decay=ADAMW_DECAY * run.lr, decay_norm_and_bias=False)
+            for run in lion_adam_runs(profile)]
+
+
 def batch_runs(profile):
     s = BATCH_SETTINGS[profile]
     base = RunConfig(task="cifar10", model=s["model"], optimizer="sgd", lr=s["lr"], momentum=0.9, weight_decay=5e-4,
@@ -179,6 +199,7 @@ def batch_runs(profile):
 def parts(profile):
     return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile), "clipping_on": clipped_runs(profile),
             "clipping_off": clipping_runs(profile), "lion_adam": lion_adam_runs(profile), "lion": lion_runs(profile),
+            "adamw_reference": lion_adam_runs(profile), "adamw_decay": adamw_decay_runs(profile),
             "batch": batch_runs(profile)}
 
 
@@ -194,6 +215,8 @@ def chunks(profile):
             Chunk("clipping", 2, "whether gradient clipping at 1.0 saves Adam runs without warmup that diverge "
                   "without it", clipping_runs(profile)),
             Chunk("lion", 2, "whether Lion's best rate on the character GPT is 3-10x below Adam's", lion_runs(profile)),
+            Chunk("adamw_decay", 2, "whether AdamW with decay 0.1 has its best rate on the character GPT in 1e-4 to "
+                  "1e-3", adamw_decay_runs(profile)),
             Chunk("batch", 2, "whether growing the batch 5x where step decay cuts the rate 5x reaches the same "
                   "test accuracy with fewer updates", batch_runs(profile))]
 
@@ -517,6 +540,50 @@ def clipping_verdict(pairs, seed_sd):
                    f"rates where training fails ({fails})." + hurts, CLIPPING_RULE, number)
 
 
+def sweep_bands(frame, arms, seed_sd):
+    """{arm: near_best.Band} of each of `arms`' seed-0 sweep (validation loss, a diverged run never in it), with
+    the margin 2 sqrt 2 seed SDs; an arm not recorded, or whose runs all diverged, is missing."""
+    margin, bands = 2 * np.sqrt(2) * seed_sd, {}
+    for arm in arms:
+        sweep = frame[(frame.arm == arm) & (frame.seed == 0)]
+        band = near_best_band(np.log2(sweep.lr), sweep.loss, margin, f"character GPT, {arm}", "")
+        if band is not None:
+            bands[arm] = band
+    return bands
+
+
+def sweep_band_table(frame, bands, arms, column):
+    """One row per arm (named in `column`): its best seed-0 run's rate and loss, its near-optimal band's rates
+    (the grid's, not widened), how many rates it swept and how many of them diverged."""
+    import pandas as pd
+    rows = []
+    for arm in arms:
+        grid = frame[(frame.arm == arm) & (frame.seed == 0)]
+        if not len(grid):
+            continue
+        band = bands.get(arm)
+        ok = grid.dropna(subset=["loss"])
+        rows.append({column: arm, "best lr": 2 ** band.best if band else float("nan"),
+                     "best loss": float(ok.loss.min()) if len(ok) else float("nan"),
+                     "band from": 2 ** band.lo if band else float("nan"),
+                     "band to": 2 ** band.hi if band else float("nan"),
+                     "rates": len(grid), "diverged": int((grid.status == "diverged").sum())})
+    return pd.DataFrame(rows)
+
+
+def best_loss_words(frame, seed_sd, a, b, said):
+    """Arm `a`'s best validation loss against arm `b`'s, each at its own best rate, by `stats.best_gap`, with
+    `said` (sign -> words: 1, a better; -1, worse; 0, within noise) to close the sentence; "" without both."""
+    best = best_cells(frame, "arm", "loss", (a, b), lower_is_better=True)
+    if set(best.index) != {a, b}:
+        return ""
+    first, second, gap, margin, sign = compare(best, a, b, "loss", seed_sd, lower_is_better=True)
+    if not np.isfinite(margin):
+        return ""
+    return (f"At its best rate {a} ends at a validation loss of {first:.3f}, {b} at {second:.3f}: a gap of "
+            f"{gap:+.3f} against a noise margin of {margin:.3f}, so {said[sign]}.")
+
+
 LION_ARMS = ("Adam", "Lion")
 LION_RULE = (f"Adam's best rate over Lion's against the claimed {LION_CLAIM[0]:g} to {LION_CLAIM[1]:g}: "
              f"{RATIO_RANGE_RULE} ({BAND_RULE}, the margin 2 sqrt 2 seed SDs)")
@@ -529,21 +596,9 @@ def lion_frame(runs):
     return frame.assign(arm=[LION_ARMS[1] if name == "lion" else LION_ARMS[0] for name in frame.optimizer])
 
 
-def lion_bands(frame, seed_sd):
-    """{arm: near_best.Band} of each arm's seed-0 sweep (validation loss, a diverged run never in it), with the
-    margin 2 sqrt 2 seed SDs; an arm not recorded, or whose runs all diverged, is missing."""
-    margin, bands = 2 * np.sqrt(2) * seed_sd, {}
-    for arm in LION_ARMS:
-        sweep = frame[(frame.arm == arm) & (frame.seed == 0)]
-        band = near_best_band(np.log2(sweep.lr), sweep.loss, margin, f"character GPT, {arm}", "")
-        if band is not None:
-            bands[arm] = band
-    return bands
-
-
 def lion_verdict(bands):
     """"Lion needs a learning rate three to ten times smaller than AdamW": Adam's best rate over Lion's, read
-    against LION_CLAIM by `near_best.ratio_range_verdict`."""
+    against LION_CLAIM by `near_best.ratio_range_verdict` (`bands`: `sweep_bands` of LION_ARMS)."""
     if set(bands) != set(LION_ARMS):
         return Verdict(NOT_RESOLVED, "The two sweeps, or their seed noise, are not all recorded.", LION_RULE)
     return replace(ratio_range_verdict(bands["Adam"], bands["Lion"], *LION_CLAIM, "Adam's best rate over Lion's"),
@@ -551,37 +606,70 @@ def lion_verdict(bands):
 
 
 def lion_loss_words(frame, seed_sd):
-    """Lion's best validation loss against Adam's, each at its own best rate, by `stats.best_gap` (a sentence
-    beside the verdict, which reads rates only: the article adds that Lion does "comparably or better")."""
-    best = best_cells(frame, "arm", "loss", LION_ARMS, lower_is_better=True)
-    if set(best.index) != set(LION_ARMS):
-        return ""
-    lion, adam, gap, margin, sign = compare(best, "Lion", "Adam", "loss", seed_sd, lower_is_better=True)
-    if not np.isfinite(margin):
-        return ""
-    said = {1: "Lion trains better than Adam here", -1: "Lion trains worse than Adam here",
-            0: "the two are within seed noise of each other"}[sign]
-    return (f"At its best rate Lion ends at a validation loss of {lion:.3f}, Adam at {adam:.3f}: a gap of {gap:+.3f} "
-            f"against a noise margin of {margin:.3f}, so {said}.")
+    """Lion's best loss against Adam's (a sentence beside the verdict, which reads rates only: the article adds
+    that Lion does "comparably or better")."""
+    return best_loss_words(frame, seed_sd, "Lion", "Adam", {1: "Lion trains better than Adam here",
+                                                            -1: "Lion trains worse than Adam here",
+                                                            0: "the two are within seed noise of each other"})
 
 
-def lion_band_table(frame, bands):
-    """One row per arm: its best seed-0 run's rate and loss, its near-optimal band's rates (the grid's, not
-    widened), how many rates it swept and how many of them diverged."""
-    import pandas as pd
-    rows = []
-    for arm in LION_ARMS:
-        grid = frame[(frame.arm == arm) & (frame.seed == 0)]
-        if not len(grid):
-            continue
-        band = bands.get(arm)
-        ok = grid.dropna(subset=["loss"])
-        rows.append({"optimizer": arm, "best lr": 2 ** band.best if band else float("nan"),
-                     "best loss": float(ok.loss.min()) if len(ok) else float("nan"),
-                     "band from": 2 ** band.lo if band else float("nan"),
-                     "band to": 2 ** band.hi if band else float("nan"),
-                     "rates": len(grid), "diverged": int((grid.status == "diverged").sum())})
-    return pd.DataFrame(rows)
+ADAMW_ARMS = ("AdamW without decay", f"AdamW with decay {ADAMW_DECAY:g}")
+ADAMW_RULE = (f"the decayed sweep's near-optimal band against the claimed {ADAMW_CLAIM[0]:g} to {ADAMW_CLAIM[1]:g}: "
+              "confirmed when the band overlaps the range; contradicted when it lies wholly outside it and its end "
+              f"towards the range is inside the grid; otherwise not resolved ({BAND_RULE}, the margin 2 sqrt 2 seed "
+              "SDs)")
+
+
+def adamw_frame(runs):
+    """The decay comparison's runs (Adam at LION_WARMUP, which is AdamW at lambda 0, and the same runs as AdamW
+    with ADAMW_DECAY) as `warmup_frame` gives them, each with its arm (ADAMW_ARMS)."""
+    frame = warmup_frame(runs)
+    return frame.assign(arm=[ADAMW_ARMS[1] if decay > 0 else ADAMW_ARMS[0] for decay in frame.weight_decay])
+
+
+def adamw_verdict(bands):
+    """"A common default configuration for AdamW in transformer training is a learning rate in the range 1e-4 to
+    1e-3 paired with a weight decay of 0.1", read as advice: with that decay the best rate lies in ADAMW_CLAIM
+    (`near_best.range_verdict` on the decayed sweep; `bands`: `sweep_bands` of ADAMW_ARMS)."""
+    if ADAMW_ARMS[1] not in bands:
+        return Verdict(NOT_RESOLVED, "The decayed sweep, or its seed noise, is not recorded.", ADAMW_RULE)
+    return replace(range_verdict([bands[ADAMW_ARMS[1]]], *ADAMW_CLAIM, f"AdamW's best rate with decay {ADAMW_DECAY:g}"),
+                   rule=ADAMW_RULE)
+
+
+def decay_shrink_words(frame, bands):
+    """How far the decay alone shrinks a decayed weight over a run, 1 - prod(1 - ADAMW_DECAY * lr_t) over its
+    steps' scheduled rates, at the decayed sweep's best rate and at its largest: a short run feels little of
+    a decay that a language model's hundreds of thousands of steps feel in full."""
+    from lrlab.schedules import lr_curve
+    decayed = frame[(frame.arm == ADAMW_ARMS[1]) & (frame.seed == 0)]
+    band = bands.get(ADAMW_ARMS[1])
+    if not len(decayed) or band is None:
+        return ""
+    run, steps = decayed.iloc[0], int(decayed.final_steps.max())
+    multipliers = np.asarray(lr_curve(run.schedule, steps, **run.schedule_args)["lr"])
+
+    def shrink(lr):
+        return 1 - float(np.prod(1 - ADAMW_DECAY * lr * multipliers))
+    best, top = 2.0 ** band.best, float(decayed.lr.max())
+    return (f"Over its {steps} steps the decay alone shrinks a decayed weight by {shrink(best):.0%} at the decayed "
+            f"sweep's best rate ({best:.2g}), and by {shrink(top):.0%} at its largest ({top:.2g}).")
+
+
+def lowest_rate_words(rates, claimed):
+    """The sweep's lowest rate in words, and whether it reaches into the `claimed` (low, high) range."""
+    if not len(rates):
+        return "none recorded"
+    lowest = float(min(rates))
+    where = ("inside the claimed range" if claimed[0] <= lowest <= claimed[1] else
+             "below the claimed range" if lowest < claimed[0] else "above the claimed range")
+    return f"the lowest {lowest:.2g} ({where})"
+
+
+def adamw_decay_words(frame, seed_sd):
+    """What the decay itself does to the best loss (a sentence beside the verdict, which reads rates only)."""
+    return best_loss_words(frame, seed_sd, *ADAMW_ARMS[::-1], {1: "the decay helps here", -1: "the decay hurts here",
+                                                              0: "the decay changes nothing beyond seed noise here"})
 
 
 def arm_of(config):
@@ -709,7 +797,13 @@ def verdicts(chapter, sd_scale=1.0):
     if chapter.has("lion_adam") and chapter.has("lion"):
         frame = lion_frame(chapter.runs("lion_adam", "lion"))
         sd = sd_scale * seed_noise(frame, "arm", "loss")[0]
-        out.update(at_profile({"lion_rate": lion_verdict(lion_bands(frame, sd))}, chapter.profile_of("lion")))
+        out.update(at_profile({"lion_rate": lion_verdict(sweep_bands(frame, LION_ARMS, sd))},
+                              chapter.profile_of("lion")))
+    if chapter.has("adamw_reference") and chapter.has("adamw_decay"):
+        frame = adamw_frame(chapter.runs("adamw_reference", "adamw_decay"))
+        sd = sd_scale * seed_noise(frame, "arm", "loss")[0]
+        out.update(at_profile({"adamw_default": adamw_verdict(sweep_bands(frame, ADAMW_ARMS, sd))},
+                              chapter.profile_of("adamw_decay")))
     if chapter.has("batch"):
         verdict = batch_growth_verdict(batch_frame(chapter.runs("batch")), sd_scale)
         out.update(at_profile({"batch_instead_of_decay": verdict}, chapter.profile_of("batch")))
@@ -729,6 +823,8 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
     "clipping_saves_runs": ("clipping at 1.0 saves runs", "AI Wiki, Step size", "a statement, no measurement"),
     "lion_rate": ("Lion wants a rate 3-10x below AdamW's", "Chen et al. 2023 (Sec. 5); AI Wiki, Step size",
                   "a recommendation from their tuning (\"typically 3-10x smaller\"), no sweep printed"),
+    "adamw_default": ("AdamW for transformers: a rate of 1e-4 to 1e-3 with decay 0.1", "AI Wiki, Learning Rate",
+                      "a common default (GPT-3 trains with decay 0.1), no sweep"),
     "batch_instead_of_decay": ("grow the batch instead of decaying the rate", "Smith, Kindermans, Ying & Le 2018",
                                "equivalent test accuracy after the same epochs, with fewer updates (CIFAR-10, "
                                "ImageNet)"),

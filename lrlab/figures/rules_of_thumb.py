@@ -1,12 +1,13 @@
 """Figures of the rules-of-thumb chapter: schedules at equal budget, warmup and clipping for Adam, Lion
-against Adam, and batch growth against rate decay."""
+against Adam, AdamW's decay, and batch growth against rate decay."""
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
 from lrlab import schedules
-from lrlab.experiments.rules_of_thumb import (BATCH_ARMS, CLAIMED_WARMUPS, CLIPPING_ARMS, LION_ARMS, LION_CLAIM,
-                                              LION_WARMUP, SCHEDULE_POLICIES, compare, noise_path)
+from lrlab.experiments.rules_of_thumb import (ADAMW_ARMS, ADAMW_CLAIM, ADAMW_DECAY, BATCH_ARMS, CLAIMED_WARMUPS,
+                                              CLIPPING_ARMS, LION_ARMS, LION_CLAIM, LION_WARMUP, SCHEDULE_POLICIES,
+                                              compare, noise_path)
 from lrlab.figures import label_log_decades
 
 
@@ -112,35 +113,56 @@ def clipping_sweep(frame, pairs, seed_sd):
 LION_STYLES = {"Adam": dict(color="C0", marker="o"), "Lion": dict(color="C2", marker="s", ls="--")}
 
 
-def lion_sweep(frame, bands):
-    """Final validation loss against the peak rate, Adam and Lion on one set-up (seed 0 joined; the repeats as
-    dots; crosses: diverged). Under the curves, each arm's near-optimal band (`bands`: arm -> near_best.Band) to
-    half a grid step, its best rate marked; shaded, where the claim puts Lion's best: 3-10x below Adam's."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+def _sweeps_with_bands(ax, frame, bands, styles):
+    """Each arm's (`styles`: arm -> line style, in drawing order) final validation loss against the peak rate,
+    seed 0 joined, the repeats as dots, crosses where a run diverged; under the curves, each arm's near-optimal
+    band (`bands`: arm -> near_best.Band) as a bar to half a grid step, its best rate a tick on it."""
     losses = frame.loss.dropna()
     low, high = (losses.min(), losses.max()) if len(losses) else (2.0, 4.0)
     span = high - low or 1.0
-    if "Adam" in bands:
-        best = bands["Adam"].best
-        ax.axvspan(best - np.log2(LION_CLAIM[1]), best - np.log2(LION_CLAIM[0]), color="C2", alpha=0.12, lw=0,
-                   label=f"claimed: Lion's best {LION_CLAIM[0]:g}-{LION_CLAIM[1]:g}x below Adam's")
-    for i, arm in enumerate(LION_ARMS):
-        style, runs = LION_STYLES[arm], frame[frame.arm == arm]
+    for i, (arm, style) in enumerate(styles.items()):
+        runs = frame[frame.arm == arm]
         grid = runs[runs.seed == 0].sort_values("lr")
         ok = grid.dropna(subset=["loss"])
         ax.plot(np.log2(ok.lr), ok.loss, label=arm, **style)
         repeats = runs[(runs.seed > 0)].dropna(subset=["loss"])
         ax.scatter(np.log2(repeats.lr), repeats.loss, s=14, color=style["color"], alpha=0.6)
         _crosses(ax, np.log2(grid[grid.status == "diverged"].lr), high + 0.05 * span, style["color"])
-        if arm in bands:   # the band as a bar under the curves, the best rate as a tick on it
+        if arm in bands:
             band, y = bands[arm], low - (0.12 + 0.08 * i) * span
             a, z = band.reach()
             ax.plot([a, z], [y, y], color=style["color"], lw=5, alpha=0.5, solid_capstyle="butt")
             ax.plot([band.best], [y], marker="|", ms=12, mew=2, color=style["color"])
             ax.annotate(f"{arm}'s near-optimal band", (z, y), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=9, color=style["color"])
-    ax.set(xlabel="log$_2$ peak learning rate", ylabel="final validation loss",
-           title=f"Adam and Lion, character GPT, {LION_WARMUP:.0%} warmup")
+    ax.set(xlabel="log$_2$ peak learning rate", ylabel="final validation loss")
+
+
+def lion_sweep(frame, bands):
+    """Adam and Lion on one set-up (`_sweeps_with_bands`); shaded, where the claim puts Lion's best: 3-10x below
+    Adam's."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    if "Adam" in bands:
+        best = bands["Adam"].best
+        ax.axvspan(best - np.log2(LION_CLAIM[1]), best - np.log2(LION_CLAIM[0]), color="C2", alpha=0.12, lw=0,
+                   label=f"claimed: Lion's best {LION_CLAIM[0]:g}-{LION_CLAIM[1]:g}x below Adam's")
+    _sweeps_with_bands(ax, frame, bands, {arm: LION_STYLES[arm] for arm in LION_ARMS})
+    ax.set_title(f"Adam and Lion, character GPT, {LION_WARMUP:.0%} warmup")
+    ax.legend(fontsize=9, loc="upper left")
+    return fig
+
+
+ADAMW_STYLES = dict(zip(ADAMW_ARMS, (dict(color="C0", marker="o"), dict(color="C3", marker="D", ls="--"))))
+
+
+def adamw_sweep(frame, bands):
+    """AdamW with and without the article's decay on one set-up (`_sweeps_with_bands`); shaded, the claimed
+    range of rates."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    ax.axvspan(*np.log2(ADAMW_CLAIM), color="C3", alpha=0.12, lw=0,
+               label=f"claimed: {ADAMW_CLAIM[0]:g} to {ADAMW_CLAIM[1]:g} with decay {ADAMW_DECAY:g}")
+    _sweeps_with_bands(ax, frame, bands, ADAMW_STYLES)
+    ax.set_title(f"AdamW with and without decay {ADAMW_DECAY:g}, character GPT, {LION_WARMUP:.0%} warmup")
     ax.legend(fontsize=9, loc="upper left")
     return fig
 
