@@ -99,7 +99,7 @@ CLAIMS = (
           ("rules_of_thumb", "batch_instead_of_decay")),
     Claim("19", "000", "A common default configuration for AdamW in transformer training is a learning rate in the "
           "range 1e-4 to 1e-3 paired with a weight decay of 0.1.", "AdamW for transformers: 1e-4 to 1e-3, decay 0.1",
-          "", "not yet: the character GPT trains without weight decay"),
+          "rt-adamw", ("rules_of_thumb", "adamw_default")),
     Claim("23", "000", "certain hyperparameters like weight decay and dropout rates do not transfer under muP",
           "weight decay and dropout do not muTransfer", "", "not yet: cited from the muP paper, not run"),
     Claim("24", "001", "Cosine usually beats step decay.", "cosine beats step decay", "rt-schedules",
