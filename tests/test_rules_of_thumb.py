@@ -517,7 +517,8 @@ def test_the_decay_figure_shades_the_claimed_range():
 
 
 def test_the_lowest_rate_says_whether_the_sweep_reaches_into_the_claimed_range():
-    assert rot.lowest_rate_words([2.0 ** -8, 2.0 ** -11], (1e-4, 1e-3)) == "the lowest 0.00049 (inside the claimed range)"
+    said = rot.lowest_rate_words([2.0 ** -8, 2.0 ** -11], (1e-4, 1e-3))
+    assert said == "the lowest 0.00049 (inside the claimed range)"
     assert rot.lowest_rate_words([2.0 ** -8], (1e-4, 1e-3)).endswith("(above the claimed range)")
     assert rot.lowest_rate_words([], (1e-4, 1e-3)) == "none recorded"
 
