@@ -36,6 +36,7 @@ PRIORITY = (
     ("rules_of_thumb", "clipping"),
     ("rules_of_thumb", "lion"),
     ("rules_of_thumb", "adamw_decay"),
+    ("lr_vs_width", "mlp_decay"),
     ("super_convergence", "resnet56_headline"),
     ("super_convergence", "resnet56_baseline"),
     ("linear_scaling", "seeds_and_warmups"),

@@ -337,3 +337,72 @@ def test_the_seeds_note_says_whether_every_seed_makes_each_move_that_counts():
         "SP's seeds overlap, and its move rests on the seed means.")
     assert width.seeds_note(straddle, "final_train_loss", width.shift_tests(straddle, "final_train_loss")) == ""
     assert width.seeds_note(sweep(SP_DRIFTS), "final_train_loss", lenient) == ""   # one seed per width
+
+
+# -- Part 3: weight decay under muP
+
+def test_the_decay_sweep_is_part_ones_muP_runs_at_one_rate_with_sgdw_on_the_normalised_grid():
+    from lrlab.experiments.weight_decay import lambda_from_normalized
+    s, d = width.MLP_SETTINGS["quick"], width.DECAY_SETTINGS["quick"]
+    runs = width.mlp_decay_runs("quick")
+    part_one = {c.id for c in width.mlp_runs("quick")}
+    reference = [c for c in runs if c.weight_decay == 0]
+    assert reference and all(c.id in part_one for c in reference)   # no new run without decay
+    assert {(c.width, c.seed) for c in reference} == {(w, k) for w in s["widths"] for k in range(width.seeds_at(s, w))}
+    assert all(c.parameterization == "mup" and c.lr == 2.0 ** d["log2_lr"] for c in runs)
+    decayed = [c for c in runs if c.weight_decay > 0]
+    assert all(c.optimizer == "sgdw" for c in decayed) and len(decayed) == len(reference) * len(d["log2_lambda_norms"])
+    assert sorted({c.weight_decay for c in decayed}) == pytest.approx(
+        [lambda_from_normalized(2.0 ** j, 64, 10 * s["per_class"], s["epochs"]) for j in d["log2_lambda_norms"]])
+    frame = width.decay_frame(pd.DataFrame([dict(weight_decay=c.weight_decay, batch_size=c.batch_size, epochs=c.epochs,
+                                                 train_per_class=c.train_per_class) for c in runs]))
+    assert sorted(frame.log2_decay.dropna().unique()) == pytest.approx(d["log2_lambda_norms"])
+    assert frame.log2_decay[frame.weight_decay == 0].isna().all()
+    assert {c.width for c in width.mlp_decay_runs("gpu")} == set(width.DECAY_SETTINGS["gpu"]["widths"])
+    for profile in width.MLP_SETTINGS:
+        assert "mlp_decay" in width.parts(profile)
+        chunk = next(c for c in width.chunks(profile) if c.name == "mlp_decay")
+        assert list(chunk.runs) == width.mlp_decay_runs(profile) and chunk.tier == 2
+
+
+def decay_sweep(optimum, seeds=(0, 1), grid=range(-9, -1), none=2.0, jitter=0.2, depth=0.02):
+    """A made-up Part 3: test loss = 1.7 + depth * (log2 decay - optimum[w] - jitter * seed)^2 per width and seed,
+    and `none` without decay (SGD, lambda 0). lambda is stored as the normalised decay times the sqrt(b / (B T))
+    of batch 64 on 5,000 images for 5 epochs."""
+    scale = np.sqrt(64 / (5000 * 5))
+    rows = []
+    for w, best in optimum.items():
+        for seed in seeds:
+            rows.append(dict(width=w, seed=seed, weight_decay=0.0, final_test_loss=none))
+            rows += [dict(width=w, seed=seed, weight_decay=scale * 2.0 ** j,
+                          final_test_loss=1.7 + depth * (j - best - jitter * seed) ** 2) for j in grid]
+    frame = pd.DataFrame(rows).assign(parameterization="mup", lr=2.0 ** -7, batch_size=64, epochs=5,
+                                      train_per_class=500, status="completed")
+    return width.decay_frame(frame)
+
+
+@pytest.mark.parametrize("optimum, seeds, none, word, said", [
+    ({256: -5.0, 1024: -5.1, 2048: -4.9}, (0, 1), 2.0, "contradicted", "transfers under muP"),
+    ({256: -6.0, 1024: -5.0, 2048: -4.0}, (0, 1), 2.0, "confirmed", "does not stay put"),
+    ({256: -5.0, 1024: -5.1, 2048: -4.9}, (0, 1), 1.7, "not resolved", "No decay lowers the test loss"),
+    ({256: -5.0, 1024: -5.1, 2048: -8.9}, (0, 1), 2.0, "not resolved", "grid's edge at width 2,048"),
+    ({256: -5.0, 1024: -5.1, 2048: -4.9}, (0,), 2.0, "not resolved", "no seed noise measured"),
+])
+def test_the_decay_transfer_verdict_reads_the_best_decays_move_against_its_seed_noise(optimum, seeds, none, word,
+                                                                                      said):
+    verdict = width.decay_transfer_verdict(decay_sweep(optimum, seeds, none=none))
+    assert verdict.word == word and said in verdict.text, verdict.text
+    assert verdict.rule == width.DECAY_RULE and "no dropout" in verdict.text
+
+
+def test_the_best_decay_per_width_is_the_refined_minimum_and_its_gain_is_read_against_no_decay():
+    frame = decay_sweep({256: -5.3, 2048: -4.6}, jitter=0.0)
+    best = width.decay_optima(frame).set_index("width").log2_decay_opt
+    assert best[256] == pytest.approx(-5.3) and best[2048] == pytest.approx(-4.6)
+    test = width.decay_shift_test(frame)
+    assert test["shift"] == pytest.approx(0.7) and test["narrowest"] == 256 and test["width"] == 2048
+    gains = width.decay_gains(frame).set_index("width")
+    assert gains.loc[256, "none"] == 2.0 and gains.loc[256, "gap"] == pytest.approx(1.7 + 0.02 * 0.3 ** 2 - 2.0)
+    table = width.decay_table(frame)
+    assert list(table.width) == [256, 2048] and table["best λ_norm"].tolist() == pytest.approx([2 ** -5.3, 2 ** -4.6])
+    assert "lowers the test loss by" in width.decay_gain_words(width.decay_gains(frame))

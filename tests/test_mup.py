@@ -95,3 +95,22 @@ def test_coord_check_sp_grows_with_width_mup_does_not():
 def test_resnets_refuse_mup():
     with pytest.raises(LrlabError, match="mlp, chargpt"):
         build_model("resnet20", parameterization="mup")
+
+
+@pytest.mark.parametrize("width", [256, 1024])
+def test_mup_sgdw_decays_every_layer_by_the_same_lambda_at_every_width(width):
+    """Appendix B.3: decoupled decay is width-independent under muP, though muSGD gives each layer its own
+    rate; so Part 3's decay sweep means one lambda at every width. A zero gradient: only the decay moves."""
+    from lrlab.experiments.lr_vs_width import mlp_decay_runs
+    from lrlab.models import model_for
+    from lrlab.optim import optimizer_for
+    config = next(c for c in mlp_decay_runs("smoke") if c.weight_decay > 0).replace(width=width, base_width=128)
+    model = model_for(config, 10)
+    optimizer = optimizer_for(model, config)
+    assert len({g["lr"] for g in optimizer.param_groups}) > 1   # muP's per-layer rates
+    before = [p.detach().clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    for old, new in zip(before, model.parameters()):
+        assert torch.allclose(new.detach(), old * (1 - config.weight_decay), rtol=1e-6, atol=1e-9)

@@ -17,7 +17,7 @@ import numpy as np
 
 from lrlab.stats import listed, plus_minus, pooled_sd, refined_minimum
 from lrlab.config import RunConfig
-from lrlab.experiments import Chunk, union_of_chunks
+from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.verdict import PaperClaim
 
 MLP_SETTINGS = {
@@ -97,9 +97,40 @@ def gpt_runs(profile):
             for seed in range(seeds_at(s, w)) for k in s["log2_lrs"]]
 
 
+# Part 3, weight decay under muP: does the best decay move with width? (The seed article says weight decay
+# "does not transfer under muP"; the paper's Table 1 lists regularisation as not muTransferable and its
+# Appendix B.3 keeps SGDW's decay width-independent, as the `mup` package and lrlab.optim do.) The MLP's runs
+# at one rate with SGDW, muP only, the decay on Loshchilov & Hutter's normalised axis (lrlab.experiments.
+# weight_decay) so that one grid means the same at every profile's budget, test loss the metric (decay is a
+# regulariser). The no-decay point is Part 1's run at that rate (SGDW at lambda = 0 is SGD): no new run.
+DECAY_SETTINGS = {
+    # log2_lr: quick's muP training-loss optimum, 2^-7 at every width (Part 1; the gpu profile keeps it);
+    # widths: Part 1's (None: all of them, each with Part 1's seeds); gpu: a 16-fold range, as width 8192 would
+    # take tier 2 past the audit's 15 jobs
+    "smoke": dict(log2_lr=-6, log2_lambda_norms=[-6, -3], widths=None),
+    "quick": dict(log2_lr=-7, log2_lambda_norms=list(range(-9, -1)), widths=None),
+    "gpu": dict(log2_lr=-7, log2_lambda_norms=list(range(-9, -1)), widths=(256, 4096)),
+    "full": dict(log2_lr=-7, log2_lambda_norms=list(range(-9, -1)), widths=None),
+}
+
+
+def mlp_decay_runs(profile):
+    """Part 3's runs: per muP width (DECAY_SETTINGS') and seed of Part 1, Part 1's run at DECAY_SETTINGS' rate
+    (no decay) and the same run with SGDW at each decay of the grid."""
+    from lrlab.experiments.weight_decay import lambda_from_normalized
+    s, d = MLP_SETTINGS[profile], DECAY_SETTINGS[profile]
+    at_rate = [c for c in mlp_runs(profile) if c.parameterization == "mup" and c.lr == 2.0 ** d["log2_lr"]
+               and (d["widths"] is None or c.width in d["widths"])]
+    n_train = train_images(s["per_class"])
+    return [decayed for c in at_rate
+            for decayed in [c] + [c.replace(optimizer="sgdw", weight_decay=lambda_from_normalized(
+                2.0 ** j, c.batch_size, n_train, c.epochs)) for j in d["log2_lambda_norms"]]]
+
+
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the MLP trains 10 epochs, not 20, over 11 LRs 2^-13..2^-3 instead of 13",
-               "the GPT's LR grid is 2^-14..2^-4 (11 rates) instead of 2^-14..2^-2")
+               "the GPT's LR grid is 2^-14..2^-4 (11 rates) instead of 2^-14..2^-2",
+               "the weight-decay sweep (Part 3) runs widths 256 and 4096, not every width from 256 to 8192")
 FIRST_MLP_WIDTHS = (256, 1024, 4096, 8192)   # gpu: the widths of the first MLP chunk (odd octaves)
 
 
@@ -107,25 +138,27 @@ def chunks(profile):
     mlp, gpt = mlp_runs(profile), gpt_runs(profile)
     mlp_claim = "SP's optimal LR moves with width, muP's stays (the paper's Fig. 3)"
     gpt_claim = "the optimal LR transfers across width under muP, not under SP (character GPT)"
+    decay = Chunk("mlp_decay", 2, "whether muP's best weight decay (SGDW, one rate) moves with width: the MLP",
+                  mlp_decay_runs(profile))
     if profile != "gpu":
-        return [Chunk("mlp", 1, mlp_claim, mlp), Chunk("gpt", 1, gpt_claim, gpt)]
+        return [Chunk("mlp", 1, mlp_claim, mlp), Chunk("gpt", 1, gpt_claim, gpt), decay]
     widest = max(c.width for c in gpt)
     return [Chunk("mlp_coarse", 1, mlp_claim + ", on the odd octaves at widths 256 to 8192",
                   [c for c in mlp if c.width in FIRST_MLP_WIDTHS and round(math.log2(c.lr)) % 2]),
             Chunk("gpt", 1, gpt_claim + f", widths up to {widest // 2}", [c for c in gpt if c.width < widest]),
             Chunk("mlp_fill", 2, "the MLP's even octaves and widths 512 and 2048", mlp),
-            Chunk("gpt_widest", 2, f"the GPT's width {widest}", gpt)]
+            Chunk("gpt_widest", 2, f"the GPT's width {widest}", gpt), decay]
 
 
 def runs(profile):
     return union_of_chunks(chunks(profile))
 
 
-PART_TITLES = {"mlp": "the MLP sweep", "gpt": "the GPT sweep"}
+PART_TITLES = {"mlp": "the MLP sweep", "gpt": "the GPT sweep", "mlp_decay": "the MLP's weight decay under muP"}
 
 
 def parts(profile):
-    return {"mlp": mlp_runs(profile), "gpt": gpt_runs(profile)}
+    return {"mlp": mlp_runs(profile), "gpt": gpt_runs(profile), "mlp_decay": mlp_decay_runs(profile)}
 
 
 # Published values, not our runs: GPT-3's Table 2.1 (Brown et al. 2020), d_model against the peak
@@ -194,10 +227,10 @@ def optima(frame, metric):
 
 
 def octave_shift(optimum):
-    """Per parameterization, how far (in octaves of LR) the optimum moves from the narrowest to the
+    """Per parameterization swept, how far (in octaves of LR) the optimum moves from the narrowest to the
     widest width."""
     shift = {}
-    for p in ("sp", "mup"):
+    for p in [p for p in PARAMETERIZATIONS if p in set(optimum.parameterization)]:
         o = optimum[optimum.parameterization == p].sort_values("width")
         shift[p] = float(o.log2_lr_opt.iloc[-1] - o.log2_lr_opt.iloc[0])
     return shift
@@ -322,7 +355,7 @@ def optimum_noise(frame, metric):
 
 
 def shift_tests(frame, metric, min_shift=None, noise_multiple=None):
-    """Per parameterization, the optimum's largest move from the narrowest width's, read at every wider
+    """Per parameterization swept, the optimum's largest move from the narrowest width's, read at every wider
     width against its seed noise: dict(shift, narrowest, width, noise, threshold, moves). At each width
     the noise of the move is the optimum's seed SD x sqrt(1/n0 + 1/n), for the seeds at the two widths
     (their curves are seed means), and the move counts beyond max(min_shift, noise_multiple x noise)
@@ -335,7 +368,7 @@ def shift_tests(frame, metric, min_shift=None, noise_multiple=None):
     sd, _ = optimum_noise(frame, metric)
     optimum, seeds = optima(frame, metric), frame.groupby(["parameterization", "width"]).seed.nunique()
     ends, tests = octave_shift(optimum), {}
-    for p in ("sp", "mup"):
+    for p in ends:
         o = optimum[optimum.parameterization == p].set_index("width").log2_lr_opt.sort_index()
         n, w0 = seeds[p], o.index[0]
         moves = []
@@ -597,6 +630,150 @@ def minimums_note(gpt):
             "demonstration of the method, not a measurement of how well it transfers at scale.")
 
 
+# -- Part 3: weight decay under muP (the decay swept at one rate; read as the LR's optimum is, along log2 decay)
+
+DECAY_METRIC = "final_test_loss"   # decay is a regulariser: what it buys shows on held-out data
+
+
+def decay_frame(runs):
+    """Part 3's runs (a `Chapter.runs` frame) with `log2_decay`, log2 of the normalised decay lambda_norm
+    (lrlab.experiments.weight_decay; NaN for the no-decay runs)."""
+    import pandas as pd
+    from lrlab.experiments.weight_decay import lambda_from_normalized
+    per_unit = [lambda_from_normalized(1.0, b, train_images(None if pd.isna(k) else k), e)
+                for b, k, e in zip(runs.batch_size, runs.train_per_class, runs.epochs)]
+    decayed = runs.weight_decay > 0
+    return runs.assign(log2_decay=np.where(decayed, np.log2(runs.weight_decay.where(decayed, 1) / per_unit), np.nan))
+
+
+def _along_decay(frame):
+    """The decayed runs with `log2_decay` as the swept axis: the shift test reads its axis from `log2_lr`."""
+    decayed = frame[frame.weight_decay > 0]
+    return decayed.assign(log2_lr=decayed.log2_decay)
+
+
+def decay_curves(frame, metric=DECAY_METRIC):
+    """Mean final metric per (width, log2 decay) over seeds, as `curves` (the no-decay runs left out)."""
+    return curves(_along_decay(frame), metric).rename(columns={"log2_lr": "log2_decay"})
+
+
+def decay_optima(frame, metric=DECAY_METRIC):
+    """Per width, log2 of the best normalised decay: the grid minimum of the seed-mean metric refined by a
+    parabola, as `optima` reads the best LR."""
+    return optima(_along_decay(frame), metric).rename(columns={"log2_lr_opt": "log2_decay_opt"})
+
+
+def decay_seed_optima(frame, metric=DECAY_METRIC):
+    """Each seed's own best log2 decay per width, as `seed_optima`."""
+    return seed_optima(_along_decay(frame), metric).rename(columns={"log2_lr_opt": "log2_decay_opt"})
+
+
+def decay_shift_test(frame, metric=DECAY_METRIC):
+    """muP's best decay, its largest move from the narrowest width's against its seed noise (`shift_tests`'s
+    entry, in octaves of decay)."""
+    return shift_tests(_along_decay(frame), metric)["mup"]
+
+
+def decay_noise(frame, metric=DECAY_METRIC):
+    """(SD, dof): one run's seed noise in `metric`, pooled over every (width, decay) with two seeds or more."""
+    ok = frame[frame.status == "completed"]
+    return pooled_sd(g[metric] for _, g in ok.groupby(["width", "weight_decay"]))
+
+
+def decay_gains(frame, metric=DECAY_METRIC):
+    """Per width, what the best decay buys against none: rows of width, best (the seed-mean metric at the grid's
+    best decay), none (without decay), gap (best - none), margin and sign (`best_gap`: the best of the grid's
+    decays against the one no-decay cell, each a mean over the width's seeds)."""
+    import pandas as pd
+    from lrlab.stats import best_gap
+    sd, _ = decay_noise(frame, metric)
+    ok = frame.assign(value=frame[metric].where(frame.status == "completed"))
+    rows = []
+    for w, at in ok.groupby("width"):
+        means = at.groupby("weight_decay").value.mean()
+        decayed, seeds = means[means.index > 0].dropna(), at.seed.nunique()
+        if 0.0 not in means.index or not len(decayed):
+            continue
+        gap, margin, sign = best_gap(decayed.min(), len(decayed), means[0.0], 1, sd / np.sqrt(seeds))
+        rows.append(dict(width=int(w), best=float(decayed.min()), none=float(means[0.0]), gap=float(gap),
+                         margin=float(margin), sign=int(sign), seeds=int(seeds)))
+    return pd.DataFrame(rows, columns=["width", "best", "none", "gap", "margin", "sign", "seeds"])
+
+
+def decay_edges(frame, metric=DECAY_METRIC):
+    """The widths whose best seed-mean decay is the grid's smallest or largest: there the optimum may lie
+    beyond the grid."""
+    c = decay_curves(frame, metric).dropna(subset=["mean"])
+    return [int(w) for w, cw in c.groupby("width")
+            if cw.log2_decay[cw["mean"].idxmin()] in (c.log2_decay.min(), c.log2_decay.max())]
+
+
+def decay_table(frame, metric=DECAY_METRIC):
+    """Per width: the best decay (log2 and lambda_norm, parabola-refined), the seed-mean test loss at the grid's
+    best decay and without decay, and the difference."""
+    import pandas as pd
+    best, gains = decay_optima(frame, metric), decay_gains(frame, metric)
+    table = best.merge(gains, on="width")
+    return pd.DataFrame({"width": table.width, "best log₂ λ_norm": table.log2_decay_opt,
+                         "best λ_norm": 2.0 ** table.log2_decay_opt, "test loss, best decay": table.best,
+                         "no decay": table.none, "difference": table.gap})
+
+
+def decay_gain_words(gains):
+    """What the best decay buys at each width, in a sentence (`decay_gains`)."""
+    if not len(gains):
+        return ""
+    beyond = int((gains.sign < 0).sum())
+    said = (f"the grid's best decay lowers the test loss by {-gains.gap.max():.3f} to {-gains.gap.min():.3f} against "
+            f"no decay" if (gains.gap < 0).all() else
+            f"the grid's best decay changes the test loss by {gains.gap.min():+.3f} to {gains.gap.max():+.3f} against "
+            "no decay")
+    margins = sorted(set(np.round(gains.margin, 3)))
+    margin = f"{margins[0]:.3f}" if len(margins) == 1 else f"{margins[0]:.3f} to {margins[-1]:.3f}"
+    where = ("at every width" if beyond == len(gains) else "at no width" if not beyond
+             else f"at {beyond} of {len(gains)} widths")
+    seeds = int(gains.seeds.min())
+    return (f"Width by width, {said}; the difference lies beyond seed noise {where} (a margin of {margin}: "
+            f"2√2 seed SDs of a {seeds}-seed mean, plus the edge that picking the best of the grid's decays alone "
+            "gives).")
+
+
+DECAY_RULE = (f"muP's best decay (the parabola-refined minimum of the seed-mean test loss over log₂ of the normalised "
+              f"decay) moves from the narrowest width's, at some wider width, by more than {NOISE_MULTIPLE:g} times "
+              f"its seed noise and {MIN_SHIFT:g} octave: confirmed (the decay does not transfer); within that at every "
+              "width: contradicted; not resolved without seed noise, where decay beats no decay beyond seed noise at "
+              "no width, or where a width's best decay is the grid's edge")
+
+
+def decay_transfer_verdict(frame, metric=DECAY_METRIC):
+    """The seed claim "weight decay [does] not transfer under muP", read off Part 3 by DECAY_RULE."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    test, gains, edges = decay_shift_test(frame, metric), decay_gains(frame, metric), decay_edges(frame, metric)
+    moved = (f"muP's best decay moves by up to {abs(test['shift']):.2f} octaves from width {test['narrowest']:,}'s "
+             f"(at width {test['width']:,})")
+    number = f"{plus_minus(abs(test['shift']), test['noise'])} octaves"
+    if np.isfinite(test["threshold"]):
+        number += f"; a shift counts above {test['threshold']:.2f}"
+        moved += (f", against a threshold of {test['threshold']:.2f} octaves (the larger of {NOISE_MULTIPLE:g} times "
+                  f"the move's seed noise, {test['noise']:.2f} octaves, and the {MIN_SHIFT:g}-octave floor)")
+    only = " Weight decay only: our models have no dropout."
+    if test["moves"] is None:
+        return Verdict(NOT_RESOLVED, f"{moved}, from one seed each: no seed noise measured, no verdict.{only}",
+                       DECAY_RULE, number)
+    if not len(gains) or not (gains.sign < 0).any():
+        return Verdict(NOT_RESOLVED, f"No decay lowers the test loss beyond seed noise at any width, so there is no "
+                       f"best decay to transfer; {moved}.{only}", DECAY_RULE, number)
+    if edges:
+        return Verdict(NOT_RESOLVED, f"The best decay is the grid's edge at width{'s' * (len(edges) > 1)} "
+                       f"{listed([f'{w:,}' for w in edges])}, so the optimum may lie beyond it; {moved}.{only}",
+                       DECAY_RULE, number)
+    if test["moves"]:
+        return Verdict(CONFIRMED, f"Under muP the best weight decay does not stay put: {moved}.{only}",
+                       DECAY_RULE, number)
+    return Verdict(CONTRADICTED, f"Here the best weight decay transfers under muP: {moved}, within the threshold at "
+                   f"every width.{only}", DECAY_RULE, number)
+
+
 # -- the seed articles' claims this chapter answers (the claims scorecard reads `verdicts` and `bands`)
 
 SQRT_EXPONENT = -0.5   # "peak eta tracks 1 / sqrt(model_width)"
@@ -704,6 +881,9 @@ def verdicts(chapter):
         effects = pd.concat([factor_two_effects(f) for f in frames], ignore_index=True)
         out["factor_two_vs_width"] = replace(factor_two_verdict(effects, sd),
                                              profile=" + ".join(dict.fromkeys(chapter.profile_of(p) for p in parts)))
+    if chapter.has("mlp_decay"):
+        decay = decay_frame(chapter.runs("mlp_decay"))
+        out["decay_transfer"] = replace(decay_transfer_verdict(decay), profile=chapter.profile_of("mlp_decay"))
     if chapter.has("gpt"):
         gpt = sweep_frame(chapter.runs("gpt"))
         slope, se = width_exponent(optima(gpt, "final_test_loss"), "sp", optimum_noise(gpt, "final_test_loss")[0])

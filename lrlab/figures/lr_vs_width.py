@@ -65,3 +65,40 @@ def optimum_against_width(gpt_optimum, mlp_optimum):
     ax2.set(xscale="log", yscale="log", xlabel="d_model", ylabel="peak learning rate (Adam)")
     ax2.set_title("published: GPT-3's Table 2.1, not ours", fontsize=10)
     return fig
+
+
+def decay_under_mup(curve, none, optimum, seed_optimum, test):
+    """Part 3. Left: test loss against log2 of the normalised decay, one line per muP width (`curve`: the
+    analysis's `decay_curves`), each width's no-decay loss (`none`: width -> loss) at the axis's left end.
+    Right: each width's best decay (`optimum`, seed means; `seed_optimum`, each seed's own as dots) with the
+    band a move must leave to count (`test`: `decay_shift_test`, around the narrowest width's optimum)."""
+    widths = sorted(curve.width.unique())
+    colors = dict(zip(widths, plt.cm.viridis(np.linspace(0, 0.9, len(widths)))))
+    grid = sorted(curve.log2_decay.unique())
+    at_none = grid[0] - 1.5   # the no-decay point: log2 of 0 is off any axis, so it gets its own tick
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw=dict(wspace=0.32))
+    for w in widths:
+        cw = curve[curve.width == w].sort_values("log2_decay")
+        ax.plot(cw.log2_decay, cw["mean"], marker="o", ms=3, color=colors[w], label=f"width {w}")
+        if w in none:
+            ax.plot([at_none], [none[w]], marker="o", ms=5, mfc="none", color=colors[w])
+    ax.set_xticks([at_none, *grid[::2]], ["none", *[f"{k:g}" for k in grid[::2]]])
+    ax.axvline(at_none + 0.75, color="0.8", lw=0.8)
+    ax.set(xlabel="log$_2$ normalised weight decay $\\lambda_{norm}$", ylabel="test loss")
+    ax.set_title("muP, SGDW at one rate", fontsize=10)
+    ax.legend(fontsize=9)
+    o = optimum.sort_values("width")
+    ax2.plot(o.width, o.log2_decay_opt, marker="s", color="k", label="seed mean")
+    ax2.scatter(seed_optimum.width, seed_optimum.log2_decay_opt, s=14, color="0.5", zorder=3, label="each seed")
+    if np.isfinite(test["threshold"]):
+        first = float(o.log2_decay_opt.iloc[0])
+        ax2.axhspan(first - test["threshold"], first + test["threshold"], color="C2", alpha=0.15,
+                    label="no move: within the threshold")
+        ax2.set_ylim(first - test["threshold"] - 0.5, first + test["threshold"] + 0.5)   # the band's edges in view
+    ax2.set_xscale("log", base=2)
+    ax2.set_xticks(widths, [str(w) for w in widths])
+    ax2.minorticks_off()
+    ax2.set(xlabel="width", ylabel="best log$_2$ $\\lambda_{norm}$")
+    ax2.set_title("best decay against width", fontsize=10)
+    ax2.legend(fontsize=9)
+    return fig
