@@ -102,6 +102,17 @@ def test_the_clipping_arms_wait_for_the_chunk_of_the_unclipped_runs(tmp_path):
     assert chapter.profile_of("clipping_on") == chapter.profile_of("clipping_off") == "gpu"
 
 
+def test_a_part_made_of_another_parts_runs_so_far_waits_for_its_own_chunk(tmp_path):
+    # the width chapter's Part 3 reuses Part 1's runs without decay: Part 1's first chunk does not show Part 3 at gpu
+    fake_runs(tmp_path, "lr_vs_width", "quick", experiments.runs("lr_vs_width", "quick"))
+    fake_runs(tmp_path, "lr_vs_width", "gpu", chunk("mlp_coarse", "lr_vs_width").runs)
+    chapter = open_chapter("lr_vs_width", "auto", tmp_path)
+    assert chapter.profile_of("mlp") == "gpu" and chapter.profile_of("mlp_decay") == "quick"
+    fake_runs(tmp_path, "lr_vs_width", "gpu", chunk("mlp_decay", "lr_vs_width").runs)
+    chapter = open_chapter("lr_vs_width", "auto", tmp_path)
+    assert chapter.profile_of("mlp_decay") == "gpu"
+
+
 def test_the_range_test_rules_are_read_against_the_sweeps_on_their_own_model_and_profile(quick_store):
     from lrlab.experiments import super_convergence as sc
     # the GPU range tests (ResNet-56) land before the GPU sweeps (ResNet-20): the figure of the range test

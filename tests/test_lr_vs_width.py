@@ -406,3 +406,25 @@ def test_the_best_decay_per_width_is_the_refined_minimum_and_its_gain_is_read_ag
     table = width.decay_table(frame)
     assert list(table.width) == [256, 2048] and table["best λ_norm"].tolist() == pytest.approx([2 ** -5.3, 2 ** -4.6])
     assert "lowers the test loss by" in width.decay_gain_words(width.decay_gains(frame))
+
+
+def test_the_decay_part_with_only_its_no_decay_runs_recorded_reads_as_not_yet_run():
+    """At a profile where only Part 1's runs are in (they are Part 3's runs without decay), nothing breaks."""
+    from lrlab.figures.lr_vs_width import decay_under_mup
+    from lrlab.verdict import NOT_RESOLVED
+    frame = decay_sweep({256: -5.0, 2048: -5.0})
+    frame = frame[frame.weight_decay == 0]
+    verdict = width.decay_transfer_verdict(frame)
+    assert verdict.word == NOT_RESOLVED and "No run with weight decay" in verdict.text
+    assert width.decay_table(frame).empty and width.decay_best_words(frame, (0.025, 0.05)) == ""
+    assert width.decay_grid_words(frame).startswith("no decay yet")
+    test = width.decay_shift_test(frame)
+    decay_under_mup(width.decay_curves(frame), {256: 2.0, 2048: 2.0}, width.decay_optima(frame),
+                    width.decay_seed_optima(frame), test)
+
+
+def test_the_decay_grid_and_best_decays_are_said_from_the_records():
+    frame = decay_sweep({256: -5.3, 2048: -4.6}, jitter=0.0)
+    assert width.decay_grid_words(frame) == "8 normalised decays, log₂ λ_norm -9 to -2, one octave apart"
+    assert width.decay_best_words(frame, (0.025, 0.05)).startswith(
+        f"The best normalised decay lies between {2 ** -5.3:.3f} and {2 ** -4.6:.3f} across the widths")

@@ -5,8 +5,8 @@ experiment's `parts(profile)`: the runs one figure or table reads) comes from th
 that has it: `full`, else `gpu`, else `quick`. GPU work arrives in chunks (`lrlab queue`), so a
 part counts at a profile as far as that profile's finished chunks cover it (the first chunk of
 the width sweep is its odd octaves: those are shown, marked "8 of 16 runs", before the rest is
-trained). Parts an experiment names in `SHOWN_TOGETHER` are compared with each other, so they come
-from one profile. A named profile ("quick", "smoke", ...) shows every part from that profile alone.
+trained), and a part whose shown runs are all another part's waits for one of its own. Parts an
+experiment names in `SHOWN_TOGETHER` are compared with each other, so they come from one profile. A named profile ("quick", "smoke", ...) shows every part from that profile alone.
 """
 import sys
 from dataclasses import dataclass, replace
@@ -65,6 +65,13 @@ def _groups(module, names):
     return [g for g in together if g] + [(p,) for p in names if p not in grouped]
 
 
+def _own_ids(declared, group):
+    """The ids of the runs of `group`'s parts that no other part declares (Part 3 of the width chapter reuses
+    Part 1's runs as its no-decay points: those alone do not show Part 3 at a profile)."""
+    inside = {c.id for p in group for c in declared.get(p, [])}
+    return inside - {c.id for p, configs in declared.items() if p not in group for c in configs}
+
+
 def open_chapter(name, profile="auto", results=None, allow_training=False, device="cpu", data_root=None):
     """The chapter's records, part by part. A named profile must be complete (or, with
     `allow_training`, is trained first); "auto" takes each part from the best profile that has it."""
@@ -91,8 +98,11 @@ def open_chapter(name, profile="auto", results=None, allow_training=False, devic
             if any(p in chosen for p in group):
                 continue
             views = {p: [c for c in declared[candidate].get(p, []) if c.id in shown] for p in group}
-            # every part of the group that this profile declares must have something to show
-            if any(views.values()) and all(views[p] for p in group if declared[candidate].get(p)):
+            own = _own_ids(declared[candidate], group)
+            # every part of the group that this profile declares must have something to show, and the group
+            # a run of its own where it has any (borrowed runs alone are another part's result)
+            if (any(views.values()) and all(views[p] for p in group if declared[candidate].get(p))
+                    and (not own or any(c.id in own for v in views.values() for c in v))):
                 for p in group:
                     chosen[p] = Part(p, candidate, tuple(recorded[c.id] for c in views[p]),
                                      len(declared[candidate].get(p, [])))

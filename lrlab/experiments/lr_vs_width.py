@@ -659,19 +659,55 @@ def decay_curves(frame, metric=DECAY_METRIC):
 
 def decay_optima(frame, metric=DECAY_METRIC):
     """Per width, log2 of the best normalised decay: the grid minimum of the seed-mean metric refined by a
-    parabola, as `optima` reads the best LR."""
-    return optima(_along_decay(frame), metric).rename(columns={"log2_lr_opt": "log2_decay_opt"})
+    parabola, as `optima` reads the best LR (no rows while no decayed run is recorded)."""
+    import pandas as pd
+    along = _along_decay(frame)
+    if along.empty:
+        return pd.DataFrame(columns=["parameterization", "width", "log2_decay_opt"])
+    return optima(along, metric).rename(columns={"log2_lr_opt": "log2_decay_opt"})
 
 
 def decay_seed_optima(frame, metric=DECAY_METRIC):
     """Each seed's own best log2 decay per width, as `seed_optima`."""
-    return seed_optima(_along_decay(frame), metric).rename(columns={"log2_lr_opt": "log2_decay_opt"})
+    import pandas as pd
+    along = _along_decay(frame)
+    if along.empty:
+        return pd.DataFrame(columns=["parameterization", "width", "seed", "log2_decay_opt"])
+    return seed_optima(along, metric).rename(columns={"log2_lr_opt": "log2_decay_opt"})
 
 
 def decay_shift_test(frame, metric=DECAY_METRIC):
     """muP's best decay, its largest move from the narrowest width's against its seed noise (`shift_tests`'s
-    entry, in octaves of decay)."""
-    return shift_tests(_along_decay(frame), metric)["mup"]
+    entry, in octaves of decay); every number NaN while no decayed run is recorded."""
+    along = _along_decay(frame)
+    if along.empty:
+        nan, w0 = float("nan"), int(frame.width.min())
+        return dict(shift=nan, narrowest=w0, width=w0, noise=nan, threshold=nan, ends=nan, widest=w0, moves=None)
+    return shift_tests(along, metric)["mup"]
+
+
+def decay_grid_words(frame):
+    """The decays swept, in words: "8 normalised decays, log₂ λ_norm -9 to -2, one octave apart"."""
+    grid = sorted(frame.log2_decay.dropna().unique())
+    if not grid:
+        return "no decay yet (only the runs without decay are recorded)"
+    if len(grid) == 1:
+        return f"one normalised decay, log₂ λ_norm {grid[0]:g}"
+    steps = set(np.round(np.diff(grid), 6))
+    spacing = f", {_octaves(steps.pop())} apart" if len(steps) == 1 else ""
+    return f"{len(grid)} normalised decays, log₂ λ_norm {grid[0]:g} to {grid[-1]:g}{spacing}"
+
+
+def decay_best_words(frame, paper, metric=DECAY_METRIC):
+    """Where the widths' best normalised decays lie, beside Loshchilov & Hutter's best (`paper`: low, high);
+    "" while none is measured."""
+    best = decay_optima(frame, metric).log2_decay_opt.astype(float).dropna()
+    if best.empty:
+        return ""
+    lo, hi = 2 ** best.min(), 2 ** best.max()
+    where = f"lies between {lo:.3f} and {hi:.3f}" if len(best) > 1 else f"is {lo:.3f}"
+    return (f"The best normalised decay {where} across the widths; Loshchilov & Hutter's best, for ResNets on "
+            f"CIFAR-10, lay at {paper[0]:g} to {paper[1]:g} (their Appendix B.1).")
 
 
 def decay_noise(frame, metric=DECAY_METRIC):
@@ -748,6 +784,8 @@ DECAY_RULE = (f"muP's best decay (the parabola-refined minimum of the seed-mean 
 def decay_transfer_verdict(frame, metric=DECAY_METRIC):
     """The seed claim "weight decay [does] not transfer under muP", read off Part 3 by DECAY_RULE."""
     from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
+    if not (frame.weight_decay > 0).any():
+        return Verdict(NOT_RESOLVED, "No run with weight decay is recorded yet at this profile.", DECAY_RULE)
     test, gains, edges = decay_shift_test(frame, metric), decay_gains(frame, metric), decay_edges(frame, metric)
     moved = (f"muP's best decay moves by up to {abs(test['shift']):.2f} octaves from width {test['narrowest']:,}'s "
              f"(at width {test['width']:,})")

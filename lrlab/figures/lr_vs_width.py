@@ -75,7 +75,7 @@ def decay_under_mup(curve, none, optimum, seed_optimum, test):
     widths = sorted(curve.width.unique())
     colors = dict(zip(widths, plt.cm.viridis(np.linspace(0, 0.9, len(widths)))))
     grid = sorted(curve.log2_decay.unique())
-    at_none = grid[0] - 1.5   # the no-decay point: log2 of 0 is off any axis, so it gets its own tick
+    at_none = (grid[0] if grid else 0) - 1.5   # the no-decay point: log2 of 0 is off any axis, so its own tick
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw=dict(wspace=0.32))
     for w in widths:
         cw = curve[curve.width == w].sort_values("log2_decay")
@@ -86,11 +86,12 @@ def decay_under_mup(curve, none, optimum, seed_optimum, test):
     ax.axvline(at_none + 0.75, color="0.8", lw=0.8)
     ax.set(xlabel="log$_2$ normalised weight decay $\\lambda_{norm}$", ylabel="test loss")
     ax.set_title("muP, SGDW at one rate", fontsize=10)
-    ax.legend(fontsize=9)
+    if len(curve):   # no decayed run yet: nothing to name
+        ax.legend(fontsize=9)
     o = optimum.sort_values("width")
     ax2.plot(o.width, o.log2_decay_opt, marker="s", color="k", label="seed mean")
     ax2.scatter(seed_optimum.width, seed_optimum.log2_decay_opt, s=14, color="0.5", zorder=3, label="each seed")
-    if np.isfinite(test["threshold"]):
+    if np.isfinite(test["threshold"]) and len(o):
         first = float(o.log2_decay_opt.iloc[0])
         ax2.axhspan(first - test["threshold"], first + test["threshold"], color="C2", alpha=0.15,
                     label="no move: within the threshold")
