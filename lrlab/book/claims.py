@@ -101,7 +101,7 @@ CLAIMS = (
           "range 1e-4 to 1e-3 paired with a weight decay of 0.1.", "AdamW for transformers: 1e-4 to 1e-3, decay 0.1",
           "rt-adamw", ("rules_of_thumb", "adamw_default")),
     Claim("23", "000", "certain hyperparameters like weight decay and dropout rates do not transfer under muP",
-          "weight decay and dropout do not muTransfer", "", "not yet: cited from the muP paper, not run"),
+          "weight decay and dropout do not muTransfer", "width-decay", ("lr_vs_width", "decay_transfer")),
     Claim("24", "001", "Cosine usually beats step decay.", "cosine beats step decay", "rt-schedules",
           ("rules_of_thumb", "cosine_beats_step")),
     Claim("25", "003", "Include warmup—at least 5-10% of total training as warmup steps.",
