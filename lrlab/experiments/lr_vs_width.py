@@ -770,8 +770,8 @@ def decay_gain_words(gains):
              else f"at {beyond} of {len(gains)} widths")
     seeds = int(gains.seeds.min())
     return (f"Width by width, {said}; the difference lies beyond seed noise {where} (a margin of {margin}: "
-            f"2√2 seed SDs of a {seeds}-seed mean, plus the edge that picking the best of the grid's decays alone "
-            "gives).")
+            f"2√2 seed SDs of a {seeds}-seed mean, plus what picking the best of the grid's decays gains by chance "
+            "alone).")
 
 
 DECAY_RULE = (f"muP's best decay (the parabola-refined minimum of the seed-mean test loss over log₂ of the normalised "
