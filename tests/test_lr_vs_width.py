@@ -428,3 +428,12 @@ def test_the_decay_grid_and_best_decays_are_said_from_the_records():
     assert width.decay_grid_words(frame) == "8 normalised decays, log₂ λ_norm -9 to -2, one octave apart"
     assert width.decay_best_words(frame, (0.025, 0.05)).startswith(
         f"The best normalised decay lies between {2 ** -5.3:.3f} and {2 ** -4.6:.3f} across the widths")
+
+
+def test_the_decay_sweeps_rate_is_placed_in_part_ones_muP_sweep():
+    decay = decay_sweep({256: -5.0, 2048: -5.0})   # at log2 LR -7
+    at_minus_7 = sweep({("mup", 256): -7.0, ("mup", 2048): -7.0, ("sp", 256): -4.0})
+    assert width.decay_rate_words(at_minus_7, decay) == "the best training-loss rate of every muP width in Part 1"
+    apart = sweep({("mup", 256): -7.0, ("mup", 2048): -6.0})
+    assert width.decay_rate_words(apart, decay) == ("the best training-loss rate of muP width 256 in Part 1 "
+                                                    "(width 2,048 at log₂ -6)")

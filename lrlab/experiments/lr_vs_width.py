@@ -686,6 +686,23 @@ def decay_shift_test(frame, metric=DECAY_METRIC):
     return shift_tests(along, metric)["mup"]
 
 
+def decay_rate_words(mlp, decay):
+    """Where Part 3's one rate sits in Part 1 (`mlp`: its `sweep_frame`): "the best training-loss rate of every
+    muP width in Part 1", or which widths it is best for and where the others do best."""
+    k = float(np.log2(decay.lr.iloc[0]))
+    c = curves(mlp[(mlp.parameterization == "mup") & mlp.width.isin(decay.width.unique())], "final_train_loss")
+    best = {int(w): float(cw.log2_lr[cw["mean"].idxmin()]) for w, cw in c.dropna(subset=["mean"]).groupby("width")}
+    if not best:
+        return "a rate Part 1 has not yet run"
+    if all(b == k for b in best.values()):
+        return "the best training-loss rate of every muP width in Part 1"
+    others = listed([f"width {w:,} at log₂ {b:g}" for w, b in best.items() if b != k])
+    at = [w for w, b in best.items() if b == k]
+    where = f"the best training-loss rate of muP width{'s' * (len(at) > 1)} {listed([f'{w:,}' for w in at])}" if at \
+        else "not the best training-loss rate of any muP width"
+    return f"{where} in Part 1 ({others})"
+
+
 def decay_grid_words(frame):
     """The decays swept, in words: "8 normalised decays, log₂ λ_norm -9 to -2, one octave apart"."""
     grid = sorted(frame.log2_decay.dropna().unique())
