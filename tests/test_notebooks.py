@@ -50,3 +50,24 @@ def test_jobs_must_be_a_whole_number_of_pages(tmp_path):
         with pytest.raises(LrlabError, match="jobs"):
             run_chapters(["01_basics"], "smoke", tmp_path / "results", out_dir=tmp_path / "out", jobs=jobs)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", sorted(lrlab.notebooks.chapters()))
+def test_no_cell_of_a_page_rebinds_a_name_an_earlier_cell_bound(name):
+    # a later section that reuses a name (wruns, wsd) silently hands its own values to every cell after it,
+    # such as the exercises that read the earlier section's: each name is bound by one cell only
+    import ast
+
+    import jupytext
+    bound = {}
+    for index, cell in enumerate(jupytext.read(lrlab.notebooks.chapters()[name]).cells):
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
+        targets = [t for node in tree.body for t in (node.targets if isinstance(node, ast.Assign) else
+                                                     [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign,
+                                                                                         ast.For)) else [])]
+        names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)} - {"_"}
+        again = {n: bound[n] for n in names if n in bound}
+        assert not again, f"{name}: cell {index} rebinds {again} (name: the cell that bound it first)"
+        bound.update(dict.fromkeys(names, index))

@@ -206,6 +206,52 @@ def test_cells_at_reads_every_variant_at_the_grid_rate_nearest_one_shared_rate()
     assert rot.cells_at(frame.iloc[:0], "warmup", "loss", rot.WARMUPS, 0.07).empty
 
 
+def test_the_exercises_answers_are_read_from_the_records_not_typed():
+    frame = _schedules({"cosine": [62.5, 40.0, 40.0], "step": [60.0, 40.0, 40.0],
+                        "linear to zero": [70.0, 40.0, 40.0], "warmup-stable-decay": [60.0, 40.0, 40.0]})
+    best, sd = rot.best_cells(frame, "policy", "acc", rot.SCHEDULE_POLICIES), rot.seed_noise(frame, "policy", "acc")[0]
+    warm = _warmups({0.0: [1.8, 1.9, 2.0], 0.05: [1.78, 2.0, 2.0], 0.1: [2.0, 2.0, 2.0]})
+    wbest = rot.best_cells(warm, "warmup", "loss", rot.WARMUPS, lower_is_better=True)
+    wsd = rot.seed_noise(warm, "warmup", "loss")[0]
+    book, tighter = rot.close_calls(best, sd, wbest, wsd), rot.close_calls(best, sd, wbest, wsd, within=0.1)
+    said = rot.close_call_change_words(book, tighter, 0.1)
+    # cosine's lead and warmup-stable-decay's shortfall sit at 0.88 of their margins: flagged at 20%, not at 10%
+    assert "cosine against step decay at 0.88" in said and "lose their flags" in said
+    assert "an SD about 12% smaller would make the gap of cosine against step decay count" in rot.sd_move_words(book)
+    assert rot.sd_move_words(tighter.assign(**{"close call": "no"})).startswith("No comparison")
+
+    chapter = _Chapter(_schedules({"cosine": [66.0, 40.0, 40.0], "step": [60.0, 40.0, 40.0]}),
+                       _warmups({0.0: [1.8, 1.9, 2.0], 0.05: [1.75, 2.0, 2.0], 0.1: [2.0, 2.0, 2.0]}))
+    verdicts = rot.verdicts(chapter)
+    changed = rot.changed_words(verdicts, rot.verdicts(chapter, sd_scale=2.0))
+    assert "*include 5-10% warmup* (confirmed → not resolved" in changed and changed.endswith("The other 4 stay.")
+    assert rot.changed_words(verdicts, verdicts) == "No word changes (all 5 stay)."
+    assert "include 5-10% warmup* (at 2.00x: not resolved)" in rot.sd_range_words(chapter, verdicts, 0.9, 2.0)
+
+
+def test_the_shared_rate_answer_says_where_warmup_moves_the_best_rate_and_what_it_costs_there():
+    # no warmup is best at 2^-5, 10% at 2^-4: shared at 2^-4, warmup wins; shared at 2^-5, it loses
+    frame = _warmups({0.0: [1.8, 1.9, 2.0], 0.1: [1.95, 1.7, 1.9]})
+    best = rot.best_cells(frame, "warmup", "loss", rot.WARMUPS, lower_is_better=True)
+    said = rot.shared_rate_words(frame, best, rot.seed_noise(frame, "warmup", "loss")[0], 2.0 ** -4)
+    assert said["best_at"] == "where 10% warmup does best"
+    assert "a gap of -0.200" in said["shared"] and "**confirmed**" in said["shared"]
+    assert said["moves"] == "Warmup moves Adam's best peak rate up here, from 0.0312 without it to 0.0625 with 10%"
+    assert "removing it costs +0.200 (confirmed)" in said["tuned"] and "(contradicted)" in said["tuned"]
+    assert said["tuned"].endswith("the shared rate decides the answer.")
+    alone = rot.shared_rate_words(frame[frame.warmup == 0.1], best.loc[[0.1]], 0.01, 2.0 ** -4)
+    assert set(alone.values()) == {"No run without warmup or with 5-10% warmup is recorded."}
+
+
+def test_the_batch_answer_scales_both_margins_and_reads_the_word_at_each():
+    frame = _batch({"decay the rate": [49.0, 49.5, 50.0], "grow the batch": [47.0, 47.5, 48.0],
+                    "neither": [30.0, 40.0, 50.0]})
+    said = rot.batch_scaled_words(frame, 3.0)
+    assert said.startswith("Growing the batch ends 2.00 points behind step decay")
+    assert "the word is **not resolved** (the book's: **contradicted**)" in said and "stops counting at 3x" in said
+    assert rot.batch_scaled_words(frame[frame.arm != "neither"], 2.0).endswith("not all recorded.")
+
+
 def test_sd_range_is_the_chi_square_interval_of_a_measured_sd():
     lo, hi = rot.sd_range(4)
     assert lo == pytest.approx(0.60, abs=0.01) and hi == pytest.approx(2.87, abs=0.03)

@@ -300,6 +300,94 @@ def sd_range(dof, level=0.95, draws=200_000, seed=0):
     return float(1 / hi), float(1 / lo)
 
 
+def sd_move_words(table):
+    """How far the seed SD would have to move to change each flagged comparison's word (`close_calls`'s
+    table): every margin is the seed SD times a number the grids' sizes fix, so a gap at r times its margin
+    counts once the SD shrinks by the fraction 1 - r (r < 1), or stops counting once it grows by r - 1."""
+    said = []
+    for row in table[table["close call"] == "yes"].itertuples():
+        ratio = row[4]   # |gap| / margin
+        said.append(f"at {ratio:.2f}, an SD about {1 - ratio:.0%} smaller would make the gap of {row.comparison} "
+                    "count" if ratio < 1 else
+                    f"at {ratio:.2f}, an SD about {ratio - 1:.0%} larger would make the gap of {row.comparison} "
+                    "stop counting")
+    joined = "; ".join(said)
+    return joined[:1].upper() + joined[1:] + "." if said else "No comparison sits close enough to its margin to be flagged."
+
+
+def close_call_change_words(book, other, within):
+    """Which comparisons keep, lose or gain the close-call flag when its fraction goes from the book's to
+    `within`: `book` and `other` are `close_calls`'s tables at the two fractions."""
+    ratios = "; ".join(f"{what} at {ratio:.2f}" if np.isfinite(ratio) else f"{what} unmeasured"
+                       for what, ratio in zip(book.comparison, book["|gap| / margin"]))
+    was, now = (set(t.comparison[t["close call"] == "yes"]) for t in (book, other))
+    parts = [f"{' and '.join(sorted(group))} {verb}" for group, verb in
+             ((was & now, "keeps its flag" if len(was & now) == 1 else "keep their flags"),
+              (was - now, "loses its flag" if len(was - now) == 1 else "lose their flags"),
+              (now - was, "gains one" if len(now - was) == 1 else "gain one")) if group]
+    return (f"The gaps as multiples of their margins: {ratios}. At {within:.0%}, "
+            + (", ".join(parts) if parts else "no comparison is flagged, as at the book's fraction") + ".")
+
+
+def changed_words(book, other):
+    """The verdicts whose word differs between the book's reading and another one (dicts of verdicts by
+    name), each with what the other reading measured; how many stay."""
+    changed = [f"*{SOURCES[n][0]}* ({book[n].word} → {v.word}: {v.number})" for n, v in other.items()
+               if n in book and v.word != book[n].word]
+    if not changed:
+        return f"No word changes (all {len(other)} stay)."
+    return f"The words that change: {'; '.join(changed)}. The other {len(other) - len(changed)} stay."
+
+
+def sd_range_words(chapter, book, low, high):
+    """What the chapter's words do if every seed SD were `low` or `high` times the measured one (the ends of
+    `sd_range`): how many of them would change at either end, and which."""
+    ends = {scale: verdicts(chapter, sd_scale=scale) for scale in (low, high)}
+    moved = [f"*{SOURCES[n][0]}* (at {scale:.2f}x: {v.word})" for scale, found in ends.items()
+             for n, v in found.items() if n in book and v.word != book[n].word]
+    if not moved:
+        return f"No word of the chapter's {len(book)} changes at either end of that range."
+    names = {m.split(" (at")[0] for m in moved}
+    return (f"At the ends of that range, {len(names)} of the chapter's {len(book)} words change: {'; '.join(moved)}. "
+            "These are the words a better-measured seed SD could move.")
+
+
+def shared_rate_words(frame, best, seed_sd, lr):
+    """Exercise 6.4's answer from the records: the warmup comparison read with every warmup at the grid rate
+    nearest `lr`, against each at its own best rate and at no warmup's own best rate; where warmup moves
+    Adam's best rate. A dict of sentences: 'best_at', 'shared', 'moves', 'tuned'."""
+    claimed = [w for w in CLAIMED_WARMUPS if w in best.index]
+    if 0.0 not in best.index or not claimed:
+        missing = "No run without warmup or with 5-10% warmup is recorded."
+        return dict.fromkeys(("best_at", "shared", "moves", "tuned"), missing)
+    at_best = [f"{w:.0%}" for w in best.index if np.isclose(np.log2(best.loc[w, "best lr"]), np.log2(lr), atol=0.5)]
+    best_at = (f"where {' and '.join(at_best)} warmup {'does' if len(at_best) == 1 else 'do'} best" if at_best else
+               "a rate where no warmup does best")
+
+    def reading(rate):
+        cells = cells_at(frame, "warmup", "loss", WARMUPS, rate, lower_is_better=True)
+        return compare(cells, claimed, 0.0, "loss", seed_sd, lower_is_better=True)[2:4], warmup_verdict(cells, seed_sd)
+    own_gap = compare(best, claimed, 0.0, "loss", seed_sd, lower_is_better=True)[2]
+    (gap, margin), shared = reading(lr)
+    none_lr = float(best.loc[0.0, "best lr"])
+    (none_gap, none_margin), at_none = reading(none_lr)
+    times = abs(gap) / abs(own_gap) if own_gap else float("inf")
+    shared_words = (f"At {lr:.3g} the best of 5% and 10% warmup against none is a gap of {gap:+.3f} in validation "
+                    f"loss (negative: warmup lower), {times:.1f} times the {own_gap:+.3f} at each warmup's own best "
+                    f"rate, against a margin of {margin:.3f}: **{shared.word}**.")
+    top = max(claimed, key=lambda w: best.loc[w, "best lr"])
+    moved = best.loc[top, "best lr"] / none_lr
+    moves = (f"Warmup moves Adam's best peak rate up here, from {none_lr:.3g} without it to "
+             f"{best.loc[top, 'best lr']:.3g} with {top:.0%}" if moved > 1 else
+             f"Warmup does not move Adam's best peak rate up here ({none_lr:.3g} without it, "
+             f"{best.loc[top, 'best lr']:.3g} with {top:.0%})")
+    tuned = (f"At the rate tuned with warmup, {lr:.3g}, removing it costs {-gap:+.3f} ({shared.word}); at the rate "
+             f"tuned without it, {none_lr:.3g}, adding it changes the loss by {none_gap:+.3f} against a margin of "
+             f"{none_margin:.3f} ({at_none.word}): the shared rate "
+             + ("decides the answer." if shared.word != at_none.word else "does not change the answer."))
+    return {"best_at": best_at, "shared": shared_words, "moves": moves, "tuned": tuned}
+
+
 def schedule_shapes(steps, at=(0.5, 0.75, 0.9), wsd_decay=None):
     """The chapter's five policies over a run of `steps` optimizer steps, drawn by the schedulers training
     steps (`schedules.lr_curve`): the rate as a fraction of the peak at step floor(f * steps) for each
@@ -767,6 +855,25 @@ def batch_growth_verdict(frame, sd_scale=1.0):
     return Verdict(CONFIRMED, said + f" Decaying the rate moves the result by {effect:+.1f} points against the "
                    f"control arm, constant rate and batch (margin {effect_margin:.1f}), and growing the batch does "
                    "the same.", BATCH_RULE, number)
+
+
+def batch_scaled_words(frame, sd_scale):
+    """The batch comparison's two gaps against their margins at the measured seed SDs and at `sd_scale` times
+    them, and the word at each (an exercise's what-if: the margins grow with the SD, the gaps do not)."""
+    if not all((frame.arm == arm).any() for arm in BATCH_ARMS):
+        return "The batch comparison's three arms are not all recorded."
+    gap, margin, _ = arm_gap(frame, "grow the batch", "decay the rate")
+    effect, effect_margin, _ = arm_gap(frame, "decay the rate", "neither")
+    if not (np.isfinite(margin) and np.isfinite(effect_margin)):
+        return "The batch comparison's seed noise is not measured."
+    where = f"{abs(gap):.2f} points {'behind' if gap < 0 else 'ahead of'} step decay"
+    counts = abs(effect) > sd_scale * effect_margin
+    return (f"Growing the batch ends {where} against a margin of {margin:.2f}: at {sd_scale:g}x the SDs the margin is "
+            f"{sd_scale * margin:.2f}, and the word is **{batch_growth_verdict(frame, sd_scale).word}** (the book's: "
+            f"**{batch_growth_verdict(frame).word}**). Step decay's own lead over neither, {effect:+.1f} points against a "
+            f"margin of {effect_margin:.1f}, {'still counts' if counts else 'stops counting'} at {sd_scale:g}x "
+            f"(margin {sd_scale * effect_margin:.1f}); the rule reads it only where growing the batch and decaying the "
+            "rate end within noise of each other.")
 
 
 def verdicts(chapter, sd_scale=1.0):
