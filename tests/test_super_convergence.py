@@ -269,6 +269,38 @@ def test_the_band_that_counts_as_training_draws_each_sweeps_edge():
     assert sc.closest_to_floor(nothing, nothing)[0] is None
 
 
+def test_the_exercises_answers_are_read_from_the_records_not_typed():
+    peaks = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((1.0, 0.80), (2.0, 0.765), (4.0, 0.72), (8.0, 0.1))])
+    constant = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.25, 0.60), (0.5, 0.56), (1.0, 0.45))]
+                           + [record(lr=2.0, status="diverged")])
+    said = sc.trains_answer_words(peaks, constant, 10, 5, 20, 1.5)
+    # at 5 points the peak's edge falls from 4 to 2 and the constant one stays: the ratio halves, 8 to 4
+    assert said.startswith("At 5 points the largest constant rate stays 0.5 and the largest peak goes from 4 to 2, "
+                           "so the ratio goes from 8.0 to 4.0")
+    assert "the constant rate 0.5, ends 1.00 points above it: inside the seed noise" in said
+    assert said.endswith("A loose band of 20 points gives 4.0 (contradicted).")   # 4 over 1
+    # the budget verdict's flips: only a word short of confirmed can move as the margin widens
+    assert "changes at two multiples" in sc.budget_flip_words("contradicted", 3.2, 11.9)
+    assert "at 3.20 times the margin" in sc.budget_flip_words("contradicted", 3.2, 11.9)
+    assert sc.budget_flip_words("not resolved", 0.0, 11.9).startswith("The budget verdict (not resolved) changes at one")
+    assert "no such cycle was swept" in sc.budget_flip_words("not resolved", 0.0, float("nan"))
+    assert sc.budget_flip_words("confirmed", 0.0, 0.0).endswith("it stays.")
+
+
+def test_the_smoothing_answer_says_how_far_each_rule_moved_against_the_lags_prediction():
+    peaks = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.5, 0.7), (1.0, 0.8), (2.0, 0.75))])
+    constant = sc.lr_sweep([record(lr=lr, acc=a) for lr, a in ((0.0125, 0.4), (0.025, 0.5), (0.05, 0.6), (0.1, 0.5))])
+    ours = range_record(0.5)
+    book, heavy = sc.rules_at_smoothing(ours, peaks, constant), sc.rules_at_smoothing(ours, peaks, constant, beta=0.99)
+    moved = (heavy.set_index("rule")["suggested LR (this smoothing)"]
+             / heavy.set_index("rule")["suggested LR (the book's smoothing)"])["min/10"]
+    said = sc.smoothing_answer_words(book, heavy, moved)
+    assert said.startswith(f"Here min/10 moved by a factor {moved:.2f}, about as far as the {moved:.2f}")
+    assert sc.smoothing_answer_words(book, heavy, 10 * moved).split(", ")[1].startswith("less far than")
+    assert "min/10 stays " + book.set_index("rule").loc["min/10", "verdict"] in said
+    assert "Of the articles' two rules, steepest" in said
+
+
 def test_the_range_test_is_read_at_the_papers_peak_or_says_it_ended_before():
     numbers, text = sc.loss_at_paper_peak(range_record(2.0))
     assert 1.5 < numbers["lowest_lr"] < 2.5 and numbers["lowest"] < numbers["at_peak"] < numbers["start"]

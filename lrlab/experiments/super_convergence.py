@@ -403,13 +403,16 @@ def rules_against_constant(where, constant):
     return text
 
 
-def largest_that_trains(sweep, within=10):
+TRAINS_WITHIN = 10.0   # a run "trains" when it did not diverge and ends within this many points of its sweep's best
+
+
+def largest_that_trains(sweep, within=TRAINS_WITHIN):
     """The largest LR of a sweep that did not diverge and ends within `within` points of its best run."""
     ok = sweep[(sweep.status == "completed") & (sweep.acc >= sweep.acc.max() - within)]
     return float(ok.lr.max())
 
 
-def trains_table(peaks, constant, within=10):
+def trains_table(peaks, constant, within=TRAINS_WITHIN):
     """How `largest_that_trains` draws each sweep's edge with the band `within` (points below the sweep's
     best run): per sweep, its best accuracy, the band's floor, the largest rate that trains, and the next
     rate of the grid above it with that run's accuracy (NaN: diverged, or no rate above)."""
@@ -426,7 +429,7 @@ def trains_table(peaks, constant, within=10):
     return pd.DataFrame([row("one-cycle peaks", peaks), row("constant rates", constant)])
 
 
-def closest_to_floor(peaks, constant, within=10):
+def closest_to_floor(peaks, constant, within=TRAINS_WITHIN):
     """The run of either sweep, diverged ones aside, whose accuracy lies nearest its sweep's floor (its best
     minus `within` points), the run whose side of `largest_that_trains`'s band the smallest change would
     flip: (the sweep's name as `trains_table` gives it, its LR, its accuracy minus the floor in points);
@@ -441,6 +444,30 @@ def closest_to_floor(peaks, constant, within=10):
         if best[0] is None or abs(gaps[i]) < abs(best[2]):
             best = (name, float(done.lr[i]), float(gaps[i]))
     return best
+
+
+def trains_answer_words(peaks, constant, book_within, within, loose_within, seed_sd):
+    """The "what counts as trains" exercise's answer: which sweep's edge moves when the band goes from the
+    book's `book_within` points to `within`, the ratio and its word at each, how near its floor the deciding
+    run ends against the seed SD `seed_sd`, and the ratio at a loose band `loose_within`."""
+    def edges(band):
+        peak, const = largest_that_trains(peaks, band), largest_that_trains(constant, band)
+        return peak, const, peak_ratio_verdict(peak, const)
+
+    def moved(name, a, b):
+        return f"the largest {name} stays {a:g}" if a == b else f"the largest {name} goes from {a:g} to {b:g}"
+    (p0, c0, v0), (p1, c1, v1) = edges(book_within), edges(within)
+    sweep, lr, gap = closest_to_floor(peaks, constant, within)
+    said = (f"At {within:g} points {moved('constant rate', c0, c1)} and {moved('peak', p0, p1)}, so the ratio goes from "
+            f"{p0 / c0:.1f} to {p1 / c1:.1f} ({v0.word}, then {v1.word}).")
+    if sweep is not None:
+        near = ("inside" if abs(gap) < seed_sd else "outside") if np.isfinite(seed_sd) else "against an unmeasured"
+        run = "one cycle with peak" if sweep == "one-cycle peaks" else "constant rate"
+        said += (f" The run nearest its floor, the {run} {lr:g}, ends {abs(gap):.2f} points "
+                 f"{'above' if gap >= 0 else 'below'} it: {near} the seed noise (the headline cycle's seed SD is "
+                 f"{seed_sd:.2f} points).")
+    p2, c2, v2 = edges(loose_within)
+    return said + f" A loose band of {loose_within:g} points gives {p2 / c2:.1f} ({v2.word})."
 
 
 def accuracy_curves(records):
@@ -571,7 +598,7 @@ def flip_multiple(gap, noise):
 
 def budget_flips(frame):
     """The noise multiples at which `budget_verdict` would leave its word, read off
-    `budget_against_baseline`'s frame: (the multiple at which a swept cycle of at most 1/4 of the
+    `budget_against_baseline`'s frame: (the multiple at which a swept cycle of at most BUDGET_SHORT of the
     baseline's steps first reaches it, so "contradicted" can no longer hold; the multiple at which one of at
     most BUDGET_CLAIM does, which "confirmed" needs). NaN where no such cycle was swept or the frame is None."""
     if frame is None or frame.empty:
@@ -580,7 +607,25 @@ def budget_flips(frame):
     def first(rows):
         multiples = [flip_multiple(g, n) for g, n in zip(rows.gap, rows.noise)]
         return float(np.nanmin(multiples)) if len(multiples) and not np.all(np.isnan(multiples)) else float("nan")
-    return first(frame[frame.share <= 0.25]), first(frame[frame.share <= BUDGET_CLAIM])
+    return first(frame[frame.share <= BUDGET_SHORT]), first(frame[frame.share <= BUDGET_CLAIM])
+
+
+def budget_flip_words(word, to_unresolved, to_confirmed):
+    """Where the budget verdict (`word`, the book's) would change as its noise margin widens, from
+    `budget_flips`: a wider margin lets more cycles reach the baseline, so only "confirmed" never moves."""
+    if word == CONFIRMED:
+        return ("The budget verdict is confirmed already, and a wider margin only lets more cycles reach the "
+                "baseline: it stays.")
+    said = []
+    if word == CONTRADICTED:
+        said.append(f'"contradicted" needs every cycle of at most {BUDGET_SHORT:.0%} of the baseline\'s steps to fall '
+                    "short, and " + (f"the first of them reaches it at {to_unresolved:.2f} times the margin"
+                                     if np.isfinite(to_unresolved) else "none of them has a measured gap"))
+    said.append(f'"confirmed" needs a cycle of at most {BUDGET_CLAIM:.0%} to reach it, '
+                + (f"which takes {to_confirmed:.1f} times" if np.isfinite(to_confirmed) else
+                   "and no such cycle was swept"))
+    return f"The budget verdict ({word}) changes at {'two multiples' if len(said) > 1 else 'one multiple'}: " \
+        + "; ".join(said) + "."
 
 
 STEP_MULTIPLES = (1, 2, 4)   # the modern recipe's step-schedule runs: these times the cycle's epochs
@@ -754,6 +799,7 @@ def range_test_rows(parts, profile_of):
 RULE_CLAIMS = {"steepest": "steepest", "min_over_10": "min/10"}   # the two rules the articles give
 PEAK_CLAIM = (10.0, 20.0)    # "learning rates 10x to 20x larger than conventional schedules"
 BUDGET_CLAIM = 0.15          # "roughly 10 percent of the usual number of iterations": a share up to this reaches
+BUDGET_SHORT = 0.25          # every swept cycle up to this share of the baseline's steps falling short contradicts
 SCHEDULE_GAIN_CLAIM = (2.0, 5.0)   # "schedules can improve accuracy by 2-5%" (points)
 
 
@@ -785,6 +831,30 @@ def rules_at_smoothing(ours, peaks, constant, beta=RANGE_TEST_SMOOTHING):
                           "verdict": rule_verdict(where, r).word if r in RULE_CLAIMS else NO_RULE} for r in RULES])
 
 
+def smoothing_answer_words(book, other, predicted):
+    """The smoothing exercise's answer from two `rules_at_smoothing` tables, at the book's factor and at the
+    exercise's: how far each rule's suggestion moved against `predicted` (the factor the lag alone moves a
+    minimum by), and whether the claimed rules' words changed."""
+    was, now = book.set_index("rule"), other.set_index("rule")
+    moved = (now["suggested LR (this smoothing)"] / now["suggested LR (the book's smoothing)"]).to_dict()
+    m = moved[RULE_NAMES["min_over_10"]]
+    how = ("about as far as" if 1 / 1.25 <= m / predicted <= 1.25 else
+           "further than" if m > predicted else "less far than")
+    rest = [r for r in RULES if r != "min_over_10"]
+    larger = [RULE_NAMES[r] for r in rest if abs(np.log(moved[RULE_NAMES[r]])) > abs(np.log(m))]
+    said = (f"Here min/10 moved by a factor {m:.2f}, {how} the {predicted:.2f} the lag alone predicts; "
+            + " and ".join(f"{RULE_NAMES[r]} by a factor {moved[RULE_NAMES[r]]:.2g}" for r in rest)
+            + (f": {' and '.join(larger)} moved more than min/10. " if larger else ": both moved less than min/10. "))
+    words = []
+    for rule in RULE_CLAIMS.values():
+        a, b = was.loc[rule], now.loc[rule]
+        factors = (f"{a['x the best constant rate']:.2g}x, now {b['x the best constant rate']:.2g}x the best "
+                   "constant rate")
+        words.append(f"{rule} stays {a['verdict']} ({factors})" if a["verdict"] == b["verdict"] else
+                     f"{rule} turns from {a['verdict']} to {b['verdict']} ({factors})")
+    return said + "Of the articles' two rules, " + " and ".join(words) + "."
+
+
 def peak_ratio_verdict(largest_peak, largest_const):
     """How far above the largest constant rate that trains the one-cycle peak can go, against "10x to 20x":
     each end is known to a factor 2 (the grids' steps), so the ratio r to a factor 2 either way.
@@ -800,15 +870,16 @@ def peak_ratio_verdict(largest_peak, largest_const):
 def budget_verdict(frame):
     """"Roughly 10% of the iterations" read off `budget_against_baseline`'s frame: confirmed when a cycle
     of at most BUDGET_CLAIM of the baseline's steps reaches it, contradicted when every cycle swept up to
-    1/4 of them falls short."""
-    rule = f"a cycle of at most {BUDGET_CLAIM:.0%} of the baseline's steps reaches it: confirmed; every swept cycle up to 1/4 falls short: contradicted"
+    BUDGET_SHORT of them falls short."""
+    rule = (f"a cycle of at most {BUDGET_CLAIM:.0%} of the baseline's steps reaches it: confirmed; every swept cycle "
+            f"up to {BUDGET_SHORT:.0%} falls short: contradicted")
     if frame is None or frame.empty:
         return Verdict(NOT_RESOLVED, "The budget cycles and the baseline come from different profiles.", rule)
     reach = frame[frame.reaches]
     smallest = float(reach.share.min()) if len(reach) else float("nan")
     share = f"{100 * smallest:.3g}% of the baseline's steps"
     number = f"the shortest cycle that reaches it has {share}" if len(reach) else "no cycle swept reaches it"
-    short = frame[frame.share <= 0.25]
+    short = frame[frame.share <= BUDGET_SHORT]
     if len(reach) and smallest <= BUDGET_CLAIM:
         word = CONFIRMED
     elif len(short) and not short.reaches.any():
