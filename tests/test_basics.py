@@ -95,3 +95,19 @@ def test_stuck_runs_recorded_before_the_collapse_test_are_said_to_be_unchecked()
     assert basics.collapsed_words(some) == ("here it caught none of them (1 of the stuck runs was recorded before "
                                             "the rule had this test and was not checked by it)")
     assert basics.collapsed_words(sweep.assign(divergence_rules=3)) == "here it caught none of them"
+
+
+def test_the_sweeps_paragraph_follows_what_the_sweep_shows():
+    import numpy as np
+    from test_claims import SWEEP as CLAIM_SWEEP                       # best-rate ratio 11.3x: confirmed
+    assert basics.momentum_lesson_words(CLAIM_SWEEP).endswith("carries over to a network whose curvature is "
+                                                              "anything but constant")
+    shifted = CLAIM_SWEEP.assign(lr=np.where(CLAIM_SWEEP.momentum == 0.9, CLAIM_SWEEP.lr * 4, CLAIM_SWEEP.lr))
+    assert "does not carry over" in basics.momentum_lesson_words(shifted)
+    assert basics.stuck_lead_words(SWEEP).endswith("2 momentum runs (and 1 plain one) end without learning")
+    learned = SWEEP[SWEEP.final_train_loss.isna() | (SWEEP.final_train_loss < 2.0)]
+    assert "though no run of this sweep shows it" in basics.stuck_lead_words(learned)
+    fast = CLAIM_SWEEP.assign(diverged_at_step=np.where(CLAIM_SWEEP.status == "diverged", 9.0, np.nan))
+    assert basics.divergence_speed_words(fast).endswith("the stuck runs above are the slow failure.")
+    slow = fast.assign(diverged_at_step=900.0)
+    assert basics.divergence_speed_words(slow) == "Here not every run that diverges does so early."

@@ -185,3 +185,15 @@ def test_a_stacked_run_counts_its_share_of_its_stacks_time(tmp_path):
     assert runs.minutes.sum() == pytest.approx(1.5) and int(runs.stacked.sum()) == 3
     row = cost.iloc[0]
     assert (row.runs, row.stacked, row.minutes) == (4, 3, pytest.approx(1.5))
+
+
+def test_the_intros_profile_table_quotes_the_span_of_the_chapters_recorded_time(tmp_path):
+    from fabricate import fake_runs
+    from lrlab import experiments
+    from lrlab.book.reproduction_cost import profile_span_words
+    assert profile_span_words(tmp_path, "quick") == "no quick run is recorded yet"
+    fake_runs(tmp_path, "basics", "quick", experiments.runs("basics", "quick")[:30])     # 1 s each (made up)
+    assert profile_span_words(tmp_path, "quick").startswith("about 1 minute per chapter, one run at a time, on ")
+    many = experiments.runs("weight_decay", "quick")[:200]                               # 200 s: 3 minutes
+    fake_runs(tmp_path, "weight_decay", "quick", many)
+    assert profile_span_words(tmp_path, "quick").startswith("1 to 3 minutes per chapter")

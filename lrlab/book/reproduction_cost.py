@@ -20,6 +20,19 @@ BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mo
 COMMITTED_PROFILES = tuple(p for p in PROFILES if p != "smoke")
 
 
+def profile_span_words(results, profile="quick"):
+    """"4 to 100 minutes per chapter, one run at a time, on AMD EPYC (2 cores)": the range of the chapters'
+    device time at `profile` from their committed records (the intro's table of profiles quotes it)."""
+    runs, _ = run_costs(results)
+    runs = runs[runs.profile == profile]
+    if runs.empty:
+        return f"no {profile} run is recorded yet"
+    minutes = runs.groupby("experiment").minutes.sum()
+    lo, hi = max(1, round(minutes.min())), max(1, round(minutes.max()))
+    span = f"{lo} to {hi} minutes" if lo < hi else f"about {hi} minute{'s' * (hi > 1)}"
+    return f"{span} per chapter, one run at a time, on {' and '.join(sorted(runs.device.unique()))}"
+
+
 def run_costs(results):
     """(one row per committed run: experiment, profile, device, on a GPU, status, stacked, minutes; the
     runs, stacked runs, diverged runs and minutes per experiment, profile and device). Every member of a

@@ -306,6 +306,38 @@ def fast_divergence_verdict(runs):
     return Verdict(CONTRADICTED if late > len(diverged) / 2 else NOT_RESOLVED, said, rule, number)
 
 
+def momentum_lesson_words(runs):
+    """Whether the quadratic's lesson, that momentum multiplies the effective step, carries over to the
+    network, as `momentum_verdict`'s word says."""
+    from lrlab.verdict import CONFIRMED, CONTRADICTED
+    lesson = "the lesson that momentum multiplies the effective step"
+    network = "a network whose curvature is anything but constant"
+    return {CONFIRMED: f"{lesson} carries over to {network}",
+            CONTRADICTED: f"{lesson} does not carry over to this network, whose curvature is anything but constant"
+            }.get(momentum_verdict(runs).word, f"whether {lesson} carries over to {network}, this sweep cannot say")
+
+
+def stuck_lead_words(runs):
+    """How the paragraph on runs that end without learning opens: with how many the sweep has, or with
+    none."""
+    plain, heavy = stuck(runs, 0.0), stuck(runs, 0.9)
+    if not plain + heavy:
+        return ("The network can add a failure the quadratic does not have, though no run of this sweep shows it: a "
+                "run can end without learning")
+    return (f"The network adds a failure the quadratic does not have: {heavy} momentum run{'s' * (heavy != 1)} (and "
+            f"{plain} plain one{'s' * (plain != 1)}) end without learning")
+
+
+def divergence_speed_words(runs):
+    """The sentence after `fast_divergence_verdict`'s: whether divergence is the fast failure here and
+    runs that stop learning the slow one."""
+    from lrlab.verdict import CONFIRMED
+    if fast_divergence_verdict(runs).word != CONFIRMED:
+        return "Here not every run that diverges does so early."
+    return "A run that diverges does so early" + ("; the stuck runs above are the slow failure." if
+                                                  stuck(runs, 0.0) + stuck(runs, 0.9) else ".")
+
+
 def verdicts(chapter):
     """The seed claims this chapter answers, by name (the claims scorecard reads them)."""
     from lrlab.verdict import at_profile
