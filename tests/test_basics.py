@@ -111,3 +111,8 @@ def test_the_sweeps_paragraph_follows_what_the_sweep_shows():
     assert basics.divergence_speed_words(fast).endswith("the stuck runs above are the slow failure.")
     slow = fast.assign(diverged_at_step=900.0)
     assert basics.divergence_speed_words(slow) == "Here not every run that diverges does so early."
+
+
+def test_the_covers_caption_says_which_way_momentum_moves_the_curve():
+    assert basics.momentum_shift_words(SWEEP) == "momentum 0.9 moves the curve to smaller rates"   # 2^-6 < 2^-4
+    assert basics.momentum_shift_words(SWEEP[SWEEP.momentum == 0.0]).endswith("not recorded beside plain SGD yet")

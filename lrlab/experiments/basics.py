@@ -317,6 +317,17 @@ def momentum_lesson_words(runs):
             }.get(momentum_verdict(runs).word, f"whether {lesson} carries over to {network}, this sweep cannot say")
 
 
+def momentum_shift_words(runs):
+    """Which way momentum 0.9 moves the sweep's curve, from the two best rates (the cover's caption)."""
+    best = sweep_summary(runs)
+    plain, heavy = best["best_lr_plain"], best["best_lr_momentum"]
+    if not (np.isfinite(plain) and np.isfinite(heavy)):
+        return "momentum 0.9 is not recorded beside plain SGD yet"
+    if heavy == plain:
+        return "momentum 0.9 leaves the best rate where it is"
+    return f"momentum 0.9 moves the curve to {'smaller' if heavy < plain else 'larger'} rates"
+
+
 def stuck_lead_words(runs):
     """How the paragraph on runs that end without learning opens: with how many the sweep has, or with
     none."""
