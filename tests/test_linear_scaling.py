@@ -325,3 +325,114 @@ def test_the_warmup_span_says_how_few_per_epoch_points_it_holds():
                                              "of the per-epoch points: the figure shows where each warmup leaves the "
                                              "run, not the warmup itself")
     assert ls.warmup_span_words(made_up(512, 30.0, epochs=90), 90) == "the shaded span is the warmup, the first 15 epochs"
+
+
+# -- the prose's protocol and the exercises' answers, generated so they stay true whatever the records say
+
+def test_the_protocol_is_stated_from_the_constants(monkeypatch):
+    words = ls.protocol_words()
+    assert words["milestones"] == "a third, two thirds and eight ninths" and words["warmup"] == "the first sixth"
+    assert words["last_decay"] == ("Any window up to the last ninth of training (10 of 90) does the same here, since "
+                                   "the last decay is at eight ninths.")
+    assert words["whole_run"].endswith("halfway through training, before two of the three decays")
+    assert ls.lr_decay() == pytest.approx(0.1)
+    assert ls.fraction_words(0.5) == "a half" and ls.fraction_words(0.37) == "37%"
+    assert [ls.times_words(x) for x in (2.0, 3.0, 2.5)] == ["twice", "three times", "2.5 times"]
+    # the words follow the code: other milestones and warmup, other words
+    monkeypatch.setattr(ls, "MILESTONES", [1 / 2, 3 / 4])
+    monkeypatch.setattr(ls, "WARMUP_FRACTION", 1 / 10)
+    words = ls.protocol_words()
+    assert words["milestones"] == "a half and three quarters" and words["warmup"] == "the first tenth"
+    assert "the last quarter of training (22.5 of 90)" in words["last_decay"]
+    assert words["whole_run"].endswith("before one of the two decays")
+
+
+def test_the_rates_exercise_is_worked_through_at_the_batch_it_asks_for():
+    worked = ls.rates_worked(8192, "full")
+    assert worked["rates"] == ("k = 8,192/128 = 64: the linear rule gives 0.1 · 64 = 6.4, the square-root rule "
+                               "0.1 · √64 = 0.8, no scaling 0.1.")
+    assert worked["steps"] == ("An epoch is ⌊50,000/8,192⌋ = 6 steps, so 30 epochs are 180 steps and the warmup, the "
+                               "first sixth, is 30 of them.")
+    assert worked["halfway"].startswith("For the linear rule s = 0.1/6.4 and w = 30, so at step t = 15 its rate is "
+                                        "0.1 + (6.4 − 0.1) · 15/30 = 3.25 (the square root's, 0.1 + (0.8 − 0.1) · "
+                                        "15/30 = 0.45)")
+    assert worked["last"] == "After the three decays the last step runs at a thousandth of the peak."
+    assert worked["climb"] == "ours climbs a factor of 64 in 30 steps, each adding 6.3/30 = 0.21 to the rate."
+    # an odd warmup: the step the schedule reads, not an exact half
+    assert "at step t = 7 its rate is 0.1 + (12.8 − 0.1) · 7/15 = 6.03" in ls.rates_worked(16384, "full")["halfway"]
+    at_reference = ls.rates_worked(128, "full")   # no rule's rate above the reference: nothing warms up
+    assert at_reference["steps"].endswith("30 epochs are 11,700 steps.")
+    assert at_reference["halfway"] == "At this batch no rule's rate is above 0.1, so none warms up."
+    too_large = ls.rates_worked(8192, "quick")    # larger than the quick training set
+    assert "takes no step at all" in too_large["steps"] and too_large["halfway"] == too_large["last"] == ""
+
+
+STEEP = {32: [65.15, 66.55], 64: [65.5, 66.9], 128: [67.25, 68.65], 256: [69.4, 70.8], 512: [72.35, 73.75]}
+ELBOW = {64: [19.3, 20.7], 128: [19.3, 20.7], 256: [19.5, 20.9], 512: [19.6, 21.0], 1024: [29.3, 30.7]}
+
+
+def test_the_margin_solution_says_whether_the_word_rests_on_the_curve_or_on_the_convention():
+    def said(errors):
+        batches = sweep_of(errors)[1]
+        return ls.margin_convention_words(batches, ls.find_break(batches))
+    # the quick profile's shape: no flat stretch, and the word changes at 2.12 SDs, close to the book's 2
+    assert said(STEEP) == ("Here the errors rise steadily from 65.8% at batch 32 to 73.0% at batch 512, with no flat "
+                           "stretch at batch 128, and the word at 2 SDs, **not resolved**, changes at 2.12 SDs, "
+                           "within a fifth of that margin: the verdict depends on where the convention puts the line "
+                           "rather than on an elbow in the curve.")
+    # an elbow: flat, then ten points up at once; the nearest change of word is far from 2 SDs
+    assert said(ELBOW) == ("Here the errors hold batch 128's within the margin up to batch 512 and the curve breaks at "
+                           "batch 1,024, and the word at 2 SDs, **confirmed**, changes at 0.20 SDs, 1.80 SDs away: the "
+                           "shape of the curve, not the convention, sets the word.")
+    # flat with no break, but a smaller batch ahead by 1.92 SDs: the flat test hinges on the margin
+    assert said({64: [17.4, 18.8], 128: [19.3, 20.7], 256: [19.3, 20.7]}).endswith(
+        "every batch up to 256, and the word at 2 SDs, **confirmed**, changes at 1.92 SDs, within a fifth of that "
+        "margin: the verdict depends on where the convention puts the line rather than on the flat curve.")
+    # a batch that breaks at 2 SDs and holds above: the break moves, the word does not
+    assert said({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [21.4, 22.8]}).endswith(
+        "the word, **confirmed**, holds for every margin from 0 to 6 pooled SDs: it does not hinge on the convention.")
+    assert said({128: [20.0], 256: [25.0]}).startswith("With one seed per batch there is no pooled SD yet")
+    rising = said({32: [65.15, 66.55], 64: [68.5, 69.9], 128: [67.25, 68.65], 256: [69.4, 70.8]})   # 64 above 128
+    assert rising.startswith("Here the errors rise (not at every batch) from 65.8% at batch 32 to 70.1% at batch 256")
+
+
+def test_the_retraining_solution_says_how_near_the_line_the_quick_records_sit():
+    steep = sweep_of(STEEP)[1]
+    batch, points = ls.nearest_crossing(steep, ls.find_break(steep))
+    assert batch == 32 and points == pytest.approx(2.1 - 2 * 0.98995, abs=1e-3)
+    assert ls.nudge_words(points) == "a quarter of a point"
+    said = ls.retrain_words(steep)
+    assert said.startswith("In the book's quick records batch 32 sits 0.12 points from the break rule's line (the "
+                           "1.98-point margin below batch 128's error), so a change that small in one batch's error "
+                           "can make the stretch below batch 128 flat or not and change the verdict's word; the climb "
+                           "from 65.8% at batch 32 to 73.0% at batch 512, 3.6 margins from end to end, should not "
+                           "move.")
+    # an elbow: the nearest batch is far from the line, above the reference
+    assert ls.retrain_words(sweep_of(ELBOW)[1]).startswith(
+        "In the book's quick records batch 512 sits 1.68 points from the break rule's line (the 1.98-point margin "
+        "above batch 128's error), the nearest of any batch: it takes a change of that size in one batch's error to "
+        "move the first batch that climbs by one doubling")
+    assert ls.retrain_words(sweep_of({128: [19.3, 20.7], 256: [19.4, 20.8]})[1]).endswith(
+        "the errors span less than one margin from end to end, so even the curve's shape can move.")
+    # a diverged batch is broken whatever its error: it is no nearest crossing
+    diverged = sweep_of({128: [19.3, 20.7], 256: [19.4, 20.8], 512: [21.0, 22.4]}, diverged={(256, 0)})[1]
+    assert ls.nearest_crossing(diverged, ls.find_break(diverged))[0] == 512
+    one_seed = sweep_of({128: [20.0], 256: [25.0]})[1]
+    assert ls.nearest_crossing(one_seed, ls.find_break(one_seed))[0] is None
+    assert ls.retrain_words(one_seed).startswith("With one seed per batch the book's quick records have no margin")
+    assert [ls.nudge_words(p) for p in (0.07, 0.3, 0.9, 2.4, float("nan"))] == [
+        "a tenth of a point", "half a point", "a point", "3 points", "a small amount"]
+
+
+def test_the_window_solution_reads_the_lead_over_the_window_the_exercise_asks_for():
+    def run(batch, seed, errors):
+        record = made_up(batch, errors[-1], seed=seed, epochs=len(errors))
+        for h, e in zip(record["history"], errors):
+            h["test_acc"] = 1 - e / 100
+        return record
+    records = [run(32, 0, [17.3, 18.3, 18.3]), run(32, 1, [18.7, 19.7, 19.7]), run(128, 0, [19.3, 19.3, 19.3]),
+               run(128, 1, [20.7, 20.7, 20.7])]
+    readings = ls.final_epochs_readings(records, 3)
+    assert "and by 1.00 over the whole run" in ls.lead_words(readings, 1, 3) and ls.lead_words(readings, 1) == \
+        ls.lead_words(readings, 1, 3)
+    assert "over the book's window and by 1.00 over the final epoch" in ls.lead_words(readings, 2, 1)

@@ -251,8 +251,9 @@ def break_verdict(batches, rule):
 def steps_note(sweep, at_gpu_scale):
     """How few steps the runs take, against the paper's 8k run: the rule's assumption weakens with fewer."""
     steps = sweep.groupby("batch").steps.max()   # a diverged seed stops early; the other has them all
+    warmup = fraction_words(WARMUP_FRACTION, article="")
     return (f"In steps, every run here is short: {steps[REFERENCE_BATCH]:,} at batch {REFERENCE_BATCH} and "
-            f"{steps.iloc[-1]:,} at batch {steps.index[-1]:,}, the first sixth of them warmup; the paper's 8k run "
+            f"{steps.iloc[-1]:,} at batch {steps.index[-1]:,}, the first {warmup} of them warmup; the paper's 8k run "
             f"took {PAPER_8K_STEPS:,} (90 epochs of 1,281,167 images). The rule rests on one step of batch kn "
             "matching k steps of batch n, which needs the gradient to change little over those k steps (the "
             "paper's §2.1); the fewer steps a run has, the more of training each one covers, and the weaker that "
@@ -686,7 +687,10 @@ def spans_words(spans, unit, fmt="{}"):
                      f"**{word}** from {fmt.format(lo)} to {fmt.format(hi)} {unit}" for lo, hi, word in spans)
 
 
-def words_by_margin(batches, top=6.0):
+MARGIN_SPAN_TOP = 6.0   # the margin exercise reads the word over margins from 0 to this many pooled SDs
+
+
+def words_by_margin(batches, top=MARGIN_SPAN_TOP):
     """How the "linear scaling" claim's word (`rule_holds_verdict`) changes with the break rule's margin,
     from 0 to `top` pooled seed SDs: [(from, to, word)]. It can change only where the margin equals a
     batch's distance from the reference (`margin_table`), so it is read once between each two such
@@ -706,15 +710,207 @@ def words_by_margin(batches, top=6.0):
     return spans
 
 
-def lead_words(readings, n_book):
+def lead_words(readings, n_book, n_asked=None):
     """How the best batch below the reference's lead changes from the book's window (`n_book` final
-    epochs) to the whole run, read off `final_epochs_readings`; "" where no batch is below the reference."""
+    epochs) to another (`n_asked` final epochs, the whole run when None), read off `final_epochs_readings`;
+    "" where no batch is below the reference."""
     lead = readings.set_index("final epochs")["best smaller batch's lead"]
-    book, whole = float(lead[n_book]), float(lead.iloc[-1])
+    n_asked = int(lead.index[-1]) if n_asked is None else n_asked
+    book, whole = float(lead[n_book]), float(lead[n_asked])
     if np.isnan(book) or np.isnan(whole):
         return ""
+    window = ("the whole run" if n_asked == lead.index[-1] else "the final epoch" if n_asked == 1 else
+              f"the final {n_asked} epochs")
     how = ("the same lead, early and late" if round(whole, 2) == round(book, 2) else
            "in these runs the small batches pull ahead late, after the decays" if whole < book else
            "in these runs the small batches are ahead early, and the others close part of the gap after the decays")
     return (f"The best batch below {REFERENCE_BATCH} leads it by {book:.2f} points over the book's window and by "
-            f"{whole:.2f} over the whole run: {how}.")
+            f"{whole:.2f} over {window}: {how}.")
+
+
+# -- the protocol in words, from the constants above: the prose states them through these, so it follows the code
+
+_ONE_PART = {2: ("half", "halves"), 3: ("third", "thirds"), 4: ("quarter", "quarters"), 5: ("fifth", "fifths"),
+             6: ("sixth", "sixths"), 8: ("eighth", "eighths"), 9: ("ninth", "ninths"), 10: ("tenth", "tenths")}
+_SMALL = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def fraction_words(x, article="a"):
+    """'a third', 'eight ninths': a fraction of training in words (`article` before a single part: "a", or ""
+    after "the first"); a percentage where it is no simple fraction."""
+    from fractions import Fraction
+    f = Fraction(x).limit_denominator(12)
+    if abs(float(f) - x) > 1e-9 or f.denominator not in _ONE_PART or f.numerator not in _SMALL:
+        return f"{x:.0%}"
+    one, many = _ONE_PART[f.denominator]
+    return f"{article} {one}".strip() if f.numerator == 1 else f"{_SMALL[f.numerator]} {many}"
+
+
+def times_words(x):
+    """'twice', 'three times', '2.5 times': how many times the seed SD the break rule's margin is."""
+    return {1: "once", 2: "twice"}.get(x) or (f"{_SMALL[x]} times" if x in _SMALL else f"{x:g} times")
+
+
+def lr_decay():
+    """The factor each milestone multiplies the LR by: `config_for` leaves the schedule's own gamma."""
+    from lrlab.schedules import OPTIONS   # torch: only the pages that state it need it
+    return OPTIONS["warmup_multistep"]["gamma"]
+
+
+def protocol_words():
+    """The schedule in words: {"milestones": 'a third, two thirds and eight ninths' (of training, MILESTONES),
+    "warmup": 'the first sixth' (WARMUP_FRACTION), "last_decay": the sentence on the window the last decay leaves
+    (after it the error is where training ends), "whole_run": which decays come after the run's midpoint}."""
+    last, n, later = MILESTONES[-1], len(MILESTONES), sum(m > 1 / 2 for m in MILESTONES)
+    before = ("after every decay" if not later else "before the decay" if n == 1 else
+              f"before all {_SMALL.get(n, n)} decays" if later == n else
+              f"before {_SMALL.get(later, later)} of the {_SMALL.get(n, n)} decays")
+    return {"milestones": listed(fraction_words(m) for m in MILESTONES),
+            "warmup": f"the first {fraction_words(WARMUP_FRACTION, article='')}",
+            "last_decay": (f"Any window up to the last {fraction_words(1 - last, article='')} of training "
+                           f"({(1 - last) * 90:g} of 90) does the same here, since the last decay is at "
+                           f"{fraction_words(last)}."),
+            "whole_run": f"The median over the whole run is the error halfway through training, {before}"}
+
+
+_PART_OF = {0.1: "a tenth", 0.01: "a hundredth", 0.001: "a thousandth"}
+
+
+def rates_worked(batch, profile="full"):
+    """Exercise 3.1's answer, `rates_at(batch, profile)` worked through in words (no TeX: glued Markdown has no
+    maths): {"rates": each rule's peak LR; "steps": the run's steps and the warmup's; "halfway": the LR halfway
+    through the warmup; "last": the LR at the last step; "climb": what each warmup step adds}."""
+    from lrlab.experiments import train_images
+    table, steps = rates_at(batch, profile)
+    at = table.set_index("rule")
+    linear, sqrt = at.loc[RULE_NAMES["linear"]], at.loc[RULE_NAMES["sqrt"]]
+    k, s, ref = batch / REFERENCE_BATCH, SETTINGS[profile], REFERENCE_LR
+    images = train_images(s["per_class"])
+    said = {"rates": (f"k = {batch:,}/{REFERENCE_BATCH} = {k:g}: the linear rule gives {ref:g} · {k:g} = "
+                      f"{linear['peak LR']:.3g}, the square-root rule {ref:g} · √{k:g} = {sqrt['peak LR']:.3g}, "
+                      f"no scaling {ref:g}.")}
+    if not steps:
+        return {**said, "steps": (f"An epoch is ⌊{images:,}/{batch:,}⌋ = 0 steps: the batch is larger than the "
+                                  "training set, so the run takes no step at all."), "halfway": "", "last": "",
+                "climb": "ours takes no step at this batch."}
+    warmup = int(linear["warmup steps"])
+    said["steps"] = (f"An epoch is ⌊{images:,}/{batch:,}⌋ = {images // batch:,} steps, so {s['epochs']} epochs are "
+                     f"{steps:,} steps" + (f" and the warmup, {protocol_words()['warmup']}, is {warmup:,} of them."
+                                           if warmup else "."))
+    if linear["peak LR"] <= ref:
+        said["halfway"] = f"At this batch no rule's rate is above {ref:g}, so none warms up."
+        said["climb"] = f"ours has none at this batch, where the linear rule's rate is not above {ref:g}."
+    elif not warmup:
+        said["halfway"] = f"The warmup, {protocol_words()['warmup']} of {steps:,} steps, rounds to no step at all."
+        said["climb"] = f"ours jumps from {ref:g} to {linear['peak LR']:.3g} at once, its warmup rounding to no step."
+    else:
+        t = warmup // 2
+        said["halfway"] = (f"For the linear rule s = {ref:g}/{linear['peak LR']:.3g} and w = {warmup:,}, so at step "
+                           f"t = {t:,} its rate is {ref:g} + ({linear['peak LR']:.3g} − {ref:g}) · {t:,}/{warmup:,} = "
+                           f"{linear['LR halfway through the warmup']:.3g}"
+                           + (f" (the square root's, {ref:g} + ({sqrt['peak LR']:.3g} − {ref:g}) · {t:,}/{warmup:,} = "
+                              f"{sqrt['LR halfway through the warmup']:.3g})" if sqrt["peak LR"] > ref else "")
+                           + f"; no scaling needs no warmup, since its rate is never above {ref:g}.")
+        rise = linear["peak LR"] - ref
+        said["climb"] = (f"ours climbs a factor of {linear['peak LR'] / ref:g} in {warmup:,} steps, each adding "
+                         f"{rise:.3g}/{warmup:,} = {rise / warmup:.2g} to the rate.")
+    ratio = float(linear["LR at the last step"] / linear["peak LR"])
+    decays = sum(steps - 1 >= round(m * steps) for m in MILESTONES)
+    part = next((words for value, words in _PART_OF.items() if math.isclose(ratio, value)), f"{ratio:.3g} times")
+    said["last"] = ("No decay falls within the run: the last step runs at the peak." if not decays else
+                    f"After {'the decay' if decays == 1 else f'the {_SMALL.get(decays, decays)} decays'} the last "
+                    f"step runs at {part} of the peak.")
+    return said
+
+
+# -- the margin and retraining exercises' answers, in words read off the records
+
+CLOSE_MARGIN = 0.2   # a word that changes within this fraction of the book's margin hinges on where the line is drawn
+
+
+def margin_convention_words(batches, rule, top=MARGIN_SPAN_TOP):
+    """Whether the "linear scaling" word at the book's margin (`rule`: `find_break` on the `by_batch` frame
+    `batches`) rests on the curve's shape or on where the margin is drawn: the shape against the margin, and the
+    nearest margin at which the word changes (`words_by_margin`), within CLOSE_MARGIN of the book's or not."""
+    if rule.one_seed:
+        return "With one seed per batch there is no pooled SD yet, so no word can be read off a margin."
+    means = batches.set_index("batch")["mean"].dropna()
+    if rule.flat is False:
+        rising = means.loc[:means.idxmax()]
+        steadily = "steadily " if (rising.diff().dropna() > 0).all() else "(not at every batch) "
+        shape = (f"the errors rise {steadily}from {rising.iloc[0]:.1f}% at batch {rising.index[0]:,} to "
+                 f"{rising.iloc[-1]:.1f}% at batch {rising.index[-1]:,}, with no flat stretch at batch "
+                 f"{REFERENCE_BATCH}")
+        cause = "rather than on an elbow in the curve"
+    elif rule.batch:
+        shape = (f"the errors hold batch {REFERENCE_BATCH}'s within the margin up to batch {rule.largest_ok:,} and the "
+                 f"curve breaks at batch {rule.batch:,}")
+        cause = f"rather than on the elbow at batch {rule.batch:,}"
+    else:
+        shape = f"the errors hold batch {REFERENCE_BATCH}'s within the margin at every batch up to {rule.largest_ok:,}"
+        cause = "rather than on the flat curve"
+    spans = words_by_margin(batches, top)
+    word = next(w for lo, hi, w in spans if lo <= rule.sds <= hi)
+    changes = [hi for _, hi, _ in spans[:-1]]
+    if not changes:
+        return (f"Here {shape}, and the word, **{word}**, holds for every margin from 0 to {top:g} pooled SDs: it does "
+                "not hinge on the convention.")
+    nearest = min(changes, key=lambda m: abs(m - rule.sds))
+    said = f"Here {shape}, and the word at {rule.sds:g} SDs, **{word}**, changes at {nearest:.2f} SDs"
+    if abs(nearest - rule.sds) <= CLOSE_MARGIN * rule.sds:
+        return (said + f", within {fraction_words(CLOSE_MARGIN)} of that margin: the verdict depends on where the "
+                f"convention puts the line {cause}.")
+    return (said + f", {abs(nearest - rule.sds):.2f} SDs away: the shape of the curve, not the convention, sets "
+            "the word.")
+
+
+def nearest_crossing(batches, rule):
+    """(batch, points): the batch whose mean error (a `by_batch` frame) lies nearest the break rule's line and how
+    far it would have to move to cross it. Above the reference a batch breaks when it exceeds the reference by the
+    margin; below, the stretch stops being flat when it beats the reference by the margin; a batch with a diverged
+    seed is broken whatever its error. (None, nan) with one seed, where there is no line."""
+    rows = batches[(batches.batch != REFERENCE_BATCH) & batches["mean"].notna() & (batches.diverged == 0)]
+    if rule.one_seed or rows.empty:
+        return None, float("nan")
+    side = np.where(rows.batch > REFERENCE_BATCH, 1.0, -1.0)
+    gap = (rule.threshold - side * (rows["mean"] - rule.reference)).abs()
+    return int(rows.batch[gap.idxmin()]), float(gap.min())
+
+
+def nudge_words(points):
+    """'a tenth of a point': the roundest amount at least `points`, how far one error must move to change a word."""
+    if not np.isfinite(points):
+        return "a small amount"
+    for limit, words in ((0.1, "a tenth of a point"), (0.25, "a quarter of a point"), (0.5, "half a point"),
+                         (1.0, "a point")):
+        if points <= limit:
+            return words
+    return f"{math.ceil(points):d} points"
+
+
+def retrain_words(batches):
+    """Exercise 3.4's answer, read off the book's quick records (a `by_batch` frame: the exercise retrains the quick
+    sweep): how near the break rule's line the nearest batch sits, and how many margins wide the errors' spread is."""
+    rule = find_break(batches)
+    batch, points = nearest_crossing(batches, rule)
+    if batch is None:
+        return ("With one seed per batch the book's quick records have no margin, so only a diverged run can change "
+                "a word.")
+    below = batch < REFERENCE_BATCH
+    where = (f"make the stretch below batch {REFERENCE_BATCH} flat or not" if below else
+             "move the first batch that climbs by one doubling")
+    said = (f"In the book's quick records batch {batch:,} sits {points:.2f} points from the break rule's line (the "
+            f"{rule.threshold:.2f}-point margin {'below' if below else 'above'} batch {REFERENCE_BATCH}'s error)")
+    said += (f", so a change that small in one batch's error can {where} and change the verdict's word"
+             if points <= CLOSE_MARGIN * rule.threshold else
+             f", the nearest of any batch: it takes a change of that size in one batch's error to {where} and change "
+             "the verdict's word")
+    finite = batches.dropna(subset=["mean"])
+    low, high = finite.loc[finite["mean"].idxmin()], finite.loc[finite["mean"].idxmax()]
+    width = (high["mean"] - low["mean"]) / rule.threshold
+    if width <= 1:
+        return said + "; the errors span less than one margin from end to end, so even the curve's shape can move."
+    first, then = (low, high) if low.batch < high.batch else (high, low)
+    return (said + f"; the {'climb' if first is low else 'fall'} from {first['mean']:.1f}% at batch "
+            f"{int(first.batch):,} to {then['mean']:.1f}% at batch {int(then.batch):,}, {width:.1f} margins from end "
+            "to end, should not move.")
