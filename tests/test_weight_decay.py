@@ -305,3 +305,80 @@ def test_the_heatmaps_caption_counts_the_cells_marked_div():
     cells = pd.DataFrame(dict(error=[30.0, float("nan"), 31.0]))
     assert wd.diverged_cells_words(cells) == '"div" marks the cell whose runs all diverged'
     assert wd.diverged_cells_words(cells.fillna(1.0)) == "no cell of the grid diverged"
+
+
+# -- the prose's grid, seeds and exercise answers, generated so they stay true whatever the records say
+
+def test_the_grid_and_its_seeds_are_stated_from_the_records_shown():
+    sgd = made_up_grid(diagonal_or_not, optimizers=("sgd", "sgdw"), log2_lrs=range(-7, -1))
+    adam = made_up_grid(diagonal_or_not, optimizers=("adam", "adamw"), log2_lrs=range(-13, -5))
+    runs = pd.concat([sgd, adam])
+    assert wd.grid_size_words(wd.grid_cells(runs)) == ("6 weight decays plus a no-decay column, by 6 learning rates "
+                                                       "for SGD + L2 and SGDW and 8 for Adam + L2 and AdamW")
+    coarse = made_up_grid(diagonal_or_not, log2_lrs=(-6, -4, -2), log2_norms=(-7, -5, -3), no_decay=False)
+    assert wd.grid_size_words(wd.grid_cells(coarse)) == ("3 weight decays, by 3 learning rates for SGD + L2, SGDW, "
+                                                         "Adam + L2 and AdamW")
+    # the quick profile: one seed a cell, three on the headline row (Adam and AdamW at 2^-10)
+    headline = made_up_grid(diagonal_or_not, optimizers=("adam", "adamw"), log2_lrs=[-10], seeds=(1, 2), no_decay=False)
+    with_seeds = pd.concat([runs, headline])
+    assert wd.seeds_words(with_seeds, with_seeds, -10) == "one seed per cell, three on the headline row"
+    # the gpu profile: the headline row in its own part, two seeds at each decay and a third at the middle one
+    long_row = pd.concat([made_up_grid(diagonal_or_not, optimizers=("adam", "adamw"), log2_lrs=[-10],
+                                       log2_norms=(-7, -5, -3), seeds=(0, 1), no_decay=False, epochs=30),
+                          made_up_grid(diagonal_or_not, optimizers=("adam", "adamw"), log2_lrs=[-10], log2_norms=[-5],
+                                       seeds=(2,), no_decay=False, epochs=30)])
+    assert wd.seeds_words(runs, long_row, -10) == "one seed per cell, two to three on the headline row"
+
+
+def test_the_circles_solution_reads_how_the_tilt_moves_with_the_regions_size():
+    cells = wd.grid_cells(made_up_grid(diagonal_or_not))
+    # from the 6 best cells (a diagonal for L2, flat for decoupled decay) to the whole grid (flat for all)
+    moved = wd.tilt_move_words(cells, 6, 100)
+    assert moved.startswith("Here, from 6 to 100 best cells, the tilts of SGD + L2 (-1.00 to ")
+    assert "and Adam + L2 (-1.00 to " in moved and "move towards 0; the tilts of SGDW (" in moved
+    assert moved.endswith("stay where they were.")
+    assert "move away from it" in wd.tilt_move_words(cells, 100, 6)
+    assert wd.tilt_move_words(cells, 1, 6) == ("SGD + L2, SGDW, Adam + L2 and AdamW have no tilt at one of the two "
+                                               "sizes (the best cells span a single learning rate).")
+    assert "the tilt moves by up to 1.00 from one size to the next (SGD + L2's, from -1.00 at 6 cells" in (
+        wd.tilt_jump_words(cells, (6, 100)))
+    assert wd.tilt_jump_words(cells, (1, 6)) == "no panel has a tilt at two consecutive sizes to compare"
+
+
+def test_the_tilts_standard_error_is_read_against_the_distance_between_the_two_readings(monkeypatch):
+    def errors(*se):
+        monkeypatch.setattr(wd, "good_region_tilt", lambda cells, top: pd.DataFrame(
+            {"standard error": se}, index=wd.OPTIMIZERS))
+        return wd.tilt_error_words(None, 10)
+    assert errors(0.66, 1.03, 0.8, 0.9) == (
+        "Its standard error is large too (0.66 to 1.03 at 10 cells), so the rule's two standard errors admit almost "
+        "any reading: SGDW's tilt would read as coupled, decoupled or both anywhere from -3.06 to +2.06.")
+    assert errors(0.1, 0.3, 0.2, np.nan).startswith("Its standard error is 0.10 to 0.30 at 10 cells: for SGDW, two "
+                                                    "standard errors reach over half the way from -1 to 0")
+    assert errors(0.05, 0.1, 0.2, 0.1).startswith("Its standard error is smaller (0.05 to 0.20 at 10 cells)")
+    assert errors(np.nan, np.nan, np.nan, np.nan).startswith("At 10 cells no panel's tilt has a standard error")
+
+
+def test_the_noise_exercise_states_the_gate_and_what_its_open_word_is_worth():
+    assert wd.gate_state_words(1.97, 2.82) == ("are not read because decay's median row range, 1.97 points, is below "
+                                               "1.5 times the 2.82 points that seed noise alone would give a row.")
+    assert wd.gate_state_words(5.0, 2.0).startswith("are read because decay's median row range, 5.00 points, is at "
+                                                    "least 1.5 times")
+    assert wd.gate_state_words(1.0, float("nan")).startswith("are not read: the records have no seed noise")
+    assert wd.asked_gate_words(0.7, 0.5) == "so the exercise's bar of 0.5 opens it."
+    assert wd.asked_gate_words(0.4, 0.5) == ("so the exercise's bar of 0.5 leaves it shut, and the word stays **not "
+                                             "resolved**.")
+    assert "no bar opens it" in wd.asked_gate_words(float("nan"), 0.5)
+    assert wd.open_gate_caution(0.7, "contradicted") == (
+        "That is a confident word drawn from differences smaller than seed noise alone would make, which the gate "
+        "exists to prevent.")
+    assert "differences less than 1.5 times what seed noise alone would make" in wd.open_gate_caution(1.2, "confirmed")
+    assert wd.open_gate_caution(2.0, "confirmed").startswith("The book's bar of 1.5 already opens the gate")
+    assert wd.open_gate_caution(0.7, "not resolved") == "Even with the gate open the slopes give no confident word."
+    assert wd.open_gate_caution(float("nan"), "not resolved") == ""
+
+
+def test_the_circled_cells_and_the_sizes_read_are_the_modules_constants():
+    assert inspect.signature(wd.top_cells).parameters["k"].default == wd.CIRCLED
+    assert inspect.signature(wd.good_region_tilt).parameters["top"].default == wd.CIRCLED
+    assert wd.CIRCLED in wd.TILT_SIZES

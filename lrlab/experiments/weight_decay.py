@@ -19,7 +19,7 @@ from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
 from lrlab.names import MODEL_LABELS
-from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, plus_minus, refined_minimum
+from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, listed, plus_minus, refined_minimum
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict
 
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")   # the lattice's: coupled L2 and decoupled decay, for SGD and Adam
@@ -181,7 +181,10 @@ def diverged_cells_words(cells):
         return "no cell of the grid diverged"
     return f'"div" marks {"the cell" if n == 1 else f"the {n} cells"} whose runs all diverged'
 
-def top_cells(panel, k=10):
+CIRCLED = 10   # the best cells the heatmaps circle in each panel, as the paper's Fig. 2 does
+
+
+def top_cells(panel, k=CIRCLED):
     """A panel's `k` best cells, as the paper circles them."""
     return panel.dropna(subset=["error"]).nsmallest(k, "error")
 
@@ -331,7 +334,7 @@ def coupling_slopes(cells):
     return pd.DataFrame(slopes, index=OPTIMIZERS), best_rows
 
 
-def good_region_tilt(cells, top=10):
+def good_region_tilt(cells, top=CIRCLED):
     """Per optimizer, the tilt of its good region: the least-squares slope of log2 lambda_norm against
     log2 LR through its `top` best cells (the ones the heatmaps circle at 10), the no-decay column left
     out (it has no lambda). A diagonal region (lambda* ~ 1/alpha) tilts at -1, an axis-aligned one at 0;
@@ -354,7 +357,10 @@ def good_region_tilt(cells, top=10):
     return pd.DataFrame(rows, index=OPTIMIZERS)
 
 
-def tilt_readings(cells, tops=(5, 10, 20, 30)):
+TILT_SIZES = (5, 10, 20, 30)   # the good region's sizes the circles exercise reads side by side
+
+
+def tilt_readings(cells, tops=TILT_SIZES):
     """The good region's tilt and its reading for several sizes of it (`good_region_tilt`): one row per
     optimizer, one column per size, each "+0.50 ± 0.66: decoupled"."""
     import pandas as pd
@@ -367,7 +373,7 @@ def tilt_readings(cells, tops=(5, 10, 20, 30)):
     return out
 
 
-def moving_readings(cells, tops=(5, 10, 20, 30)):
+def moving_readings(cells, tops=TILT_SIZES):
     """The optimizers (labels) whose good region reads differently (coupled, decoupled, ...) at some of
     the sizes `tops` (`good_region_tilt`)."""
     words = [good_region_tilt(cells, top)["reads as"] for top in tops]
@@ -645,3 +651,136 @@ def verdicts(chapter, signal=DECAY_SIGNAL):
     paper = replace(headline_verdict(head), number=f"{head['improvement']:+.1f}% ± {head['improvement_sd']:.1f}")
     return {**at_profile({"coupling": coupling}, chapter.profile_of("grid")),
             **at_profile({"adamw_headline": paper, "adamw_better": better_verdict(head)}, chapter.profile_of(head_part))}
+
+
+# -- the page's grid and seeds in words, read off the records it shows (the deviations list states them)
+
+_COUNTS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def grid_size_words(cells):
+    """'6 weight decays plus a no-decay column, by 6 learning rates for SGD + L2 and SGDW and 8 for Adam + L2 and
+    AdamW': the grid the `grid_cells` frame holds (a GPU grid can be shown with only its coarse lattice in)."""
+    decayed = np.isfinite(cells.log2_lambda_norm)
+    groups = {}   # learning rates -> the optimizers with that many, in OPTIMIZERS' order
+    for optimizer in OPTIMIZERS:
+        groups.setdefault(cells[cells.optimizer == optimizer].log2_lr.nunique(), []).append(OPTIMIZER_LABELS[optimizer])
+    rates = [f"{n} {'learning rates ' if i == 0 else ''}for {listed(names)}"
+             for i, (n, names) in enumerate(groups.items())]
+    return (f"{cells.log2_lambda_norm[decayed].nunique()} weight decays"
+            + (" plus a no-decay column" if (~decayed).any() else "") + ", by " + " and ".join(rates))
+
+
+def seeds_words(runs, head_runs, head_log2_lr):
+    """'one seed per cell, three on the headline row': the seeds of each decayed setting off the headline row (`runs`,
+    `on_the_grid` of the grid) and on it (`head_runs`, `on_the_grid` of the part that holds it; Adam and AdamW at
+    `head_log2_lr`), as a range where settings differ."""
+    def seeds(frame, on_row):
+        row = frame.optimizer.isin(["adam", "adamw"]) & (frame.log2_lr == head_log2_lr)
+        picked = frame[np.isfinite(frame.log2_lambda_norm) & (row if on_row else ~row)]
+        counts = picked.groupby(["optimizer", "log2_lr", "log2_lambda_norm"]).seed.nunique()
+        if counts.empty:
+            return "none"
+        lo, hi = int(counts.min()), int(counts.max())
+        return _COUNTS.get(lo, str(lo)) if lo == hi else f"{_COUNTS.get(lo, str(lo))} to {_COUNTS.get(hi, str(hi))}"
+    grid = seeds(runs, False)
+    return f"{grid} seed{'' if grid == 'one' else 's'} per cell, {seeds(head_runs, True)} on the headline row"
+
+
+# -- the exercises' answers, in words read off the records (each tested in tests/test_weight_decay.py)
+
+def tilt_move_words(cells, frm, to):
+    """Which way each panel's good-region tilt (`good_region_tilt`) moves when the region grows from the `frm` best
+    cells to the `to` best: towards 0 or away from it, with both tilts; panels without a tilt at either size named."""
+    before, after = good_region_tilt(cells, frm).tilt, good_region_tilt(cells, to).tilt
+    measured = [o for o in OPTIMIZERS if np.isfinite(before[o]) and np.isfinite(after[o])]
+
+    def said(optimizers):
+        return listed(f"{OPTIMIZER_LABELS[o]} ({before[o]:+.2f} to {after[o]:+.2f})" for o in optimizers)
+    def tilts_of(optimizers, verb):
+        one = len(optimizers) == 1
+        return f"the tilt{'' if one else 's'} of {said(optimizers)} {verb}{'s' if one else ''}"
+    same = [o for o in measured if round(abs(after[o]), 2) == round(abs(before[o]), 2)]   # as the page prints them
+    toward = [o for o in measured if o not in same and abs(after[o]) < abs(before[o])]
+    away = [o for o in measured if o not in same and abs(after[o]) > abs(before[o])]
+    moves = ([f"every tilt moves towards 0: {said(toward)}" if len(toward) == len(OPTIMIZERS) else
+              tilts_of(toward, "move") + " towards 0"] if toward else [])
+    moves += [tilts_of(away, "move") + " away from it"] if away else []
+    moves += [tilts_of(same, "stay") + (" where it was" if len(same) == 1 else " where they were")] if same else []
+    unmeasured = [OPTIMIZER_LABELS[o] for o in OPTIMIZERS if o not in measured]
+    text = f"Here, from {frm} to {to} best cells, " + "; ".join(moves) + "." if moves else ""
+    if unmeasured:
+        text += (f" {listed(unmeasured)} {'has' if len(unmeasured) == 1 else 'have'} no tilt at one of the two sizes "
+                 "(the best cells span a single learning rate).")
+    return text.strip()
+
+
+def tilt_jump_words(cells, tops=TILT_SIZES):
+    """'the tilt moves by up to 2.30 from one size to the next (AdamW's, ...)': the largest change of a panel's
+    good-region tilt between two consecutive sizes in `tops`."""
+    tilts = [good_region_tilt(cells, top).tilt for top in tops]
+    jumps = [(abs(b[o] - a[o]), o, small, large, a[o], b[o])
+             for (small, a), (large, b) in zip(zip(tops, tilts), zip(tops[1:], tilts[1:])) for o in OPTIMIZERS
+             if np.isfinite(a[o]) and np.isfinite(b[o])]
+    if not jumps:
+        return "no panel has a tilt at two consecutive sizes to compare"
+    size, o, small, large, a, b = max(jumps, key=lambda jump: jump[0])
+    return (f"the tilt moves by up to {size:.2f} from one size to the next ({OPTIMIZER_LABELS[o]}'s, from {a:+.2f} at "
+            f"{small} cells to {b:+.2f} at {large})")
+
+
+def tilt_error_words(cells, top=CIRCLED):
+    """How wide the rule's tolerance (two standard errors or SLOPE_FLOOR, `coupling_words`) is for the good region's
+    tilt at `top` cells: wide enough to admit almost any reading (1 or more), to let the readings around -1 and 0
+    overlap (half or more), or narrow enough to keep them apart."""
+    se = good_region_tilt(cells, top)["standard error"].dropna()
+    if se.empty:
+        return f"At {top} cells no panel's tilt has a standard error: too few cells or learning rates for one."
+    tolerance = np.maximum(2 * se, SLOPE_FLOOR)
+    widest, tol = OPTIMIZER_LABELS[tolerance.idxmax()], float(tolerance.max())
+    spread = f"{se.min():.2f} to {se.max():.2f}" if len(se) > 1 else f"{se.iloc[0]:.2f}"
+    if tol >= 1:
+        return (f"Its standard error is large too ({spread} at {top} cells), so the rule's two standard errors admit "
+                f"almost any reading: {widest}'s tilt would read as coupled, decoupled or both anywhere from "
+                f"{-1 - tol:+.2f} to {tol:+.2f}.")
+    if tol >= 0.5:
+        return (f"Its standard error is {spread} at {top} cells: for {widest}, two standard errors reach over half "
+                "the way from -1 to 0, so a tilt between the two can read as both.")
+    return (f"Its standard error is smaller ({spread} at {top} cells): two standard errors keep the rule's two "
+            "readings apart.")
+
+
+def gate_state_words(row_effect, noise_range, signal=DECAY_SIGNAL):
+    """Whether the slopes are read, and why: decay's median row range against `signal` times what seed noise alone
+    gives a row (`decay_against_noise`); its sentence follows "The slopes of ..." on the page."""
+    if not np.isfinite(noise_range):
+        return (f"are not read: the records have no seed noise to weigh decay's median row range, {row_effect:.2f} "
+                f"points, against, so the bar of {signal:g} times seed noise's range cannot be cleared.")
+    opened = row_effect >= signal * noise_range
+    return (f"are {'' if opened else 'not '}read because decay's median row range, {row_effect:.2f} points, is "
+            f"{'at least' if opened else 'below'} {signal:g} times the {noise_range:.2f} points that seed noise alone "
+            "would give a row.")
+
+
+def asked_gate_words(ratio, asked):
+    """Whether a bar of `asked` times seed noise's range opens the gate, for the median row range `ratio` times it."""
+    if not np.isfinite(ratio):
+        return "but with no seed noise measured there is no ratio, and no bar opens it."
+    if ratio >= asked:
+        return f"so the exercise's bar of {asked:g} opens it."
+    return f"so the exercise's bar of {asked:g} leaves it shut, and the word stays **{NOT_RESOLVED}**."
+
+
+def open_gate_caution(ratio, open_word, signal=DECAY_SIGNAL):
+    """What the word read with the gate open (`open_word`) is worth, for a median row range `ratio` times seed
+    noise's: a confident word from rows that move no more than noise, or less than `signal` times it, is what the
+    gate is there to prevent."""
+    if not np.isfinite(ratio):
+        return ""
+    if ratio >= signal:
+        return f"The book's bar of {signal:g} already opens the gate: this is the book's own reading."
+    if open_word == NOT_RESOLVED:
+        return "Even with the gate open the slopes give no confident word."
+    size = ("smaller than seed noise alone would make" if ratio < 1 else
+            f"less than {signal:g} times what seed noise alone would make")
+    return f"That is a confident word drawn from differences {size}, which the gate exists to prevent."
