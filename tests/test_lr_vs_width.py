@@ -437,3 +437,185 @@ def test_the_decay_sweeps_rate_is_placed_in_part_ones_muP_sweep():
     apart = sweep({("mup", 256): -7.0, ("mup", 2048): -6.0})
     assert width.decay_rate_words(apart, decay) == ("the best training-loss rate of muP width 256 in Part 1 "
                                                     "(width 2,048 at log₂ -6)")
+
+
+# -- the sentences the chapter's prose glues: each says what the records say, whatever they say
+
+
+def coords_of(readout, seeds=(1.0, 1.1)):
+    """Made-up coordinate checks: the readout's mean |output| per (parameterization, t) and width, times each seed's
+    factor (the same at every width, so the seed means keep the ratios given)."""
+    return {p: pd.DataFrame([dict(width=w, module="readout", t=t, l1=l1 * s) for (q, t), at in readout.items()
+                             if q == p for w, l1 in at.items() for s in seeds]) for p in ("sp", "mup")}
+
+
+def test_the_coordinate_check_says_whose_logits_grow_with_width():
+    def said(sp, mup):
+        return width.coord_growth_words(coords_of({("sp", 3): {256: 1.0, 4096: sp}, ("mup", 3): {256: 1.0, 4096: mup}}))
+    # over a 16-fold range, growth counts beyond a factor of 4 (the width's square root)
+    assert said(10.0, 0.7).startswith("once training starts, SP's logits grow with width (faster than the width's "
+                                      "square root) and muP's do not. The muP model is built right")
+    assert "fails the check" in said(10.0, 8.0) and "as SP's do" in said(10.0, 8.0)
+    assert "fails the check" in said(2.0, 8.0) and "as SP's do" not in said(2.0, 8.0)
+    assert said(3.9, 1.0).startswith("neither parameterization's logits grow") and "muP model passes" in said(3.9, 1.0)
+
+
+def test_the_coordinate_check_at_initialisation_is_read_against_its_seed_error():
+    def at_init(mup, seeds=(1.0, 1.1), t=1):
+        coords = coords_of({("sp", 1): {256: 0.4, 4096: 0.4}, ("mup", 1): {256: 0.4, 4096: 0.4 * mup}}, seeds)
+        return width.coord_init_words(coords, t=t)
+    # seeds 10% apart: log SD 0.067 at each width, and the ratio of two 2-seed means has that error too
+    coords = coords_of({("sp", 1): {256: 0.4, 4096: 0.4}})
+    assert width.readout_growth_error(coords["sp"], 1) == pytest.approx(np.log(1.1) / np.sqrt(2))
+    assert at_init(0.25) == ("The measured factors, 1.00 under SP and 0.25 under muP, differ from these by sampling "
+                             "noise: by less than 2 times their seed errors of 7% and 7% of each (the spread of two "
+                             "seeds at each width, on one batch of 64 images).")
+    off = at_init(0.2)   # log(0.2 / 0.25) is 3.3 seed errors
+    assert off.startswith("The measured factors are 1.00 under SP and 0.20 under muP, with seed errors of 7% and 7%")
+    assert off.endswith(": muP's lies 3.3 seed errors from its prediction, further than the spread of the seeds "
+                        "accounts for.")
+    assert "no seed error to read them against" in at_init(0.25, seeds=(1.0,))
+    assert "these predictions are for initialisation, t = 1" in at_init(0.25, t=3)
+
+
+def test_mups_factor_after_the_updates_lies_between_its_initial_one_and_one():
+    def said(after):
+        return width.coord_updates_words(coords_of({("mup", 1): {256: 1.0, 4096: 0.25},
+                                                    ("mup", 3): {256: 1.0, 4096: after}}))
+    assert said(0.7) == ("That is why muP's factor at t = 3, 0.70, is below 1, and nearer 1 than at t = 1, 0.25, as "
+                         "the updates take over.")
+    assert said(1.5).endswith("it is 1.50, which this argument does not explain.")
+    assert said(0.2).endswith("it is 0.20, which this argument does not explain.")
+
+
+FLAT_SP_MUP_NEAR = {("sp", 256): -3.0, ("sp", 4096): -3.0, ("mup", 256): -3.0, ("mup", 4096): -3.2}
+
+
+def test_whether_a_move_is_real_reads_its_seed_noise_its_floor_and_the_grids_step():
+    floored = width.shift_tests(jittered(FLAT_SP_MUP_NEAR, {0: 0.0, 1: 0.05}), "final_train_loss")["mup"]
+    said = width.move_reality_words(floored, 1.0)
+    assert said.startswith("It is beyond the seed noise (") and "but under the 0.5-octave floor." in said
+    assert "a factor of 1.15 in the learning rate, a fraction of the grid's step of one octave, and it comes " \
+        "from a parabola" in said
+    drifts = width.shift_tests(jittered(SP_DRIFTS, {0: 0.0, 1: 0.05}), "final_train_loss")["sp"]
+    said = width.move_reality_words(drifts, 1.0)
+    assert said.startswith("By the book's rule it is:") and said.endswith("more than the grid's step of one octave.")
+    noisy = width.shift_tests(jittered(FLAT_SP_MUP_NEAR, {0: -1.0, 1: 1.0}), "final_train_loss")["mup"]
+    assert width.move_reality_words(noisy, 1.0).startswith("Not by the seed noise: it is 0.1 times its seed noise")
+    one_seed = width.shift_tests(sweep(FLAT_SP_MUP_NEAR), "final_train_loss")["mup"]
+    assert width.move_reality_words(one_seed, 1.0).startswith("With one seed per width no seed noise is measured")
+    assert width.grid_step(sweep(FLAT_SP_MUP_NEAR, log2_lrs=[-8, -7, -6.5, -6, -4])) == 2.0
+
+
+def test_the_shared_band_in_words_names_its_rates_or_what_one_rate_costs():
+    frame = sweep({("sp", 256): -3.0, ("sp", 1024): -5.0, ("mup", 256): -4.0, ("mup", 1024): -4.0}, depth=1.0)
+    assert width.band_words(frame, "final_train_loss", "sp", "the GPT") == "Under SP the GPT has none."
+    assert width.band_words(frame, "final_train_loss", "mup", "the GPT") == "Under muP the GPT has one, log₂ LR -4."
+    flat = sweep({("sp", 256): -4.0, ("mup", 256): -4.0}, depth=0.01)
+    assert width.band_words(flat, "final_train_loss", "sp", "the MLP") == "Under SP the MLP has 7, log₂ LR -7 to -1."
+    assert width.band_cost_words(frame, "final_train_loss", "mup") == \
+        "one rate (log₂ LR -4) serves every width within 1% of its own best loss."
+    assert width.band_cost_words(frame, "final_train_loss", "sp") == (
+        "no one rate serves every width within 1% of its own best loss; the best single rate, log₂ LR -4, leaves "
+        "the worst width 10.0% above its own.")
+    loose = width.band_cost_words(frame, "final_train_loss", "sp", tol=0.45)   # one octave off costs 40%
+    assert loose == "three rates (log₂ LR -5, -4, -3) serve every width within 45% of its own best loss."
+
+
+def test_whether_a_verdict_rests_on_the_floor_is_read_by_lowering_it():
+    floored = jittered(FLAT_SP_MUP_NEAR, {0: 0.0, 1: 0.05})   # muP's 0.2 octaves: beyond the noise, under the floor
+    assert width.floor_rests_words(floored, "final_train_loss", "The MLP", "the MLP", 0.1) == \
+        'the chapter\'s "not resolved" for the MLP rests on it.'
+    still = jittered({("sp", 256): -3.0, ("sp", 4096): -3.0, ("mup", 256): -3.0, ("mup", 4096): -3.0},
+                     {0: 0.0, 1: 0.05})
+    assert width.floor_rests_words(still, "final_train_loss", "The MLP", "the MLP", 0.1) == \
+        'the chapter\'s "not resolved" for the MLP does not rest on it: with the floor at 0.1 octave it stays.'
+
+
+def test_how_strict_the_rule_can_get_is_read_against_the_floor_and_students_t():
+    assert width.strict_bound_words(dict(shift=-2.0)) == "lets SP's shift count as long as *k* stays below"
+    assert width.strict_bound_words(dict(shift=0.3)).startswith("does not count SP's shift at any *k*: it lies under "
+                                                                "the 0.5-octave floor.")
+
+    def margin(noise, moves=True, dof=6):   # Student's t at 6 degrees of freedom: 2.45
+        return width.strict_margin_words(dict(shift=-2.0, noise=noise, moves=moves), dof, "the GPT")
+    assert margin(0.1) == "nowhere near 20. SP's drift in the GPT is no artefact of a lenient rule."
+    assert margin(0.5).startswith("still below 4.0: SP's drift in the GPT survives that stricter test")
+    assert margin(0.9).startswith("above 2.2: at that test SP's drift in the GPT would not count")
+    assert "does not count even under the book's rule" in margin(1.5, moves=False)
+    assert "no seed noise measured" in margin(float("nan"), moves=None, dof=0)
+
+
+def test_a_stricter_rule_can_change_a_verdict_only_where_a_move_counts():
+    floored = jittered(FLAT_SP_MUP_NEAR, {0: 0.0, 1: 0.05})
+    assert width.stricter_words(floored, "final_train_loss", "The MLP", "The MLP", 20.0).startswith(
+        "The MLP's verdict cannot change in this direction: none of its moves counts")
+    drifts = jittered(SP_DRIFTS, {0: 0.0, 1: 0.05})
+    said = width.stricter_words(drifts, "final_train_loss", "The MLP", "The MLP", 100.0)
+    assert said.startswith("The MLP's verdict can change in this direction, as a move of its optimum counts (SP's "
+                           "largest move is ")
+    assert said.endswith("; at a multiple of 100 it changes from confirmed to **not resolved**.")
+
+
+def test_the_drift_to_pay_for_names_the_parameterizations_whose_optimum_moves():
+    def tests(sp, mup):
+        return {"sp": dict(moves=sp), "mup": dict(moves=mup)}
+    assert width.drift_words(tests(False, False), "The MLP") == \
+        "The MLP at this scale has no drift to pay for under either parameterization"
+    assert width.drift_words(tests(True, False), "The MLP") == "The MLP at this scale drifts under SP only"
+    assert width.drift_words(tests(True, True), "The MLP") == \
+        "The MLP at this scale drifts under both parameterizations"
+    assert "no seed noise" in width.drift_words(tests(None, None), "The MLP")
+
+
+def lopsided(optimum, seeds=(0, 1), log2_lrs=range(-8, 0)):
+    """A made-up sweep whose loss rises gently below each optimum and steeply above it (toward divergence)."""
+    rows = [dict(parameterization=p, width=w, lr=2.0 ** k, seed=seed, status="completed",
+                 final_test_loss=1 + (0.02 if k <= best else 0.5) * (k - best) ** 2 + 0.001 * seed)
+            for (p, w), best in optimum.items() for k in log2_lrs for seed in seeds]
+    return width.sweep_frame(pd.DataFrame(rows))
+
+
+def test_the_first_shared_rate_and_what_mup_buys_are_read_off_the_sweep():
+    drifting = {("sp", 32): -3.0, ("sp", 128): -5.0, ("mup", 32): -4.0, ("mup", 128): -4.0}
+    frame = lopsided(drifting)
+    tests = width.shift_tests(frame, "final_test_loss")
+    said = width.sp_gap_words(frame, "final_test_loss", tests["sp"], "the GPT")
+    assert said.startswith("Under SP the GPT's optima drift by up to ")
+    assert "It does not sit halfway" in said and said.endswith("lies nearer the widest net's, where the narrow nets "
+                                                               "are merely slow.")
+    bought = width.mup_gap_words(frame, "final_test_loss", tests)
+    assert bought.startswith("Under muP the optima lie closer together")
+    assert "within the shift test's threshold" in bought
+    assert bought.endswith("under SP. That gap is what muP buys.") and "costs little: 0.0% under muP" in bought
+    # no drift anywhere: no story about the curves' shape, and nothing for muP to buy
+    still = lopsided({("sp", 32): -4.0, ("sp", 128): -4.0, ("mup", 32): -4.0, ("mup", 128): -4.0})
+    still_tests = width.shift_tests(still, "final_test_loss")
+    said = width.sp_gap_words(still, "final_test_loss", still_tests["sp"], "the GPT")
+    assert "within the shift test's threshold" in said and "It does not sit halfway" not in said
+    assert width.mup_gap_words(still, "final_test_loss", still_tests).endswith("Here muP buys nothing.")
+
+
+def test_the_width_exponents_words_follow_the_fit():
+    assert width.fit_through_words([64, 128]) == "(with two widths an octave apart, the difference of their log₂ η)"
+    assert width.fit_through_words([128, 256, 512, 1024]) == "(a least-squares slope through four widths)"
+    assert width.spread_words([32, 64, 128], [64, 128]) == "from 2 to 1/2 here"
+    assert width.spread_words([64, 128, 256, 512, 1024], [128, 256, 512, 1024]) == "from 10 to 5 here"
+    assert (width.fell_or_rose(-1.9), width.fell_or_rose(0.3)) == ("fell", "rose")
+    assert (width.slope_verb(-0.9, 0.1), width.slope_verb(0.5, 0.1), width.slope_verb(-0.1, 0.1)) == \
+        ("falls", "rises", "moves")
+    assert width.exponent_theory_words(-0.94, 0.09) == "Why −1 rather than −1/2:"
+    # within two errors of both -1 and -1/2: only nearer one
+    assert width.exponent_theory_words(-0.8, 0.2).startswith("Why nearer −1 than −1/2")
+    assert width.exponent_theory_words(-0.6, 0.05).startswith("SP's exponent over every width, -0.60, lies nearer")
+    assert width.mup_fit_words(-0.40, 0.18).endswith("more than two errors from the 0 muP is built for, is the "
+                                                     "warning.")
+    assert "lies within two errors of the 0" in width.mup_fit_words(0.05, 0.1)
+
+
+def test_the_gpt_prose_reads_its_head_size_and_its_range_against_gpt3s_from_the_code():
+    assert all(w % width.gpt_head_size() == 0 for s in width.GPT_SETTINGS.values() for w in s["widths"])
+    assert width.gpt3_range_words([32, 64, 128]) == \
+        "its much narrower range of widths (4-fold, against GPT-3's 16-fold)"
+    assert width.gpt3_range_words([64, 1024]) == \
+        "a range of widths as wide in ratio (16-fold, against GPT-3's 16-fold)"

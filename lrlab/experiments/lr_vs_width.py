@@ -242,7 +242,10 @@ def optimum_table(optimum):
     return table.rename(columns=PARAMETERIZATIONS).rename_axis(None, axis=1).reset_index()
 
 
-def shared_band(frame, metric, tol=0.01):
+BAND_TOL = 0.01   # the shared band: every width within this fraction of its own best loss
+
+
+def shared_band(frame, metric, tol=BAND_TOL):
     """Per parameterization, the log2 LRs at which every width is within `tol` (relative) of its own
     best loss: a single-seed optimum can hop along a flat valley, a shared band cannot."""
     out = {}
@@ -279,7 +282,7 @@ def cost_note(frame, metric, what):
             f"best loss: {say('sp')}; {say('mup')}.")
 
 
-def band_note(frame, metric, what, tol=0.01):
+def band_note(frame, metric, what, tol=BAND_TOL):
     """The shared band (within `tol` of each width's best) in a sentence: a range where it holds every grid
     rate between its ends, else the LRs one by one."""
     bands, grid = shared_band(frame, metric, tol), sorted(frame.log2_lr.unique())
@@ -503,6 +506,172 @@ def verdict_change(frame, metric, subject, **rule):
     return f"does not change ({book})" if book == changed else f"changes from {book} to **{changed}**"
 
 
+def grid_step(frame):
+    """The swept grid's coarsest step, in octaves of LR."""
+    return float(np.diff(sorted(frame.log2_lr.unique())).max())
+
+
+def move_reality_words(test, step, noise_multiple=NOISE_MULTIPLE, min_shift=MIN_SHIFT):
+    """Whether one parameterization's largest move of the optimum (a `shift_tests` entry) is real, in words: against
+    its seed noise and the floor, as a factor in the LR, and against the grid's `step` (octaves)."""
+    move = abs(test["shift"])
+    if test["moves"] is None:
+        noise = "With one seed per width no seed noise is measured to say."
+    elif move <= noise_multiple * test["noise"]:
+        noise = (f"Not by the seed noise: it is {noise_ratio(test):.1f} times its seed noise, within the "
+                 f"{noise_multiple:g} times that counts.")
+    elif test["moves"]:
+        noise = (f"By the book's rule it is: {noise_ratio(test):.1f} times its seed noise, and beyond the "
+                 f"{min_shift:g}-octave floor.")
+    else:
+        noise = (f"It is beyond the seed noise ({noise_ratio(test):.1f} times it), but under the {min_shift:g}-octave "
+                 "floor.")
+    size = f"It is a factor of {2 ** move:.2f} in the learning rate"
+    if move < step:
+        size += (f", a fraction of the grid's step of {_octaves(step)}, and it comes from a parabola through three "
+                 "grid points, whose shape error the seed noise does not measure.")
+    else:
+        size += f", {'more than' if move > step else 'as much as'} the grid's step of {_octaves(step)}."
+    return f"{noise} {size}"
+
+
+def band_cost_words(frame, metric, parameterization, tol=BAND_TOL):
+    """What one rate for every width costs `parameterization`, in words: the rates of its shared band (`shared_band`),
+    or, where it has none, how far the best single rate leaves the worst width above its own best loss."""
+    band = shared_band(frame, metric, tol).get(parameterization, [])
+    within = f"within {100 * tol:g}% of its own best loss"
+    if band:
+        rates = f"log₂ LR {band[0]:g}" if len(band) == 1 else f"log₂ LR {', '.join(f'{k:g}' for k in band)}"
+        return (f"{'one rate' if len(band) == 1 else _count(len(band), 'rate')} ({rates}) "
+                f"{'serves' if len(band) == 1 else 'serve'} every width {within}.")
+    cost, k = transfer_cost(frame, metric).get(parameterization, (float("nan"), float("nan")))
+    if not np.isfinite(cost):
+        return f"no rate trained every width, so none serves them all {within}."
+    return (f"no one rate serves every width {within}; the best single rate, log₂ LR {k:g}, leaves the worst width "
+            f"{100 * cost:.1f}% above its own.")
+
+
+def band_words(frame, metric, parameterization, what, tol=BAND_TOL):
+    """`what`'s shared band under one parameterization in a sentence: "Under SP the GPT has none"."""
+    band = shared_band(frame, metric, tol).get(parameterization, [])
+    said = (f"{PARAMETERIZATIONS[parameterization]} {what} has " +
+            ("none" if not band else f"one, log₂ LR {band[0]:g}" if len(band) == 1
+             else f"{len(band)}, log₂ LR {band[0]:g} to {band[-1]:g}"))
+    return f"Under {said}."
+
+
+def floor_rests_words(frame, metric, subject, what, min_shift):
+    """Whether `subject`'s verdict rests on the shift test's floor: whether it changes with the floor at
+    `min_shift`, in words that follow "...not only unlikely to be noise; "."""
+    book, lowered = verdict_under(frame, metric, subject).word, verdict_under(frame, metric, subject,
+                                                                                min_shift=min_shift).word
+    if book != lowered:
+        return f"the chapter's \"{book}\" for {what} rests on it."
+    return (f"the chapter's \"{book}\" for {what} does not rest on it: with the floor at {min_shift:g} octave it "
+            "stays.")
+
+
+def strict_bound_words(test, min_shift=MIN_SHIFT):
+    """How far a stricter noise multiple k lets one parameterization's shift (a `shift_tests` entry) count, in words
+    that follow "The threshold max(floor, k x noise) " and precede "move / noise ≈ ratio"."""
+    if abs(test["shift"]) > min_shift:
+        return "lets SP's shift count as long as *k* stays below"
+    return (f"does not count SP's shift at any *k*: it lies under the {min_shift:g}-octave floor. Its move over its "
+            "seed noise is")
+
+
+def strict_margin_words(test, dof, what):
+    """Whether SP's counted shift in `what` (its `shift_tests` entry) would survive a 95% test read with Student's t
+    for `dof` degrees of freedom, in words that follow "puts that point at t rather than 2,"."""
+    from lrlab.stats import t_point
+    if test["moves"] is None or not dof:
+        return "but with no seed noise measured there is no test to make stricter."
+    ratio = noise_ratio(test)
+    if not test["moves"]:
+        return (f"and SP's move in {what}, {ratio:.1f} times its seed noise, does not count even under the book's "
+                "rule: there is no drift for a lenient rule to have made.")
+    point = t_point(dof)
+    if ratio > 2 * point:
+        return f"nowhere near {ratio:.0f}. SP's drift in {what} is no artefact of a lenient rule."
+    if ratio > point:
+        return (f"still below {ratio:.1f}: SP's drift in {what} survives that stricter test, though by less than a "
+                "factor of two.")
+    return (f"above {ratio:.1f}: at that test SP's drift in {what} would not count, and the book's multiple is the "
+            "lenient side of it.")
+
+
+def stricter_words(frame, metric, subject, what, noise_multiple):
+    """Whether a stricter noise multiple can change `subject`'s verdict: not where no move counts; else the
+    multiple beyond which each counted move stops counting and the verdict at `noise_multiple`, in words."""
+    tests = shift_tests(frame, metric)
+    counted = {PARAMETERIZATIONS[p]: noise_ratio(t) for p, t in tests.items() if t["moves"]}
+    if not counted:
+        return (f"{what}'s verdict cannot change in this direction: none of its moves counts, and a stricter rule "
+                "only makes shifts count less.")
+    moves = listed([f"{name}'s largest move is {ratio:.1f} times its seed noise" for name, ratio in counted.items()])
+    change = verdict_change(frame, metric, subject, noise_multiple=noise_multiple)
+    return (f"{what}'s verdict can change in this direction, as a move of its optimum counts ({moves}); at a "
+            f"multiple of {noise_multiple:g} it {change}.")
+
+
+def drift_words(tests, what):
+    """Which of `what`'s optima drift by the shift test (`shift_tests`), in a sentence's opening (no full stop)."""
+    if any(t["moves"] is None for t in tests.values()):
+        return f"{what} at this scale has no seed noise to tell a drift from noise"
+    moving = [PARAMETERIZATIONS[p] for p, t in tests.items() if t["moves"]]
+    if not moving:
+        return f"{what} at this scale has no drift to pay for under either parameterization"
+    if len(moving) == len(tests):
+        return f"{what} at this scale drifts under both parameterizations"
+    return f"{what} at this scale drifts under {moving[0]} only"
+
+
+def sp_gap_words(frame, metric, test, what):
+    """Where SP's cheapest shared rate (`transfer_cost`) lies between the narrowest width's optimum and the widest's
+    (`test`: SP's `shift_tests` entry), in words."""
+    o = optima(frame, metric)
+    o = o[o.parameterization == "sp"].set_index("width").log2_lr_opt.sort_index()
+    first, last = float(o.iloc[0]), float(o.iloc[-1])
+    _, k = transfer_cost(frame, metric).get("sp", (float("nan"), float("nan")))
+    moved = ("drift" if test["moves"] else "move, with no seed noise measured to test it," if test["moves"] is None
+             else "move, within the shift test's threshold,")
+    said = (f"Under SP {what}'s optima {moved} by up to {abs(test['shift']):.2f} octaves, so a shared rate must lie "
+            "between the optima, and each width pays part of the gap.")
+    if not np.isfinite(k):
+        return said
+    where = (f"the first shared rate, log₂ LR {k:g}, against the narrowest net's optimum at {first:.2f} and the "
+             f"widest's at {last:.2f}")
+    if test["moves"] and last <= k < first and k - last < first - k:   # a drift down: the shape of the curves decides
+        return (f"{said} It does not sit halfway: a loss curve rises gently below its optimum and steeply above it "
+                f"(toward divergence), so {where}, lies nearer the widest net's, where the narrow nets are merely "
+                "slow.")
+    nearer = ("nearer the narrowest net's" if abs(k - first) < abs(k - last) else
+              "nearer the widest net's" if abs(k - last) < abs(k - first) else "halfway between")
+    return f"{said} Here {where}, lies {nearer}."
+
+
+def mup_gap_words(frame, metric, tests):
+    """What muP buys in the shared band: how close its optima lie against SP's (`shift_tests`) and what one rate for
+    every width costs under each (`transfer_cost`), in words."""
+    sp, mup = tests["sp"], tests["mup"]
+    costs = transfer_cost(frame, metric)
+    c_sp, c_mup = (costs.get(p, (float("nan"),))[0] for p in ("sp", "mup"))
+    closer = "closer together" if abs(mup["shift"]) < abs(sp["shift"]) else "no closer together"
+    said = (f"Under muP the optima lie {closer} (their largest move from the narrowest width's is "
+            f"{abs(mup['shift']):.2f} octaves, SP's {abs(sp['shift']):.2f})")
+    if not (np.isfinite(c_sp) and np.isfinite(c_mup)):
+        return f"{said}; with a width untrained at every rate, the costs cannot be compared."
+    numbers = f"{100 * c_mup:.1f}% under muP against {100 * c_sp:.1f}% under SP"
+    if c_mup >= c_sp:
+        return f"{said}, and one rate for every width costs no less: {numbers}. Here muP buys nothing."
+    little = "little" if c_mup <= c_sp / 2 else "less"
+    if mup["moves"]:
+        return (f"{said}, and where a loss curve is flat near its bottom even a move beyond the shift test's "
+                f"threshold costs {little}: {numbers}. That gap is what muP buys.")
+    within = ", within the shift test's threshold," if mup["moves"] is not None else ""
+    return f"{said}{within} and one rate for every width costs {little}: {numbers}. That gap is what muP buys."
+
+
 def sweep_summary(frame, metric, subject, what):
     """The verdict (on `subject`, which opens its sentence), the shared band and the edge note (on `what`)
     of one sweep, as the paragraph the page glues."""
@@ -512,14 +681,21 @@ def sweep_summary(frame, metric, subject, what):
     return " ".join(part for part in said if part)
 
 
+# the coordinate check's protocol: SGD at this rate on one fixed batch of COORD_BATCH images, COORD_SEEDS seeds
+COORD_LR, COORD_BATCH, COORD_SEEDS = 0.1, 64, 2
+# a layer's output "grows with width" when it grows faster than width ** this: halfway between muP's flat
+# logits (exponent 0) and SP's after an update, whose move is a sum of n terms of one sign (exponent 1)
+COORD_GROWTH_EXPONENT = 0.5
+
+
 def coord_check(profile, parameterization, nsteps=3):
-    """`mup`'s coordinate check of the MLP at the chapter's widths (two seeds; t = 1, ..., nsteps: at
-    initialisation and after each SGD step at LR 0.1 on one batch): mean |output| per layer, width and
-    step; the whole network's row ("") dropped, being the readout's."""
+    """`mup`'s coordinate check of the MLP at the chapter's widths (COORD_SEEDS seeds; t = 1, ..., nsteps: at
+    initialisation and after each SGD step at COORD_LR on one batch of COORD_BATCH): mean |output| per layer,
+    width and step; the whole network's row ("") dropped, being the readout's."""
     from lrlab.coord_check import mlp_coord_check
     widths = COORD_CHECK_WIDTHS.get(profile, COORD_CHECK_WIDTHS["default"])
-    frame = mlp_coord_check(widths, parameterization, lr=0.1, nsteps=nsteps, nseeds=2,
-                            base_width=MLP_SETTINGS[profile]["base_width"])
+    frame = mlp_coord_check(widths, parameterization, lr=COORD_LR, nsteps=nsteps, nseeds=COORD_SEEDS,
+                            base_width=MLP_SETTINGS[profile]["base_width"], batch=COORD_BATCH)
     return frame[frame.module != ""]
 
 
@@ -528,6 +704,84 @@ def readout_growth(coords, t=3):
     width to the widest; nan where the check has no step `t`."""
     last = coords[(coords.t == t) & (coords.module == "readout")].groupby("width").l1.mean()
     return float(last.iloc[-1] / last.iloc[0]) if len(last) else float("nan")
+
+
+def readout_growth_error(coords, t=3):
+    """The seed error of `readout_growth`, as a fraction of it: the SD of log |output| between the seeds at a
+    width, pooled over the widths, for a ratio of two seed means; nan with one seed."""
+    from lrlab.stats import pooled_sd
+    readout = coords[(coords.t == t) & (coords.module == "readout")]
+    sd, _ = pooled_sd(np.log(g.l1.to_numpy(float)) for _, g in readout.groupby("width"))
+    n = readout.groupby("width").size().sort_index()
+    return float(sd * np.sqrt(1 / n.iloc[0] + 1 / n.iloc[-1])) if len(n) else float("nan")
+
+
+def _grows(factor, ratio):
+    return factor > ratio ** COORD_GROWTH_EXPONENT
+
+
+def coord_growth_words(coords, t=3):
+    """What the coordinate check at step `t` says (`coords`: parameterization -> its frame), in words: whose
+    logits grow with width (faster than width ** COORD_GROWTH_EXPONENT) and whether muP passes."""
+    widths = sorted(coords["sp"].width.unique())
+    ratio = widths[-1] / widths[0]
+    sp, mup = (_grows(readout_growth(coords[p], t), ratio) for p in ("sp", "mup"))
+    faster = ("faster than the width's square root" if COORD_GROWTH_EXPONENT == 0.5
+              else f"faster than width^{COORD_GROWTH_EXPONENT:g}")
+    if mup:
+        also = " as SP's do" if sp else ""
+        return (f"muP's logits grow with width ({faster}){also}. The muP model fails the check, and the muP sweep "
+                "below cannot be taken at its word.")
+    if sp:
+        return (f"once training starts, SP's logits grow with width ({faster}) and muP's do not. The muP model "
+                "is built right, and the sweep below can be believed.")
+    return (f"neither parameterization's logits grow with width ({faster}) at these widths, so the check does not "
+            "tell the two apart here; muP's do not grow, the muP model passes, and the sweep below can be believed.")
+
+
+def coord_init_words(coords, t=1, noise_multiple=NOISE_MULTIPLE):
+    """The coordinate check at initialisation against the theory (`coords`: parameterization -> its frame):
+    SP's readout the same size at every width, muP's shrinking as 1/sqrt(width); each measured factor within
+    `noise_multiple` times its seed error of that, or how many errors off. At another step the theory does not
+    hold, and the sentence says so."""
+    widths = sorted(coords["sp"].width.unique())
+    predicted = {"sp": 1.0, "mup": float(np.sqrt(widths[0] / widths[-1]))}
+    measured = {p: readout_growth(coords[p], t) for p in predicted}
+    if t != 1:
+        return (f"(At t = {t} the check measured {measured['sp']:.2f} under SP and {measured['mup']:.2f} under muP: "
+                "these predictions are for initialisation, t = 1.)")
+    seeds = int(coords["sp"].groupby(["width", "t", "module"]).size().min())
+    errors = {p: readout_growth_error(coords[p], t) for p in predicted}
+    factors = f"{measured['sp']:.2f} under SP and {measured['mup']:.2f} under muP"
+    if not all(np.isfinite(e) and e > 0 for e in errors.values()):
+        return f"The measured factors are {factors}, from one seed, with no seed error to read them against."
+    off = {PARAMETERIZATIONS[p]: abs(np.log(measured[p] / predicted[p])) / errors[p] for p in predicted}
+    spread = (f"{errors['sp']:.0%} and {errors['mup']:.0%} of each (the spread of {_count(seeds, 'seed')} at each "
+              f"width, on one batch of {COORD_BATCH} images)")
+    beyond = [name for name, n in off.items() if n > noise_multiple]
+    if not beyond:
+        return (f"The measured factors, {factors}, differ from these by sampling noise: by less than "
+                f"{noise_multiple:g} times their seed errors of {spread}.")
+    lies = listed([f"{name}'s lies {off[name]:.1f} seed errors from its prediction" for name in beyond])
+    return (f"The measured factors are {factors}, with seed errors of {spread}: {lies}, further than the spread of "
+            "the seeds accounts for.")
+
+
+def coord_updates_words(coords, t=3):
+    """Whether muP's readout factor at step `t` lies between its factor at initialisation and 1, as it must
+    when updates of the same size at every width take over from a shrinking initial part; in words."""
+    start, now = readout_growth(coords["mup"], 1), readout_growth(coords["mup"], t)
+    if min(start, 1.0) <= now <= max(start, 1.0) and abs(np.log(now)) < abs(np.log(start)):
+        side = "below" if now < 1 else "above"
+        return (f"That is why muP's factor at t = {t}, {now:.2f}, is {side} 1, and nearer 1 than at t = 1, "
+                f"{start:.2f}, as the updates take over.")
+    return (f"So muP's factor at t = {t} should lie between its value at t = 1, {start:.2f}, and 1; it is {now:.2f}, "
+            "which this argument does not explain.")
+
+
+def _count(n, noun):
+    say = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    return f"{say.get(n, n)} {noun}{'s' * (n != 1)}"
 
 
 def claim_words(tests):
@@ -602,6 +856,82 @@ def exponents_without(optimum, sd, skip):
     kept = sorted(optimum.width.unique())[skip:]
     trimmed = optimum[optimum.width.isin(kept)]
     return kept, {p: width_exponent(trimmed, p, sd) for p in ("sp", "mup")}
+
+def fit_through_words(kept):
+    """How a slope through the `kept` widths is read, in words: "the difference of their log₂ η" for two widths an
+    octave apart."""
+    if len(kept) < 2:
+        return "(with one width there is no slope)"
+    if len(kept) == 2:
+        octaves = np.log2(kept[1] / kept[0])
+        return ("(with two widths an octave apart, the difference of their log₂ η)" if octaves == 1 else
+                f"(with two widths {octaves:g} octaves apart, the difference of their log₂ η over {octaves:g})")
+    return f"(a least-squares slope through {_count(len(kept), 'width')})"
+
+
+def spread_words(widths, kept):
+    """How leaving widths out shrinks the fit's sum of squares in log₂ width, in words: "from 2 to 1/2 here"."""
+    from fractions import Fraction
+
+    def spread(ws):
+        x = np.log2(np.asarray(ws, float))
+        return Fraction(float(((x - x.mean()) ** 2).sum())).limit_denominator(1000)
+    return f"from {spread(widths)} to {spread(kept)} here"
+
+
+def fell_or_rose(shift):
+    """The direction of a move of the optimum, as a verb in the past."""
+    return "fell" if shift < 0 else "rose" if shift > 0 else "moved"
+
+
+def slope_verb(slope, se):
+    """How the best LR goes with width by a fitted exponent and its standard error: "falls", "rises" (beyond two
+    errors; by the sign where no error was measured), or "moves"."""
+    reach = 2 * se if np.isfinite(se) else 0.0
+    return "falls" if slope + reach < 0 else "rises" if slope - reach > 0 else "moves"
+
+
+ADAM_EXPONENT = -1.0   # Adam's update does not shrink with the gradient: eta x n per hidden input, held fixed
+
+
+def exponent_theory_words(slope, se):
+    """The opening of the argument for Adam's exponent of -1 against 1/sqrt(width)'s -1/2, as far as SP's fitted
+    exponent (`width_exponent`) bears it out; plain text, followed by the argument."""
+    if np.isfinite(se) and abs(slope - ADAM_EXPONENT) <= 2 * se < abs(slope - SQRT_EXPONENT):
+        return "Why −1 rather than −1/2:"
+    if abs(slope - ADAM_EXPONENT) < abs(slope - SQRT_EXPONENT):
+        return f"Why nearer −1 than −1/2 (SP's exponent over every width is {slope:+.2f}):"
+    return f"SP's exponent over every width, {slope:+.2f}, lies nearer −1/2 than the −1 this argument gives:"
+
+
+def mup_fit_words(slope, se):
+    """muP's width exponent over the widths of a trimmed fit (`exponents_without`), which should be 0, in words."""
+    if not np.isfinite(se):
+        return f"muP's exponent over the same widths is {slope:+.2f}, with no seed error to read it against."
+    if abs(slope) > 2 * se:
+        return (f"muP's exponent over the same widths, {slope:+.2f}, more than two errors from the 0 muP is built for, "
+                "is the warning.")
+    return f"muP's exponent over the same widths, {slope:+.2f}, lies within two errors of the 0 muP is built for."
+
+
+def gpt_head_size():
+    """The character GPT's head size: the constructor's default, which `build_model` keeps."""
+    import inspect
+
+    from lrlab.models import CharGPT
+    return int(inspect.signature(CharGPT).parameters["head_size"].default)
+
+
+def gpt3_range_words(widths):
+    """Our GPT's range of widths against GPT-3's d_model in Table 2.1, as folds, in words that follow "over"."""
+    ours, theirs = max(widths) / min(widths), GPT3_TABLE_2_1[-1][2] / GPT3_TABLE_2_1[0][2]
+    said = f"{ours:g}-fold, against GPT-3's {theirs:g}-fold"
+    if ours <= theirs / 2:
+        return f"its much narrower range of widths ({said})"
+    if ours < theirs:
+        return f"its narrower range of widths ({said})"
+    return f"a range of widths {'as wide' if ours == theirs else 'wider'} in ratio ({said})"
+
 
 def published_width_exponent():
     """GPT-3's Table 2.1 fitted the same way: its peak LR as d_model**exponent."""
