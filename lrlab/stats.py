@@ -54,6 +54,19 @@ def listed(items):
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def number_word(n):
+    """"three": a count in words up to nine, in digits beyond."""
+    return NUMBER_WORDS.get(n, str(n))
+
+
+def counted(n, noun):
+    """"three seeds", "one rate": a count and its noun in a sentence."""
+    return f"{number_word(n)} {noun}{'s' * (n != 1)}"
+
+
 def t_point(dof, level=0.975):
     """Student's t quantile at `level` (above one half) for `dof` degrees of freedom: 2.776 for 4,
     2.447 for 6, near 1.96 for many. The density integrated on a fine grid: the book needs three

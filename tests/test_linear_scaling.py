@@ -268,15 +268,18 @@ def test_each_rule_gives_its_rate_and_the_gradual_warmup_its_steps_at_a_batch():
     assert steps == 0 and rates["LR at step 0"].isna().all()
 
 
+def run_with_errors(batch, seed, errors):
+    """A made-up run whose test error (%) per epoch is `errors`."""
+    record = made_up(batch, errors[-1], seed=seed, epochs=len(errors))
+    for h, e in zip(record["history"], errors):
+        h["test_acc"] = 1 - e / 100
+    return record
+
+
 def test_the_verdict_is_read_over_every_window_of_final_epochs():
-    def run(batch, seed, errors):
-        record = made_up(batch, errors[-1], seed=seed, epochs=len(errors))
-        for h, e in zip(record["history"], errors):
-            h["test_acc"] = 1 - e / 100
-        return record
     # the last epoch: 256 holds 128's error; the first: 256 is 10 points behind, so the two-epoch median breaks
-    records = [run(32, 0, [17.3, 18.3]), run(32, 1, [18.7, 19.7]), run(128, 0, [19.3, 19.3]), run(128, 1, [20.7, 20.7]),
-               run(256, 0, [29.3, 19.3]), run(256, 1, [30.7, 20.7])]
+    records = [run_with_errors(*run) for run in ((32, 0, [17.3, 18.3]), (32, 1, [18.7, 19.7]), (128, 0, [19.3, 19.3]),
+                                                 (128, 1, [20.7, 20.7]), (256, 0, [29.3, 19.3]), (256, 1, [30.7, 20.7]))]
     readings = ls.final_epochs_readings(records, 2)
     assert list(readings["linear scaling"]) == ["confirmed", "contradicted"]
     assert list(readings["first batch that climbs"]) == ["none", "256"] and list(readings["holds up to"]) == ["256", "128"]
@@ -425,13 +428,8 @@ def test_the_retraining_solution_says_how_near_the_line_the_quick_records_sit():
 
 
 def test_the_window_solution_reads_the_lead_over_the_window_the_exercise_asks_for():
-    def run(batch, seed, errors):
-        record = made_up(batch, errors[-1], seed=seed, epochs=len(errors))
-        for h, e in zip(record["history"], errors):
-            h["test_acc"] = 1 - e / 100
-        return record
-    records = [run(32, 0, [17.3, 18.3, 18.3]), run(32, 1, [18.7, 19.7, 19.7]), run(128, 0, [19.3, 19.3, 19.3]),
-               run(128, 1, [20.7, 20.7, 20.7])]
+    records = [run_with_errors(*run) for run in ((32, 0, [17.3, 18.3, 18.3]), (32, 1, [18.7, 19.7, 19.7]),
+                                                 (128, 0, [19.3, 19.3, 19.3]), (128, 1, [20.7, 20.7, 20.7]))]
     readings = ls.final_epochs_readings(records, 3)
     assert "and by 1.00 over the whole run" in ls.lead_words(readings, 1, 3) and ls.lead_words(readings, 1) == \
         ls.lead_words(readings, 1, 3)

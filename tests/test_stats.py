@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.stats import expected_range_in_sds, listed, mean_sd, plus_minus, refined_minimum, t_point
+from lrlab.stats import counted, expected_range_in_sds, listed, mean_sd, number_word, plus_minus, refined_minimum, t_point
 
 
 def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
@@ -74,6 +74,11 @@ def test_two_means_differ_beyond_two_standard_errors_of_their_difference():
 
 def test_listed_joins_items_as_a_sentence_would():
     assert listed(["a"]) == "a" and listed(["a", "b"]) == "a and b" and listed(iter(["a", "b", "c"])) == "a, b and c"
+
+
+def test_counts_are_words_up_to_nine_and_digits_beyond():
+    assert [number_word(n) for n in (1, 9, 10)] == ["one", "nine", "10"]
+    assert counted(1, "seed") == "one seed" and counted(3, "rate") == "three rates" and counted(12, "width") == "12 widths"
 
 
 def test_students_t_points_match_the_printed_table_and_approach_the_normal():

@@ -19,7 +19,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
-from lrlab.stats import listed, plus_minus
+from lrlab.stats import NUMBER_WORDS, listed, number_word, plus_minus
 from lrlab.verdict import PaperClaim
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
@@ -732,7 +732,6 @@ def lead_words(readings, n_book, n_asked=None):
 
 _ONE_PART = {2: ("half", "halves"), 3: ("third", "thirds"), 4: ("quarter", "quarters"), 5: ("fifth", "fifths"),
              6: ("sixth", "sixths"), 8: ("eighth", "eighths"), 9: ("ninth", "ninths"), 10: ("tenth", "tenths")}
-_SMALL = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
 def fraction_words(x, article="a"):
@@ -740,15 +739,15 @@ def fraction_words(x, article="a"):
     after "the first"); a percentage where it is no simple fraction."""
     from fractions import Fraction
     f = Fraction(x).limit_denominator(12)
-    if abs(float(f) - x) > 1e-9 or f.denominator not in _ONE_PART or f.numerator not in _SMALL:
+    if abs(float(f) - x) > 1e-9 or f.denominator not in _ONE_PART or f.numerator not in NUMBER_WORDS:
         return f"{x:.0%}"
     one, many = _ONE_PART[f.denominator]
-    return f"{article} {one}".strip() if f.numerator == 1 else f"{_SMALL[f.numerator]} {many}"
+    return f"{article} {one}".strip() if f.numerator == 1 else f"{number_word(f.numerator)} {many}"
 
 
 def times_words(x):
     """'twice', 'three times', '2.5 times': how many times the seed SD the break rule's margin is."""
-    return {1: "once", 2: "twice"}.get(x) or (f"{_SMALL[x]} times" if x in _SMALL else f"{x:g} times")
+    return {1: "once", 2: "twice"}.get(x) or (f"{number_word(x)} times" if x in NUMBER_WORDS else f"{x:g} times")
 
 
 def lr_decay():
@@ -763,8 +762,8 @@ def protocol_words():
     (after it the error is where training ends), "whole_run": which decays come after the run's midpoint}."""
     last, n, later = MILESTONES[-1], len(MILESTONES), sum(m > 1 / 2 for m in MILESTONES)
     before = ("after every decay" if not later else "before the decay" if n == 1 else
-              f"before all {_SMALL.get(n, n)} decays" if later == n else
-              f"before {_SMALL.get(later, later)} of the {_SMALL.get(n, n)} decays")
+              f"before all {number_word(n)} decays" if later == n else
+              f"before {number_word(later)} of the {number_word(n)} decays")
     return {"milestones": listed(fraction_words(m) for m in MILESTONES),
             "warmup": f"the first {fraction_words(WARMUP_FRACTION, article='')}",
             "last_decay": (f"Any window up to the last {fraction_words(1 - last, article='')} of training "
@@ -818,7 +817,7 @@ def rates_worked(batch, profile="full"):
     decays = sum(steps - 1 >= round(m * steps) for m in MILESTONES)
     part = next((words for value, words in _PART_OF.items() if math.isclose(ratio, value)), f"{ratio:.3g} times")
     said["last"] = ("No decay falls within the run: the last step runs at the peak." if not decays else
-                    f"After {'the decay' if decays == 1 else f'the {_SMALL.get(decays, decays)} decays'} the last "
+                    f"After {'the decay' if decays == 1 else f'the {number_word(decays)} decays'} the last "
                     f"step runs at {part} of the peak.")
     return said
 

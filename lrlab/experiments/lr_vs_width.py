@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lrlab.stats import listed, plus_minus, pooled_sd, refined_minimum
+from lrlab.stats import counted, listed, number_word, plus_minus, pooled_sd, refined_minimum
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.verdict import PaperClaim
@@ -59,12 +59,11 @@ def seeds_at(settings, width):
 
 def seeds_words(settings):
     """"two seeds at every width", "two seeds at the narrowest and widest width and one between"."""
-    say = {1: "one", 2: "two", 3: "three"}
     ends, middle = settings["end_seeds"], settings["middle_seeds"]
-    seeds = f"{say.get(ends, ends)} seed{'s' * (ends > 1)}"
+    seeds = counted(ends, "seed")
     if ends == middle or len(settings["widths"]) < 3:
         return f"{seeds} at every width"
-    return f"{seeds} at the narrowest and widest width and {say.get(middle, middle)} between"
+    return f"{seeds} at the narrowest and widest width and {number_word(middle)} between"
 
 
 def mlp_runs(profile):
@@ -542,7 +541,7 @@ def band_cost_words(frame, metric, parameterization, tol=BAND_TOL):
     within = f"within {100 * tol:g}% of its own best loss"
     if band:
         rates = f"log₂ LR {band[0]:g}" if len(band) == 1 else f"log₂ LR {', '.join(f'{k:g}' for k in band)}"
-        return (f"{'one rate' if len(band) == 1 else _count(len(band), 'rate')} ({rates}) "
+        return (f"{'one rate' if len(band) == 1 else counted(len(band), 'rate')} ({rates}) "
                 f"{'serves' if len(band) == 1 else 'serve'} every width {within}.")
     cost, k = transfer_cost(frame, metric).get(parameterization, (float("nan"), float("nan")))
     if not np.isfinite(cost):
@@ -756,7 +755,7 @@ def coord_init_words(coords, t=1, noise_multiple=NOISE_MULTIPLE):
     if not all(np.isfinite(e) and e > 0 for e in errors.values()):
         return f"The measured factors are {factors}, from one seed, with no seed error to read them against."
     off = {PARAMETERIZATIONS[p]: abs(np.log(measured[p] / predicted[p])) / errors[p] for p in predicted}
-    spread = (f"{errors['sp']:.0%} and {errors['mup']:.0%} of each (the spread of {_count(seeds, 'seed')} at each "
+    spread = (f"{errors['sp']:.0%} and {errors['mup']:.0%} of each (the spread of {counted(seeds, 'seed')} at each "
               f"width, on one batch of {COORD_BATCH} images)")
     beyond = [name for name, n in off.items() if n > noise_multiple]
     if not beyond:
@@ -777,11 +776,6 @@ def coord_updates_words(coords, t=3):
                 f"{start:.2f}, as the updates take over.")
     return (f"So muP's factor at t = {t} should lie between its value at t = 1, {start:.2f}, and 1; it is {now:.2f}, "
             "which this argument does not explain.")
-
-
-def _count(n, noun):
-    say = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
-    return f"{say.get(n, n)} {noun}{'s' * (n != 1)}"
 
 
 def claim_words(tests):
@@ -866,7 +860,7 @@ def fit_through_words(kept):
         octaves = np.log2(kept[1] / kept[0])
         return ("(with two widths an octave apart, the difference of their log₂ η)" if octaves == 1 else
                 f"(with two widths {octaves:g} octaves apart, the difference of their log₂ η over {octaves:g})")
-    return f"(a least-squares slope through {_count(len(kept), 'width')})"
+    return f"(a least-squares slope through {counted(len(kept), 'width')})"
 
 
 def spread_words(widths, kept):

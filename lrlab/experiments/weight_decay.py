@@ -19,7 +19,8 @@ from lrlab.config import RunConfig
 from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
 from lrlab.names import MODEL_LABELS
-from lrlab.stats import BEST_GAP_RULE, best_gap, expected_range_in_sds, listed, plus_minus, refined_minimum
+from lrlab.stats import (BEST_GAP_RULE, best_gap, expected_range_in_sds, listed, number_word, plus_minus,
+                         refined_minimum)
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict
 
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")   # the lattice's: coupled L2 and decoupled decay, for SGD and Adam
@@ -655,9 +656,6 @@ def verdicts(chapter, signal=DECAY_SIGNAL):
 
 # -- the page's grid and seeds in words, read off the records it shows (the deviations list states them)
 
-_COUNTS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
-
-
 def grid_size_words(cells):
     """'6 weight decays plus a no-decay column, by 6 learning rates for SGD + L2 and SGDW and 8 for Adam + L2 and
     AdamW': the grid the `grid_cells` frame holds (a GPU grid can be shown with only its coarse lattice in)."""
@@ -682,7 +680,7 @@ def seeds_words(runs, head_runs, head_log2_lr):
         if counts.empty:
             return "none"
         lo, hi = int(counts.min()), int(counts.max())
-        return _COUNTS.get(lo, str(lo)) if lo == hi else f"{_COUNTS.get(lo, str(lo))} to {_COUNTS.get(hi, str(hi))}"
+        return number_word(lo) if lo == hi else f"{number_word(lo)} to {number_word(hi)}"
     grid = seeds(runs, False)
     return f"{grid} seed{'' if grid == 'one' else 's'} per cell, {seeds(head_runs, True)} on the headline row"
 
