@@ -120,6 +120,9 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+GPT_HEAD_SIZE = 32   # the character GPT's head size: the width sets the number of heads
+
+
 class CharGPT(nn.Module):
     """A small GPT over characters; head size 32 at every width, so width sets n_head.
 
@@ -129,7 +132,7 @@ class CharGPT(nn.Module):
     With 1/sqrt(d_head) under both, SP and muP are the same model at the base width.
     """
 
-    def __init__(self, vocab_size, width=128, depth=4, block_size=128, head_size=32, mup=False,
+    def __init__(self, vocab_size, width=128, depth=4, block_size=128, head_size=GPT_HEAD_SIZE, mup=False,
                  base_width=128, attn_scale=None):
         super().__init__()
         if width % head_size:

@@ -909,11 +909,9 @@ def mup_fit_words(slope, se):
 
 
 def gpt_head_size():
-    """The character GPT's head size: the constructor's default, which `build_model` keeps."""
-    import inspect
-
-    from lrlab.models import CharGPT
-    return int(inspect.signature(CharGPT).parameters["head_size"].default)
+    """The character GPT's head size (`models.GPT_HEAD_SIZE`, which `build_model` keeps)."""
+    from lrlab.models import GPT_HEAD_SIZE
+    return GPT_HEAD_SIZE
 
 
 def gpt3_range_words(widths):

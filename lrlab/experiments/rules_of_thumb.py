@@ -51,7 +51,7 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
 from lrlab.near_best import BAND_RULE, RATIO_RANGE_RULE, near_best_band, range_verdict, ratio_range_verdict
-from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, mean_gap, mean_sd, pooled_sd
+from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, listed, mean_gap, mean_sd, pooled_sd
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict, at_profile
 
 # label -> (schedule, its arguments): the five policies of part 1, in the order the page draws them
@@ -321,7 +321,7 @@ def close_call_change_words(book, other, within):
     ratios = "; ".join(f"{what} at {ratio:.2f}" if np.isfinite(ratio) else f"{what} unmeasured"
                        for what, ratio in zip(book.comparison, book["|gap| / margin"]))
     was, now = (set(t.comparison[t["close call"] == "yes"]) for t in (book, other))
-    parts = [f"{' and '.join(sorted(group))} {verb}" for group, verb in
+    parts = [f"{listed(sorted(group))} {verb}" for group, verb in
              ((was & now, "keeps its flag" if len(was & now) == 1 else "keep their flags"),
               (was - now, "loses its flag" if len(was - now) == 1 else "lose their flags"),
               (now - was, "gains one" if len(now - was) == 1 else "gain one")) if group]
@@ -343,13 +343,13 @@ def sd_range_words(chapter, book, low, high):
     """What the chapter's words do if every seed SD were `low` or `high` times the measured one (the ends of
     `sd_range`): how many of them would change at either end, and which."""
     ends = {scale: verdicts(chapter, sd_scale=scale) for scale in (low, high)}
-    moved = [f"*{SOURCES[n][0]}* (at {scale:.2f}x: {v.word})" for scale, found in ends.items()
-             for n, v in found.items() if n in book and v.word != book[n].word]
+    moved = [(n, scale, v.word) for scale, found in ends.items() for n, v in found.items()
+             if n in book and v.word != book[n].word]
     if not moved:
         return f"No word of the chapter's {len(book)} changes at either end of that range."
-    names = {m.split(" (at")[0] for m in moved}
-    return (f"At the ends of that range, {len(names)} of the chapter's {len(book)} words change: {'; '.join(moved)}. "
-            "These are the words a better-measured seed SD could move.")
+    said = "; ".join(f"*{SOURCES[n][0]}* (at {scale:.2f}x: {word})" for n, scale, word in moved)
+    return (f"At the ends of that range, {len({n for n, _, _ in moved})} of the chapter's {len(book)} words change: "
+            f"{said}. These are the words a better-measured seed SD could move.")
 
 
 def shared_rate_words(frame, best, seed_sd, lr):
@@ -361,7 +361,7 @@ def shared_rate_words(frame, best, seed_sd, lr):
         missing = "No run without warmup or with 5-10% warmup is recorded."
         return dict.fromkeys(("best_at", "shared", "moves", "tuned"), missing)
     at_best = [f"{w:.0%}" for w in best.index if np.isclose(np.log2(best.loc[w, "best lr"]), np.log2(lr), atol=0.5)]
-    best_at = (f"where {' and '.join(at_best)} warmup {'does' if len(at_best) == 1 else 'do'} best" if at_best else
+    best_at = (f"where {listed(at_best)} warmup {'does' if len(at_best) == 1 else 'do'} best" if at_best else
                "a rate where no warmup does best")
 
     def reading(rate):

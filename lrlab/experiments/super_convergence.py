@@ -843,8 +843,8 @@ def smoothing_answer_words(book, other, predicted):
     rest = [r for r in RULES if r != "min_over_10"]
     larger = [RULE_NAMES[r] for r in rest if abs(np.log(moved[RULE_NAMES[r]])) > abs(np.log(m))]
     said = (f"Here min/10 moved by a factor {m:.2f}, {how} the {predicted:.2f} the lag alone predicts; "
-            + " and ".join(f"{RULE_NAMES[r]} by a factor {moved[RULE_NAMES[r]]:.2g}" for r in rest)
-            + (f": {' and '.join(larger)} moved more than min/10. " if larger else ": both moved less than min/10. "))
+            + listed(f"{RULE_NAMES[r]} by a factor {moved[RULE_NAMES[r]]:.2g}" for r in rest)
+            + (f": {listed(larger)} moved more than min/10. " if larger else ": both moved less than min/10. "))
     words = []
     for rule in RULE_CLAIMS.values():
         a, b = was.loc[rule], now.loc[rule]
