@@ -48,6 +48,14 @@ def plus_minus(value, sd, unit=""):
     return f"{value:.2f}{unit} ± {sd:.2f}" if np.isfinite(sd) else f"{value:.2f}{unit} (one seed)"
 
 
+def with_error(value, error, fmt="+.2f"):
+    """"+0.12 ± 0.05": an estimate and its error, or "+0.12 (no error measured)" where the error is not finite
+    (a single seed, too few points for a fit)."""
+    if not np.isfinite(error):
+        return f"{value:{fmt}} (no error measured)"
+    return f"{value:{fmt}} ± {error:.2f}"
+
+
 def listed(items):
     """"a", "a and b", "a, b and c": items (strings) as a list in a sentence."""
     items = list(items)

@@ -434,3 +434,12 @@ def test_the_window_solution_reads_the_lead_over_the_window_the_exercise_asks_fo
     assert "and by 1.00 over the whole run" in ls.lead_words(readings, 1, 3) and ls.lead_words(readings, 1) == \
         ls.lead_words(readings, 1, 3)
     assert "over the book's window and by 1.00 over the final epoch" in ls.lead_words(readings, 2, 1)
+
+
+def test_fig_1_labels_its_band_with_the_papers_sds_and_its_margin_line_with_the_rules():
+    from lrlab.figures.linear_scaling import error_against_batch
+    sweep, batches = sweep_of({64: [19.3, 20.7], 128: [19.3, 20.7], 256: [20.3, 21.7], 512: [21.8, 23.2]})
+    fig = error_against_batch(batches, sweep, ls.find_break(batches, sds=3.0))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"mean ± {ls.FIG1_BAND_SDS:g} SD over seeds" in labels and "+ 3 pooled SD" in labels
+    assert ls.find_break(batches).sds == ls.MARGIN_SDS == ls.FIG1_BAND_SDS   # the book's margin: the paper's band

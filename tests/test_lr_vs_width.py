@@ -406,6 +406,8 @@ def test_the_best_decay_per_width_is_the_refined_minimum_and_its_gain_is_read_ag
     table = width.decay_table(frame)
     assert list(table.width) == [256, 2048] and table["best λ_norm"].tolist() == pytest.approx([2 ** -5.3, 2 ** -4.6])
     assert "lowers the test loss by" in width.decay_gain_words(width.decay_gains(frame))
+    one_seed = width.decay_gains(frame).assign(margin=float("nan"))
+    assert width.decay_gain_words(one_seed).endswith("; no seed noise is measured to weigh the difference against.")
 
 
 def test_the_decay_part_with_only_its_no_decay_runs_recorded_reads_as_not_yet_run():
@@ -611,6 +613,7 @@ def test_the_width_exponents_words_follow_the_fit():
     assert width.mup_fit_words(-0.40, 0.18).endswith("more than two errors from the 0 muP is built for, is the "
                                                      "warning.")
     assert "lies within two errors of the 0" in width.mup_fit_words(0.05, 0.1)
+    assert "nan" not in width.mup_fit_words(float("nan"), float("nan")) + width.exponent_verdicts(0.0, float("nan"))[0].number
 
 
 def test_the_gpt_prose_reads_its_head_size_and_its_range_against_gpt3s_from_the_code():
@@ -619,3 +622,12 @@ def test_the_gpt_prose_reads_its_head_size_and_its_range_against_gpt3s_from_the_
         "its much narrower range of widths (4-fold, against GPT-3's 16-fold)"
     assert width.gpt3_range_words([64, 1024]) == \
         "a range of widths as wide in ratio (16-fold, against GPT-3's 16-fold)"
+
+
+def test_the_coordinate_check_figure_draws_its_last_step_solid_whatever_the_number_of_steps():
+    from lrlab.figures.lr_vs_width import coord_check
+    frame = pd.DataFrame([dict(width=w, module="readout", t=t, l1=float(w * t)) for w in (64, 128) for t in (1, 2, 3, 4)])
+    fig = coord_check({"sp": frame, "mup": frame})
+    styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()}
+    assert styles == {"readout, t = 1": ":", "readout, t = 4": "-"}
+    assert width.COORD_STEPS == 3 and width.readout_growth(frame) == pytest.approx(2.0)   # read at t = COORD_STEPS

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.stats import counted, expected_range_in_sds, listed, mean_sd, number_word, plus_minus, refined_minimum, t_point
+from lrlab.stats import (counted, expected_range_in_sds, listed, mean_sd, number_word, plus_minus, refined_minimum,
+                         t_point, with_error)
 
 
 def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
@@ -46,6 +47,11 @@ def test_mean_and_spread_over_seeds_skip_diverged_runs_and_need_two_values():
 def test_plus_minus_says_one_seed_when_there_is_no_spread():
     assert plus_minus(71.914, 0.4, "%") == "71.91% ± 0.40"
     assert plus_minus(71.914, float("nan"), "%") == "71.91% (one seed)"
+
+
+def test_an_estimate_without_a_finite_error_says_so_instead_of_printing_nan():
+    assert with_error(-0.512, 0.061) == "-0.51 ± 0.06"
+    assert with_error(0.0, float("nan")) == "+0.00 (no error measured)"
 
 
 def test_the_range_of_pure_noise_grows_with_the_number_of_settings():

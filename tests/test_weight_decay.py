@@ -205,7 +205,8 @@ def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_fro
     claims = wd.best_cell_claims(best, seed_sd=1.0)
     assert claims["adam"].word == "confirmed" and "within the margin" in claims["adam"].text
     assert claims["adamw"].word == "confirmed" and "not worse than either beyond noise" in claims["adamw"].text
-    assert wd.best_cell_claims(best, float("nan"))["adam"].word == "not resolved"
+    no_noise = wd.best_cell_claims(best, float("nan"))
+    assert no_noise["adam"].word == "not resolved" and "margin" not in no_noise["adamw"].text
     table = wd.versus(*wd.coupling_slopes(wd.grid_cells(made_up_grid(coupled_or_not)))[:1], best,
                       dict(improvement=-0.4, improvement_sd=2.0, log2_lr=-10), resolved=False, claims=claims)
     assert list(table.verdict) == ["not resolved", "not resolved", "confirmed", "not resolved", "confirmed",
@@ -365,10 +366,14 @@ def test_the_noise_exercise_states_the_gate_and_what_its_open_word_is_worth():
     assert wd.gate_state_words(5.0, 2.0).startswith("are read because decay's median row range, 5.00 points, is at "
                                                     "least 1.5 times")
     assert wd.gate_state_words(1.0, float("nan")).startswith("are not read: the records have no seed noise")
-    assert wd.asked_gate_words(0.7, 0.5) == "so the exercise's bar of 0.5 opens it."
-    assert wd.asked_gate_words(0.4, 0.5) == ("so the exercise's bar of 0.5 leaves it shut, and the word stays **not "
-                                             "resolved**.")
-    assert "no bar opens it" in wd.asked_gate_words(float("nan"), 0.5)
+    assert wd.asked_gate_words(1.4, 2.0, 0.5) == ("The gate compares the median row range with seed noise's, a ratio "
+                                                  "of 1.40 / 2.00 = 0.70; any bar at or below it opens the gate, so "
+                                                  "the exercise's bar of 0.5 opens it.")
+    assert wd.asked_gate_words(0.8, 2.0, 0.5).endswith("so the exercise's bar of 0.5 leaves it shut, and the word "
+                                                       "stays **not resolved**.")
+    # smoke-sized records have no seed pairs: no "nan / nan = nan", the sentence says what is missing
+    no_noise = wd.asked_gate_words(1.0, float("nan"), 0.5)
+    assert "no bar opens the gate" in no_noise and "nan" not in no_noise and "1.00 points" in no_noise
     assert wd.open_gate_caution(0.7, "contradicted") == (
         "That is a confident word drawn from differences smaller than seed noise alone would make, which the gate "
         "exists to prevent.")

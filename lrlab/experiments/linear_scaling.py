@@ -23,6 +23,8 @@ from lrlab.stats import NUMBER_WORDS, listed, number_word, plus_minus
 from lrlab.verdict import PaperClaim
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
+FIG1_BAND_SDS = 2                     # the paper's Fig. 1: "error range of plus/minus two standard deviations"
+MARGIN_SDS = FIG1_BAND_SDS            # the break rule's margin, in pooled seed SDs: the paper's band, by convention
 BN_BATCH = 128                        # images per BatchNorm batch (micro-batch) above the reference
 WARMUP_FRACTION = 1 / 6               # 5 of the full profile's 30 epochs
 MILESTONES = [1 / 3, 2 / 3, 8 / 9]    # the paper's epochs 30, 60, 80 of 90
@@ -69,12 +71,18 @@ def describe(config):
     return rule, warmup
 
 
-def parts(profile):
+def base_config(profile):
+    """The configuration every run of the profile starts from: the paper's optimiser, regularisation and
+    augmentation (the batch, rate and warmup are `config_for`'s)."""
     s = SETTINGS[profile]
-    base = RunConfig(task="cifar10", model=s["model"], optimizer="sgd", momentum=0.9, nesterov=True,
+    return RunConfig(task="cifar10", model=s["model"], optimizer="sgd", momentum=0.9, nesterov=True,
                      weight_decay=1e-4, decay_norm_and_bias=False, zero_init_residual=True,
                      augment="crop+flip", schedule="warmup_multistep", epochs=s["epochs"],
                      train_per_class=s["per_class"], test_per_class=s["test_per_class"])
+
+
+def parts(profile):
+    s, base = SETTINGS[profile], base_config(profile)
     sweep = [config_for(base, b, seed=k) for b in s["batches"] for k in range(s["seeds"])]
     # the noise scale is measured during the reference run, as McCandlish et al. do at a small batch
     sweep = [c.replace(noise_scale_every=s["noise_every"], noise_scale_batches=s["noise_batches"])
@@ -180,7 +188,7 @@ class Break:
     batch: object             # the first batch that climbs, or None
     largest_ok: int           # the largest batch from the reference up that holds its error
     flat: object = None       # True / False / None (unknown: one seed)
-    sds: float = 2.0          # the margin, in pooled seed SDs
+    sds: float = MARGIN_SDS   # the margin, in pooled seed SDs
     ahead: object = None      # without a flat stretch: the batch below the reference with the lowest error
 
     @property
@@ -197,8 +205,8 @@ class Break:
                 else f"the {self.threshold:.1f}-point noise margin")
 
 
-def find_break(batches, sds=2.0):
-    """The break rule on the `by_batch` frame, with a margin of `sds` pooled seed SDs (the book: 2)."""
+def find_break(batches, sds=MARGIN_SDS):
+    """The break rule on the `by_batch` frame, with a margin of `sds` pooled seed SDs (the book: MARGIN_SDS)."""
     pooled_sd = float(np.sqrt(batches.sd.pow(2).where(batches.n > 1).mean()))
     reference = float(batches.set_index("batch").loc[REFERENCE_BATCH, "mean"])
     above = batches[(batches.batch > REFERENCE_BATCH)
@@ -644,7 +652,7 @@ def margin_table(batches, rule):
                          "above the reference (points)": above, "in pooled SDs": above / rule.pooled_sd})
 
 
-def final_epochs_readings(records, epochs, sds=2.0):
+def final_epochs_readings(records, epochs, sds=MARGIN_SDS):
     """The break rule read with the error as the median over each number of final epochs from 1 to
     `epochs`: the reference error, the pooled seed SD, the margin, how far the best batch below the
     reference beats it, the first batch that climbs, the largest that holds, and the word of the

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lrlab.stats import counted, listed, number_word, plus_minus, pooled_sd, refined_minimum
+from lrlab.stats import counted, listed, number_word, plus_minus, pooled_sd, refined_minimum, with_error
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.verdict import PaperClaim
@@ -681,13 +681,16 @@ def sweep_summary(frame, metric, subject, what):
 
 
 # the coordinate check's protocol: SGD at this rate on one fixed batch of COORD_BATCH images, COORD_SEEDS seeds
-COORD_LR, COORD_BATCH, COORD_SEEDS = 0.1, 64, 2
+# (two seeds left muP's initial factor 3.9 of their errors from its prediction; eight put it within noise)
+COORD_LR, COORD_BATCH, COORD_SEEDS = 0.1, 64, 8
+# the check's last step: t = 1 at initialisation, then one t after each of COORD_STEPS - 1 SGD steps
+COORD_STEPS = 3
 # a layer's output "grows with width" when it grows faster than width ** this: halfway between muP's flat
 # logits (exponent 0) and SP's after an update, whose move is a sum of n terms of one sign (exponent 1)
 COORD_GROWTH_EXPONENT = 0.5
 
 
-def coord_check(profile, parameterization, nsteps=3):
+def coord_check(profile, parameterization, nsteps=COORD_STEPS):
     """`mup`'s coordinate check of the MLP at the chapter's widths (COORD_SEEDS seeds; t = 1, ..., nsteps: at
     initialisation and after each SGD step at COORD_LR on one batch of COORD_BATCH): mean |output| per layer,
     width and step; the whole network's row ("") dropped, being the readout's."""
@@ -698,14 +701,14 @@ def coord_check(profile, parameterization, nsteps=3):
     return frame[frame.module != ""]
 
 
-def readout_growth(coords, t=3):
+def readout_growth(coords, t=COORD_STEPS):
     """How much the readout's mean |output| at step `t` (1: at initialisation) grows from the narrowest
     width to the widest; nan where the check has no step `t`."""
     last = coords[(coords.t == t) & (coords.module == "readout")].groupby("width").l1.mean()
     return float(last.iloc[-1] / last.iloc[0]) if len(last) else float("nan")
 
 
-def readout_growth_error(coords, t=3):
+def readout_growth_error(coords, t=COORD_STEPS):
     """The seed error of `readout_growth`, as a fraction of it: the SD of log |output| between the seeds at a
     width, pooled over the widths, for a ratio of two seed means; nan with one seed."""
     from lrlab.stats import pooled_sd
@@ -719,7 +722,7 @@ def _grows(factor, ratio):
     return factor > ratio ** COORD_GROWTH_EXPONENT
 
 
-def coord_growth_words(coords, t=3):
+def coord_growth_words(coords, t=COORD_STEPS):
     """What the coordinate check at step `t` says (`coords`: parameterization -> its frame), in words: whose
     logits grow with width (faster than width ** COORD_GROWTH_EXPONENT) and whether muP passes."""
     widths = sorted(coords["sp"].width.unique())
@@ -766,7 +769,7 @@ def coord_init_words(coords, t=1, noise_multiple=NOISE_MULTIPLE):
             "the seeds accounts for.")
 
 
-def coord_updates_words(coords, t=3):
+def coord_updates_words(coords, t=COORD_STEPS):
     """Whether muP's readout factor at step `t` lies between its factor at initialisation and 1, as it must
     when updates of the same size at every width take over from a shrinking initial part; in words."""
     start, now = readout_growth(coords["mup"], 1), readout_growth(coords["mup"], t)
@@ -900,6 +903,8 @@ def exponent_theory_words(slope, se):
 
 def mup_fit_words(slope, se):
     """muP's width exponent over the widths of a trimmed fit (`exponents_without`), which should be 0, in words."""
+    if not np.isfinite(slope):
+        return "muP's exponent cannot be fitted over the same widths: too few of them have a best rate."
     if not np.isfinite(se):
         return f"muP's exponent over the same widths is {slope:+.2f}, with no seed error to read it against."
     if abs(slope) > 2 * se:
@@ -1103,11 +1108,13 @@ def decay_gain_words(gains):
             f"no decay" if (gains.gap < 0).all() else
             f"the grid's best decay changes the test loss by {gains.gap.min():+.3f} to {gains.gap.max():+.3f} against "
             "no decay")
+    if not np.isfinite(gains.margin).all():
+        return f"Width by width, {said}; no seed noise is measured to weigh the difference against."
+    seeds = int(gains.seeds.min())
     margins = sorted(set(np.round(gains.margin, 3)))
     margin = f"{margins[0]:.3f}" if len(margins) == 1 else f"{margins[0]:.3f} to {margins[-1]:.3f}"
     where = ("at every width" if beyond == len(gains) else "at no width" if not beyond
              else f"at {beyond} of {len(gains)} widths")
-    seeds = int(gains.seeds.min())
     return (f"Width by width, {said}; the difference lies beyond seed noise {where} (a margin of {margin}: "
             f"2√2 seed SDs of a {seeds}-seed mean, plus what picking the best of the grid's decays gains by chance "
             "alone).")
@@ -1161,7 +1168,7 @@ def exponent_verdicts(slope, se):
     smaller LR (the exponent below 0 by two standard errors), and the LR tracks 1/sqrt(width) (-0.5
     within two standard errors). Returns (smaller, sqrt) Verdicts; not resolved without seed noise."""
     from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
-    number = f"exponent {slope:+.2f} ± {se:.2f}"
+    number = f"exponent {with_error(slope, se)}"
     if not np.isfinite(se):
         v = Verdict(NOT_RESOLVED, f"SP's best LR goes as width^{slope:+.2f}; no seed noise measured.",
                     "no seed noise measured", number)

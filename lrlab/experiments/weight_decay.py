@@ -20,7 +20,7 @@ from lrlab.errors import check_positive
 from lrlab.experiments import Chunk, train_images
 from lrlab.names import MODEL_LABELS
 from lrlab.stats import (BEST_GAP_RULE, best_gap, expected_range_in_sds, listed, number_word, plus_minus,
-                         refined_minimum)
+                         refined_minimum, with_error)
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict
 
 OPTIMIZERS = ("sgd", "sgdw", "adam", "adamw")   # the lattice's: coupled L2 and decoupled decay, for SGD and Adam
@@ -29,6 +29,7 @@ LOG2_LRS = {"sgd": range(-7, -1), "sgdw": range(-7, -1),       # 1/128 .. 1/4
 # Adam's rows reach 2^-6 because at the quick profile's short budget its best LR sat on 2^-8, the old edge
 LOG2_LAMBDA_NORM = range(-8, -2)                                 # 1/256 .. 1/8 (paper: 0.025-0.05)
 HEADLINE_LOG2_LR = -10                                           # Adam vs AdamW at LR ~ 0.001
+BATCH, SGD_MOMENTUM = 128, 0.9   # every run's batch size, and SGD's and SGDW's momentum (Adam's betas: torch's)
 
 # gpu: the grid at 10 epochs, the coarse lattice first (the basin's orientation shows on it), then the
 # fine fill, and the headline row's seeds at 30 epochs (the paper's 15% is a claim about a trained net)
@@ -71,11 +72,11 @@ def _declared(profile):
     s = SETTINGS[profile]
     epochs, per_class, headline_epochs = s["epochs"], s["per_class"], s["headline_epochs"]
     n_train = train_images(per_class)
-    base = RunConfig(task="cifar10", model=s["model"], batch_size=128, augment="crop+flip", schedule="cosine",
-                     momentum=0.9, epochs=epochs, train_per_class=per_class, test_per_class=s["test_per_class"])
+    base = RunConfig(task="cifar10", model=s["model"], batch_size=BATCH, augment="crop+flip", schedule="cosine",
+                     momentum=SGD_MOMENTUM, epochs=epochs, train_per_class=per_class, test_per_class=s["test_per_class"])
 
     def point(optimizer, k, j, seed=0, epochs=epochs):
-        wd = lambda_from_normalized(2.0 ** j, 128, n_train, epochs)
+        wd = lambda_from_normalized(2.0 ** j, BATCH, n_train, epochs)
         return (optimizer, k, j, seed, base.replace(optimizer=optimizer, lr=2.0 ** k, weight_decay=wd, seed=seed,
                                                      epochs=epochs))
 
@@ -477,7 +478,8 @@ def best_cell_claims(best, seed_sd):
                        + ("within" if side == 0 else "beyond") + f" the margin of {margin:.2f}.", BEST_GAP_RULE)
     sides = {o: best_gap(err["adamw"], n["adamw"], err[o], n[o], seed_sd) for o in ("sgd", "sgdw")}
     worse = [o for o, (_, _, s) in sides.items() if s > 0]
-    said = "; ".join(f"{g:+.2f} points against {OPTIMIZER_LABELS[o]} (margin {m:.2f})" for o, (g, m, _) in sides.items())
+    said = "; ".join(f"{g:+.2f} points against {OPTIMIZER_LABELS[o]}" + (f" (margin {m:.2f})" if np.isfinite(m) else "")
+                     for o, (g, m, _) in sides.items())
     if not all(np.isfinite(m) for _, m, _ in sides.values()):
         adamw = Verdict(NOT_RESOLVED, f"AdamW's best cell: {said}; no seed noise measured.", BEST_GAP_RULE)
     else:
@@ -578,7 +580,7 @@ def versus(slopes, best, h, resolved=True, claims=None):
     claims = claims or {}
 
     def slope(o):
-        return f"slope {slopes.slope[o]:+.2f} ± {slopes['standard error'][o]:.2f}"
+        return f"slope {with_error(slopes.slope[o], slopes['standard error'][o])}"
 
     def word(name):
         return claims[name].word if name in claims else NOT_RESOLVED
@@ -624,7 +626,7 @@ def bands(chapter):
     sd = decay_against_noise(cells, float("nan"))["seed_sd"]
     model = MODEL_LABELS.get(chapter["grid"][0]["config"]["model"], "ResNet") if chapter["grid"] else "ResNet"
     out = {}
-    for optimizer, label in (("sgd", "SGD, momentum 0.9, no decay"), ("adam", "Adam, no decay")):
+    for optimizer, label in (("sgd", f"SGD, momentum {SGD_MOMENTUM:g}, no decay"), ("adam", "Adam, no decay")):
         col = cells[(cells.optimizer == optimizer) & ~np.isfinite(cells.log2_lambda_norm)]
         band = near_best_band(col.log2_lr, col.error, 2 * np.sqrt(2) * sd, f"{model} {label}",
                               chapter.profile_of("grid"))
@@ -643,7 +645,7 @@ def verdicts(chapter, signal=DECAY_SIGNAL):
     words = {o: slope_word(slopes, o, noise["resolved"]) for o in ("sgdw", "adamw")}
     word = (CONTRADICTED if CONTRADICTED in words.values() else
             CONFIRMED if all(w == CONFIRMED for w in words.values()) else NOT_RESOLVED)
-    slope = "; ".join(f"{OPTIMIZER_LABELS[o]} slope {slopes.slope[o]:+.2f} ± {slopes['standard error'][o]:.2f}"
+    slope = "; ".join(f"{OPTIMIZER_LABELS[o]} slope {with_error(slopes.slope[o], slopes['standard error'][o])}"
                       for o in ("sgd", "sgdw", "adam", "adamw"))
     coupling = Verdict(word, slope_verdict(slopes, noise["resolved"]), "each decoupled optimizer's best λ does not "
                        f"move with the LR, its slope reading as decoupled: {coupling_rule(signal)}", slope)
@@ -760,13 +762,18 @@ def gate_state_words(row_effect, noise_range, signal=DECAY_SIGNAL):
             "would give a row.")
 
 
-def asked_gate_words(ratio, asked):
-    """Whether a bar of `asked` times seed noise's range opens the gate, for the median row range `ratio` times it."""
-    if not np.isfinite(ratio):
-        return "but with no seed noise measured there is no ratio, and no bar opens it."
+def asked_gate_words(row_effect, noise_range, asked):
+    """The exercise's solution on the gate: decay's median row range over seed noise's (`decay_against_noise`),
+    and whether a bar of `asked` times seed noise's range opens it; a whole sentence."""
+    if not (np.isfinite(noise_range) and noise_range > 0):
+        return (f"The gate compares decay's median row range, {row_effect:.2f} points, with seed noise's range, and "
+                "these records measure no seed noise: there is no ratio, and no bar opens the gate.")
+    ratio = row_effect / noise_range
+    head = (f"The gate compares the median row range with seed noise's, a ratio of {row_effect:.2f} / "
+            f"{noise_range:.2f} = {ratio:.2f}; any bar at or below it opens the gate,")
     if ratio >= asked:
-        return f"so the exercise's bar of {asked:g} opens it."
-    return f"so the exercise's bar of {asked:g} leaves it shut, and the word stays **{NOT_RESOLVED}**."
+        return f"{head} so the exercise's bar of {asked:g} opens it."
+    return f"{head} so the exercise's bar of {asked:g} leaves it shut, and the word stays **{NOT_RESOLVED}**."
 
 
 def open_gate_caution(ratio, open_word, signal=DECAY_SIGNAL):

@@ -1,25 +1,26 @@
 """Figures of the linear-scaling chapter."""
 import matplotlib.pyplot as plt
 
-from lrlab.experiments.linear_scaling import MILESTONES, REFERENCE_BATCH, WARMUP_FRACTION, WARMUPS
+from lrlab.experiments.linear_scaling import FIG1_BAND_SDS, MILESTONES, REFERENCE_BATCH, WARMUP_FRACTION, WARMUPS
 
 
 def error_against_batch(batches, sweep, rule):
-    """The paper's Fig. 1: mean error per batch with a ± 2 SD band, single seeds as dots, diverged runs as
-    crosses, the reference error and its noise margin, and where the curve climbs (`rule`: a Break)."""
+    """The paper's Fig. 1: mean error per batch with a ± FIG1_BAND_SDS SD band, single seeds as dots, diverged
+    runs as crosses, the reference error and its noise margin, and where the curve climbs (`rule`: a Break)."""
     fig, ax = plt.subplots(figsize=(7.2, 3.8))
-    ax.fill_between(batches.batch, batches["mean"] - 2 * batches.sd, batches["mean"] + 2 * batches.sd,
-                    color="C0", alpha=0.2, lw=0, label="mean ± 2 SD over seeds")
+    band = FIG1_BAND_SDS * batches.sd
+    ax.fill_between(batches.batch, batches["mean"] - band, batches["mean"] + band,
+                    color="C0", alpha=0.2, lw=0, label=f"mean ± {FIG1_BAND_SDS:g} SD over seeds")
     ax.plot(batches.batch, batches["mean"], "o-", color="C0", label="gradual warmup, linear rule")
     ax.plot(sweep.batch, sweep.error, ".", color="C0", alpha=0.5, ms=4)
     diverged = sweep[sweep.diverged]
     if len(diverged):   # in a row just above the curve: at a fixed error they would squash it flat
-        high = max((batches["mean"] + 2 * batches.sd.fillna(0)).max(), sweep.error.max())
-        low = min((batches["mean"] - 2 * batches.sd.fillna(0)).min(), sweep.error.min())
+        high = max((batches["mean"] + band.fillna(0)).max(), sweep.error.max())
+        low = min((batches["mean"] - band.fillna(0)).min(), sweep.error.min())
         ax.plot(diverged.batch, [high + 0.08 * (high - low)] * len(diverged), "x", color="C3", ms=8, ls="none",
                 label="diverged")
     ax.axhline(rule.reference, color="0.4", ls="--", lw=1, label=f"batch {REFERENCE_BATCH}")
-    ax.axhline(rule.reference + rule.threshold, color="0.4", ls=":", lw=1, label="+ 2 pooled SD")
+    ax.axhline(rule.reference + rule.threshold, color="0.4", ls=":", lw=1, label=f"+ {rule.sds:g} pooled SD")
     if rule.batch and rule.flat is not False:   # no flat stretch, no break to mark
         ax.axvline(rule.batch, color="C3", lw=1, alpha=0.7)
         ax.annotate(f"climbs at {rule.batch:,}", (rule.batch, ax.get_ylim()[1]), ha="right", va="top",

@@ -7,14 +7,15 @@ from lrlab.figures import label_log_decades
 
 
 def coord_check(coords):
-    """Mean |output| per layer against width, at t = 1 (dotted) to 3 (solid); one panel per
-    parameterization (`coords`: parameterization -> the coordinate-check frame)."""
+    """Mean |output| per layer against width, at t = 1 (dotted) and the check's last step (solid); one panel
+    per parameterization (`coords`: parameterization -> the coordinate-check frame)."""
     fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.2), sharey=True, layout="constrained")
     colours = {module: f"C{i}" for i, module in enumerate(sorted(set().union(*(df.module for df in coords.values()))))}
     for ax, (p, df) in zip(axes, coords.items()):
-        for (module, t), g in df[df.t.isin((1, 3))].groupby(["module", "t"]):   # a layer's colour, its step's line
+        last = df.t.max()
+        for (module, t), g in df[df.t.isin((1, last))].groupby(["module", "t"]):   # a layer's colour, its step's line
             g = g.groupby("width").l1.mean()
-            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if t == 3 else ":", color=colours[module],
+            ax.plot(g.index, g.values, marker="o", ms=3, ls="-" if t == last else ":", color=colours[module],
                     label=f"{module}, t = {t}")
         ax.set(xscale="log", yscale="log", title=f"{PARAMETERIZATIONS[p]}", xlabel="width")
         ax.set_xscale("log", base=2)
