@@ -578,3 +578,15 @@ def test_the_decays_shrink_is_the_product_of_one_less_the_scheduled_rate_times_0
     assert said == (f"Over its 100 steps the decay alone shrinks a decayed weight by {best:.0%} at the decayed "
                     f"sweep's best rate (0.0078), and by {top:.0%} at its largest (0.031).")
     assert rot.decay_shrink_words(frame, {}) == ""
+
+
+def test_the_wsd_exercises_arithmetic_follows_the_cooldown_and_agrees_with_the_schedulers():
+    long = rot.wsd_worked(0.5)
+    assert long["at"] == "0.25/0.5 = 0.5 at 75% and 0.1/0.5 = 0.2 at 90%"
+    assert long["mean"] == "1 − 0.025 − 0.25 = 0.725" and long["linear_at"] == pytest.approx(0.95)
+    assert rot.wsd_worked(0.2)["at"] == "still 1 at 75% and 0.1/0.2 = 0.5 at 90%"
+    # the worked numbers are the schedulers' up to whole steps
+    shapes = rot.schedule_shapes(1000, wsd_decay=0.5).set_index("policy")
+    assert shapes.loc["warmup-stable-decay", "mean over the run"] == pytest.approx(long["mean_value"], abs=2e-3)
+    said, mean = rot.step_mean_worked()
+    assert said == "0.5 + 0.25 × 0.1 + 0.25 × 0.01" and mean == pytest.approx(shapes.loc["step", "mean over the run"])

@@ -353,3 +353,16 @@ def test_the_range_tests_caption_says_where_its_loss_leaves_the_axis():
                                            "rate of 0.032 on, the loss leaves it, reaching 50 by the test's last "
                                            "step (at 0.0562).")
     assert sc.range_cut_words(record([2.0, 1.8, 1.5, 1.9])) == ""   # the whole curve fits
+
+
+def test_the_cycle_exercises_arithmetic_follows_the_recipes_config_and_the_asked_div_factor():
+    config = dict(lr=0.8, schedule="one_cycle",
+                  schedule_args={"div_factor": 10.0, "base_momentum": 0.85, "max_momentum": 0.95})
+    fastai = sc.cycle_worked(config, 25.0)
+    assert fastai["start"] == "0.8/25 = 0.032" and fastai["end"] == "0.032/1000 = 3.2 × 10⁻⁵"
+    assert fastai["own_start"] == "0.8/10 = 0.08" and fastai["own_end"] == "8 × 10⁻⁵"
+    assert fastai["tail"] == "1 − 2 × 0.45 = 10%" and fastai["floor"] == "25,000"
+    assert fastai["span"] == "a factor 25 from start to peak, more than Smith's 10 to 20"
+    assert fastai["first_steps"].startswith("a smaller rate")
+    assert sc.cycle_worked(config, 15.0)["span"].endswith("within Smith's 10 to 20")
+    assert sc.cycle_worked(config, 4.0)["first_steps"].startswith("a larger rate")

@@ -388,6 +388,32 @@ def shared_rate_words(frame, best, seed_sd, lr):
     return {"best_at": best_at, "shared": shared_words, "moves": moves, "tuned": tuned}
 
 
+def wsd_worked(decay, at=(0.75, 0.9)):
+    """The WSD exercise's answer worked through in plain text (glued Markdown has no maths), for a cooldown over
+    the last `decay` of the run after the chapter's warmup w: {"at": the rate as a fraction of the peak at each
+    fraction f of the run in `at` (1 before the cooldown, (1 - f) / decay in it), "mean": the mean over the run,
+    1 - w/2 - decay/2, "mean_value": that number, "linear_at": the cooldown at which WSD is linear decay}."""
+    warmup = SCHEDULE_POLICIES["warmup-stable-decay"][1]["warmup"]
+
+    def rate(f):
+        if f < 1 - decay:
+            return f"still 1 at {f:.0%}"
+        return f"{1 - f:.3g}/{decay:g} = {(1 - f) / decay:.3g} at {f:.0%}"
+    mean = 1 - warmup / 2 - decay / 2
+    return {"at": listed(rate(f) for f in at), "mean": f"1 − {warmup / 2:g} − {decay / 2:g} = {mean:.4g}",
+            "mean_value": mean, "linear_at": 1 - warmup}
+
+
+def step_mean_worked():
+    """The step schedule's mean rate over a run, as a fraction of the peak, worked through in plain text from its
+    milestones and factor: ("0.5 + 0.25 × 0.1 + 0.25 × 0.01", 0.5275)."""
+    args = SCHEDULE_POLICIES["step"][1]
+    edges = [0.0, *args["milestones"], 1.0]
+    spans = [(b - a, args["gamma"] ** i) for i, (a, b) in enumerate(zip(edges, edges[1:]))]
+    said = " + ".join(f"{span:g}" if factor == 1 else f"{span:g} × {factor:g}" for span, factor in spans)
+    return said, float(sum(span * factor for span, factor in spans))
+
+
 def schedule_shapes(steps, at=(0.5, 0.75, 0.9), wsd_decay=None):
     """The chapter's five policies over a run of `steps` optimizer steps, drawn by the schedulers training
     steps (`schedules.lr_curve`): the rate as a fraction of the peak at step floor(f * steps) for each

@@ -702,6 +702,43 @@ def one_cycle_landmarks(record, div_factor=None):
                          for name, step in steps.items()])
 
 
+def _plain_number(x):
+    """0.032 as "0.032", 3.2e-05 as "3.2 × 10⁻⁵": a number for glued Markdown, which has no maths."""
+    if x == 0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.3g}"
+    mantissa, exponent = f"{x:.2e}".split("e")
+    digits = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{float(mantissa):g} × 10{digits}"
+
+
+# Smith's guideline for the span of a single cycle (1803.09820): its minimum at the maximum over 10 to 20
+CYCLE_SPAN_GUIDE = (10.0, 20.0)
+
+
+def cycle_worked(config, div_factor):
+    """The cycle exercise's answer in plain text: the modern recipe's one cycle (`config`, a record's config)
+    started at its peak over `div_factor` instead of its own. A dict of the pieces the solution glues: each
+    worked as arithmetic ("0.8/25 = 0.032"), the phases from `pct_start`, the momentum's ends and peak, how the
+    span compares with Smith's guideline, the first steps' rate against the own cycle's, and the floor's distance
+    below the peak."""
+    from lrlab.schedules import OPTIONS
+    args = {**OPTIONS[config["schedule"]], **config["schedule_args"]}
+    peak, own, final, pct = config["lr"], args["div_factor"], args["final_div_factor"], args["pct_start"]
+    start, own_start = peak / div_factor, peak / own
+    lo, hi = CYCLE_SPAN_GUIDE
+    against = ("more than" if div_factor > hi else "less than" if div_factor < lo else "within")
+    return {"own_div": f"{own:g}", "own_start": f"{peak:g}/{own:g} = {own_start:g}", "final": f"{final:g}",
+            "start": f"{peak:g}/{div_factor:g} = {_plain_number(start)}",
+            "end": f"{_plain_number(start)}/{final:g} = {_plain_number(start / final)}",
+            "own_end": _plain_number(own_start / final), "peak_step": f"{pct:g}N − 1",
+            "tail": f"1 − 2 × {pct:g} = {1 - 2 * pct:.0%}", "momentum_ends": f"{args['max_momentum']:g}",
+            "momentum_peak": f"{args['base_momentum']:g}",
+            "span": f"a factor {div_factor:g} from start to peak, {against} Smith's {lo:g} to {hi:g}",
+            "first_steps": ("the same rate" if div_factor == own else "a smaller rate, a gentler warm-up"
+                            if div_factor > own else "a larger rate, a steeper start"),
+            "floor": f"{div_factor * final:,.0f}"}
+
+
 def tools_agree_verdict(rules):
     """Our range test and torch-lr-finder's, on the same weights and batches, should suggest the same rates:
     confirmed when every rule's two suggestions agree within a factor of 2, contradicted otherwise."""
