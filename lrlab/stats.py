@@ -56,6 +56,15 @@ def with_error(value, error, fmt="+.2f"):
     return f"{value:{fmt}} ± {error:.2f}"
 
 
+def plain_number(x):
+    """0.032 as "0.032", 3.2e-05 as "3.2 × 10⁻⁵": a number for glued Markdown, which has no maths."""
+    if x == 0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.3g}"
+    mantissa, exponent = f"{x:.2e}".split("e")
+    digits = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{float(mantissa):g} × 10{digits}"
+
+
 def listed(items):
     """"a", "a and b", "a, b and c": items (strings) as a list in a sentence."""
     items = list(items)

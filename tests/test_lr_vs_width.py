@@ -613,7 +613,8 @@ def test_the_width_exponents_words_follow_the_fit():
     assert width.mup_fit_words(-0.40, 0.18).endswith("more than two errors from the 0 muP is built for, is the "
                                                      "warning.")
     assert "lies within two errors of the 0" in width.mup_fit_words(0.05, 0.1)
-    assert "nan" not in width.mup_fit_words(float("nan"), float("nan")) + width.exponent_verdicts(0.0, float("nan"))[0].number
+    assert "nan" not in width.mup_fit_words(float("nan"), float("nan"))
+    assert "nan" not in width.exponent_verdicts(0.0, float("nan"))[0].number
 
 
 def test_the_gpt_prose_reads_its_head_size_and_its_range_against_gpt3s_from_the_code():
@@ -626,7 +627,8 @@ def test_the_gpt_prose_reads_its_head_size_and_its_range_against_gpt3s_from_the_
 
 def test_the_coordinate_check_figure_draws_its_last_step_solid_whatever_the_number_of_steps():
     from lrlab.figures.lr_vs_width import coord_check
-    frame = pd.DataFrame([dict(width=w, module="readout", t=t, l1=float(w * t)) for w in (64, 128) for t in (1, 2, 3, 4)])
+    frame = pd.DataFrame([dict(width=w, module="readout", t=t, l1=float(w * t))
+                          for w in (64, 128) for t in (1, 2, 3, 4)])
     fig = coord_check({"sp": frame, "mup": frame})
     styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()}
     assert styles == {"readout, t = 1": ":", "readout, t = 4": "-"}

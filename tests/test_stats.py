@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from lrlab.stats import (counted, expected_range_in_sds, listed, mean_sd, number_word, plus_minus, refined_minimum,
-                         t_point, with_error)
+from lrlab.stats import (counted, expected_range_in_sds, listed, mean_sd, number_word, plain_number, plus_minus,
+                         refined_minimum, t_point, with_error)
 
 
 def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
@@ -52,6 +52,12 @@ def test_plus_minus_says_one_seed_when_there_is_no_spread():
 def test_an_estimate_without_a_finite_error_says_so_instead_of_printing_nan():
     assert with_error(-0.512, 0.061) == "-0.51 ± 0.06"
     assert with_error(0.0, float("nan")) == "+0.00 (no error measured)"
+
+
+def test_a_plain_number_writes_small_and_large_powers_of_ten_without_maths():
+    assert plain_number(0.032) == "0.032" and plain_number(0) == "0"
+    assert plain_number(3.2e-5) == "3.2 × 10⁻⁵" and plain_number(8e-5) == "8 × 10⁻⁵"
+    assert plain_number(2.5e7) == "2.5 × 10⁷"
 
 
 def test_the_range_of_pure_noise_grows_with_the_number_of_settings():

@@ -17,7 +17,7 @@ from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, train_images, union_of_chunks
 from lrlab.lr_finder import RULES, range_test_config, smoothed, suggestions
 from lrlab.names import MODEL_LABELS
-from lrlab.stats import expected_best_in_sds, listed, mean_sd, percent_or_nan
+from lrlab.stats import expected_best_in_sds, listed, mean_sd, percent_or_nan, plain_number
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NO_RULE, NOT_RESOLVED, PaperClaim, Verdict
 
 SETTINGS = {
@@ -702,15 +702,6 @@ def one_cycle_landmarks(record, div_factor=None):
                          for name, step in steps.items()])
 
 
-def _plain_number(x):
-    """0.032 as "0.032", 3.2e-05 as "3.2 × 10⁻⁵": a number for glued Markdown, which has no maths."""
-    if x == 0 or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.3g}"
-    mantissa, exponent = f"{x:.2e}".split("e")
-    digits = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return f"{float(mantissa):g} × 10{digits}"
-
-
 # Smith's guideline for the span of a single cycle (1803.09820): its minimum at the maximum over 10 to 20
 CYCLE_SPAN_GUIDE = (10.0, 20.0)
 
@@ -728,9 +719,9 @@ def cycle_worked(config, div_factor):
     lo, hi = CYCLE_SPAN_GUIDE
     against = ("more than" if div_factor > hi else "less than" if div_factor < lo else "within")
     return {"own_div": f"{own:g}", "own_start": f"{peak:g}/{own:g} = {own_start:g}", "final": f"{final:g}",
-            "start": f"{peak:g}/{div_factor:g} = {_plain_number(start)}",
-            "end": f"{_plain_number(start)}/{final:g} = {_plain_number(start / final)}",
-            "own_end": _plain_number(own_start / final), "peak_step": f"{pct:g}N − 1",
+            "start": f"{peak:g}/{div_factor:g} = {plain_number(start)}",
+            "end": f"{plain_number(start)}/{final:g} = {plain_number(start / final)}",
+            "own_end": plain_number(own_start / final), "peak_step": f"{pct:g}N − 1",
             "tail": f"1 − 2 × {pct:g} = {1 - 2 * pct:.0%}", "momentum_ends": f"{args['max_momentum']:g}",
             "momentum_peak": f"{args['base_momentum']:g}",
             "span": f"a factor {div_factor:g} from start to peak, {against} Smith's {lo:g} to {hi:g}",

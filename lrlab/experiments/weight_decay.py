@@ -73,7 +73,8 @@ def _declared(profile):
     epochs, per_class, headline_epochs = s["epochs"], s["per_class"], s["headline_epochs"]
     n_train = train_images(per_class)
     base = RunConfig(task="cifar10", model=s["model"], batch_size=BATCH, augment="crop+flip", schedule="cosine",
-                     momentum=SGD_MOMENTUM, epochs=epochs, train_per_class=per_class, test_per_class=s["test_per_class"])
+                     momentum=SGD_MOMENTUM, epochs=epochs, train_per_class=per_class,
+                     test_per_class=s["test_per_class"])
 
     def point(optimizer, k, j, seed=0, epochs=epochs):
         wd = lambda_from_normalized(2.0 ** j, BATCH, n_train, epochs)
