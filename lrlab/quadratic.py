@@ -9,6 +9,8 @@ import torch
 
 from lrlab.optim import build_optimizer
 
+DIVERGENCE_STEPS = 200   # a run diverged when its loss after this many steps ends above where it started
+
 
 def descend(curvatures, lr, steps, momentum=0.0, theta0=None, optimizer="sgd", weight_decay=0.0):
     """Run `steps` steps of `optimizer` (an lrlab.optim name: sgd, sgdw, ...); return thetas (steps+1, d)
@@ -29,13 +31,13 @@ def descend(curvatures, lr, steps, momentum=0.0, theta0=None, optimizer="sgd", w
     return torch.stack(thetas).numpy(), np.array(losses)
 
 
-def diverges(curvatures, lr, momentum=0.0, steps=200):
+def diverges(curvatures, lr, momentum=0.0, steps=DIVERGENCE_STEPS):
     """A run diverged when its loss ends above where it started."""
     _, losses = descend(curvatures, lr, steps, momentum)
     return not np.isfinite(losses[-1]) or losses[-1] > losses[0]
 
 
-def divergence_threshold(curvatures, low, high, momentum=0.0, steps=200, tol=1e-4):
+def divergence_threshold(curvatures, low, high, momentum=0.0, steps=DIVERGENCE_STEPS, tol=1e-4):
     """The LR where descent starts to diverge, bracketed by bisection to within `tol`.
 
     `low` must converge and `high` diverge; returns the midpoint of the final bracket.

@@ -62,7 +62,7 @@ def plain_number(x):
         return f"{x:.3g}"
     mantissa, exponent = f"{x:.2e}".split("e")
     digits = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return f"{float(mantissa):g} × 10{digits}"
+    return f"10{digits}" if float(mantissa) == 1 else f"{float(mantissa):g} × 10{digits}"
 
 
 def listed(items):

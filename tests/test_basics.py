@@ -26,6 +26,24 @@ def test_momentum_acts_like_a_step_of_eta_over_one_minus_mu_where_eta_h_is_small
     assert table.loc[0.9, "measured / claimed"] == pytest.approx(1.0, abs=0.02)
 
 
+def made_up_probe(measured):
+    """A `momentum_table` frame at eta = 0.01 with the given measured / claimed ratio per momentum."""
+    return pd.DataFrame([{"momentum μ": mu, "measured / claimed": r, "measured step": r * 0.01 / (1 - mu)}
+                         for mu, r in measured.items()])
+
+
+def test_the_flat_direction_claim_holds_far_below_one_minus_mu_squared_and_fails_once_eta_h_reaches_it():
+    probe = made_up_probe({0.0: 1.0, 0.5: 1.0, 0.95: 1.04, 0.99: 0.5})
+    words = basics.flat_claim_words(probe, 0.01, 1e-2)   # eta h = 1e-4 = (1 - 0.99)^2
+    assert words.startswith("(1 − μ)² is 0.25, 0.0025 and 10⁻⁴ for μ = 0.5, 0.95 and 0.99. Against ηh = 10⁻⁴")
+    assert "holds by a factor of 25 at μ = 0.95 (the measured step is 1.040 times the claim)" in words
+    assert "fails at μ = 0.99" in words and "are complex" in words
+    assert "(1 − √μ)/h = 0.50, 0.50 times the claimed η/(1 − μ) = 1 (measured: 0.50)" in words
+    gentle = basics.flat_claim_words(probe, 0.01, 1e-3)   # eta h = 1e-5: (1 - 0.99)^2 is only ten times that
+    assert "holds by a factor of 250 at μ = 0.95" in gentle and "fails at none of them" in gentle
+    assert gentle.endswith("(1 − μ)² is 10 times ηh, and there the measured step is 0.500 times the claim.")
+
+
 def test_the_best_rate_per_momentum_is_the_lowest_loss_among_runs_that_did_not_diverge():
     best = basics.best_rates(SWEEP)
     assert best[0.0].lr == 2.0 ** -4 and best[0.9].lr == 2.0 ** -6

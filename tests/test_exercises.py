@@ -60,3 +60,19 @@ def test_a_train_it_yourself_exercise_quotes_the_recorded_time_and_says_when_the
     said = training_words(tmp_path, "basics", "quick")
     assert said.startswith("about 1 minute (45 runs one after another")
     assert "NVIDIA H100 80GB HBM3 (made up)" in said
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_each_exercise_statement_quotes_its_commands_values_from_the_command(name):
+    from lrlab.book.exercises import COMMAND_GLUE, command_values, statements
+    source = chapters()[name].read_text()
+    exercises, _ = declared(source)
+    said = statements(source)
+    for label, commands in exercises:
+        for command in commands:
+            for knob in knobs_of(command)[1]:
+                glue = COMMAND_GLUE + knob.removeprefix("exercise_")
+                assert f"`{glue}" in said[label], f"{label} types the value of {knob} instead of quoting {glue}"
+                assert glue in command_values(name)
+    # and the page glues them
+    assert "exercises.command_values(" in source

@@ -155,9 +155,18 @@ def test_the_rules_verdict_orders_the_rules_at_each_largest_batch():
     _, batches = sweep_of({128: [19.3, 20.7]})
     verdict = ls.rules_verdict(rules, (2048,), ls.find_break(batches))
     assert verdict.startswith("At 2,048 the linear rule is best, 1.0 points ahead of the next (within the 2.0-point")
-    assert "No scaling trails the linear rule by 10.0 points" in verdict
+    assert "No scaling's error against the linear rule's: +10.0 points (at 2,048)" in verdict
+    assert "square root (+2.5), then none (+17.9)" in verdict   # Table 2a's 26.22 and 41.67 against 23.74
     table = ls.rules_table(rules, (2048,)).set_index("rule")
     assert table.loc["none (LR 0.1)", "batch 2,048: LR"] == "0.1" and table.loc["none (LR 0.1)", "paper, 8k (%)"] == "41.67"
+
+
+def test_the_rules_verdict_signs_no_scaling_s_gap_when_it_is_ahead():
+    records = [made_up(2048, e, rule=r) for r, e in (("linear", 25.0), ("sqrt", 26.0), ("none", 23.0))]
+    _, batches = sweep_of({128: [19.3, 20.7]})
+    verdict = ls.rules_verdict(ls.run_rows(records, 1), (2048,), ls.find_break(batches))
+    assert verdict.startswith("At 2,048 the no-scaling rule is best")
+    assert "against the linear rule's: -2.0 points" in verdict and "trails" not in verdict
 
 
 def test_the_comparison_pairs_batches_by_their_factor_over_each_reference():

@@ -170,6 +170,20 @@ def test_a_gpt_row_counted_without_attention_is_counted_again_and_its_speed_kept
     assert rows.loc["resnet20", "peak_fraction"] == 0.5              # images: counted as recorded
 
 
+def test_the_speed_sentences_say_what_is_not_benched_instead_of_printing_nan():
+    from lrlab.book.reproduction_cost import bench_summary
+    numbers, words = bench_summary(pd.DataFrame())
+    assert numbers == {"bench_devices": "no device yet"} and "lrlab bench --out results/bench" in words["speed_words"]
+    row = dict(model="resnet20", mode="bf16", device="cpu", train_flops_per_example=989e6, peak_fraction=np.nan,
+               ours_over_classic=np.nan)
+    _, words = bench_summary(pd.DataFrame([row]))
+    assert words["speed_words"].startswith("No classic-recipe row is benched yet")
+    assert "takes 50 ms" in words["speed_words"]   # 989 MFLOP x 50,000 images at 989 TFLOP/s
+    _, words = bench_summary(pd.DataFrame([row, dict(row, mode="classic fp32", ours_over_classic=3.04)]))
+    assert words["speed_words"].startswith("On these devices the fastest mode trains up to 3.0 times")
+    assert all("nan" not in w for w in words.values()) and words["bench_gpu_note"].startswith("Every bench record")
+
+
 def test_a_stacked_run_counts_its_share_of_its_stacks_time(tmp_path):
     # every member of a stack records the stack's wall time: three members of 60 s are one minute of the device
     from fabricate import fake_record

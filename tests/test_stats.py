@@ -57,7 +57,7 @@ def test_an_estimate_without_a_finite_error_says_so_instead_of_printing_nan():
 def test_a_plain_number_writes_small_and_large_powers_of_ten_without_maths():
     assert plain_number(0.032) == "0.032" and plain_number(0) == "0"
     assert plain_number(3.2e-5) == "3.2 × 10⁻⁵" and plain_number(8e-5) == "8 × 10⁻⁵"
-    assert plain_number(2.5e7) == "2.5 × 10⁷"
+    assert plain_number(2.5e7) == "2.5 × 10⁷" and plain_number(1e-5) == "10⁻⁵"
 
 
 def test_the_range_of_pure_noise_grows_with_the_number_of_settings():

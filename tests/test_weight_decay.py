@@ -114,6 +114,15 @@ def test_the_best_decay_figure_draws_each_fit_beside_the_line_its_update_rule_pr
             assert (y1 - y0) / (x1 - x0) == pytest.approx(expected)
 
 
+def test_the_measured_slopes_are_written_with_their_errors_and_say_where_none_was_measured():
+    import pandas as pd
+    slopes = pd.DataFrame({"optimizer": ["SGD + L2", "SGDW", "Adam + L2"], "slope": [-0.912, 0.05, np.nan],
+                           "standard error": [0.12, np.nan, np.nan]}, index=["sgd", "sgdw", "adam"])
+    words = wd.slope_words(slopes)
+    assert words.startswith("SGD + L2 -0.91 ± 0.12, SGDW +0.05 (no error measured) and Adam + L2 not measured")
+    assert "nan" not in words
+
+
 def test_slopes_read_in_words_with_a_tolerance_of_two_standard_errors_or_three_tenths():
     assert wd.coupling_words(-0.9, 0.05) == "coupled"
     assert wd.coupling_words(0.2, float("nan")) == "decoupled"

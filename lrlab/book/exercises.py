@@ -54,6 +54,14 @@ def declared(source):
     return exercises, solved
 
 
+def statements(source):
+    """{label: the exercise's statement}: the text of each `{exercise}` block of a chapter's MyST source
+    before its first command, where it says what the command changes."""
+    import re
+    blocks = re.findall(r"^:::\{exercise\}\n:label: (\S+)\n(.*?)^:::$", source, flags=re.M | re.S)
+    return {label: body.split("```bash")[0] for label, body in blocks}
+
+
 def knobs_of(command):
     """The -p knobs of one `lrlab notebooks` command line, as the command line would parse them:
     (chapter names, {name: value}, profile)."""
@@ -74,3 +82,13 @@ def page_knobs(name):
         for command in commands:
             knobs.update(knobs_of(command)[1])
     return check_knobs(name, knobs)   # as the page receives them: 100 where a float is expected is 100.0
+
+
+COMMAND_GLUE = "cmd_"   # an exercise statement quotes its command's values as {glue:text}`cmd_<knob>`
+
+
+def command_values(name):
+    """{"cmd_min_shift": 0.1, ...}: every knob the exercises of page `name` turn, at the value its command
+    suggests, named as the statements quote it (`COMMAND_GLUE` and the knob without `exercise_`): glued, a
+    statement cannot say one value while its command runs another."""
+    return {COMMAND_GLUE + knob.removeprefix("exercise_"): value for knob, value in page_knobs(name).items()}

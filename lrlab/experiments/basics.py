@@ -29,7 +29,8 @@ SETTINGS = {
     "gpu": dict(log2_lrs=half_octaves(-12, 0), width=1024, epochs=5, per_class=None, test_per_class=None),
     "full": dict(log2_lrs=half_octaves(-12, 4), width=1024, epochs=20, per_class=None, test_per_class=None),
 }
-MOMENTA = (0.0, 0.9)
+SWEEP_MOMENTUM = 0.9   # the network sweep's heavy ball, beside plain SGD
+MOMENTA = (0.0, SWEEP_MOMENTUM)
 
 
 def runs(profile):
@@ -65,8 +66,15 @@ def chunks(profile):
 
 CHANCE_LOSS = math.log(10)   # the loss of a uniform guess over CIFAR-10's classes
 
+# the chapter's quadratic: one flat and one stiff direction, a condition number of ten
+QUADRATIC_CURVATURES = (1.0, 10.0)
+# momentum's effective step is read along a flat direction (eta * h far below (1 - mu)^2 up to mu = 0.9),
+# over enough steps that the second half, past the transient, fits a clean decay
+PROBE_LR, PROBE_CURVATURE, PROBE_STEPS = 0.01, 1e-3, 4000
+PROBE_MOMENTA = (0.0, 0.5, 0.9, 0.95, 0.99)
 
-def momentum_table(lr=0.01, curvature=1e-3, momenta=(0.0, 0.5, 0.9, 0.95, 0.99), steps=4000):
+
+def momentum_table(lr=PROBE_LR, curvature=PROBE_CURVATURE, momenta=PROBE_MOMENTA, steps=PROBE_STEPS):
     """Momentum's step measured on a quadratic (the decay rate along `curvature`, as the plain-descent
     step that would decay at that rate) against the claim eta/(1-mu)."""
     import pandas as pd
@@ -77,6 +85,43 @@ def momentum_table(lr=0.01, curvature=1e-3, momenta=(0.0, 0.5, 0.9, 0.95, 0.99),
         rows.append({"momentum μ": mu, "claimed η/(1−μ)": lr / (1 - mu),
                      "measured step": step, "measured / claimed": step * (1 - mu) / lr})
     return pd.DataFrame(rows)
+
+
+def flat_claim_words(table, lr, curvature):
+    """Where "momentum acts like plain descent with the step eta/(1-mu)" holds along a flat direction and
+    where it fails, from `momentum_table(lr, curvature)`: it needs eta*h far below (1-mu)^2; once eta*h
+    passes (1-mu)^2 the heavy ball's roots are complex and it shrinks by sqrt(mu) a step, whatever eta is."""
+    from lrlab.stats import listed, plain_number
+    eta_h = lr * curvature
+    table = table[table["momentum μ"] > 0].set_index("momentum μ")
+    momenta = list(table.index)
+    said = (f"(1 − μ)² is {listed([plain_number((1 - mu) ** 2) for mu in momenta])} for μ = "
+            f"{listed([f'{mu:g}' for mu in momenta])}. Against ηh = {plain_number(eta_h)}")
+    slack = 1 + 1e-9   # (1 - 0.99)^2 is 1.0000000000000018e-4 in floating point
+    holds = [mu for mu in momenta if (1 - mu) ** 2 > 10 * eta_h * slack]   # "far below": more than ten times
+    fails = [mu for mu in momenta if (1 - mu) ** 2 <= eta_h * slack]
+    if holds:
+        mu = holds[-1]
+        said += (f" the condition holds by a factor of {(1 - mu) ** 2 / eta_h:.3g} at μ = {mu:g} (the measured step "
+                 f"is {table.loc[mu, 'measured / claimed']:.3f} times the claim)")
+    else:
+        said += " the condition holds by more than a factor of ten at no momentum of the table"
+    if not fails:
+        mu = momenta[-1]
+        return said + (f"; it fails at none of them: even at μ = {mu:g}, (1 − μ)² is {(1 - mu) ** 2 / eta_h:.3g} "
+                       f"times ηh, and there the measured step is {table.loc[mu, 'measured / claimed']:.3f} times "
+                       "the claim.")
+    mu = fails[0]
+    complex_roots = (1 + mu - eta_h) ** 2 < 4 * mu
+    said += f" and fails at μ = {mu:g}, where ηh is at least (1 − μ)²"
+    if not complex_roots:
+        return said + "."
+    oscillator = (1 - math.sqrt(mu)) / curvature
+    claimed = lr / (1 - mu)
+    return said + (": the roots of z² − (1 + μ − ηh) z + μ are complex, the heavy ball is an oscillator rather "
+                   "than a smoothed gradient step, and it shrinks by √μ per step whatever η is. The step that "
+                   f"decays at that rate is (1 − √μ)/h = {oscillator:.2f}, {oscillator / claimed:.2f} times the "
+                   f"claimed η/(1 − μ) = {claimed:g} (measured: {table.loc[mu, 'measured step']:.2f}).")
 
 
 def best_rates(runs):
@@ -158,21 +203,22 @@ def rerun_words(runs):
 def sweep_summary(runs):
     """The numbers the sweep's paragraph quotes."""
     best = best_rates(runs)
-    return dict(n_stuck_momentum=stuck(runs, 0.9), n_stuck_plain=stuck(runs, 0.0), n_collapsed=collapsed(runs),
-                best_lr_ratio=float(best[0.0].lr / best[0.9].lr) if len(best) == 2 else float("nan"),
+    return dict(n_stuck_momentum=stuck(runs, SWEEP_MOMENTUM), n_stuck_plain=stuck(runs, 0.0),
+                n_collapsed=collapsed(runs),
+                best_lr_ratio=float(best[0.0].lr / best[SWEEP_MOMENTUM].lr) if len(best) == 2 else float("nan"),
                 best_lr_plain=float(best[0.0].lr) if 0.0 in best else float("nan"),
-                best_lr_momentum=float(best[0.9].lr) if 0.9 in best else float("nan"))
+                best_lr_momentum=float(best[SWEEP_MOMENTUM].lr) if SWEEP_MOMENTUM in best else float("nan"))
 
 
 def sweep_words(runs):
     """The sweep's best and first diverging rates in two sentences (an exercise's answer)."""
     best = sweep_summary(runs.sort_values("lr"))
     return (f"Plain SGD trains best at {best['best_lr_plain']:.4g} and {divergence_words(runs, 0.0, 'first diverges at')}; "
-            f"with momentum 0.9 the best rate is {best['best_lr_momentum']:.4g} and "
-            f"{divergence_words(runs, 0.9, 'divergence starts at')}.")
+            f"with momentum {SWEEP_MOMENTUM:g} the best rate is {best['best_lr_momentum']:.4g} and "
+            f"{divergence_words(runs, SWEEP_MOMENTUM, 'divergence starts at')}.")
 
 
-def stability_words(runs, quadratic_plain, quadratic_momentum, momentum=0.9):
+def stability_words(runs, quadratic_plain, quadratic_momentum, momentum=SWEEP_MOMENTUM):
     """Whether momentum moves the divergence threshold the same way on the quadratic (thresholds
     measured there, plain and with `momentum`) and in the network (the first diverging rate of each),
     in a sentence. The network's rule is its grid: momentum lowers (raises) the threshold when its first
@@ -239,7 +285,7 @@ def extremes_verdict(runs, momentum=0.0):
                       "times the best loss") + ".", rule, number)
 
 
-def momentum_verdict(runs, momentum=0.9):
+def momentum_verdict(runs, momentum=SWEEP_MOMENTUM):
     """Momentum's effective step ("about 10x at mu = 0.9") read as the ratio of the best rates without and
     with momentum: on a half-octave grid each best rate is placed within a quarter octave, so the ratio
     within half an octave. Confirmed within half an octave of 10, contradicted beyond one octave."""
@@ -322,16 +368,16 @@ def momentum_shift_words(runs):
     best = sweep_summary(runs)
     plain, heavy = best["best_lr_plain"], best["best_lr_momentum"]
     if not (np.isfinite(plain) and np.isfinite(heavy)):
-        return "momentum 0.9 is not recorded beside plain SGD yet"
+        return f"momentum {SWEEP_MOMENTUM:g} is not recorded beside plain SGD yet"
     if heavy == plain:
-        return "momentum 0.9 leaves the best rate where it is"
-    return f"momentum 0.9 moves the curve to {'smaller' if heavy < plain else 'larger'} rates"
+        return f"momentum {SWEEP_MOMENTUM:g} leaves the best rate where it is"
+    return f"momentum {SWEEP_MOMENTUM:g} moves the curve to {'smaller' if heavy < plain else 'larger'} rates"
 
 
 def stuck_lead_words(runs):
     """How the paragraph on runs that end without learning opens: with how many the sweep has, or with
     none."""
-    plain, heavy = stuck(runs, 0.0), stuck(runs, 0.9)
+    plain, heavy = stuck(runs, 0.0), stuck(runs, SWEEP_MOMENTUM)
     if not plain + heavy:
         return ("The network can add a failure the quadratic does not have, though no run of this sweep shows it: a "
                 "run can end without learning")
@@ -346,7 +392,7 @@ def divergence_speed_words(runs):
     if fast_divergence_verdict(runs).word != CONFIRMED:
         return "Here not every run that diverges does so early."
     return "A run that diverges does so early" + ("; the stuck runs above are the slow failure." if
-                                                  stuck(runs, 0.0) + stuck(runs, 0.9) else ".")
+                                                  stuck(runs, 0.0) + stuck(runs, SWEEP_MOMENTUM) else ".")
 
 
 def verdicts(chapter):

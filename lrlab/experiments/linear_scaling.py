@@ -391,9 +391,12 @@ def rules_verdict(rules, largest, rule):
     def error(b, name):
         return rules[(rules.batch == b) & (rules.rule == name)].error.iloc[0]
     text = "; ".join(at(b) for b in largest)
-    trails = ", ".join(f"{error(b, 'none') - error(b, 'linear'):.1f}" for b in largest)
-    return (text[0].upper() + text[1:] + f". No scaling trails the linear rule by {trails} points; "
-            "the paper's order at 8k is linear, then square root (+2.5), then none (+17.9).")
+    gaps = listed([f"{error(b, 'none') - error(b, 'linear'):+.1f}" for b in largest])
+    at_batches = listed([f"{b:,}" for b in largest])
+    paper = {name: float(PAPER_8K[name]) - float(PAPER_8K["linear"]) for name in ("sqrt", "none")}
+    return (text[0].upper() + text[1:] + f". No scaling's error against the linear rule's: {gaps} points "
+            f"(at {at_batches}); the paper's order at 8k is linear, then square root ({paper['sqrt']:+.1f}), "
+            f"then none ({paper['none']:+.1f}).")
 
 
 def noise_summary(noise, first_decay, rule):

@@ -179,6 +179,7 @@ def runs(profile):
 
 RULE_NAMES = {"steepest": "steepest", "min_over_10": "min/10", "valley": "valley"}   # as the prose names them
 RANGE_TEST_SMOOTHING = 0.95   # torch-lr-finder's default, so both range-test curves are smoothed alike
+FASTAI_SMOOTHING = 0.98   # fastai's Recorder smooths its range test's loss with beta = 0.98
 PAPER_BUDGET = {2_000: 89.7, 6_000: 92.1, 10_000: 92.4, 20_000: 92.7}   # Smith & Topin's text, ResNet-56
 
 

@@ -337,6 +337,16 @@ def coupling_slopes(cells):
     return pd.DataFrame(slopes, index=OPTIMIZERS), best_rows
 
 
+def slope_words(slopes):
+    """'SGD + L2 -0.91 ± 0.12, SGDW +0.05 ± 0.10, ...': each optimizer's fitted slope (`coupling_slopes`'s
+    table) with one standard error, saying so where too few rows leave no error or no slope."""
+    def one(row):
+        if not np.isfinite(row.slope):
+            return f"{row.optimizer} not measured (fewer than two rows with a best decay)"
+        return f"{row.optimizer} {with_error(row.slope, row['standard error'])}"
+    return listed([one(row) for _, row in slopes.iterrows()])
+
+
 def good_region_tilt(cells, top=CIRCLED):
     """Per optimizer, the tilt of its good region: the least-squares slope of log2 lambda_norm against
     log2 LR through its `top` best cells (the ones the heatmaps circle at 10), the no-decay column left
