@@ -21,6 +21,7 @@ import torch
 
 from lrlab.config import RunConfig
 from lrlab.data import CIFAR10_MEAN, CIFAR10_STD, CharCorpus, Cifar10
+from lrlab.data.loader import CROP_PAD
 from lrlab.env import run_env
 from lrlab.errors import LrlabError, check_choice, check_positive
 from lrlab.experiments import CIFAR10_TRAIN_IMAGES
@@ -104,7 +105,7 @@ class ClassicTask:
             import torchvision.transforms as T
         except ImportError:
             raise LrlabError("the classic recipe needs torchvision: pip install torchvision") from None
-        transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+        transform = T.Compose([T.RandomCrop(32, padding=CROP_PAD), T.RandomHorizontalFlip(), T.ToTensor(),
                                T.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
         workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self.loader = torch.utils.data.DataLoader(

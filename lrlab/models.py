@@ -121,6 +121,7 @@ class Block(nn.Module):
 
 
 GPT_HEAD_SIZE = 32   # the character GPT's head size: the width sets the number of heads
+GPT2_INIT_STD = 0.02   # GPT-2's initial weights' standard deviation, which the character GPT has at its base width
 
 
 class CharGPT(nn.Module):
@@ -148,7 +149,7 @@ class CharGPT(nn.Module):
             if p.dim() != 2:
                 continue
             fan_in = p.shape[0] if name in ("tok.weight", "pos.weight") else p.shape[1]
-            std = 0.02 if name in ("tok.weight", "pos.weight") else 0.02 * math.sqrt(base_width / fan_in)
+            std = GPT2_INIT_STD * (1.0 if name in ("tok.weight", "pos.weight") else math.sqrt(base_width / fan_in))
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):  # GPT-2: scale residual outputs
                 std /= math.sqrt(2 * depth)
             nn.init.normal_(p, std=std)

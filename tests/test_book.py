@@ -58,6 +58,17 @@ def test_every_exercise_shows_the_result_of_the_knob_it_turns(smoke_book):
             assert all(f" -p {k} " in box for k in page_knobs(name))
 
 
+def test_no_page_glues_one_name_twice(smoke_book):
+    # the prose would show whichever value came last, and a second meaning for a name goes unnoticed
+    import collections
+    import nbformat
+    for name in chapters():
+        nb = nbformat.read(smoke_book / "book" / "_generated" / f"{name}.ipynb", as_version=4)
+        glued = collections.Counter(o.get("metadata", {}).get("scrapbook", {}).get("name")
+                                    for c in nb.cells for o in c.get("outputs", []))
+        assert [n for n, k in glued.items() if n and k > 1] == [], name
+
+
 def test_every_figure_caption_says_where_its_numbers_come_from():
     """A caption names its runs' profile, device and count (a chapter's glued `source` sentence), or
     says the figure trained nothing (computed when the page was built, or a paper's published values)."""

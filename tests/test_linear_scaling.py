@@ -452,3 +452,9 @@ def test_fig_1_labels_its_band_with_the_papers_sds_and_its_margin_line_with_the_
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert f"mean ± {ls.FIG1_BAND_SDS:g} SD over seeds" in labels and "+ 3 pooled SD" in labels
     assert ls.find_break(batches).sds == ls.MARGIN_SDS == ls.FIG1_BAND_SDS   # the book's margin: the paper's band
+
+
+def test_the_budget_sentence_says_whether_every_batch_takes_the_same_images_per_epoch():
+    assert ls.epoch_images_words(4100, (32, 1024, 4096)).startswith("Every batch takes the same 4,096 images per epoch")
+    words = ls.epoch_images_words(50_000, (128, 16384))   # 49,920 against 3 x 16,384 = 49,152
+    assert "from 49,152 to 49,920 images per epoch: their budgets differ by at most 1.5%." in words

@@ -366,3 +366,15 @@ def test_the_cycle_exercises_arithmetic_follows_the_recipes_config_and_the_asked
     assert fastai["first_steps"].startswith("a smaller rate")
     assert sc.cycle_worked(config, 15.0)["span"].endswith("within Smith's 10 to 20")
     assert sc.cycle_worked(config, 4.0)["first_steps"].startswith("a larger rate")
+
+
+def test_the_protocol_words_quote_the_constants_the_runs_are_built_with():
+    words = sc.protocol_words((1, 2))
+    cycle = sc.parts("quick")["modern_one_cycle"][0]
+    assert words["modern_cycle"] == f"{cycle.lr / cycle.schedule_args['div_factor']:g} to {cycle.lr:g}" == "0.08 to 0.8"
+    assert words["step_schedule"] == "0.1, divided by 10 at 50% and 75% of training"
+    assert words["step_multiples"] == "1 and 2" and words["solver_wd"] == "10⁻⁴" and words["bn_fraction"] == "0.95"
+    assert words["modern_phases"] == "45% up, 45% down, 10% annihilation to 1/1,000 of the start"
+    headline = sc.parts("quick")["headline_one_cycle"][0]
+    assert (headline.momentum, headline.weight_decay, headline.bn_momentum) == (0.9, 1e-4, 0.05)
+    assert words["headline_peak"] == f"{headline.lr:g}" and words["range_lrs"] == "0.001 to 10"

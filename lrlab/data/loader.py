@@ -11,6 +11,8 @@ from lrlab.data.cifar10 import CIFAR10_MEAN, CIFAR10_STD
 from lrlab.errors import LrlabError, check_choice, check_int
 from lrlab.names import AUGMENTATIONS
 
+CROP_PAD = 4   # crop-and-flip: a random 32x32 crop of the image zero-padded by this many pixels a side (He et al.)
+
 
 def stratified_subset(labels, per_class, seed):
     """Sorted indices of `per_class` examples of each class, drawn by a seeded numpy Generator."""
@@ -87,7 +89,7 @@ class DeviceLoader:
         batch sizes."""
         generator, n = _epoch_generator(self.seed, epoch), self.num_examples
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        offsets = torch.randint(0, 9, (n, 2), generator=generator)  # crop corner in the 4-pixel zero padding
+        offsets = torch.randint(0, 2 * CROP_PAD + 1, (n, 2), generator=generator)  # crop corner in the padding
         flips = torch.rand(n, generator=generator) < 0.5
         device = self.images.device
         return order.to(device), offsets.to(device), flips.to(device)
@@ -101,7 +103,7 @@ class DeviceLoader:
             # the crop's rows, then its columns, read right to left where flipped: two gathers, which on
             # the CPU take half the time of one four-index gather followed by a flip (same pixels)
             n, channels, height, width = x.shape
-            padded = F.pad(x, (4, 4, 4, 4))
+            padded = F.pad(x, (CROP_PAD,) * 4)
             j = torch.arange(width, device=x.device)
             rows = offsets[:, 0, None] + torch.arange(height, device=x.device)
             cols = offsets[:, 1, None] + torch.where(flips[:, None], width - 1 - j, j)

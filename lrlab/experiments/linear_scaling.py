@@ -363,6 +363,17 @@ def warmup_verdict(table, diverged, rule):
             "with gradual warmup.")
 
 
+def epoch_images_words(images, batches):
+    """Whether every batch of the sweep gets the same budget in images: an epoch drops its last incomplete
+    batch, so it takes images // batch * batch of them. A sentence."""
+    taken = [images // b * b for b in batches]
+    if min(taken) == max(taken):
+        return (f"Every batch takes the same {taken[0]:,} images per epoch (an epoch drops its last incomplete "
+                "batch), so every batch gets the same budget.")
+    return (f"An epoch drops its last incomplete batch, so the batches take from {min(taken):,} to {max(taken):,} "
+            f"images per epoch: their budgets differ by at most {(max(taken) - min(taken)) / max(taken):.1%}.")
+
+
 def rules_table(rules, largest):
     """Table 2a beside ours: each rule's LR and error at the largest batches (seed 0)."""
     import pandas as pd

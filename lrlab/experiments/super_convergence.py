@@ -45,6 +45,17 @@ SETTINGS = {
 PEAKS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 8.0)          # one-cycle peak LRs: octaves, plus the paper's 3
 CONSTANT_LRS = tuple(2.0 ** k for k in range(-5, 3))  # 1/32 .. 4: the largest constant LR that trains
 CYCLE_BASE_LR = 0.1                                   # the one-cycle's start and end (the paper's)
+HEADLINE_PEAK = 3.0                                   # the headline cycle's peak (the paper's)
+# the authors' solver files: SGD momentum, weight decay, and BatchNorm's moving-average fraction 0.95 for the
+# cyclic runs, which is torch's momentum 0.05
+SOLVER_MOMENTUM, SOLVER_WEIGHT_DECAY, SOLVER_BN_MOMENTUM = 0.9, 1e-4, 0.05
+RANGE_LRS = (1e-3, 10.0)                              # the loss-form range test's first and last rate
+ACCURACY_RANGE = (0.0, 3.0)                           # Smith's Fig. 2b: a linear range test from 0 to 3
+ACCURACY_WINDOWS = ((0.5, 1.5), (2.0, 3.0))           # its accuracy averaged early and late, up to the peak of 3
+# the modern recipe (Smith 2018, fastai): one cycle peaking at 0.8 from a tenth of it, momentum 0.95 -> 0.85;
+# against a step schedule from 0.1, divided by 10 at half and three quarters of training
+MODERN_PEAK, MODERN_DIV_FACTOR, MODERN_MOMENTA = 0.8, 10.0, (0.85, 0.95)
+STEP_LR, STEP_MILESTONES = 0.1, (0.5, 0.75)
 BASELINE_LR = 0.35                                    # piecewise constant (the paper's solver.prototxt)
 BASELINE_BUDGET = 4                                   # x the one-cycle's steps (the paper: 8x)
 HEADLINES = (PaperClaim("headline", "one cycle (LR 0.1 to 3 and back) in 10k iterations against a piecewise-constant "
@@ -61,7 +72,7 @@ def _one_cycle(base, peak, steps, steps_per_epoch):
 
 def _headline_pair(paper, steps, steps_per_epoch, cycle_seeds, baseline_seeds):
     """One cycle 0.1-3-0.1 over `steps` and the piecewise-constant baseline over BASELINE_BUDGET x as many."""
-    cycle = _one_cycle(paper, 3.0, steps, steps_per_epoch)
+    cycle = _one_cycle(paper, HEADLINE_PEAK, steps, steps_per_epoch)
     baseline = paper.replace(lr=BASELINE_LR, schedule="multistep", schedule_args={"milestones": [5 / 8, 7 / 8]},
                              epochs=BASELINE_BUDGET * steps // steps_per_epoch)
     return [cycle.replace(seed=k) for k in range(cycle_seeds)], [baseline.replace(seed=k) for k in range(baseline_seeds)]
@@ -71,40 +82,42 @@ def parts(profile):
     s = SETTINGS[profile]
     steps_per_epoch = train_images(s["per_class"]) // s["batch"]
     paper = RunConfig(task="cifar10", model=s["model"], batch_size=s["batch"], augment="flip", optimizer="sgd",
-                      momentum=0.9, weight_decay=1e-4, bn_momentum=0.05, train_per_class=s["per_class"],
-                      test_per_class=s["test_per_class"])
+                      momentum=SOLVER_MOMENTUM, weight_decay=SOLVER_WEIGHT_DECAY, bn_momentum=SOLVER_BN_MOMENTUM,
+                      train_per_class=s["per_class"], test_per_class=s["test_per_class"])
     steps = s["steps"]
     sweep_base = paper.replace(model=s.get("sweep_model", s["model"]))
     sweep_steps = s.get("sweep_steps", steps)
-    cycle = _one_cycle(paper, 3.0, steps, steps_per_epoch)
+    cycle = _one_cycle(paper, HEADLINE_PEAK, steps, steps_per_epoch)
     one_cycles, baselines = _headline_pair(paper, steps, steps_per_epoch, s["seeds"], s["baseline_seeds"])
     out = {
-        "range_test_loss": [range_test_config(paper, 1e-3, 10.0, s["range_steps"])],
-        "range_test_loss_torch_lr_finder": [range_test_config(paper, 1e-3, 10.0, s["range_steps"])
+        "range_test_loss": [range_test_config(paper, *RANGE_LRS, s["range_steps"])],
+        "range_test_loss_torch_lr_finder": [range_test_config(paper, *RANGE_LRS, s["range_steps"])
                                             .replace(runner="torch-lr-finder")],
-        "range_test_accuracy": [range_test_config(paper, 0.0, 3.0, s["accuracy_steps"], mode="linear",
+        "range_test_accuracy": [range_test_config(paper, *ACCURACY_RANGE, s["accuracy_steps"], mode="linear",
                                                   trace_every=s["accuracy_every"], trace_test=True)],
         # the rules are read against the sweeps on the sweeps' own model: at gpu a ResNet-20 test of its own,
         # elsewhere the same run as range_test_loss
-        "sweep_range_test": [range_test_config(sweep_base, 1e-3, 10.0, s["range_steps"])],
+        "sweep_range_test": [range_test_config(sweep_base, *RANGE_LRS, s["range_steps"])],
         "peak_sweep": [_one_cycle(sweep_base, peak, sweep_steps, steps_per_epoch) for peak in PEAKS],
         "constant_sweep": [sweep_base.replace(lr=lr, epochs=sweep_steps // steps_per_epoch) for lr in CONSTANT_LRS],
         "headline_one_cycle": one_cycles,
         "headline_baseline": baselines,
-        "budget_curve": [_one_cycle(paper, 3.0, b, steps_per_epoch) for b in s["budgets"]] + [cycle],
+        "budget_curve": [_one_cycle(paper, HEADLINE_PEAK, b, steps_per_epoch) for b in s["budgets"]] + [cycle],
     }
     if s.get("first_model"):   # the same pair on the smaller net the authors also logged
         out["first_headline_one_cycle"], out["first_headline_baseline"] = _headline_pair(
             paper.replace(model=s["first_model"]), steps, steps_per_epoch, s["first_seeds"], s["first_seeds"])
     modern = RunConfig(task="cifar10", model=s["model"], batch_size=s["modern_batch"], augment="crop+flip",
-                       optimizer="sgd", momentum=0.9, weight_decay=1e-4, train_per_class=s["per_class"],
-                       test_per_class=s["test_per_class"], epochs=s["modern_epochs"])
-    one_cycle = modern.replace(lr=0.8, schedule="one_cycle",
-                               schedule_args={"div_factor": 10.0, "base_momentum": 0.85, "max_momentum": 0.95})
+                       optimizer="sgd", momentum=SOLVER_MOMENTUM, weight_decay=SOLVER_WEIGHT_DECAY,
+                       train_per_class=s["per_class"], test_per_class=s["test_per_class"], epochs=s["modern_epochs"])
+    one_cycle = modern.replace(lr=MODERN_PEAK, schedule="one_cycle",
+                               schedule_args={"div_factor": MODERN_DIV_FACTOR, "base_momentum": MODERN_MOMENTA[0],
+                                              "max_momentum": MODERN_MOMENTA[1]})
     out["modern_one_cycle"] = [one_cycle]
     out["modern_constant_momentum"] = [one_cycle.replace(
         schedule_args={**one_cycle.schedule_args, "cycle_momentum": False})]
-    out["modern_step"] = [modern.replace(lr=0.1, schedule="multistep", schedule_args={"milestones": [0.5, 0.75]},
+    out["modern_step"] = [modern.replace(lr=STEP_LR, schedule="multistep",
+                                         schedule_args={"milestones": list(STEP_MILESTONES)},
                                          epochs=k * s["modern_epochs"]) for k in s["step_multiples"]]
     return out
 
@@ -801,6 +814,29 @@ def versus_of(chapter):
                   SETTINGS[profile_of["modern_one_cycle"]], rules, verdicts(chapter))
 
 
+def protocol_words(step_multiples):
+    """The set-up's numbers as the chapter's prose quotes them, from the constants its runs are built with
+    (the step schedule's epoch multiples are the profile's): {glue name: Markdown}."""
+    from lrlab.schedules import OPTIONS
+    cycle = OPTIONS["one_cycle"]
+    pct, final = cycle["pct_start"], cycle["final_div_factor"]
+    (early_lo, early_hi), (late_lo, late_hi) = ACCURACY_WINDOWS
+    return {"solver_momentum": f"{SOLVER_MOMENTUM:g}", "solver_wd": plain_number(SOLVER_WEIGHT_DECAY),
+            "bn_fraction": f"{1 - SOLVER_BN_MOMENTUM:g}", "bn_torch": f"{SOLVER_BN_MOMENTUM:g}",
+            "range_lrs": f"{plain_number(RANGE_LRS[0])} to {RANGE_LRS[1]:g}",
+            "acc_range": f"{ACCURACY_RANGE[0]:g} to {ACCURACY_RANGE[1]:g}", "acc_top": f"{ACCURACY_RANGE[1]:g}",
+            "acc_windows": f"over rates {early_lo:g} to {early_hi:g}", "acc_late_window": f"over {late_lo:g} to {late_hi:g}",
+            "cycle_base": f"{CYCLE_BASE_LR:g}", "headline_peak": f"{HEADLINE_PEAK:g}",
+            "modern_cycle": f"{MODERN_PEAK / MODERN_DIV_FACTOR:g} to {MODERN_PEAK:g}", "modern_peak": f"{MODERN_PEAK:g}",
+            "modern_div": f"{MODERN_DIV_FACTOR:g}", "modern_final": f"{final:,.0f}",
+            "modern_momenta": f"{MODERN_MOMENTA[1]:g} down to {MODERN_MOMENTA[0]:g}",
+            "modern_momenta_set": f"{MODERN_MOMENTA[0]:g} and {MODERN_MOMENTA[1]:g}",
+            "modern_phases": f"{pct:.0%} up, {pct:.0%} down, {1 - 2 * pct:.0%} annihilation to 1/{final:,.0f} of the start",
+            "step_schedule": (f"{STEP_LR:g}, divided by {1 / OPTIONS['multistep']['gamma']:g} at "
+                              f"{listed([f'{m:.0%}' for m in STEP_MILESTONES])} of training"),
+            "step_multiples": listed([f"{k:g}" for k in step_multiples])}
+
+
 def _where(parts, profile_of, part):
     """A part's model and profile, as a table cell names them."""
     return f"{MODEL_LABELS[parts[part][0]['config']['model']]}, {profile_of[part]}"
@@ -810,10 +846,11 @@ def range_test_rows(parts, profile_of):
     """The range tests beside Fig. 2b and the paper's peak (numbers only: no verdict is read from one trace)."""
     rows = []
     if parts.get("range_test_accuracy"):
-        record = parts["range_test_accuracy"][0]
+        record, (early, late) = parts["range_test_accuracy"][0], ACCURACY_WINDOWS
         rows.append({"claim": "accuracy range test 0 to 3 (Fig. 2b)", "paper": "test accuracy stays high up to 3 (ResNet-56)",
-                     "ours": f"{accuracy_between(record, 2.0, 3.0):.1f}% over rates 2-3 against "
-                             f"{accuracy_between(record, 0.5, 1.5):.1f}% over 0.5-1.5 ({_where(parts, profile_of, 'range_test_accuracy')})"})
+                     "ours": f"{accuracy_between(record, *late):.1f}% over rates {late[0]:g}-{late[1]:g} against "
+                             f"{accuracy_between(record, *early):.1f}% over {early[0]:g}-{early[1]:g} "
+                             f"({_where(parts, profile_of, 'range_test_accuracy')})"})
     if parts.get("range_test_loss"):
         numbers, _ = loss_at_paper_peak(parts["range_test_loss"][0])
         at_peak = (f"{numbers['at_peak']:.2f} at 3" if np.isfinite(numbers["at_peak"]) else "the test ended before 3")
