@@ -43,23 +43,26 @@ def recorded_chapter(name, profile, results):
         return None
 
 
+def _blocks(source):
+    """[(label, body)] of each `{exercise}` block of a chapter's MyST source, in page order."""
+    import re
+    return re.findall(r"^:::\{exercise\}\n:label: (\S+)\n(.*?)^:::$", source, flags=re.M | re.S)
+
+
 def declared(source):
     """The exercises of a chapter's MyST source: [(label, [the `lrlab notebooks` commands in it])]
     in page order, and the labels that have a `{solution}`."""
     import re
-    blocks = re.findall(r"^:::\{exercise\}\n:label: (\S+)\n(.*?)^:::$", source, flags=re.M | re.S)
     solved = set(re.findall(r"^:::\{solution\} (\S+)$", source, flags=re.M))
     exercises = [(label, [line.strip() for line in body.splitlines() if line.strip().startswith("lrlab notebooks ")])
-                 for label, body in blocks]
+                 for label, body in _blocks(source)]
     return exercises, solved
 
 
 def statements(source):
     """{label: the exercise's statement}: the text of each `{exercise}` block of a chapter's MyST source
     before its first command, where it says what the command changes."""
-    import re
-    blocks = re.findall(r"^:::\{exercise\}\n:label: (\S+)\n(.*?)^:::$", source, flags=re.M | re.S)
-    return {label: body.split("```bash")[0] for label, body in blocks}
+    return {label: body.split("```bash")[0] for label, body in _blocks(source)}
 
 
 def knobs_of(command):
