@@ -79,6 +79,11 @@ def number_word(n):
     return NUMBER_WORDS.get(n, str(n))
 
 
+def times_words(x):
+    """'once', 'twice', 'three times', '2.5 times': how many times, in a sentence."""
+    return {1: "once", 2: "twice"}.get(x) or (f"{number_word(x)} times" if x in NUMBER_WORDS else f"{x:g} times")
+
+
 def counted(n, noun):
     """"three seeds", "one rate": a count and its noun in a sentence."""
     return f"{number_word(n)} {noun}{'s' * (n != 1)}"

@@ -349,7 +349,6 @@ def test_the_protocol_is_stated_from_the_constants(monkeypatch):
     assert words["whole_run"].endswith("halfway through training, before two of the three decays")
     assert ls.lr_decay() == pytest.approx(0.1)
     assert ls.fraction_words(0.5) == "a half" and ls.fraction_words(0.37) == "37%"
-    assert [ls.times_words(x) for x in (2.0, 3.0, 2.5)] == ["twice", "three times", "2.5 times"]
     # the words follow the code: other milestones and warmup, other words
     monkeypatch.setattr(ls, "MILESTONES", [1 / 2, 3 / 4])
     monkeypatch.setattr(ls, "WARMUP_FRACTION", 1 / 10)

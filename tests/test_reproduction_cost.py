@@ -173,9 +173,11 @@ def test_a_gpt_row_counted_without_attention_is_counted_again_and_its_speed_kept
 def test_the_speed_sentences_say_what_is_not_benched_instead_of_printing_nan():
     from lrlab.book.reproduction_cost import bench_summary
     numbers, words = bench_summary(pd.DataFrame())
-    assert numbers == {"bench_devices": "no device yet"} and "lrlab bench --out results/bench" in words["speed_words"]
+    assert numbers["bench_devices"] == "no device yet" and "lrlab bench --out results/bench" in words["speed_words"]
     row = dict(model="resnet20", mode="bf16", device="cpu", train_flops_per_example=989e6, peak_fraction=np.nan,
-               ours_over_classic=np.nan)
+               ours_over_classic=np.nan, batch_size=128)
+    numbers, _ = bench_summary(pd.DataFrame([row, dict(row, batch_size=32), dict(row, device="H100", batch_size=1000)]))
+    assert numbers["bench_batches"] == "Batches benched: H100, 1,000; cpu, 32 and 128"
     _, words = bench_summary(pd.DataFrame([row]))
     assert words["speed_words"].startswith("No classic-recipe row is benched yet")
     assert "takes 50 ms" in words["speed_words"]   # 989 MFLOP x 50,000 images at 989 TFLOP/s

@@ -393,6 +393,10 @@ def test_clipping_that_diverges_where_the_unclipped_run_trains_is_said():
     frame = _clipping([2.0, 2.1, None], [2.0, 2.1, 2.7])
     verdict = rot.clipping_verdict(rot.clipping_pairs(frame), 0.01)
     assert verdict.word == CONTRADICTED
+    assert verdict.number == ("0 of 3 rates saved from divergence; beyond the margin (0.028), unclipped worse at "
+                              "0 rates and better at 0 rates")
+    helped = rot.clipping_verdict(rot.clipping_pairs(_clipping([2.0, 2.1, 2.6], [2.0, 2.1, 2.9])), 0.01)
+    assert helped.number.endswith("unclipped worse at 1 rate and better at 0 rates")
     assert "Clipping diverges where the unclipped run does not at 0.0625" in verdict.text
 
 

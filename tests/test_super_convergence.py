@@ -183,6 +183,12 @@ def test_the_modern_recipe_verdicts_read_single_runs_against_seed_noise():
     assert "92.0 ± 0.2%" in table["Smith 2018, Table 1"].iloc[0]
     assert table["other published runs"].iloc[2].startswith("91.9% (Smith's hyperParam1 log, M.95")
     assert table["ours: test accuracy (%)"].isna().iloc[2]   # the paper's constant-0.95 row: not run
+    assert list(table.run.iloc[3:]) == [f"step schedule, {k}x the epochs" for k in (1, 2, 4)]
+    # a step run not recorded yet: the others keep their own multiples, read from their epochs
+    table = sc.modern_table(record(acc=0.54), record(acc=0.555), steps[1:])
+    assert list(table.run.iloc[3:]) == ["step schedule, 2x the epochs", "step schedule, 4x the epochs"]
+    _, schedule = sc.modern_verdict(record(acc=0.54), record(acc=0.555), steps[1:], seed_sd=1.0)
+    assert schedule.word == "not resolved" and "at 2x the epochs" in schedule.text
 
 
 def test_the_two_grids_are_compared_step_by_step():

@@ -290,6 +290,13 @@ def test_l2_is_decoupled_decay_rescaled_by_the_lr_for_plain_sgd_but_not_with_mom
     heavy = wd.l2_against_decoupled(0.1, 0.002, 0.9, steps=500)
     assert heavy["sgdw"] == pytest.approx(heavy["decay_alone"])   # a flat weight's momentum buffer stays zero
     assert heavy["l2"] < heavy["decay_alone"] ** 5                # the buffer sums the L2 term: ~1/(1 - mu) stronger
+    # the solution's sentence for the command's momentum: either of its two cases, or the estimate elsewhere
+    assert wd.momentum_case_words(0.1, 0.002, 0.0, 500).startswith("The command's μ = 0 is the first case: SGD + L2 "
+                                                                   f"ends at {plain['l2']:.4f}")
+    assert "is the chapter's, the second case" in wd.momentum_case_words(0.1, 0.002, 0.9, 500)
+    half = wd.momentum_case_words(0.1, 0.002, 0.5, 500)
+    assert f"≈ {(1 - 2e-4 * 2) ** 500:.3f} (αλ = 0.0002 is well below (1 − √μ)² = 0.086)" in half
+    assert "the estimate is rough" in wd.momentum_case_words(0.1, 0.2, 0.99, 50)
 
 
 def test_the_exercises_knobs_default_to_the_chapters_own_values():

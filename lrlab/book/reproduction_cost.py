@@ -9,6 +9,7 @@ from lrlab.compiling import COMPILE_MIN
 from lrlab.names import PROFILES
 from lrlab.results import Store
 from lrlab.stacking import LONE_STACK_MIN, is_fused_row, latest_stack_rows, stack_path_changes
+from lrlab.stats import listed
 
 # Shown with spaces where a cell may wrap (model @ batch; torch and date), so the 11 facts fit the text column.
 BENCH_COLUMNS = {"device": "device", "model_batch": "model @ batch", "mode": "mode", "per_s": "speed",
@@ -149,7 +150,7 @@ def bench_summary(bench):
     from lrlab.bench import PEAK_FLOPS
     from lrlab.experiments import CIFAR10_TRAIN_IMAGES
     if not len(bench):
-        return (dict(bench_devices="no device yet"),
+        return (dict(bench_devices="no device yet", bench_batches="Batches benched: none yet"),
                 dict(speed_words="No bench record yet, so the modes' speeds are not compared here: "
                                  "`lrlab bench --out results/bench` measures them.",
                      bench_gpu_note="The GPU measurements are pending."))
@@ -168,7 +169,9 @@ def bench_summary(bench):
     note = (f"{len(gpu)} of the rows were measured on a GPU." if len(gpu) else
             "Every bench record so far is from a CPU: the GPU measurements, and the fraction of the "
             "device's peak that needs them, are pending.")
-    return (dict(bench_devices=", ".join(sorted(bench.device.unique()))),
+    batches = bench.groupby("device").batch_size.agg(lambda b: listed([f"{x:,}" for x in sorted(set(b))]))
+    return (dict(bench_devices=", ".join(sorted(bench.device.unique())),
+                 bench_batches="Batches benched: " + "; ".join(f"{d}, {b}" for d, b in batches.items())),
             dict(speed_words=speed, bench_gpu_note=note))
 
 

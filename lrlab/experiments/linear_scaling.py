@@ -767,11 +767,6 @@ def fraction_words(x, article="a"):
     return f"{article} {one}".strip() if f.numerator == 1 else f"{number_word(f.numerator)} {many}"
 
 
-def times_words(x):
-    """'twice', 'three times', '2.5 times': how many times the seed SD the break rule's margin is."""
-    return {1: "once", 2: "twice"}.get(x) or (f"{number_word(x)} times" if x in NUMBER_WORDS else f"{x:g} times")
-
-
 def lr_decay():
     """The factor each milestone multiplies the LR by: `config_for` leaves the schedule's own gamma."""
     from lrlab.schedules import OPTIONS   # torch: only the pages that state it need it

@@ -605,6 +605,10 @@ def _rates(rows):
     return ", ".join(f"{lr:.3g}" for lr in rows.lr)
 
 
+def _n_rates(n):
+    return f"{n} rate{'s' * (n != 1)}"
+
+
 def clipping_verdict(pairs, seed_sd):
     """"Clipping at 1.0 often saves runs that the scheduled step size alone would not" (`CLIPPING_RULE`):
     Adam without warmup, each grid rate with and without clipping (`clipping_pairs`)."""
@@ -618,8 +622,8 @@ def clipping_verdict(pairs, seed_sd):
     both = pairs[~pairs["clipped diverged"] & ~pairs["unclipped diverged"]]
     worse = both[both.unclipped - both.clipped > margin]      # unclipped worse: clipping helps
     better = both[both.clipped - both.unclipped > margin]     # unclipped better: clipping hurts
-    number = (f"{len(saved)} of {len(pairs)} rates saved from divergence; unclipped worse at {len(worse)}, better at "
-              f"{len(better)} (margin {margin:.3f})")
+    number = (f"{len(saved)} of {len(pairs)} rates saved from divergence; beyond the margin ({margin:.3f}), "
+              f"unclipped worse at {_n_rates(len(worse))} and better at {_n_rates(len(better))}")
     hurts = ((f" Clipping diverges where the unclipped run does not at {_rates(lost)}." if len(lost) else "")
              + (f" Without clipping the loss is lower beyond the margin at {_rates(better)}." if len(better) else ""))
     if len(saved):

@@ -642,7 +642,10 @@ def budget_flip_words(word, to_unresolved, to_confirmed):
         + "; ".join(said) + "."
 
 
-STEP_MULTIPLES = (1, 2, 4)   # the modern recipe's step-schedule runs: these times the cycle's epochs
+def step_multiple(step, one_cycle):
+    """How many times the one cycle's epochs a step-schedule run of the modern recipe trains for (the
+    profile's `step_multiples`, read from the records so that a missing run mislabels nothing)."""
+    return step["config"]["epochs"] / one_cycle["config"]["epochs"]
 
 
 def modern_table(one_cycle, constant_momentum, steps):
@@ -662,7 +665,7 @@ def modern_table(one_cycle, constant_momentum, steps):
              "93.39% (fastai notebook, at LR 0.8)"),
          row("one cycle 0.08-0.8, constant momentum 0.95 (not run)", None, "92.1 ± 0.1%",
              "91.9% (Smith's hyperParam1 log, M.95, 95 epochs)")]
-        + [row(f"step schedule, {k}x the epochs", r, "", "") for k, r in zip(STEP_MULTIPLES, steps)])
+        + [row(f"step schedule, {step_multiple(r, one_cycle):g}x the epochs", r, "", "") for r in steps])
 
 
 def modern_verdict(one_cycle, constant_momentum, steps, seed_sd):
@@ -684,13 +687,15 @@ def modern_verdict(one_cycle, constant_momentum, steps, seed_sd):
     momentum = Verdict(word(d), f"Cyclical momentum {said[word(d)]} constant momentum 0.9 ({cm:.2f}% against {const:.2f}%, "
                        f"{d:+.2f} points; the margin is {margin:.2f}); the paper's Table 1 has 92.0 ± 0.2% against "
                        "91.4 ± 0.3%, and constant 0.95 level with the cycle at 92.1 ± 0.1%.", rule)
-    step = {k: percent_or_nan(r) for k, r in zip(STEP_MULTIPLES, steps)}
-    d1 = cm - step[1]
-    matched = [k for k in STEP_MULTIPLES if step[k] >= cm - margin]
+    step = {step_multiple(r, one_cycle): percent_or_nan(r) for r in steps}
+    d1 = cm - step.get(1, np.nan)
+    matched = sorted(k for k, acc in step.items() if acc >= cm - margin)
+    within = (f"; the step schedule comes within the margin of it at {matched[0]:g}x the epochs."
+              if matched and matched[0] > 1 else ".")
+    if 1 not in step:
+        return momentum, Verdict(NOT_RESOLVED, "The step schedule at the cycle's epochs is not recorded" + within, rule)
     schedule = Verdict(word(d1), f"One cycle {said[word(d1)]} the step schedule at the same epochs ({cm:.2f}% against "
-                       f"{step[1]:.2f}%, {d1:+.2f} points)"
-                       + (f"; the step schedule comes within the margin of it at {matched[0]}x the epochs."
-                          if matched and matched[0] > 1 else "."), rule)
+                       f"{step[1]:.2f}%, {d1:+.2f} points)" + within, rule)
     return momentum, schedule
 
 

@@ -243,6 +243,26 @@ def l2_against_decoupled(lr, l2, momentum, steps=200, curvatures=(0.0, 1.0)):
                 gap=float(np.abs(paths["sgd"] - paths["sgdw"]).max()), decay_alone=(1 - lr * l2) ** steps)
 
 
+def momentum_case_words(lr, l2, momentum, steps, book_momentum=SGD_MOMENTUM):
+    """The flat-weight exercise's answer at the momentum its command asks for: which of the solution's two
+    cases it is (no momentum, the chapter's), or, at another momentum, the solution's estimate through the
+    buffer beside the measured end, and whether that estimate's condition holds there."""
+    run = l2_against_decoupled(lr, l2, momentum, steps=steps)
+    measured = f"SGD + L2 ends at {run['l2']:.4f} and SGDW at {run['sgdw']:.4f}"
+    if momentum == 0:
+        return f"The command's μ = 0 is the first case: {measured}, and (1 − αλ)ᵀ is {run['decay_alone']:.4f}."
+    if momentum == book_momentum:
+        return f"The command's μ = {momentum:g} is the chapter's, the second case: {measured}."
+    horizon = 1 / (1 - momentum)
+    estimate = max(0.0, 1 - lr * l2 * horizon) ** steps
+    bound = (1 - math.sqrt(momentum)) ** 2
+    condition = (f"αλ = {lr * l2:g} is well below (1 − √μ)² = {bound:.2g}" if lr * l2 <= bound / 10 else
+                 f"αλ = {lr * l2:g} is not small beside (1 − √μ)² = {bound:.2g}, so the estimate is rough")
+    return (f"At the command's μ = {momentum:g}, SGDW again leaves θ₁ to the decay alone; SGD + L2's buffer sums the "
+            f"decay over about {horizon:.3g} steps, so θ₁ ends near (1 − αλ/(1 − μ))ᵀ ≈ {estimate:.3f} ({condition}). "
+            f"Measured: {measured}.")
+
+
 DECAY_SIGNAL = 1.5   # decay "matters" when a row's median range is this many times seed noise's alone
 
 
