@@ -45,6 +45,7 @@ class RunConfig:
     batch_growth: dict = field(default_factory=dict)  # {"milestones": [0.5, 0.75], "factor": 5}: see below
     micro_batch: int | None = None      # accumulate gradients over batch_size/micro_batch chunks
     augment: str = "crop+flip"
+    classes: list | None = None         # CIFAR-10 classes kept, relabelled 0, 1, ... in this order; None: all ten
     train_per_class: int | None = None  # stratified subset for smoke/quick; None: all of it
     test_per_class: int | None = None
     bn_momentum: float = 0.1            # torch convention: Caffe's moving_average_fraction 0.95 is 0.05
@@ -59,6 +60,8 @@ class RunConfig:
     trace_test: bool = False            # ... and test loss/accuracy at each trace point (Smith's Fig. 2b)
     noise_scale_every: int | None = None  # measure the gradient noise scale at the start and every k epochs
     noise_scale_batches: int = 8        # ... averaged over this many big batches (of 8 micro-batches each)
+    init_from: dict | None = None       # fine-tuning: a run's config (as a dict) whose final weights start this one
+    lr_layer_decay: float | None = None  # discriminative rates: each layer group lr / this**(groups above it)
     seed: int = 0
 
     def __post_init__(self):
@@ -103,6 +106,16 @@ class RunConfig:
             raise LrlabError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.batch_growth != {}:
             _check_batch_growth(self)
+        if self.classes is not None:
+            _check_classes(self)
+        if self.init_from is not None:
+            # kept as the start's non-default fields only, like an id: a field added later leaves both ids alone
+            object.__setattr__(self, "init_from", json.loads(_check_init_from(self).canonical_json()))
+        if self.lr_layer_decay is not None:
+            check_range("lr_layer_decay", self.lr_layer_decay, 1, float("inf"), closed="low")
+            if not self.model.startswith("resnet") or self.parameterization != "sp":
+                raise LrlabError(f"lr_layer_decay needs a ResNet in SP (its layer groups are the stem and stages), "
+                                 f"not {self.model!r} in {self.parameterization!r}")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -155,6 +168,40 @@ def _check_batch_growth(config):
     if config.steps_per_epoch is not None:
         raise LrlabError("batch_growth counts whole passes over the data: leave steps_per_epoch unset, "
                          f"not {config.steps_per_epoch!r}")
+
+
+CIFAR10_CLASSES = 10
+
+
+def _check_classes(config):
+    """classes: at least two distinct CIFAR-10 labels (0-9); the task sees them as 0, 1, ... in the order given."""
+    classes = config.classes
+    if config.task != "cifar10":
+        raise LrlabError(f"classes applies to task 'cifar10' only, not {config.task!r}")
+    if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
+            or not all(type(c) is int and 0 <= c < CIFAR10_CLASSES for c in classes)):
+        raise LrlabError(f"classes must be a list of at least two distinct CIFAR-10 labels from 0 to 9 "
+                         f"(e.g. [5, 6, 7, 8, 9]), got {classes!r}")
+
+
+# what a fine-tuned run must share with the run it starts from: the same network, bar its head
+SAME_NETWORK = ("task", "model", "width", "depth", "parameterization", "base_width", "block_size", "attn_scale")
+
+
+def _check_init_from(config):
+    """init_from: the config of the run whose final weights start this one (every layer but the head, which
+    is the new task's), given as a dict, so that the fine-tuned run's id names its starting point. Returns
+    that run's config."""
+    if not isinstance(config.init_from, dict):
+        raise LrlabError(f"init_from must be a run's config as a dict (RunConfig.to_dict()), got {config.init_from!r}")
+    start = RunConfig.from_dict(config.init_from)
+    if start.init_from is not None:
+        raise LrlabError("init_from's run must start from scratch: a chain of fine-tunings is not supported")
+    differ = [k for k in SAME_NETWORK if getattr(start, k) != getattr(config, k)]
+    if differ:
+        said = ", ".join(f"{getattr(start, k)!r} against {getattr(config, k)!r}" for k in differ)
+        raise LrlabError(f"init_from's run must have the same network: it differs in {', '.join(differ)} ({said})")
+    return start
 
 
 def milestones_passed(milestones, epoch, epochs):

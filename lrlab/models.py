@@ -58,6 +58,13 @@ class CifarResNet(nn.Module):
             for block in blocks:
                 nn.init.zeros_(block.bn2.weight)
 
+    def layer_groups(self):
+        """The network's depth in four groups, bottom to top: the stem with the first stage, the second
+        stage, the third, and the head (ULMFiT's discriminative rates step between such groups)."""
+        n = len(self.blocks) // 3
+        stages = [list(self.blocks[i * n:(i + 1) * n]) for i in range(3)]
+        return [[self.conv, self.bn, *stages[0]], stages[1], stages[2], [self.fc]]
+
     def forward(self, x):                         # (B, 3, 32, 32)
         x = F.relu(self.bn(self.conv(x)))
         x = self.blocks(x)                        # (B, 64, 8, 8)

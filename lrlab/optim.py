@@ -175,8 +175,23 @@ def _as_groups(params, weight_decay):
     return [{"params": items, "weight_decay": weight_decay}]
 
 
+def layerwise_groups(model, lr, factor, weight_decay, decay_norm_and_bias=True):
+    """Discriminative rates (Howard & Ruder 2018): the top layer group of `model` (`model.layer_groups()`,
+    bottom to top) at `lr`, each group below at the rate of the one above divided by `factor`; each group
+    split as `param_groups` splits a model, its decay the paper's lambda whatever its rate."""
+    groups, layers = [], model.layer_groups()
+    for below_top, modules in enumerate(reversed(layers)):
+        part = torch.nn.ModuleList(modules)
+        groups += [dict(group, lr=lr / factor ** below_top)
+                   for group in param_groups(part, weight_decay, decay_norm_and_bias)]
+    return groups
+
+
 def optimizer_for(model, config, lr=None):
     """The optimizer a run config declares, over `model`, at `lr` (default: the config's)."""
-    return build_optimizer(model, config.optimizer, config.lr if lr is None else lr, config.momentum, config.nesterov,
+    lr = config.lr if lr is None else lr
+    params = (layerwise_groups(model, lr, config.lr_layer_decay, config.weight_decay, config.decay_norm_and_bias)
+              if config.lr_layer_decay else model)
+    return build_optimizer(params, config.optimizer, lr, config.momentum, config.nesterov,
                            config.weight_decay, decay_norm_and_bias=config.decay_norm_and_bias,
                            mup=config.parameterization == "mup")

@@ -30,7 +30,8 @@ MEMBER_FIELDS = ("optimizer", "lr", "momentum", "weight_decay", "decay_norm_and_
 
 def stack_key(config):
     """What a run must share with the others of its stack, or None if it always trains alone."""
-    if config.runner != "lrlab" or config.trace_every or config.noise_scale_every or config.batch_growth:
+    if (config.runner != "lrlab" or config.trace_every or config.noise_scale_every or config.batch_growth
+            or config.init_from or config.lr_layer_decay):   # a stack starts from fresh weights at one rate a member
         return None
     shared = {k: v for k, v in config.to_dict().items() if k not in MEMBER_FIELDS}
     shared["optimizer_family"] = FAMILIES[config.optimizer]

@@ -7,6 +7,7 @@ whether it trains on images or characters. `lrlab.bench`'s classic DataLoader re
 import copy
 import math
 
+import numpy as np
 import torch
 
 from lrlab.config import batches_per_step
@@ -33,12 +34,24 @@ def load_task_data(config, data_root=None):
     return load_tiny_shakespeare(data_root)
 
 
+def _classes_only(images, labels, classes):
+    """The images of `classes` only, their labels renumbered by position in `classes`."""
+    labels = np.asarray(labels)
+    keep = np.isin(labels, classes)
+    relabel = np.full(int(labels.max()) + 1, -1, dtype=labels.dtype)
+    relabel[classes] = np.arange(len(classes))
+    return images[keep], relabel[labels[keep]]
+
+
 class CifarTask:
     """CIFAR-10 batches from device-resident uint8 arrays, optionally a stratified subset."""
 
     def __init__(self, config, cifar, device, channels_last=None):
         self.config = config
         train_x, train_y, test_x, test_y = cifar.train_images, cifar.train_labels, cifar.test_images, cifar.test_labels
+        if config.classes:   # a transfer task: the classes kept, relabelled 0, 1, ... in the order given
+            (train_x, train_y), (test_x, test_y) = (_classes_only(x, y, config.classes)
+                                                    for x, y in ((train_x, train_y), (test_x, test_y)))
         # subsets are drawn with a fixed seed so that the seeds of a headline number share the data
         if config.train_per_class:
             idx = stratified_subset(train_y, config.train_per_class, seed=0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from lrlab import pretrained
 from lrlab.config import RunConfig
 from lrlab.divergence import RULES, DivergenceWatch
 from lrlab.env import run_env
@@ -90,7 +91,8 @@ def model_and_optimizer(config, num_classes, device, channels_last=False, lr=Non
 
 
 def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint_path=None,
-          checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None, stop_at=None):
+          checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None, stop_at=None,
+          keep_weights=False):
     """Train one run; return its record body (everything but experiment/profile).
 
     A non-finite loss, or a smoothed loss above `divergence_factor` x the first, ends the run as
@@ -104,6 +106,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     `stop_at` (a time.time() value) is a GPU job's deadline: at an epoch's end, when the next epoch
     would not finish by then, the run checkpoints and raises DeadlineReached; past it in the middle
     of an epoch, it raises without a new checkpoint (the epoch is redone on resume).
+
+    A config with `init_from` starts from that run's final weights, all but the head (`lrlab.pretrained`);
+    `keep_weights` returns the final weights too, on the CPU, under "weights" (for such a start).
     """
     data = data if data is not None else load_task_data(config, data_root)
     if config.runner != "lrlab":   # the sweep picks the runner (lrlab.runner.run_one); this is lrlab's own loop
@@ -112,7 +117,12 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     device = torch.device(device)
     if task is None:
         task = build_task(config, data, device, channels_last)
+    # the start first: training it must not move this run's RNG, which model_and_optimizer seeds
+    start, started_from = (pretrained.start_weights(config, device, data, data_root) if config.init_from
+                           else (None, None))
     model, optimizer = model_and_optimizer(config, task.num_classes, device, getattr(task, "channels_last", False))
+    if start is not None:
+        pretrained.load_body(model, start, config.model)
     total_steps = steps_before(task, config.epochs)
     schedule = build_schedule(optimizer, config.schedule, total_steps, task.steps_per_epoch,
                               **config.schedule_args)
@@ -214,6 +224,10 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
         extra["noise_scale"] = noise
     if compile:
         extra["compile_s"] = compile_s
+    if started_from:
+        extra["started_from"] = {k: v for k, v in started_from.items() if k != "cached"}
+    if keep_weights:
+        extra["weights"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return record_body(config, status, diverged_at, history, step,
                        run_env(device, data, precision=precision, compile=compile, divergence_rules=RULES),
                        wall_before + time.perf_counter() - t_start, **extra)

@@ -1,0 +1,57 @@
+"""Fine-tuning's starting point: the final weights of the run that a config names in `init_from`.
+
+A fine-tuned run's config holds its start's config, so the fine-tuned run's id says where it starts.
+The start is an ordinary run of the one loop (`lrlab.train`), trained the first time a fine-tuned run
+needs it, on that run's device; its weights are kept in the cache folder, filed by its id, the device
+type and torch's version, so that the other runs starting from it (every rate and seed of a sweep)
+load them instead of training it again, and a run never starts from weights another machine made.
+The start's own result goes into each fine-tuned run's record (`started_from`).
+"""
+import json
+
+import torch
+
+from lrlab.config import RunConfig
+from lrlab.data.paths import cache_dir
+from lrlab.errors import LrlabError
+from lrlab.files import write_atomically
+
+
+def head_prefix(model_name):
+    """The state-dict prefix of a model's output layer: the new task's head, which fine-tuning draws afresh."""
+    return "fc." if model_name.startswith("resnet") else "readout."
+
+
+def start_path(start, device):
+    return cache_dir() / "pretrained" / f"{start.id}-{torch.device(device).type}-torch{torch.__version__}.pt"
+
+
+def start_weights(config, device, data=None, data_root=None):
+    """(state dict on the CPU, summary) of the run `config.init_from` declares: from the cache, else
+    trained now. A start that diverged is no starting point: LrlabError."""
+    from lrlab.train import train   # the start is trained by the one loop, which imports this module
+    start = RunConfig.from_dict(config.init_from)
+    path = start_path(start, device)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return saved["model"], {**json.loads(saved["summary"]), "cached": True}
+    except (OSError, RuntimeError, KeyError, ValueError, EOFError):   # none yet, or a broken file: train it
+        pass
+    body = train(start, device, data=data, data_root=data_root, progress=False, keep_weights=True)
+    if body["status"] != "completed":
+        raise LrlabError(f"run {start.id}, the start that init_from names, {body['status']} at step "
+                         f"{body['diverged_at_step']}: fine-tune from a run that trains")
+    state = body.pop("weights")
+    summary = dict(id=start.id, test_acc=body["final"]["test_acc"], test_loss=body["final"]["test_loss"],
+                   wall_s=body["wall_s"])
+    write_atomically(path, lambda f: torch.save(dict(model=state, summary=json.dumps(summary)), f))
+    return state, {**summary, "cached": False}
+
+
+def load_body(model, state, model_name):
+    """Load every weight of `state` into `model` but the head's, which keeps the new task's init."""
+    head = head_prefix(model_name)
+    body = {k: v for k, v in state.items() if not k.startswith(head)}
+    missing, unexpected = model.load_state_dict(body, strict=False)
+    if unexpected or any(not k.startswith(head) for k in missing):
+        raise LrlabError(f"the start's weights do not fit this network: missing {missing}, unexpected {unexpected}")
