@@ -108,6 +108,9 @@ class RunConfig:
             _check_batch_growth(self)
         if self.classes is not None:
             _check_classes(self)
+        if (self.init_from is not None or self.lr_layer_decay is not None) and self.runner != "lrlab":
+            raise LrlabError(f"init_from and lr_layer_decay need lrlab's own loop (runner 'lrlab'), "
+                             f"not {self.runner!r}")
         if self.init_from is not None:
             # kept as the start's non-default fields only, like an id: a field added later leaves both ids alone
             object.__setattr__(self, "init_from", json.loads(_check_init_from(self).canonical_json()))
@@ -170,7 +173,7 @@ def _check_batch_growth(config):
                          f"not {config.steps_per_epoch!r}")
 
 
-CIFAR10_CLASSES = 10
+N_CIFAR10_CLASSES = 10
 
 
 def _check_classes(config):
@@ -179,7 +182,7 @@ def _check_classes(config):
     if config.task != "cifar10":
         raise LrlabError(f"classes applies to task 'cifar10' only, not {config.task!r}")
     if (not isinstance(classes, list) or len(classes) < 2 or len(set(classes)) != len(classes)
-            or not all(type(c) is int and 0 <= c < CIFAR10_CLASSES for c in classes)):
+            or not all(type(c) is int and 0 <= c < N_CIFAR10_CLASSES for c in classes)):
         raise LrlabError(f"classes must be a list of at least two distinct CIFAR-10 labels from 0 to 9 "
                          f"(e.g. [5, 6, 7, 8, 9]), got {classes!r}")
 

@@ -247,7 +247,7 @@ class _RunModel:
         config = self.config
         if config.task == "shakespeare":
             return GPT_VALIDATION_BATCHES * self.eval_batch_s(config.batch_size) + SYNC_S
-        images = test_images(config.test_per_class)
+        images = test_images(config.test_per_class, len(config.classes or range(10)))
         full, rest = divmod(images, EVAL_BATCH)
         return (full * self.eval_batch_s(EVAL_BATCH) + (self.eval_batch_s(rest) if rest else 0.0)) + SYNC_S
 
@@ -265,7 +265,7 @@ def steps_per_epoch(config):
         return config.steps_per_epoch
     if config.task == "shakespeare":
         return max(1, int(0.9 * TINY_SHAKESPEARE_CHARS) // (config.batch_size * config.block_size))
-    images = train_images(config.train_per_class)
+    images = train_images(config.train_per_class, len(config.classes or range(10)))
     return max(1, images // config.batch_size)
 
 

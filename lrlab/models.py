@@ -33,6 +33,9 @@ class BasicBlock(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.pad)) if self.pad else x
 
 
+RESNET_LAYER_GROUPS = ("the stem with the first stage", "the second stage", "the third stage", "the head")
+
+
 class CifarResNet(nn.Module):
     """ResNet-(6n+2) for 32x32 inputs: three stages of n blocks, 16/32/64 channels."""
 
@@ -59,8 +62,8 @@ class CifarResNet(nn.Module):
                 nn.init.zeros_(block.bn2.weight)
 
     def layer_groups(self):
-        """The network's depth in four groups, bottom to top: the stem with the first stage, the second
-        stage, the third, and the head (ULMFiT's discriminative rates step between such groups)."""
+        """The network's depth in groups, bottom to top, as RESNET_LAYER_GROUPS names them (ULMFiT's
+        discriminative rates step between such groups)."""
         n = len(self.blocks) // 3
         stages = [list(self.blocks[i * n:(i + 1) * n]) for i in range(3)]
         return [[self.conv, self.bn, *stages[0]], stages[1], stages[2], [self.fc]]

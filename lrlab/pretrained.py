@@ -5,7 +5,8 @@ The start is an ordinary run of the one loop (`lrlab.train`), trained the first 
 needs it, on that run's device; its weights are kept in the cache folder, filed by its id, the device
 type and torch's version, so that the other runs starting from it (every rate and seed of a sweep)
 load them instead of training it again, and a run never starts from weights another machine made.
-The start's own result goes into each fine-tuned run's record (`started_from`).
+The start's own result goes into each fine-tuned run's record (`started_from`), with whether that run
+trained it (`trained_here`: its time is then the device's too, and the cost page counts it).
 """
 import json
 
@@ -26,26 +27,44 @@ def start_path(start, device):
     return cache_dir() / "pretrained" / f"{start.id}-{torch.device(device).type}-torch{torch.__version__}.pt"
 
 
-def start_weights(config, device, data=None, data_root=None):
-    """(state dict on the CPU, summary) of the run `config.init_from` declares: from the cache, else
-    trained now. A start that diverged is no starting point: LrlabError."""
-    from lrlab.train import train   # the start is trained by the one loop, which imports this module
-    start = RunConfig.from_dict(config.init_from)
-    path = start_path(start, device)
+def _cached(path):
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        return saved["model"], {**json.loads(saved["summary"]), "cached": True}
-    except (OSError, RuntimeError, KeyError, ValueError, EOFError):   # none yet, or a broken file: train it
-        pass
-    body = train(start, device, data=data, data_root=data_root, progress=False, keep_weights=True)
-    if body["status"] != "completed":
-        raise LrlabError(f"run {start.id}, the start that init_from names, {body['status']} at step "
-                         f"{body['diverged_at_step']}: fine-tune from a run that trains")
-    state = body.pop("weights")
-    summary = dict(id=start.id, test_acc=body["final"]["test_acc"], test_loss=body["final"]["test_loss"],
-                   wall_s=body["wall_s"])
-    write_atomically(path, lambda f: torch.save(dict(model=state, summary=json.dumps(summary)), f))
-    return state, {**summary, "cached": False}
+        return saved["model"], json.loads(saved["summary"])
+    except (OSError, RuntimeError, KeyError, ValueError, EOFError):   # none yet, or a broken file
+        return None
+
+
+def start_weights(config, device, data=None, data_root=None, stop_at=None):
+    """(state dict on the CPU, summary) of the run `config.init_from` declares: from the cache, else trained
+    now; the summary's `trained_here` says which, and the time a start trained here took is its `wall_s`.
+    Workers that need the same start wait for the one training it (a file lock) rather than train it twice.
+    A start that diverged is no starting point: LrlabError. Past a GPU job's deadline (`stop_at`) the start
+    stops untrained, and the fine-tuned run with it (DeadlineReached: both start again in the next job)."""
+    import fcntl
+
+    from lrlab.train import DeadlineReached, train   # the one loop trains the start, and imports this module
+    start = RunConfig.from_dict(config.init_from)
+    path = start_path(start, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _cached(path)
+        if found:
+            return found[0], {**found[1], "trained_here": False}
+        try:
+            body = train(start, device, data=data, data_root=data_root, progress=False, keep_weights=True,
+                         stop_at=stop_at)
+        except DeadlineReached as stopped:
+            raise DeadlineReached(config.id, 0, config.epochs, checkpointed=False) from stopped
+        if body["status"] != "completed":
+            raise LrlabError(f"run {start.id}, the start that init_from names, {body['status']} at step "
+                             f"{body['diverged_at_step']}: fine-tune from a run that trains")
+        state = body.pop("weights")
+        summary = dict(id=start.id, test_acc=body["final"]["test_acc"], test_loss=body["final"]["test_loss"],
+                       wall_s=body["wall_s"])
+        write_atomically(path, lambda f: torch.save(dict(model=state, summary=json.dumps(summary)), f))
+    return state, {**summary, "trained_here": True}
 
 
 def load_body(model, state, model_name):

@@ -51,6 +51,7 @@ PRIORITY = (
     ("super_convergence", "resnet56_budget"),
     ("super_convergence", "modern"),
     ("rules_of_thumb", "schedules"),
+    ("rules_of_thumb", "fine_tuning"),
 )
 
 

@@ -61,8 +61,16 @@ def plain_number(x):
     if x == 0 or 1e-3 <= abs(x) < 1e5:
         return f"{x:.3g}"
     mantissa, exponent = f"{x:.2e}".split("e")
-    digits = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    digits = str(int(exponent)).translate(SUPERSCRIPTS)
     return f"10{digits}" if float(mantissa) == 1 else f"{float(mantissa):g} × 10{digits}"
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_two(x):
+    """0.001953125 as "2⁻⁹": a rate of a log2 grid for glued Markdown, which has no maths."""
+    return "2" + str(round(math.log2(x))).translate(SUPERSCRIPTS)
 
 
 def listed(items):

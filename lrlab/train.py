@@ -118,7 +118,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     if task is None:
         task = build_task(config, data, device, channels_last)
     # the start first: training it must not move this run's RNG, which model_and_optimizer seeds
-    start, started_from = (pretrained.start_weights(config, device, data, data_root) if config.init_from
+    start, started_from = (pretrained.start_weights(config, device, data, data_root, stop_at) if config.init_from
                            else (None, None))
     model, optimizer = model_and_optimizer(config, task.num_classes, device, getattr(task, "channels_last", False))
     if start is not None:
@@ -225,7 +225,7 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     if compile:
         extra["compile_s"] = compile_s
     if started_from:
-        extra["started_from"] = {k: v for k, v in started_from.items() if k != "cached"}
+        extra["started_from"] = started_from
     if keep_weights:
         extra["weights"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return record_body(config, status, diverged_at, history, step,

@@ -56,6 +56,10 @@ def test_the_landing_tally_counts_each_claim_once_by_chapter_in_book_order_and_l
     table = claims.by_chapter_markdown(tally)
     assert "| Ch. 1: {ref}`ch-basics` |  | 1 |  |  |" in table
     assert "{ref}`4 <ch-weight-decay>` and {ref}`5 <ch-width>`" in table and table.count("\n") == 1 + len(tally)
+    assert claims.counts_words(card).endswith("**1 not resolved** at the scale of our records, **1 untested**.")
+    tested = card[card.word != UNTESTED]
+    assert claims.counts_words(tested).endswith("at the scale of our records, all tested.")
+    assert claims.untested_markdown(tested) == "None: each of the 4 claims is tested."
 
 
 # -- the rules of thumb

@@ -7,7 +7,7 @@ import torch
 from lrlab.bench import synthetic_cifar
 from lrlab.config import RunConfig
 from lrlab.errors import LrlabError
-from lrlab.models import model_for
+from lrlab.models import RESNET_LAYER_GROUPS, model_for
 from lrlab.optim import optimizer_for
 from lrlab.stacking import stack_key
 from lrlab.tasks import CifarTask
@@ -43,7 +43,7 @@ def test_a_fine_tuned_run_starts_from_its_starts_final_weights_all_but_the_head(
     data = synthetic_cifar(200)
     start, fine_tune = start_and_fine_tune()
     state, summary = start_weights(fine_tune, "cpu", data)
-    assert not summary["cached"] and summary["id"] == start.id and start_path(start, "cpu").is_file()
+    assert summary["trained_here"] and summary["id"] == start.id and start_path(start, "cpu").is_file()
     model = model_for(fine_tune, 5)
     fresh_head = model.fc.weight.detach().clone()
     load_body(model, state, fine_tune.model)
@@ -52,9 +52,10 @@ def test_a_fine_tuned_run_starts_from_its_starts_final_weights_all_but_the_head(
     assert torch.equal(model.fc.weight, fresh_head)     # the new task's head, from this run's seed
     first = train(fine_tune, data=data, progress=False)
     assert first["started_from"]["id"] == start.id and "weights" not in first
+    assert not first["started_from"]["trained_here"]   # the start trained above, for this device and torch
     again = train(fine_tune, data=data, progress=False)   # the start from the cache: the same run
     assert again["history"][-1]["train_loss"] == first["history"][-1]["train_loss"]
-    assert start_weights(fine_tune, "cpu", data)[1]["cached"]
+    assert start_weights(fine_tune, "cpu", data)[1] == {**summary, "trained_here": False}
 
 
 def test_a_start_that_diverged_is_no_starting_point(cache):
@@ -63,6 +64,19 @@ def test_a_start_that_diverged_is_no_starting_point(cache):
     fine_tune = RunConfig(**TINY, classes=[5, 6, 7, 8, 9], init_from=start.to_dict())
     with pytest.raises(LrlabError, match=f"run {start.id}, the start that init_from names, diverged"):
         start_weights(fine_tune, "cpu", synthetic_cifar(200))
+
+
+def test_a_start_past_a_jobs_deadline_stops_the_fine_tuned_run_with_it(cache):
+    import time
+
+    from lrlab.pretrained import start_path, start_weights
+    from lrlab.train import DeadlineReached
+    start = RunConfig(**{**TINY, "epochs": 3}, classes=[0, 1, 2, 3, 4])   # its first epoch's end: no time left
+    fine_tune = RunConfig(**TINY, classes=[5, 6, 7, 8, 9], init_from=start.to_dict())
+    with pytest.raises(DeadlineReached) as stopped:
+        start_weights(fine_tune, "cpu", synthetic_cifar(200), stop_at=time.time() - 1)
+    assert stopped.value.run_id == fine_tune.id and not stopped.value.checkpointed
+    assert not start_path(start, "cpu").exists()   # nothing half-written: the next job trains it again
 
 
 def test_discriminative_rates_divide_by_the_factor_at_each_group_down_from_the_head():
@@ -76,6 +90,7 @@ def test_discriminative_rates_divide_by_the_factor_at_each_group_down_from_the_h
     assert rate_of[id(model.blocks[0].bn1.weight)] == 0.1
     # the paper's lambda in every group whatever its rate: torch's decoupled weight_decay is lambda / lr
     assert all(g["weight_decay"] * g["lr"] == pytest.approx(0.004) for g in groups)
+    assert len(model.layer_groups()) == len(RESNET_LAYER_GROUPS)
     split = optimizer_for(model, config.replace(decay_norm_and_bias=False)).param_groups
     assert len(split) == 8 and sorted({g["lr"] for g in split}) == [0.1, 0.2, 0.4, 0.8]
     plain = optimizer_for(model, config.replace(lr_layer_decay=None)).param_groups
@@ -100,6 +115,7 @@ def test_fine_tuning_configs_name_their_start_and_train_alone():
     (dict(init_from={"model": "resnet8", "colour": 1}), "unknown config field(s) colour"),
     (dict(lr_layer_decay=0.5), "lr_layer_decay must be in [1, inf), got 0.5"),
     (dict(model="mlp", width=64, lr_layer_decay=2.0), "lr_layer_decay needs a ResNet in SP"),
+    (dict(runner="torch-lr-finder", lr_layer_decay=2.0), "need lrlab's own loop (runner 'lrlab'), not 'torch-lr"),
 ])
 def test_a_bad_fine_tuning_field_is_a_one_line_error(fields, said):
     with pytest.raises(LrlabError) as error:

@@ -203,6 +203,22 @@ def test_a_stacked_run_counts_its_share_of_its_stacks_time(tmp_path):
     assert (row.runs, row.stacked, row.minutes) == (4, 3, pytest.approx(1.5))
 
 
+def test_a_fine_tuned_run_that_trained_its_start_counts_the_starts_time_too(tmp_path):
+    from fabricate import fake_record
+    from lrlab import experiments
+    from lrlab.book.reproduction_cost import run_costs
+    from lrlab.results import Store
+    store = Store(tmp_path)
+    configs = experiments.runs("basics", "gpu")
+    start = dict(id="0123456789abcdef", test_acc=0.6, test_loss=1.0, wall_s=90.0)
+    store.save({**fake_record("basics", "gpu", configs[0]), "wall_s": 30.0,
+                "started_from": {**start, "trained_here": True}})
+    store.save({**fake_record("basics", "gpu", configs[1]), "wall_s": 30.0,
+                "started_from": {**start, "trained_here": False}})   # loaded it: its own time only
+    runs, _ = run_costs(tmp_path)
+    assert sorted(runs.minutes) == [pytest.approx(0.5), pytest.approx(2.0)]
+
+
 def test_the_intros_profile_table_quotes_the_span_of_the_chapters_recorded_time(tmp_path):
     from fabricate import fake_runs
     from lrlab import experiments

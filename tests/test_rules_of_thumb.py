@@ -594,3 +594,55 @@ def test_the_wsd_exercises_arithmetic_follows_the_cooldown_and_agrees_with_the_s
     assert shapes.loc["warmup-stable-decay", "mean over the run"] == pytest.approx(long["mean_value"], abs=2e-3)
     said, mean = rot.step_mean_worked()
     assert said == "0.5 + 0.25 × 0.1 + 0.25 × 0.01" and mean == pytest.approx(shapes.loc["step", "mean over the run"])
+
+
+def _fine_tuning(accs, repeats=(-0.5, 0.5)):
+    """A made-up fine-tuning part as `Chapter.runs` gives it: each arm's test accuracies (fractions, None:
+    diverged) over the log2 grid -6..-4, and two repeats of each fine-tuned arm at 2^-5, `repeats` points off
+    its seed-0 accuracy (SD 0.5 points)."""
+    start = {"classes": rot.START_CLASSES, "model": "resnet8"}
+    arms = {"from scratch": (None, None), rot.ONE_RATE: (start, None), rot.DISCRIMINATIVE: (start, rot.ULMFIT_FACTOR)}
+    rows = []
+    for (arm, (init_from, decay)), values in zip(arms.items(), accs):
+        for k, value in zip((-6, -5, -4), values):
+            rows.append(dict(id=f"{arm}{k}", lr=2.0 ** k, seed=0, init_from=init_from, lr_layer_decay=decay,
+                             status="diverged" if value is None else "completed",
+                             final_test_acc=np.nan if value is None else value))
+        if init_from:
+            rows += [dict(id=f"{arm}-{s}", lr=2.0 ** -5, seed=s, init_from=init_from, lr_layer_decay=decay,
+                          status="completed", final_test_acc=values[1] + r / 100) for s, r in enumerate(repeats, 1)]
+    return rot.fine_tune_frame(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("discriminative, word, said", [
+    ([0.70, 0.75, 0.73], CONFIRMED, "reaches 75.0% test accuracy, with one rate for every layer 71.0%: a gap of +4.0"),
+    ([0.70, 0.71, None], NOT_RESOLVED, "Discriminative rates make no difference beyond seed noise here."),
+    ([0.60, 0.66, 0.65], CONTRADICTED, "a gap of -5.0 points"),
+])
+def test_discriminative_rates_are_read_against_one_rate_each_at_its_best(discriminative, word, said):
+    frame = _fine_tuning([[0.50, 0.55, 0.52], [0.68, 0.71, 0.69], discriminative])
+    assert list(dict.fromkeys(frame.arm)) == list(rot.FINE_TUNE_ARMS)
+    best = rot.best_cells(frame, "arm", "acc", rot.FINE_TUNE_ARMS)
+    sd, dof = rot.seed_noise(frame, "arm", "acc")
+    assert dof == 4 and sd == pytest.approx(0.5)   # two arms, three seeds each at 2^-5
+    verdict = rot.layerwise_verdict(best, sd)
+    assert verdict.word == word and said in verdict.text, verdict.text
+    assert verdict.number.startswith(f"test acc. {best.loc[rot.DISCRIMINATIVE, 'acc']:.1f}% against 71.0%")
+    assert rot.sd_by_rate_words(frame, "arm", "acc") == "0.50 points at 2⁻⁵"
+    assert rot.sd_by_rate_words(frame[frame.seed == 0], "arm", "acc") == "no rate is repeated"
+    words = rot.transfer_words(best, sd, {"test_acc": 0.8125})
+    assert words.startswith("The start reaches 81.2% on its own five classes. Fine-tuned from it, the best run")
+    assert "beats the best trained from scratch on the same images (55.0%)" in words
+    assert rot.layerwise_verdict(best, float("nan")).word == NOT_RESOLVED
+
+
+def test_the_fine_tuning_part_starts_every_fine_tuned_run_from_one_start_on_the_other_classes():
+    runs = rot.fine_tune_runs("quick")
+    start = rot.start_run("quick")
+    assert start.classes == rot.START_CLASSES and start.init_from is None
+    tuned = [r for r in runs if r.init_from]
+    assert {r.id for r in runs} == {r.id for r in rot.parts("quick")["fine_tuning"]}
+    assert all(r.init_from == tuned[0].init_from and r.classes == rot.TARGET_CLASSES for r in tuned)
+    assert {rot.fine_tune_arm(r.init_from, r.lr_layer_decay) for r in runs} == set(rot.FINE_TUNE_ARMS)
+    s = rot.FINE_TUNE_SETTINGS["quick"]
+    assert len(runs) == 3 * len(s["log2_lrs"]) + 2 * s["extra_seeds"] * len(s["repeat_log2_lrs"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lrlab.stats import (counted, expected_range_in_sds, listed, mean_sd, number_word, plain_number, plus_minus,
-                         refined_minimum, t_point, times_words, with_error)
+                         power_of_two, refined_minimum, t_point, times_words, with_error)
 
 
 def test_the_refined_minimum_finds_a_parabolas_vertex_between_grid_points():
@@ -90,6 +90,7 @@ def test_listed_joins_items_as_a_sentence_would():
 
 def test_counts_are_words_up_to_nine_and_digits_beyond():
     assert [number_word(n) for n in (1, 9, 10)] == ["one", "nine", "10"]
+    assert [power_of_two(x) for x in (2.0 ** -9, 0.25, 1.0, 8.0)] == ["2⁻⁹", "2⁻²", "2⁰", "2³"]
     assert [times_words(x) for x in (1, 2.0, 3.0, 2.5, 12)] == ["once", "twice", "three times", "2.5 times", "12 times"]
     assert counted(1, "seed") == "one seed" and counted(3, "rate") == "three rates" and counted(12, "width") == "12 widths"
 

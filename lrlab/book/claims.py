@@ -107,7 +107,7 @@ CLAIMS = (
     Claim("25", "003", "Include warmup—at least 5-10% of total training as warmup steps.",
           "transformers need 5-10% warmup", "rt-warmup", ("rules_of_thumb", "warmup_needed")),
     Claim("27", "000", "assign each group a learning rate that is a fraction (e.g., 1/2.6) of the rate used for the "
-          "group above it.", "layer-wise rates (ULMFiT's 2.6)", "", "not planned: no fine-tuning in the book"),
+          "group above it.", "layer-wise rates (ULMFiT's 2.6)", "rt-layerwise", ("rules_of_thumb", "layerwise_rates")),
     Claim("28", "001", "Lion needs a learning rate three to ten times smaller than AdamW",
           "Lion wants 3-10x less than AdamW", "rt-lion", ("rules_of_thumb", "lion_rate")),
     Claim("e1", "001", "varying the step size by a factor of two often changes final accuracy more than swapping "
@@ -269,6 +269,8 @@ def table_markdown(card, tested_by):
 
 def untested_markdown(card):
     rows = card[card.word == UNTESTED]
+    if not len(rows):
+        return f"None: each of the {len(card)} claims is tested."
     lines = ["| # | The claim | What would test it |", "|---|---|---|"]
     lines += [f"| {r.key} | {_claim_words(r)} | {_cell(r.tested_by)} |" for r in rows.itertuples()]
     return "\n".join(lines)
@@ -288,8 +290,9 @@ def sources_markdown():
 
 def counts_words(card):
     n = counts(card)
+    untested = f", **{n['untested']} untested**" if n["untested"] else ", all tested"
     return (f"{len(card)} claims: **{n['confirmed']} confirmed**, **{n['contradicted']} contradicted**, "
-            f"**{n['not resolved']} not resolved** at the scale of our records, **{n['untested']} untested**.")
+            f"**{n['not resolved']} not resolved** at the scale of our records{untested}.")
 
 
 def takeaway_markdown(name, verdicts, at_quick=None):

@@ -10,7 +10,7 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from lrlab.errors import LrlabError
-from lrlab.experiments import CIFAR10_TRAIN_IMAGES, train_images
+from lrlab.experiments import train_images
 from lrlab.names import MODEL_LABELS
 
 # A figure fills the text column (about 760 px wide in a 1,400-px window; `max-width: 100%`), so its
@@ -25,10 +25,11 @@ STYLE = {"figure.dpi": FIGURE_DPI, "axes.spines.top": False, "axes.spines.right"
          "ytick.labelsize": 9.5, "legend.fontsize": 9.5, "figure.titlesize": 11}
 
 
-def images_words(per_class):
-    """"all 50,000" or "5,000": how many CIFAR-10 training images a run with `per_class` saw."""
-    n = train_images(per_class)
-    return f"all {n:,}" if n == CIFAR10_TRAIN_IMAGES else f"{n:,}"
+def images_words(per_class, classes=10):
+    """"all 50,000" or "5,000": how many CIFAR-10 training images a run with `per_class` of each of its
+    `classes` saw."""
+    n = train_images(per_class, classes)
+    return f"all {n:,}" if n == train_images(None, classes) else f"{n:,}"
 
 
 def use_style():

@@ -38,12 +38,12 @@ def run_costs(results):
     """(one row per committed run: experiment, profile, device, on a GPU, status, stacked, minutes; the
     runs, stacked runs, diverged runs and minutes per experiment, profile and device). Every member of a
     stack of K (`packed_with`) records the stack's wall time, so each counts a K-th of it: the minutes
-    add up to the device's time, not K times over."""
+    add up to the device's time, not K times over. A fine-tuned run that trained its start counts that too."""
     store = Store(results)
     runs = pd.DataFrame([dict(experiment=r["experiment"], profile=r["profile"], device=r["env"]["device"],
                               gpu=r["env"]["device_type"] == "cuda", status=r["status"],
                               stacked=(r.get("packed_with") or 1) > 1,
-                              minutes=r["wall_s"] / (r.get("packed_with") or 1) / 60)
+                              minutes=(r["wall_s"] / (r.get("packed_with") or 1) + _start_s(r)) / 60)
                          for profile in COMMITTED_PROFILES for r in store.records(profile)],
                         columns=["experiment", "profile", "device", "gpu", "status", "stacked", "minutes"])
     cost = (runs.groupby(["experiment", "profile", "device"])
@@ -51,6 +51,12 @@ def run_costs(results):
                  diverged=("status", lambda s: int((s == "diverged").sum())), minutes=("minutes", "sum"))
             .reset_index())
     return runs, cost
+
+
+def _start_s(record):
+    """The seconds a fine-tuned run spent training its start, where it trained it (`lrlab.pretrained`)."""
+    start = record.get("started_from") or {}
+    return start["wall_s"] if start.get("trained_here") else 0.0
 
 
 def gpu_note(runs):

@@ -32,14 +32,14 @@ def _all(per_class):
     return per_class is None or per_class != per_class   # None in a config, NaN in a runs frame
 
 
-def train_images(per_class):
-    """CIFAR-10 training images a run sees: `per_class` of each class, or all of them."""
-    return CIFAR10_TRAIN_IMAGES if _all(per_class) else 10 * int(per_class)
+def train_images(per_class, classes=10):
+    """CIFAR-10 training images a run sees: `per_class` of each of its `classes`, or all of theirs."""
+    return (CIFAR10_TRAIN_IMAGES // 10 if _all(per_class) else int(per_class)) * classes
 
 
-def test_images(per_class):
-    """CIFAR-10 test images a run is measured on: `per_class` of each class, or all of them."""
-    return CIFAR10_TEST_IMAGES if _all(per_class) else 10 * int(per_class)
+def test_images(per_class, classes=10):
+    """CIFAR-10 test images a run is measured on: `per_class` of each of its `classes`, or all of theirs."""
+    return (CIFAR10_TEST_IMAGES // 10 if _all(per_class) else int(per_class)) * classes
 
 
 @dataclass(frozen=True)

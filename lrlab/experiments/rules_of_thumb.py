@@ -1,5 +1,5 @@
 """Rules of thumb the seed articles state, measured: schedules at equal budget, warmup and clipping for
-Adam, and batch growth against rate decay.
+Adam, Lion's and AdamW's rates, batch growth against rate decay, and discriminative rates for fine-tuning.
 
 Part 1, "cosine usually beats step decay": one network and budget, five schedules (constant, step
 decay by 10x at 50% and 75% of the run as He et al. 2016 train CIFAR ResNets, cosine to zero as
@@ -39,6 +39,12 @@ epochs), batch growth (the rate stays, and from the same epochs on each update t
 BatchNorm still sees the base batch: ghost batches), and neither (the control that says
 whether the decay itself matters here).
 
+Part 4, "assign each group a learning rate that is a fraction (e.g., 1/2.6) of the rate used for the group above
+it" (ULMFiT's discriminative fine-tuning, Howard & Ruder 2018): a ResNet trained on five CIFAR-10 classes (the
+start, `start_run`) is fine-tuned on the other five from a small training set, over one log2 grid of rates, in
+three arms: one rate for every layer; each of the ResNet's four layer groups at 1/2.6 of the rate above it, the
+grid's rate the head's; and from scratch, which says whether the start helps at all. The head is new in every arm.
+
 Seed noise: the two schedules and two warmups a claim compares repeat one grid point with two more
 seeds each, near the best rates of the variants compared (at quick, first placed at 2^-6 for the
 warmups, where training is unstable and the seeds scatter far more than at the best cells: moved
@@ -51,7 +57,8 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
 from lrlab.near_best import BAND_RULE, RATIO_RANGE_RULE, near_best_band, range_verdict, ratio_range_verdict
-from lrlab.stats import BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, listed, mean_gap, mean_sd, pooled_sd
+from lrlab.stats import (BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, listed, mean_gap, mean_sd, number_word, pooled_sd,
+                         power_of_two)
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict, at_profile
 
 # label -> (schedule, its arguments): the five policies of part 1, in the order the page draws them
@@ -114,6 +121,36 @@ BATCH_SETTINGS = {
     "full": dict(model="resnet20", per_class=None, test_per_class=None, batch=128, epochs=60, lr=0.1, seeds=3),
 }
 
+# part 4, "assign each group a learning rate that is a fraction (e.g. 1/2.6) of the rate used for the group above
+# it" (ULMFiT's discriminative fine-tuning): a ResNet trained on five CIFAR-10 classes, fine-tuned on the other five
+ULMFIT_FACTOR = 2.6
+START_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]   # airplane to deer; dog to truck
+ONE_RATE, DISCRIMINATIVE = "fine-tuned, one rate", f"fine-tuned, ÷{ULMFIT_FACTOR:g} a group"
+FINE_TUNE_ARMS = {   # label -> what the arm changes in the fine-tuning set-up, in the order the page draws them
+    "from scratch": dict(init_from=None),
+    ONE_RATE: {},
+    DISCRIMINATIVE: dict(lr_layer_decay=ULMFIT_FACTOR),
+}
+FINE_TUNE_REPEATS = (ONE_RATE, DISCRIMINATIVE)   # the claim's two arms: their repeats measure seed noise
+FINE_TUNE_SETTINGS = {
+    # start_*: the run every fine-tuning starts from (all of its five classes' images at gpu and full); then a
+    # small target set, as fine-tuning usually has, over a log2 grid of the top group's rate
+    "smoke": dict(model="resnet8", start_per_class=20, start_epochs=2, start_batch=20, per_class=10, test_per_class=5,
+                  batch=10, epochs=2, log2_lrs=[-6, -3], repeat_log2_lrs=[-3], extra_seeds=1),
+    # repeat_log2_lrs: where the repeats were first placed (2^-5), and between the two fine-tuned arms' best
+    # rates at quick (2^-4 and 2^-2), since the seed SD can depend on the rate
+    "quick": dict(model="resnet8", start_per_class=500, start_epochs=20, start_batch=128, per_class=100,
+                  test_per_class=200, batch=32, epochs=10, log2_lrs=list(range(-9, 1)), repeat_log2_lrs=[-5, -3],
+                  extra_seeds=2),
+    "gpu": dict(model="resnet20", start_per_class=None, start_epochs=30, start_batch=128, per_class=500,
+                test_per_class=None, batch=64, epochs=20, log2_lrs=list(range(-9, 1)), repeat_log2_lrs=[-5, -3],
+                extra_seeds=2),
+    "full": dict(model="resnet20", start_per_class=None, start_epochs=30, start_batch=128, per_class=500,
+                 test_per_class=None, batch=64, epochs=20, log2_lrs=list(range(-9, 1)), repeat_log2_lrs=[-5, -3],
+                 extra_seeds=2),
+}
+START_LR = 0.1   # the start's rate: He et al.'s CIFAR rate at batch 128, cosine to zero
+
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
                "the warmup sweep (and its unclipped, Lion and decayed twins) trains the GPT at width 256, not 512, "
@@ -127,7 +164,8 @@ PART_TITLES = {"schedules": "the schedule comparison", "warmup": "the warmup swe
                "lion": f"Lion at 1/{2 ** LION_SHIFT} of Adam's rates",
                "adamw_reference": f"Adam at {LION_WARMUP:.0%} warmup, the decay's reference",
                "adamw_decay": f"AdamW with decay {ADAMW_DECAY:g}",
-               "batch": "batch growth against rate decay"}
+               "batch": "batch growth against rate decay",
+               "fine_tuning": "fine-tuning with one rate and with discriminative rates"}
 # the two arms of one comparison
 SHOWN_TOGETHER = (("clipping_on", "clipping_off"), ("lion_adam", "lion"), ("adamw_reference", "adamw_decay"))
 
@@ -196,11 +234,38 @@ def batch_runs(profile):
     return [base.replace(seed=seed, **changes) for changes in BATCH_ARMS.values() for seed in range(s["seeds"])]
 
 
+def start_run(profile):
+    """The run every fine-tuning starts from: the fine-tuning's network trained on START_CLASSES."""
+    s = FINE_TUNE_SETTINGS[profile]
+    return RunConfig(task="cifar10", model=s["model"], classes=START_CLASSES, optimizer="sgd", lr=START_LR,
+                     momentum=0.9, weight_decay=5e-4, schedule="cosine", batch_size=s["start_batch"],
+                     augment="crop+flip", epochs=s["start_epochs"], train_per_class=s["start_per_class"],
+                     test_per_class=s["test_per_class"])
+
+
+def fine_tune_runs(profile):
+    """Each arm of FINE_TUNE_ARMS over the grid of (top) rates on TARGET_CLASSES, the claim's two arms with
+    repeats: from scratch, fine-tuned from `start_run` at one rate, and at ULMFiT's discriminative rates."""
+    s = FINE_TUNE_SETTINGS[profile]
+    base = RunConfig(task="cifar10", model=s["model"], classes=TARGET_CLASSES, init_from=start_run(profile).to_dict(),
+                     optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="cosine", batch_size=s["batch"],
+                     augment="crop+flip", epochs=s["epochs"], train_per_class=s["per_class"],
+                     test_per_class=s["test_per_class"])
+    runs = []
+    for label, changes in FINE_TUNE_ARMS.items():
+        arm = base.replace(**changes)
+        runs += [arm.replace(lr=2.0 ** k) for k in s["log2_lrs"]]
+        if label in FINE_TUNE_REPEATS:
+            runs += [arm.replace(lr=2.0 ** k, seed=seed) for k in s["repeat_log2_lrs"]
+                     for seed in range(1, 1 + s["extra_seeds"])]
+    return runs
+
+
 def parts(profile):
     return {"schedules": schedule_runs(profile), "warmup": warmup_runs(profile), "clipping_on": clipped_runs(profile),
             "clipping_off": clipping_runs(profile), "lion_adam": lion_adam_runs(profile), "lion": lion_runs(profile),
             "adamw_reference": lion_adam_runs(profile), "adamw_decay": adamw_decay_runs(profile),
-            "batch": batch_runs(profile)}
+            "batch": batch_runs(profile), "fine_tuning": fine_tune_runs(profile)}
 
 
 def runs(profile):
@@ -218,7 +283,9 @@ def chunks(profile):
             Chunk("adamw_decay", 2, "whether AdamW with decay 0.1 has its best rate on the character GPT in 1e-4 to "
                   "1e-3", adamw_decay_runs(profile)),
             Chunk("batch", 2, "whether growing the batch 5x where step decay cuts the rate 5x reaches the same "
-                  "test accuracy with fewer updates", batch_runs(profile))]
+                  "test accuracy with fewer updates", batch_runs(profile)),
+            Chunk("fine_tuning", 2, f"whether fine-tuning with each layer group at 1/{ULMFIT_FACTOR:g} of the rate "
+                  "above it beats one rate for all", fine_tune_runs(profile))]
 
 
 # -- analysis: what the chapter reads off its records (tested in tests/test_rules_of_thumb.py)
@@ -277,6 +344,16 @@ def coinciding_words(best):
 def seed_noise(frame, by, value):
     """(SD, degrees of freedom) of `value` between seeds of the same cell (same `by` and rate), pooled."""
     return pooled_sd([g[value].dropna().to_numpy() for _, g in frame.groupby([by, "lr"])])
+
+
+def sd_by_rate_words(frame, by, value):
+    """The seed SD measured at each repeated rate on its own, pooled over the groups repeated there: "0.52
+    points at 2⁻⁵ and 1.38 at 2⁻³" (the verdicts pool every rate: `seed_noise`)."""
+    rates = sorted(frame[frame.seed > 0].lr.unique())
+    sds = [pooled_sd([g[value].dropna().to_numpy() for _, g in frame[frame.lr == lr].groupby(by)])[0]
+           for lr in rates]
+    said = [f"{sd:.2f}{' points' if not k else ''} at {power_of_two(lr)}" for k, (sd, lr) in enumerate(zip(sds, rates))]
+    return listed(said) if said else "no rate is repeated"
 
 
 def cells_at(frame, by, value, order, lr, lower_is_better=False):
@@ -906,6 +983,51 @@ def batch_scaled_words(frame, sd_scale):
             "rate end within noise of each other.")
 
 
+def fine_tune_arm(start, decay):
+    """The arm of FINE_TUNE_ARMS a run belongs to, from its `init_from` and `lr_layer_decay` (NaN in a frame)."""
+    if not isinstance(start, dict):
+        return "from scratch"
+    return ONE_RATE if decay is None or decay != decay else f"fine-tuned, ÷{decay:g} a group"
+
+
+def fine_tune_frame(runs):
+    """The fine-tuning runs with their arm and test accuracy in % on the target classes (NaN where the run
+    diverged: shown, never averaged in)."""
+    decays = runs.lr_layer_decay if "lr_layer_decay" in runs else [None] * len(runs)
+    frame = runs.assign(arm=[fine_tune_arm(s, d) for s, d in zip(runs.init_from, decays)])
+    return frame.assign(acc=100 * frame.final_test_acc.where(frame.status == "completed"))
+
+
+LAYERWISE_RULE = f"each arm at its best top-group rate; {BEST_GAP_RULE}"
+
+
+def layerwise_verdict(best, seed_sd):
+    """"Assign each group a learning rate that is a fraction (e.g. 1/2.6) of the rate used for the group above
+    it": fine-tuning at ULMFiT's discriminative rates against one rate for every layer, each at its best rate;
+    better beyond noise: confirmed; worse: contradicted; within it: not resolved."""
+    compared = ours, one, gap, margin, _ = compare(best, DISCRIMINATIVE, ONE_RATE, "acc", seed_sd)
+    return beats_verdict(compared, f"With each layer group at 1/{ULMFIT_FACTOR:g} of the rate above it, the best "
+                         f"fine-tuned run reaches {ours:.1f}% test accuracy, with one rate for every layer {one:.1f}%: "
+                         f"a gap of {gap:+.1f} points against a noise margin of {margin:.1f}.",
+                         "Discriminative rates make no difference beyond seed noise here.",
+                         "The two ways of fine-tuning are not both recorded with seed noise.", LAYERWISE_RULE,
+                         f"test acc. {ours:.1f}% against {one:.1f}% (gap {gap:+.1f}, margin {margin:.1f})")
+
+
+def transfer_words(best, seed_sd, start):
+    """What the start brings, the question under the claim's: the start's own accuracy on its classes
+    (`start`: a fine-tuned record's `started_from`), and the best fine-tuned run (either arm) against the best
+    run trained from scratch on the same target images, by the verdicts' rule."""
+    said = (f"The start reaches {100 * start['test_acc']:.1f}% on its own {number_word(len(START_CLASSES))} classes. "
+            if start else "")
+    ours, scratch, gap, margin, better = compare(best, list(FINE_TUNE_REPEATS), "from scratch", "acc", seed_sd)
+    if not (np.isfinite(gap) and np.isfinite(margin)):
+        return said + "Fine-tuning and training from scratch are not both recorded with seed noise."
+    how = {1: "beats", -1: "trails", 0: "is within seed noise of"}[better]
+    return (said + f"Fine-tuned from it, the best run ({ours:.1f}%) {how} the best trained from scratch on the same "
+            f"images ({scratch:.1f}%): a gap of {gap:+.1f} points against a margin of {margin:.1f}.")
+
+
 def verdicts(chapter, sd_scale=1.0):
     """The seed claims this chapter answers, by name (the claims scorecard reads them). `sd_scale`
     multiplies both measured seed SDs (1 for the book: an exercise asks what a noisier seed would say)."""
@@ -944,6 +1066,11 @@ def verdicts(chapter, sd_scale=1.0):
     if chapter.has("batch"):
         verdict = batch_growth_verdict(batch_frame(chapter.runs("batch")), sd_scale)
         out.update(at_profile({"batch_instead_of_decay": verdict}, chapter.profile_of("batch")))
+    if chapter.has("fine_tuning"):
+        frame = fine_tune_frame(chapter.runs("fine_tuning"))
+        best = best_cells(frame, "arm", "acc", FINE_TUNE_ARMS)
+        sd = sd_scale * seed_noise(frame, "arm", "acc")[0]
+        out.update(at_profile({"layerwise_rates": layerwise_verdict(best, sd)}, chapter.profile_of("fine_tuning")))
     return out
 
 
@@ -965,6 +1092,10 @@ SOURCES = {   # verdict name -> (the claim, whose, their evidence)
     "batch_instead_of_decay": ("grow the batch instead of decaying the rate", "Smith, Kindermans, Ying & Le 2018",
                                "equivalent test accuracy after the same epochs, with fewer updates (CIFAR-10, "
                                "ImageNet)"),
+    "layerwise_rates": (f"fine-tune each layer group at 1/{ULMFIT_FACTOR:g} of the rate above it",
+                        "AI Wiki, Learning Rate; Howard & Ruder 2018",
+                        "discriminative fine-tuning, the top layer's rate chosen by fine-tuning it alone (text "
+                        "classification with a pretrained language model)"),
 }
 HEADLINES = (PaperClaim("cosine_beats_step", "cosine decay against step decay, each at its best peak rate",
                         SOURCES["cosine_beats_step"][2], SOURCES["cosine_beats_step"][1]),)

@@ -1,13 +1,13 @@
 """Figures of the rules-of-thumb chapter: schedules at equal budget, warmup and clipping for Adam, Lion
-against Adam, AdamW's decay, and batch growth against rate decay."""
+against Adam, AdamW's decay, batch growth against rate decay, and fine-tuning at discriminative rates."""
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
 from lrlab import schedules
 from lrlab.experiments.rules_of_thumb import (ADAMW_ARMS, ADAMW_CLAIM, ADAMW_DECAY, BATCH_ARMS, CLAIMED_WARMUPS,
-                                              CLIPPING_ARMS, LION_ARMS, LION_CLAIM, LION_WARMUP, SCHEDULE_POLICIES,
-                                              compare, noise_path)
+                                              CLIPPING_ARMS, DISCRIMINATIVE, FINE_TUNE_ARMS, LION_ARMS, LION_CLAIM,
+                                              LION_WARMUP, ONE_RATE, SCHEDULE_POLICIES, compare, noise_path)
 from lrlab.figures import label_log_decades
 
 
@@ -194,3 +194,39 @@ def batch_growth(frame, history):
     axes[1].set(xlabel="epoch", ylabel="test accuracy (%)", title="mean over seeds (band: their range)")
     return fig
 
+
+
+def fine_tuning_sweep(frame, best, seed_sd):
+    """Left: test accuracy on the target classes against the top group's rate, one line per arm (seed 0; the
+    repeats' seeds as small points; crosses: diverged). Right: each arm's best, beside one rate's best and the
+    margin around it that discriminative rates must clear (`layerwise_verdict`'s comparison)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw={"width_ratios": [1.5, 1]})
+    colors = {arm: f"C{i}" for i, arm in enumerate(FINE_TUNE_ARMS)}
+    low = frame.acc.min() if frame.acc.notna().any() else 20.0
+    for arm in FINE_TUNE_ARMS:
+        runs = frame[frame.arm == arm].sort_values("lr")
+        grid, repeats = runs[runs.seed == 0], runs[(runs.seed > 0) & runs.acc.notna()]
+        ok = grid.dropna(subset=["acc"])
+        axes[0].plot(np.log2(ok.lr), ok.acc, marker="o", color=colors[arm], label=arm)
+        axes[0].scatter(np.log2(repeats.lr), repeats.acc, s=14, color=colors[arm], alpha=0.7)
+        _crosses(axes[0], np.log2(grid[grid.status == "diverged"].lr), low - 2, colors[arm])
+    axes[0].set(xlabel="log$_2$ learning rate (the head's)", ylabel="test accuracy (%)",
+                title="the new classes, by arm")
+    axes[0].legend(fontsize=9)
+    shown = best.dropna(subset=["acc"]).reindex([arm for arm in FINE_TUNE_ARMS if arm in best.index]).dropna(
+        subset=["acc"])
+    _, one, _, margin, _ = compare(best, DISCRIMINATIVE, ONE_RATE, "acc", seed_sd)
+    if np.isfinite(one) and np.isfinite(margin):   # a point outside the band differs from one rate beyond noise
+        axes[1].axhspan(one - margin, one + margin, color="0.85", lw=0,
+                        label=f"one rate's best ± the margin ({one - margin:.1f} to {one + margin:.1f})")
+        axes[1].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
+    x = np.arange(len(shown))
+    axes[1].scatter(x, shown.acc, color=[colors[arm] for arm in shown.index], zorder=3)
+    for k, acc in zip(x, shown.acc):
+        axes[1].annotate(f"{acc:.1f}", (k, acc), xytext=(6, -3), textcoords="offset points", fontsize=9)
+    # two lines a label: three abreast in a narrow panel
+    axes[1].set_xticks(x, [arm.replace(", ", ",\n") if ", " in arm else arm.replace(" ", "\n")
+                           for arm in shown.index], fontsize=9)
+    axes[1].set_xlim(-0.5, len(shown) - 0.3)
+    axes[1].set(ylabel="best test accuracy (%)", title="the best of each arm")
+    return fig
