@@ -644,5 +644,9 @@ def test_the_fine_tuning_part_starts_every_fine_tuned_run_from_one_start_on_the_
     assert {r.id for r in runs} == {r.id for r in rot.parts("quick")["fine_tuning"]}
     assert all(r.init_from == tuned[0].init_from and r.classes == rot.TARGET_CLASSES for r in tuned)
     assert {rot.fine_tune_arm(r.init_from, r.lr_layer_decay) for r in runs} == set(rot.FINE_TUNE_ARMS)
+    assert rot.repeat_history_words() == (
+        "At `quick` we first placed the repeats at 2⁻⁵ alone, on a grid that ended at 2⁻²; the discriminative "
+        "arm's best lay at that top, three octaves from the repeats, so we extended the grid to 2⁰ and repeated a "
+        "second rate, 2⁻³, between the two arms' best rates")
     s = rot.FINE_TUNE_SETTINGS["quick"]
     assert len(runs) == 3 * len(s["log2_lrs"]) + 2 * s["extra_seeds"] * len(s["repeat_log2_lrs"])

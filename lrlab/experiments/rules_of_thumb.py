@@ -150,6 +150,7 @@ FINE_TUNE_SETTINGS = {
                  extra_seeds=2),
 }
 START_LR = 0.1   # the start's rate: He et al.'s CIFAR rate at batch 128, cosine to zero
+FIRST_QUICK_TOP = -2   # log2 of the quick grid's top rate before it was extended (`repeat_history_words`)
 
 # what the gpu profile changes from `full` (the chapter prints it beside the results)
 GPU_CHANGES = ("the schedules train ResNet-20 15 epochs, not 60, over 6 peak rates 2^-5..2^0 instead of 7",
@@ -344,6 +345,19 @@ def coinciding_words(best):
 def seed_noise(frame, by, value):
     """(SD, degrees of freedom) of `value` between seeds of the same cell (same `by` and rate), pooled."""
     return pooled_sd([g[value].dropna().to_numpy() for _, g in frame.groupby([by, "lr"])])
+
+
+def repeat_history_words():
+    """How the quick profile's fine-tuning grid and repeats came to be, from its settings: first the repeats at
+    the first rate alone on a grid that ended at FIRST_QUICK_TOP, where the discriminative arm's best lay; then
+    the grid extended and a second rate repeated."""
+    s = FINE_TUNE_SETTINGS["quick"]
+    first, second = s["repeat_log2_lrs"]
+    return (f"At `quick` we first placed the repeats at {power_of_two(2.0 ** first)} alone, on a grid that ended at "
+            f"{power_of_two(2.0 ** FIRST_QUICK_TOP)}; the discriminative arm's best lay at that top, "
+            f"{number_word(FIRST_QUICK_TOP - first)} octaves from the repeats, so we extended the grid to "
+            f"{power_of_two(2.0 ** max(s['log2_lrs']))} and repeated a second rate, {power_of_two(2.0 ** second)}, "
+            "between the two arms' best rates")
 
 
 def sd_by_rate_words(frame, by, value):
