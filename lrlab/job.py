@@ -11,7 +11,7 @@ measured seconds recalibrate the queue.
 import importlib.util
 import time
 
-from lrlab import queue as work_queue
+from lrlab import pretrained, queue as work_queue
 from lrlab.bench import slug
 from lrlab.env import device_name as name_of_device, run_env
 from lrlab.errors import LrlabError, check_positive
@@ -65,10 +65,12 @@ class Predictor:
     """Seconds a run needs: measured in this job for the same shape where it can be (steps x the
     seconds per step of a finished run), else the calibrated step-time model, else unknown. A run
     that compiles: measured for a compiled run of its shape, else the eager prediction scaled by the
-    bench's compiled speed (`compiling`, a CompileSpeeds, where the job has one)."""
+    bench's compiled speed (`compiling`, a CompileSpeeds, where the job has one). A fine-tuned run
+    whose start this machine has not trained yet for `device` (`lrlab.pretrained`) trains it first:
+    its seconds count too."""
 
-    def __init__(self, device_key, calibration, compiling=None):
-        self.device_key, self.calibration, self.per_step = device_key, calibration, {}
+    def __init__(self, device_key, calibration, compiling=None, device="cpu"):
+        self.device_key, self.calibration, self.per_step, self.device = device_key, calibration, {}, device
         self.stack_per_step = {}      # (shape, K) -> seconds a step of a stack of K took
         self.compiled_per_step = {}   # shape -> seconds a compiled step took, its compilation left out
         self.compiling = compiling
@@ -105,6 +107,16 @@ class Predictor:
         return None if None in singles else sum(singles) / speedup
 
     def __call__(self, config, compiled=False):
+        seconds = self._run(config, compiled)
+        if seconds is None or not config.init_from:
+            return seconds
+        start = pretrained.start_config(config)
+        if pretrained.start_path(start, self.device).exists():
+            return seconds
+        start_seconds = self._run(start, compiled=False)   # the start trains eager, inside the run
+        return None if start_seconds is None else seconds + start_seconds
+
+    def _run(self, config, compiled):
         from lrlab import cost
         if compiled and self.shape(config) in self.compiled_per_step:
             return self.compiled_per_step[self.shape(config)] * cost.run_steps(config)
@@ -167,7 +179,7 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
                                      failed=[p["name"] for p in calibration_record["paths"] if not p["ok"]])
         calibration, _ = work_queue.calibrated(store, device_key or "H100")
         save_log()
-    predictor = Predictor(device_key, calibration)
+    predictor = Predictor(device_key, calibration, device=device)
     if stack == "auto":   # after the calibration: it measures the stacks
         from lrlab.stack_step import graph_families, graph_family
         from lrlab.stacking import StackSizes, stack_key

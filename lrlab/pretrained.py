@@ -23,6 +23,11 @@ def head_prefix(model_name):
     return "fc." if model_name.startswith("resnet") else "readout."
 
 
+def start_config(config):
+    """The RunConfig of the run a fine-tuned `config` starts from (`init_from`)."""
+    return RunConfig.from_dict(config.init_from)
+
+
 def start_path(start, device):
     return cache_dir() / "pretrained" / f"{start.id}-{torch.device(device).type}-torch{torch.__version__}.pt"
 
@@ -44,7 +49,7 @@ def start_weights(config, device, data=None, data_root=None, stop_at=None):
     import fcntl
 
     from lrlab.train import DeadlineReached, train   # the one loop trains the start, and imports this module
-    start = RunConfig.from_dict(config.init_from)
+    start = start_config(config)
     path = start_path(start, device)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:

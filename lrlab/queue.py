@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from lrlab import experiments
 from lrlab.errors import LrlabError, check_choice
 from lrlab.names import PROFILES
+from lrlab.pretrained import start_config
 from lrlab.results import Store
 from lrlab.compiling import COMPILE_MIN, CompileSpeeds, compiled_positions
 from lrlab.stacking import StackSizes, bench_shape, stack_groups
@@ -104,12 +105,24 @@ def calibrated(store, device_name):
     return cost.calibration_from_bench(records, device_name), whole
 
 
-def _unit_minutes(configs, alone, sizes, compiling=None):
+def _unit_minutes(configs, alone, sizes, compiling=None, start_minutes=None):
     """The minutes of each stack or lone run `configs` train as (`alone`: id -> minutes alone); a run
     that compiles (`compiling`, a CompileSpeeds) at its compiled speed, the first of its shape with a
-    cold compilation."""
+    cold compilation. The first fine-tuned run of each start (`init_from`) also trains that start
+    (`start_minutes(start)`: its minutes), as a job on a bare machine does."""
     configs = list(configs)
     groups = stack_groups(configs, sizes)
+    minutes = _group_minutes(configs, groups, alone, compiling)
+    started = set()
+    for i, group in enumerate(groups):
+        for start in (start_config(configs[p]) for p in group.positions if configs[p].init_from):
+            if start_minutes and start.id not in started:
+                started.add(start.id)
+                minutes[i] += start_minutes(start)
+    return minutes
+
+
+def _group_minutes(configs, groups, alone, compiling):
     compiled, compiled_shapes, minutes = compiled_positions(configs, groups, compiling), set(), []
     for group in groups:
         first = group.positions[0]
@@ -163,6 +176,10 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central", s
                 run_minutes_all=[CALIBRATE_MINUTES])]
     sizes = StackSizes.for_planning(store.root, device_name) if stacked else StackSizes()
     compiling = CompileSpeeds.for_planning(store.root, device_name)
+
+    def start_minutes(start):
+        return cost.run_seconds(start, device=device_name, scenario=scenario, calibration=calibration) / 60
+
     for experiment, chunk in ordered_chunks(profile):
         row = Row(experiment, chunk.name, chunk.tier, chunk.settles, chunk.runs)
         alone = {}
@@ -178,8 +195,8 @@ def queue(profile="gpu", results=None, device_name="H100", scenario="central", s
             else:
                 row.done += 1
         # what `lrlab job` trains as one stack costs its runs' minutes over the stack's measured speed-up
-        row.run_minutes_all = _unit_minutes(chunk.runs, alone, sizes, compiling)
-        row.run_minutes = _unit_minutes(row.missing, alone, sizes, compiling)
+        row.run_minutes_all = _unit_minutes(chunk.runs, alone, sizes, compiling, start_minutes)
+        row.run_minutes = _unit_minutes(row.missing, alone, sizes, compiling, start_minutes)
         row.minutes_all, row.minutes = sum(row.run_minutes_all), sum(row.run_minutes)
         rows.append(row)
     spent = device_seconds(store.job_logs(), profile)

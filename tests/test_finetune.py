@@ -121,3 +121,31 @@ def test_a_bad_fine_tuning_field_is_a_one_line_error(fields, said):
     with pytest.raises(LrlabError) as error:
         RunConfig(**{**TINY, **fields})
     assert said in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_queue_counts_each_start_once_with_the_first_run_that_fine_tunes_from_it():
+    from lrlab.queue import _unit_minutes
+    from lrlab.stacking import StackSizes
+    start, fine_tune = start_and_fine_tune()
+    other_start = start.replace(seed=1)
+    runs = [RunConfig(**TINY), fine_tune, fine_tune.replace(lr=0.04),
+            fine_tune.replace(init_from=other_start.to_dict())]
+    alone = {config.id: 1.0 for config in runs}
+    minutes = {start.id: 5.0, other_start.id: 7.0}
+    assert _unit_minutes(runs, alone, StackSizes(), start_minutes=lambda s: minutes[s.id]) == [1.0, 6.0, 1.0, 8.0]
+    assert _unit_minutes(runs[2:3], alone, StackSizes(), start_minutes=lambda s: minutes[s.id]) == [6.0]
+
+
+def test_a_jobs_prediction_counts_a_start_until_this_machine_has_trained_it(cache):
+    from lrlab.cost import run_steps
+    from lrlab.job import Predictor
+    from lrlab.pretrained import start_path
+    start, fine_tune = start_and_fine_tune()
+    predict = Predictor(None, None, device="cpu")
+    assert predict(fine_tune) is None   # nothing of its shape measured, and no step-time model of a CPU
+    predict.learn(dict(config=fine_tune.to_dict(), status="completed", wall_s=6.0, final=dict(steps=3)))
+    # 2 s a step, for the start's steps as well (the same shape), until the start's weights are here
+    assert predict(fine_tune) == pytest.approx(2.0 * (run_steps(fine_tune) + run_steps(start)))
+    start_path(start, "cpu").parent.mkdir(parents=True)
+    start_path(start, "cpu").write_bytes(b"weights")
+    assert predict(fine_tune) == pytest.approx(2.0 * run_steps(fine_tune))
