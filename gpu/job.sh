@@ -6,11 +6,11 @@
 # installs the staged wheels into a temporary folder, prints the device, driver and versions,
 # verifies the staged data's sha256, runs `lrlab job` (the named chunks, or the queue's next
 # pending ones) so that everything ends MINUTES after this script started, packs the new records,
-# job log, bench records and checkpoints into OUTDIR (at most 6 tar files of 15 MiB), and prints
-# what it did last. Stage first, on your own machine: `lrlab stage` fills .stage/ (data, wheels,
-# commit); the call carries .stage and results/.checkpoints. Bring the tar files back and run
-# `lrlab unpack OUTDIR/*.tgz`. LRLAB_DEVICE (default cuda) and LRLAB_PROFILE (default gpu) exist
-# so the exact script can be tried on a CPU first.
+# job log, bench records, checkpoints and fine-tuning starts into OUTDIR (at most 6 tar files of
+# 15 MiB), and prints what it did last. Stage first, on your own machine: `lrlab stage` fills
+# .stage/ (data, wheels, commit); the call carries .stage and results/.checkpoints. Bring the tar
+# files back and run `lrlab unpack OUTDIR/*.tgz`. LRLAB_DEVICE (default cuda) and LRLAB_PROFILE
+# (default gpu) exist so the exact script can be tried on a CPU first.
 set -uo pipefail        # not -e: whatever the job did, the pack step must run
 OUT=${1:?usage: bash gpu/job.sh OUTDIR [MINUTES] [CHUNK ...]}
 MINUTES=${2:-8.5}

@@ -192,8 +192,8 @@ def parser():
     s.add_argument("--verify", action="store_true", help="instead: check the staged data against its sha256 sums")
     s.set_defaults(run=_stage)
 
-    s = sub.add_parser("pack", help="pack new records, bench records, job logs and checkpoints into a few "
-                       "size-capped lrlab-pack-N.tgz")
+    s = sub.add_parser("pack", help="pack new records, bench records, job logs, checkpoints and fine-tuning starts "
+                       "into a few size-capped lrlab-pack-N.tgz")
     s.add_argument("outdir", help="folder for the packs; must hold none yet")
     s.add_argument("--results", default="results", help="results folder (default: results)")
     s.add_argument("--newer-than", default=None, metavar="FILE_OR_TIMESTAMP",

@@ -66,11 +66,12 @@ class Predictor:
     seconds per step of a finished run), else the calibrated step-time model, else unknown. A run
     that compiles: measured for a compiled run of its shape, else the eager prediction scaled by the
     bench's compiled speed (`compiling`, a CompileSpeeds, where the job has one). A fine-tuned run
-    whose start this machine has not trained yet for `device` (`lrlab.pretrained`) trains it first:
-    its seconds count too."""
+    whose start has no weights for `device` in `starts_dir` yet (`lrlab.pretrained`) trains that start
+    first: its seconds count too."""
 
-    def __init__(self, device_key, calibration, compiling=None, device="cpu"):
-        self.device_key, self.calibration, self.per_step, self.device = device_key, calibration, {}, device
+    def __init__(self, device_key, calibration, compiling=None, device="cpu", starts_dir=None):
+        self.device_key, self.calibration, self.per_step = device_key, calibration, {}
+        self.device, self.starts_dir = device, starts_dir
         self.stack_per_step = {}      # (shape, K) -> seconds a step of a stack of K took
         self.compiled_per_step = {}   # shape -> seconds a compiled step took, its compilation left out
         self.compiling = compiling
@@ -111,7 +112,7 @@ class Predictor:
         if seconds is None or not config.init_from:
             return seconds
         start = pretrained.start_config(config)
-        if pretrained.start_path(start, self.device).exists():
+        if pretrained.start_path(start, self.device, self.starts_dir).exists():
             return seconds
         start_seconds = self._run(start, compiled=False)   # the start trains eager, inside the run
         return None if start_seconds is None else seconds + start_seconds
@@ -179,7 +180,7 @@ def run_job(deadline_minutes, names=(), profile="gpu", results=None, device="cpu
                                      failed=[p["name"] for p in calibration_record["paths"] if not p["ok"]])
         calibration, _ = work_queue.calibrated(store, device_key or "H100")
         save_log()
-    predictor = Predictor(device_key, calibration, device=device)
+    predictor = Predictor(device_key, calibration, device=device, starts_dir=store.starts_dir(profile))
     if stack == "auto":   # after the calibration: it measures the stacks
         from lrlab.stack_step import graph_families, graph_family
         from lrlab.stacking import StackSizes, stack_key

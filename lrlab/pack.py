@@ -10,6 +10,7 @@ Layout inside a pack, relative to the results root (the same as in it):
     <profile>/<experiment>/<id>.json               run records
     bench/<name>.json, jobs/<name>.json            bench records, job logs
     .checkpoints/<profile>/<experiment>/<id>.pt    runs in progress
+    .checkpoints/<profile>/starts/<name>.pt        the weights fine-tuned runs start from
 Only the standard library here (and lrlab.results): this runs on the bare box.
 """
 import gzip
@@ -33,10 +34,10 @@ from lrlab.files import write_atomically
 FORMAT = "lrlab-pack/1"
 MANIFEST = "LRLAB-PACK.json"
 PACK_NAME = "lrlab-pack-{}.tgz"
-KINDS = ("record", "bench", "job", "checkpoint")       # also the order files go into packs
-SUMMARY_KEYS = {"record": "records", "bench": "bench", "job": "jobs", "checkpoint": "checkpoints"}
+KINDS = ("record", "bench", "job", "checkpoint", "start")       # also the order files go into packs
+SUMMARY_KEYS = {"record": "records", "bench": "bench", "job": "jobs", "checkpoint": "checkpoints", "start": "starts"}
 LAYOUT = ("<profile>/<experiment>/<id>.json, bench/<name>.json, jobs/<name>.json, "
-          ".checkpoints/<profile>/<experiment>/<id>.pt")
+          ".checkpoints/<profile>/<experiment>/<id>.pt, .checkpoints/<profile>/starts/<name>.pt")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")      # one path part: no dot files, no separators
 COMPRESSLEVEL = 6
 PER_FILE_OVERHEAD = 256    # a member's tar header and manifest line, compressed, generously
@@ -68,7 +69,7 @@ class _Member:
 # ----------------------------------------------------------------------------- layout
 
 def kind_of(rel):
-    """'record', 'bench', 'job' or 'checkpoint' for a path (relative, posix) in the layout; else None."""
+    """'record', 'bench', 'job', 'checkpoint' or 'start' for a path (relative, posix) in the layout; else None."""
     parts = rel.split("/")
     profiles = results.PROFILES   # read now: profiles are added over time
     if not all(NAME.match(p) for p in parts[1:]):
@@ -78,7 +79,7 @@ def kind_of(rel):
     if len(parts) == 2 and parts[0] in ("bench", "jobs") and parts[1].endswith(".json"):
         return "bench" if parts[0] == "bench" else "job"
     if len(parts) == 4 and parts[0] == ".checkpoints" and parts[1] in profiles and parts[3].endswith(".pt"):
-        return "checkpoint"
+        return "start" if parts[2] == results.STARTS else "checkpoint"
     return None
 
 
@@ -106,7 +107,7 @@ def _mib(n):
 
 def pack(results_root, out_dir, newer_than=None, max_files=6, max_bytes=15 * 2**20, log=print):
     """Write the results files newer than `newer_than` into at most `max_files` gzip tars of at most
-    `max_bytes` each in `out_dir`; return their paths. Records and logs go first, checkpoints after;
+    `max_bytes` each in `out_dir`; return their paths. Records and logs go first, checkpoints and starts after;
     a file that cannot fit is left out with a log line naming it."""
     root, out = Path(results_root), Path(out_dir)
     if not root.is_dir():
@@ -192,7 +193,8 @@ def _collect(root, cutoff_ns, log):
     """The files to pack, records and logs first: sorted, hashed, with a compressed-size estimate."""
     profiles = dict.fromkeys(results.PROFILES)   # read now (profiles are added over time), each once
     patterns = ([(f"{p}/*/*.json", "record") for p in profiles] + [("bench/*.json", "bench"), ("jobs/*.json", "job")]
-                + [(f".checkpoints/{p}/*/*.pt", "checkpoint") for p in profiles])
+                + [(f".checkpoints/{p}/*/*.pt", "checkpoint") for p in profiles]
+                + [(f".checkpoints/{p}/{results.STARTS}/*.pt", "start") for p in profiles])
     found = []
     for pattern, kind in patterns:
         for path in sorted(root.glob(pattern)):
@@ -201,6 +203,8 @@ def _collect(root, cutoff_ns, log):
                 continue   # a temp file of an atomic write in progress
             if cutoff_ns is not None and path.lstat().st_mtime_ns <= cutoff_ns:
                 continue
+            if kind == "checkpoint" and kind_of(rel) == "start":
+                continue   # packed as a start, by its own pattern
             if kind_of(rel) != kind or path.is_symlink() or not path.is_file():
                 log(f"left out {rel}: not a plain file with a name unpack accepts ({LAYOUT})")
                 continue
@@ -326,6 +330,9 @@ def unpack(paths, results_root, log=print):
         if stale.is_file():
             stale.unlink()
             log(f"removed {stale}: its run finished elsewhere and its record is here now")
+    if counts["start"]["written"]:
+        log(f"{counts['start']['written']} start(s) of fine-tuned runs: commit them with the records (the next job "
+            "carries them and does not train them again)")
     if counts["checkpoint"]["written"]:
         log(f"{counts['checkpoint']['written']} checkpoint(s) of runs in flight: commit them with the records "
             "(a later job may start from a fresh checkout, where an ignored checkpoint is gone)")
@@ -423,16 +430,16 @@ def _read_member(tar, info, expected, seen, path):
 
 def _check_content(name, kind, data, path):
     """A record must be a valid run record at its own path; bench and job logs the right JSON;
-    a checkpoint a torch.save (zip) file."""
+    a checkpoint or a start a torch.save (zip) file."""
     where = f"{name} in {path}"
-    if kind == "checkpoint":
+    if kind in ("checkpoint", "start"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 ok = any(n.endswith("/data.pkl") or n == "data.pkl" for n in z.namelist())
         except zipfile.BadZipFile:
             ok = False
         if not ok:
-            raise LrlabError(f"checkpoint {where} is not a torch.save file")
+            raise LrlabError(f"{kind} {where} is not a torch.save file")
         return
     try:
         obj = json.loads(data.decode("utf-8"))
@@ -476,6 +483,11 @@ def _decide(incoming, root, log):
         if dest.exists():
             if dest.read_bytes() == m.data:
                 counts[m.kind]["skipped"] += 1
+                continue
+            if m.kind == "start":   # trained twice: the runs here started from this one, and so shall the rest
+                log(f"kept {dest}: the runs that fine-tune from it here started from it; the other training of "
+                    f"it in {m.source} is left out")
+                counts["start"]["dropped"] += 1
                 continue
             if m.kind != "checkpoint":
                 raise LrlabError(f"conflict: {dest} differs from the one in {m.source}; nothing was unpacked "

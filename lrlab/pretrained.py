@@ -2,13 +2,17 @@
 
 A fine-tuned run's config holds its start's config, so the fine-tuned run's id says where it starts.
 The start is an ordinary run of the one loop (`lrlab.train`), trained the first time a fine-tuned run
-needs it, on that run's device; its weights are kept in the cache folder, filed by its id, the device
-type and torch's version, so that the other runs starting from it (every rate and seed of a sweep)
-load them instead of training it again, and a run never starts from weights another machine made.
+needs it, on that run's device; its weights are kept, filed by its id, the device type and torch's
+version, so that the other runs starting from it (every rate and seed of a sweep) load them instead of
+training it again, and a run never starts from weights made on another kind of device or torch. A sweep
+or job keeps them beside its checkpoints (`Store.starts_dir`): a GPU job packs them with those, and the
+next job, on a bare machine that carries them, does not train the start again; `train` called on its
+own keeps them in the cache folder.
 The start's own result goes into each fine-tuned run's record (`started_from`), with whether that run
 trained it (`trained_here`: its time is then the device's too, and the cost page counts it).
 """
 import json
+from pathlib import Path
 
 import torch
 
@@ -28,8 +32,10 @@ def start_config(config):
     return RunConfig.from_dict(config.init_from)
 
 
-def start_path(start, device):
-    return cache_dir() / "pretrained" / f"{start.id}-{torch.device(device).type}-torch{torch.__version__}.pt"
+def start_path(start, device, folder=None):
+    """The file of `start`'s weights trained on `device`'s type, in `folder` (default: the cache)."""
+    folder = Path(folder) if folder else cache_dir() / "pretrained"
+    return folder / f"start-{start.id}-{torch.device(device).type}-torch{torch.__version__}.pt"
 
 
 def _cached(path):
@@ -40,7 +46,7 @@ def _cached(path):
         return None
 
 
-def start_weights(config, device, data=None, data_root=None, stop_at=None):
+def start_weights(config, device, data=None, data_root=None, stop_at=None, folder=None):
     """(state dict on the CPU, summary) of the run `config.init_from` declares: from the cache, else trained
     now; the summary's `trained_here` says which, and the time a start trained here took is its `wall_s`.
     Workers that need the same start wait for the one training it (a file lock) rather than train it twice.
@@ -50,7 +56,7 @@ def start_weights(config, device, data=None, data_root=None, stop_at=None):
 
     from lrlab.train import DeadlineReached, train   # the one loop trains the start, and imports this module
     start = start_config(config)
-    path = start_path(start, device)
+    path = start_path(start, device, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -14,6 +14,8 @@ from lrlab.errors import LrlabError, check_choice, one_line
 from lrlab.files import TEMP_SUFFIX, remove_stale_temporaries, write_atomically
 from lrlab.names import PROFILES
 
+STARTS = "starts"   # .checkpoints/<profile>/starts/: the weights fine-tuned runs start from
+
 STATUSES = ("completed", "diverged")
 RECORD_KEYS = ("id", "experiment", "profile", "config", "status", "diverged_at_step", "history", "final", "env",
                "wall_s")
@@ -147,13 +149,19 @@ class Store:
         # git-ignored; holds a long run's partial state so a kill loses at most a few epochs
         return self.root / ".checkpoints" / profile / experiment / f"{run_id}.pt"
 
+    def starts_dir(self, profile):
+        """Where the starts of a profile's fine-tuned runs keep their weights (`lrlab.pretrained`): beside
+        its checkpoints, so a GPU job packs them with those and the next job, carrying them, reuses them."""
+        return self.root / ".checkpoints" / profile / STARTS
+
     def prepare(self, places):
         """Before the first run of a sweep or job trains: check that a record and a checkpoint can be
         written for each (profile, experiment) of `places` (else a one-line LrlabError now, not a lost
         run later), and delete the temp files a killed writer left there."""
         folders = [self.root] + [folder for profile, experiment in sorted(set(places))
                                  for folder in (self.path(profile, experiment, "x").parent,
-                                                self.checkpoint_path(profile, experiment, "x").parent)]
+                                                self.checkpoint_path(profile, experiment, "x").parent,
+                                                self.starts_dir(profile))]
         for folder in folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)

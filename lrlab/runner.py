@@ -368,7 +368,7 @@ def _in_process(items, store, device, data, compiles, progress, planner, report,
         outcome = _finish(item, started, predicted, lambda: run_one(
             config, device=device, data=data[config.task], compile=compiles(config), progress=progress,
             checkpoint_path=store.checkpoint_path(profile, experiment, config.id), checkpoint_every_s=every,
-            stop_at=planner.stop_at))
+            stop_at=planner.stop_at, starts_dir=store.starts_dir(profile)))
         if outcome.state == "failed":
             traceback.print_exc()   # the whole story on stderr; the log keeps one line
             _free_device_memory(device)
@@ -396,7 +396,7 @@ def _die_with_parent(parent_pid):
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _worker_train(config, device, data_root, compile, checkpoint_path, threads, every, stop_at):
+def _worker_train(config, device, data_root, compile, checkpoint_path, threads, every, stop_at, starts_dir):
     """One run in a worker process; the data comes from the cache the parent filled, once per worker."""
     import torch
     if _on_cpu(device):
@@ -404,7 +404,8 @@ def _worker_train(config, device, data_root, compile, checkpoint_path, threads, 
     if config.task not in _WORKER_DATA:
         _WORKER_DATA[config.task] = load_task_data(config, data_root)
     return run_one(config, device=device, data=_WORKER_DATA[config.task], compile=compile,
-                   checkpoint_path=checkpoint_path, checkpoint_every_s=every, progress=False, stop_at=stop_at)
+                   checkpoint_path=checkpoint_path, checkpoint_every_s=every, progress=False, stop_at=stop_at,
+                   starts_dir=starts_dir)
 
 
 def _in_workers(items, store, device, data_root, compiles, jobs, planner, report, threads, every):
@@ -426,7 +427,7 @@ def _in_workers(items, store, device, data_root, compiles, jobs, planner, report
                     continue
                 future = pool.submit(_worker_train, config, device, data_root, compiles(config),
                                      store.checkpoint_path(profile, experiment, config.id), threads, every,
-                                     planner.stop_at)
+                                     planner.stop_at, store.starts_dir(profile))
                 in_flight[future] = (item, time.time(), predicted)
             if not in_flight:
                 break

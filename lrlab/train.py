@@ -92,7 +92,7 @@ def model_and_optimizer(config, num_classes, device, channels_last=False, lr=Non
 
 def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint_path=None,
           checkpoint_every_s=60.0, compile=False, progress=True, channels_last=None, task=None, stop_at=None,
-          keep_weights=False):
+          keep_weights=False, starts_dir=None):
     """Train one run; return its record body (everything but experiment/profile).
 
     A non-finite loss, or a smoothed loss above `divergence_factor` x the first, ends the run as
@@ -107,8 +107,9 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     would not finish by then, the run checkpoints and raises DeadlineReached; past it in the middle
     of an epoch, it raises without a new checkpoint (the epoch is redone on resume).
 
-    A config with `init_from` starts from that run's final weights, all but the head (`lrlab.pretrained`);
-    `keep_weights` returns the final weights too, on the CPU, under "weights" (for such a start).
+    A config with `init_from` starts from that run's final weights, all but the head (`lrlab.pretrained`:
+    kept in `starts_dir`, default the cache); `keep_weights` returns the final weights too, on the CPU, under
+    "weights" (for such a start).
     """
     data = data if data is not None else load_task_data(config, data_root)
     if config.runner != "lrlab":   # the sweep picks the runner (lrlab.runner.run_one); this is lrlab's own loop
@@ -118,8 +119,8 @@ def train(config: RunConfig, device="cpu", data=None, data_root=None, checkpoint
     if task is None:
         task = build_task(config, data, device, channels_last)
     # the start first: training it must not move this run's RNG, which model_and_optimizer seeds
-    start, started_from = (pretrained.start_weights(config, device, data, data_root, stop_at) if config.init_from
-                           else (None, None))
+    start, started_from = (pretrained.start_weights(config, device, data, data_root, stop_at, starts_dir)
+                           if config.init_from else (None, None))
     model, optimizer = model_and_optimizer(config, task.num_classes, device, getattr(task, "channels_last", False))
     if start is not None:
         pretrained.load_body(model, start, config.model)

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from lrlab import experiments
 from lrlab.files import remove_stale_temporaries, write_atomically
@@ -179,9 +180,12 @@ def session(sid):
 
 
 def comparable(root):
-    """Each record of the storm experiment without what a clock decides (wall time, epoch seconds)."""
+    """Each record of the storm experiment without what a clock decides (wall time, epoch seconds, and for a
+    fine-tuned run its start's time and whether it trained that start: the first to need it does)."""
     def strip(record):
         record = dict(record, wall_s=None)
+        if "started_from" in record:
+            record["started_from"] = dict(record["started_from"], wall_s=None, trained_here=None)
         record["history"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["history"]]
         return record
     return {r["id"]: strip(r) for r in Store(root).records("smoke", STORM)}
@@ -241,6 +245,9 @@ def test_a_storm_of_kills_loses_no_run_leaves_nothing_and_changes_no_number(tmp_
     assert any(p.endswith(".json") for p in written) and any(p.endswith(".pt") for p in written)
 
     subprocess.run(command + ["--jobs", "2"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert not list(stormed.rglob("*.tmp")) and not list(stormed.rglob("*.pt"))
+    # no temp file and no checkpoint left; the start the fine-tuned runs share stays, whole, for a rerun to reuse
+    assert not list(stormed.rglob("*.tmp")) and not [p for p in stormed.rglob("*.pt") if p.parent.name != "starts"]
+    [start] = Store(stormed).starts_dir("smoke").glob("*.pt")
+    assert torch.load(start, weights_only=True)["model"]
     uninterrupted = comparable(calm)
     assert len(uninterrupted) == len(experiments.runs(STORM, "smoke")) and comparable(stormed) == uninterrupted

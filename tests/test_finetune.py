@@ -136,16 +136,43 @@ def test_the_queue_counts_each_start_once_with_the_first_run_that_fine_tunes_fro
     assert _unit_minutes(runs[2:3], alone, StackSizes(), start_minutes=lambda s: minutes[s.id]) == [6.0]
 
 
-def test_a_jobs_prediction_counts_a_start_until_this_machine_has_trained_it(cache):
+def test_a_jobs_prediction_counts_a_start_until_its_weights_are_where_the_job_keeps_starts(tmp_path):
     from lrlab.cost import run_steps
     from lrlab.job import Predictor
     from lrlab.pretrained import start_path
     start, fine_tune = start_and_fine_tune()
-    predict = Predictor(None, None, device="cpu")
+    predict = Predictor(None, None, device="cpu", starts_dir=tmp_path / "starts")
     assert predict(fine_tune) is None   # nothing of its shape measured, and no step-time model of a CPU
     predict.learn(dict(config=fine_tune.to_dict(), status="completed", wall_s=6.0, final=dict(steps=3)))
     # 2 s a step, for the start's steps as well (the same shape), until the start's weights are here
     assert predict(fine_tune) == pytest.approx(2.0 * (run_steps(fine_tune) + run_steps(start)))
-    start_path(start, "cpu").parent.mkdir(parents=True)
-    start_path(start, "cpu").write_bytes(b"weights")
+    (tmp_path / "starts").mkdir()
+    start_path(start, "cpu", tmp_path / "starts").write_bytes(b"weights")
     assert predict(fine_tune) == pytest.approx(2.0 * run_steps(fine_tune))
+
+
+def test_a_jobs_start_is_kept_beside_its_checkpoints_packed_and_reused_by_the_next_job(tmp_path, data_root):
+    """A chunk a deadline splits goes on in the next job, on a bare machine carrying what the last one packed:
+    its start must come with it, not be trained again (nor stand beside a second training of itself)."""
+    from lrlab.pack import pack, unpack
+    from lrlab.pretrained import start_path
+    from lrlab.results import Store
+    from lrlab.runner import train_runs
+    small = dict(train_per_class=20, test_per_class=5)
+    start = RunConfig(**TINY, **small, classes=[0, 1, 2, 3, 4], lr=0.05)
+    fine_tune = RunConfig(**TINY, **small, classes=[5, 6, 7, 8, 9], lr=0.02, init_from=start.to_dict())
+    box, home, quiet = Store(tmp_path / "box"), Store(tmp_path / "home"), (lambda *a: None)
+    [first] = train_runs([("rules_of_thumb", "smoke", fine_tune)], box, data_root=data_root, log=quiet)
+    assert first.record["started_from"]["trained_here"]
+    kept = start_path(start, "cpu", box.starts_dir("smoke"))
+    assert kept.is_file() and not start_path(start, "cpu").exists()   # beside the checkpoints, not in the cache
+    summary = unpack(pack(box.root, tmp_path / "out", log=quiet), home.root, log=quiet)
+    assert summary["starts"]["written"] == 1 and start_path(start, "cpu", home.starts_dir("smoke")).is_file()
+    [second] = train_runs([("rules_of_thumb", "smoke", fine_tune.replace(lr=0.04))], home, data_root=data_root,
+                          log=quiet)
+    assert second.record["started_from"] == {**first.record["started_from"], "trained_here": False}
+
+    torch.save({"model": {}}, kept)   # a different training of the same start, made elsewhere
+    said = []
+    summary = unpack(pack(box.root, tmp_path / "out2", log=quiet), home.root, log=said.append)
+    assert summary["starts"] == dict(written=0, skipped=0, dropped=1) and any("kept" in line for line in said)
