@@ -47,9 +47,10 @@ def _cached(path):
 
 
 def start_weights(config, device, data=None, data_root=None, stop_at=None, folder=None):
-    """(state dict on the CPU, summary) of the run `config.init_from` declares: from the cache, else trained
-    now; the summary's `trained_here` says which, and the time a start trained here took is its `wall_s`.
-    Workers that need the same start wait for the one training it (a file lock) rather than train it twice.
+    """(state dict on the CPU, summary) of the run `config.init_from` declares: from `folder` (default: the
+    cache), else trained now and kept there; the summary's `trained_here` says which, and the time a start
+    trained here took is its `wall_s`. Workers that need the same start wait for the one training it (a file
+    lock) rather than train it twice.
     A start that diverged is no starting point: LrlabError. Past a GPU job's deadline (`stop_at`) the start
     stops untrained, and the fine-tuned run with it (DeadlineReached: both start again in the next job)."""
     import fcntl
