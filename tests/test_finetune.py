@@ -151,7 +151,7 @@ def test_a_jobs_prediction_counts_a_start_until_its_weights_are_where_the_job_ke
     assert predict(fine_tune) == pytest.approx(2.0 * run_steps(fine_tune))
 
 
-def test_a_jobs_start_is_kept_beside_its_checkpoints_packed_and_reused_by_the_next_job(tmp_path, data_root):
+def test_a_jobs_start_is_kept_beside_its_checkpoints_packed_and_reused_by_the_next_job(tmp_path, data_root, cache):
     """A chunk a deadline splits goes on in the next job, on a bare machine carrying what the last one packed:
     its start must come with it, not be trained again (nor stand beside a second training of itself)."""
     from lrlab.pack import pack, unpack
