@@ -9,7 +9,8 @@ or job keeps them beside its checkpoints (`Store.starts_dir`): a GPU job packs t
 next job, on a bare machine that carries them, does not train the start again; `train` called on its
 own keeps them in the cache folder.
 The start's own result goes into each fine-tuned run's record (`started_from`), with whether that run
-trained it (`trained_here`: its time is then the device's too, and the cost page counts it).
+trained it (`trained_here`: its time is then the device's too). The cost page counts that time with the
+run that trained it, or once with its first run where no record says so (a job killed in between).
 """
 import json
 from pathlib import Path

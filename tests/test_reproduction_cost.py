@@ -219,6 +219,26 @@ def test_a_fine_tuned_run_that_trained_its_start_counts_the_starts_time_too(tmp_
     assert sorted(runs.minutes) == [pytest.approx(0.5), pytest.approx(2.0)]
 
 
+def test_a_start_no_record_says_it_trained_counts_once_all_the_same(tmp_path):
+    # A job killed after saving the start and before the record of the run that trained it: the next
+    # job's runs load the start (trained_here False), yet the device spent the start's 90 s.
+    from fabricate import fake_record
+    from lrlab import experiments
+    from lrlab.book.reproduction_cost import run_costs
+    from lrlab.results import Store
+    store = Store(tmp_path)
+    configs = experiments.runs("basics", "gpu")
+    start = dict(id="0123456789abcdef", test_acc=0.6, test_loss=1.0, wall_s=90.0, trained_here=False)
+    for config in configs[:3]:
+        store.save({**fake_record("basics", "gpu", config), "wall_s": 30.0, "started_from": start})
+    other = {**start, "id": "fedcba9876543210"}   # another start: counted once too
+    store.save({**fake_record("basics", "gpu", configs[3]), "wall_s": 30.0, "started_from": other})
+    store.save({**fake_record("basics", "gpu", configs[4]), "wall_s": 30.0})
+    runs, _ = run_costs(tmp_path)
+    assert runs.minutes.sum() == pytest.approx(5 * 0.5 + 2 * 1.5)
+    assert sorted(runs.minutes) == [pytest.approx(0.5)] * 3 + [pytest.approx(2.0)] * 2
+
+
 def test_the_intros_profile_table_quotes_the_span_of_the_chapters_recorded_time(tmp_path):
     from fabricate import fake_runs
     from lrlab import experiments

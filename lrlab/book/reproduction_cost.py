@@ -38,13 +38,15 @@ def run_costs(results):
     """(one row per committed run: experiment, profile, device, on a GPU, status, stacked, minutes; the
     runs, stacked runs, diverged runs and minutes per experiment, profile and device). Every member of a
     stack of K (`packed_with`) records the stack's wall time, so each counts a K-th of it: the minutes
-    add up to the device's time, not K times over. A fine-tuned run that trained its start counts that too."""
+    add up to the device's time, not K times over. A fine-tuning start's training counts with a run that
+    starts from it (`start_seconds`)."""
     store = Store(results)
+    records = [r for profile in COMMITTED_PROFILES for r in store.records(profile)]
     runs = pd.DataFrame([dict(experiment=r["experiment"], profile=r["profile"], device=r["env"]["device"],
                               gpu=r["env"]["device_type"] == "cuda", status=r["status"],
                               stacked=(r.get("packed_with") or 1) > 1,
-                              minutes=(r["wall_s"] / (r.get("packed_with") or 1) + _start_s(r)) / 60)
-                         for profile in COMMITTED_PROFILES for r in store.records(profile)],
+                              minutes=(r["wall_s"] / (r.get("packed_with") or 1) + start_s) / 60)
+                         for r, start_s in zip(records, start_seconds(records))],
                         columns=["experiment", "profile", "device", "gpu", "status", "stacked", "minutes"])
     cost = (runs.groupby(["experiment", "profile", "device"])
             .agg(runs=("status", "size"), stacked=("stacked", "sum"),
@@ -53,10 +55,27 @@ def run_costs(results):
     return runs, cost
 
 
-def _start_s(record):
-    """The seconds a fine-tuned run spent training its start, where it trained it (`lrlab.pretrained`)."""
-    start = record.get("started_from") or {}
-    return start["wall_s"] if start.get("trained_here") else 0.0
+def start_seconds(records):
+    """Per record, the seconds of fine-tuning-start training the cost counts with it: a start's training
+    with each run that trained it (`trained_here`), and a start no run says it trained (one file per
+    profile, device type and torch, `lrlab.pretrained`) once, with its first run: a job killed after
+    the start was saved and before that run's record leaves the next job's runs loading it, yet the
+    device spent its time."""
+    def start_key(record):
+        start, env = record.get("started_from"), record["env"]
+        return start and (record["profile"], env["device_type"], env["torch"], start["id"])
+
+    def trained_here(record):
+        return bool((record.get("started_from") or {}).get("trained_here"))
+
+    trained = {start_key(r) for r in records if trained_here(r)}
+    seconds, counted = [], set()
+    for record in records:
+        key = start_key(record)
+        once = key and key not in trained and key not in counted
+        counted.add(key)
+        seconds.append(record["started_from"]["wall_s"] if trained_here(record) or once else 0.0)
+    return seconds
 
 
 def gpu_note(runs):
