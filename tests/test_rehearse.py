@@ -3,28 +3,22 @@ anything (the rehearsal itself downloads the device's torch, ~5 GB, so the tests
 import pathlib
 import subprocess
 
+import pytest
+
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "gpu" / "rehearse.sh"
 
 
-def rehearse(cwd, cache):
-    return subprocess.run(["bash", str(SCRIPT)], cwd=cwd, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(cache), "XDG_CACHE_HOME": str(cache)})
-
-
-def test_without_a_stage_it_says_to_stage_first_and_builds_nothing(tmp_path):
+@pytest.mark.parametrize("present, says", [
+    ((), ("no .stage", "lrlab stage")),                         # the device call would carry nothing
+    ((".stage",), ("no .venv", "make .venv/.installed")),      # the jobs' packs could not be unpacked here
+])
+def test_what_is_missing_is_one_line_and_nothing_is_built(tmp_path, present, says):
+    for folder in present:
+        (tmp_path / folder).mkdir()
     cache = tmp_path / "cache"
     cache.mkdir()
-    out = rehearse(tmp_path, cache)
+    out = subprocess.run(["bash", str(SCRIPT)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(cache), "XDG_CACHE_HOME": str(cache)})
     assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
-    assert "no .stage" in out.stderr and "lrlab stage" in out.stderr
-    assert not any(cache.iterdir())
-
-
-def test_without_the_checkouts_venv_it_says_how_to_make_it(tmp_path):
-    (tmp_path / ".stage").mkdir()
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    out = rehearse(tmp_path, cache)
-    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
-    assert "no .venv" in out.stderr and "make .venv/.installed" in out.stderr
+    assert all(word in out.stderr for word in says), out.stderr
     assert not any(cache.iterdir())
