@@ -47,7 +47,9 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/bin"
 # gpu/job.sh calls python3, as on the device (a wrapper, not a link: a venv's python must keep its own path)
-printf '#!/bin/sh\nexec "%s" "$@"\n' "$(command -v "$PY")" > "$WORK/bin/python3" && chmod +x "$WORK/bin/python3"
+# (absolute, for the jobs run from the copy; -s keeps the venv's path rather than its interpreter's)
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$(realpath -s "$(command -v "$PY")")" > "$WORK/bin/python3"
+chmod +x "$WORK/bin/python3"
 # the device call's copy (repo), and this machine's checkout as it stands before the packs come back (back)
 for tree in repo back; do
   mkdir -p "$WORK/$tree"
