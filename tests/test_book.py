@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,9 @@ def test_every_chapter_executes_at_smoke(smoke_book):
     generated = {p.stem for p in (smoke_book / "book" / "_generated").glob("*.ipynb")}
     assert generated == set(chapters())
     assert not list((smoke_book / "book" / "_generated").glob("*.partial.ipynb"))
+    for name in generated:   # no cell prints a warning (smoke's single seeds may show nan: no reader sees smoke)
+        page = (smoke_book / "book" / "_generated" / f"{name}.ipynb").read_text()
+        assert [f for f in shown_flaws(page) if not f.endswith("shows nan")] == [], name
 
 
 def test_each_page_trades_its_parameters_cell_for_a_rerun_box_with_its_parameters(smoke_book):
@@ -103,6 +107,36 @@ def test_the_book_builds_without_warnings(smoke_book):
     assert '<span class="caption-number">Fig. 1.1 </span>' in html and "1. The learning rate, from first" in html
 
 
+def shown_flaws(page):
+    """What a reader would see wrong on an executed page (notebook JSON): 'nan' in a glued value the prose
+    shows, or a warning printed by a cell."""
+    cells = json.loads(page)["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    shown = (set(re.findall(r"\{glue(?::text|:md)?\}`(\w+)", prose))          # in a sentence
+             | set(re.findall(r"```\{glue(?::md)?\} (\w+)", prose)))            # a block of its own
+    flaws = []
+    for output in (o for c in cells for o in c.get("outputs", [])):
+        if output.get("output_type") == "stream" and "Warning" in "".join(output["text"]):
+            flaws.append("".join(output["text"]).strip().splitlines()[0])
+        name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+        texts = ["".join(v) for k, v in output.get("data", {}).items() if "image" not in k]
+        if name in shown and any(re.search(r"(?<![\w-])nan(?!\w)", t) for t in texts):
+            flaws.append(f"{name} shows nan")
+    return flaws
+
+
+def test_shown_flaws_finds_a_nan_the_prose_shows_and_a_printed_warning():
+    def output(name, value):
+        return {"output_type": "display_data", "metadata": {"scrapbook": {"name": name}},
+                "data": {"application/papermill.record/text/plain": value}}
+    page = {"cells": [{"cell_type": "markdown", "source": "Up to {glue:text}`ratio:.1f`, {glue:md}`words`."},
+                      {"cell_type": "code", "source": "", "outputs": [
+                          output("ratio", "nan"), output("words", "too large a rate gives NaN"),
+                          output("unused", "nan"),
+                          {"output_type": "stream", "name": "stderr", "text": ["page.py:1: UserWarning: odd\n"]}]}]}
+    assert shown_flaws(json.dumps(page)) == ["ratio shows nan", "page.py:1: UserWarning: odd"]
+
+
 def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path):
     """The book while GPU work arrives: the committed quick records and every tier-1 chunk at gpu
     (made up here, tests/fabricate.py). Each chapter runs at "auto" and says what it mixes."""
@@ -128,3 +162,5 @@ def test_every_chapter_executes_with_the_first_gpu_chunks_beside_quick(tmp_path)
     for name, page in pages.items():
         if name != "00_claims":   # the scorecard names profiles; its chapters name the devices
             assert "NVIDIA H100 80GB HBM3 (made up)" in page, name
+        # a part with one seed so far reads as such, never as a 'nan' spread
+        assert shown_flaws(page) == [], name

@@ -198,6 +198,9 @@ def test_the_noise_scale_grows_only_beyond_the_seeds_own_spread():
     assert v.text.startswith("The simple noise scale goes from 150 at the first measurement after initialisation "
                              "(epoch 1.0) to 2,250 at the end of training, 15 times")     # the 50 at epoch 0 is not read
     assert ls.noise_growth_verdict(noise.assign(b_simple=[50.0, 100.0, 300.0, 250.0, 240.0])).word == NOT_RESOLVED
+    one_seed = ls.noise_growth_verdict(noise[noise.seed == 0])      # 100 -> 2000, but no spread to beat
+    assert one_seed.word == NOT_RESOLVED and one_seed.number == "100 to 2,000 (20x; one seed)"
+    assert one_seed.text.endswith("20 times; with one seed so far, the seeds' spread it must exceed is not measured.")
 
 
 def test_the_width_exponent_says_smaller_when_larger_and_tests_the_square_root():

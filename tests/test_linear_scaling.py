@@ -161,6 +161,15 @@ def test_the_rules_verdict_orders_the_rules_at_each_largest_batch():
     assert table.loc["none (LR 0.1)", "batch 2,048: LR"] == "0.1" and table.loc["none (LR 0.1)", "paper, 8k (%)"] == "41.67"
 
 
+def test_with_one_seed_the_rules_verdict_reads_no_margin_rather_than_within_it():
+    records = [made_up(2048, e, rule=r) for r, e in (("linear", 25.0), ("sqrt", 26.0), ("none", 35.0))]
+    _, one_seed = sweep_of({128: [20.0], 2048: [25.0]})
+    verdict = ls.rules_verdict(ls.run_rows(records, 1), (2048,), ls.find_break(one_seed))
+    assert verdict.startswith("At 2,048 the linear rule is best, 1.0 points ahead of the next (no noise margin to "
+                              "read it against yet: one seed).")
+    assert "within" not in verdict
+
+
 def test_the_rules_verdict_signs_no_scaling_s_gap_when_it_is_ahead():
     records = [made_up(2048, e, rule=r) for r, e in (("linear", 25.0), ("sqrt", 26.0), ("none", 23.0))]
     _, batches = sweep_of({128: [19.3, 20.7]})
@@ -261,6 +270,17 @@ def test_the_break_rules_margin_is_a_number_of_pooled_sds():
     assert [w for _, _, w in spans] == ["not resolved", "contradicted", "confirmed"]
     assert spans[0][1] == pytest.approx(2.1 / 0.98995, abs=1e-3) and spans[-1][1] == 6.0
     assert ls.words_by_margin(sweep_of({128: [20.0], 256: [25.0]})[1]) == []   # one seed: no margin
+    assert ls.margin_size_words(wide) == "a margin of 2.97 points"
+    assert ls.pooled_sd_words(wide) == "The margin is 3 times the pooled SD of 0.99 points."
+
+
+def test_with_one_seed_per_batch_the_margin_exercise_says_there_is_no_margin():
+    _, one_seed = sweep_of({128: [20.0], 256: [25.0]})
+    rule = ls.find_break(one_seed)
+    # no SD to count in: the column goes, rather than showing blanks the table's na_rep would call diverged
+    assert list(ls.margin_table(one_seed, rule).columns) == ["batch", "error (%)", "above the reference (points)"]
+    assert ls.margin_size_words(rule) == "no margin: one seed per batch so far"
+    assert ls.pooled_sd_words(rule).startswith("With one seed per batch so far there is no pooled SD, so no margin")
 
 
 def test_each_rule_gives_its_rate_and_the_gradual_warmup_its_steps_at_a_batch():
@@ -314,6 +334,15 @@ def test_the_noise_scales_growth_is_told_apart_across_and_between_decays():
                                              "at the last. Across a decay of the rate it changes x10 (epochs 2 to 4); "
                                              "between measurements with no decay between them, x2 (epochs 0 to 2).")
     assert "Too few" in ls.noise_growth(noise[noise.epoch == 0], [3.0])
+    assert ls.noise_growth(noise[noise.seed == 1], [3.0]).startswith("Seed 1's estimate goes from 100 at the first")
+
+
+def test_the_seeds_spread_of_the_noise_scale_in_words_and_with_one_seed():
+    noise = pd.DataFrame(dict(epoch=[0, 0, 4, 4], seed=[0, 1, 0, 1], b_simple=[100.0, 150.0, 1000.0, 1200.0]))
+    assert ls.seed_spread_words(noise) == ("The estimates are noisy: the seeds' estimates differ by a factor of up to "
+                                           "1.5 (at epoch 0.0) and by 1.2 at the end of training.")
+    assert ls.seed_spread_words(noise[noise.seed == 0]) == ("How far two seeds' estimates differ is not measured yet: "
+                                                            "one seed so far.")
 
 
 def test_the_noise_figures_caption_says_what_is_drawn_beside_the_estimates():

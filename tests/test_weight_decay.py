@@ -199,6 +199,7 @@ def test_the_articles_better_is_read_against_zero_not_the_papers_15_percent():
     assert wd.better_verdict(h(6.0, 2.0)).word == "confirmed"       # +2% to +10%: better, though not 15%
     assert wd.better_verdict(h(-6.0, 2.0)).word == "contradicted"
     assert wd.better_verdict(h(6.0, float("nan"))).word == "not resolved"
+    assert wd.improvement_number(h(6.0, float("nan"))) == "+6.0% (one seed)"   # the headline's number too
 
 
 def test_best_cells_are_compared_allowing_for_how_many_cells_each_was_picked_from():

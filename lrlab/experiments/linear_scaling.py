@@ -396,8 +396,9 @@ def rules_verdict(rules, largest, rule):
         e = rules[rules.batch == b].set_index("rule").error
         best = e.idxmin()
         lead = e.drop(best).min() - e[best]
-        return (f"at {b:,} the {short[best]} rule is best, {lead:.1f} points ahead of the next "
-                + ("(more than the noise margin)" if lead > rule.threshold else f"(within {rule.margin})"))
+        against = ("(no noise margin to read it against yet: one seed)" if rule.one_seed else
+                   "(more than the noise margin)" if lead > rule.threshold else f"(within {rule.margin})")
+        return f"at {b:,} the {short[best]} rule is best, {lead:.1f} points ahead of the next {against}"
 
     def error(b, name):
         return rules[(rules.batch == b) & (rules.rule == name)].error.iloc[0]
@@ -435,7 +436,6 @@ def noise_summary(noise, first_decay, rule):
                 noise_big=int(noise.big_batch.iloc[0]), noise_groups=int(noise.big_batches.iloc[0]),
                 noise_small=int(noise.micro_batch.fillna(noise.batch_size).iloc[0]),
                 noise_per_big=int(noise.big_batch.iloc[0] // noise.micro_batch.fillna(noise.batch_size).iloc[0]),
-                **seed_spread(noise),
                 first_decay=float(first_decay)), verdict
 
 
@@ -457,8 +457,9 @@ def noise_growth(noise, decays):
     for (a, lo), (b, hi) in zip(median.iloc[:-1].items(), median.iloc[1:].items()):
         step = f"x{hi / lo:.2g} (epochs {a:g} to {b:g})"
         (across if any(a < d <= b for d in decays) else between).append(step)
-    said = (f"The two seeds' median goes from {median.iloc[0]:,.0f} at the first measurement to "
-            f"{median.iloc[-1]:,.0f} at the last.")
+    seeds = sorted(noise.dropna(subset=["b_simple"]).seed.unique())
+    whose = f"The {number_word(len(seeds))} seeds' median" if len(seeds) > 1 else f"Seed {seeds[0]}'s estimate"
+    said = f"{whose} goes from {median.iloc[0]:,.0f} at the first measurement to {median.iloc[-1]:,.0f} at the last."
     if across:
         said += f" Across {'a decay' if len(across) == 1 else 'each decay'} of the rate it changes {listed(across)}"
         said += f"; between measurements with no decay between them, {listed(between)}." if between else "."
@@ -474,6 +475,17 @@ def seed_spread(noise):
         return dict(seed_ratio_max=nan, seed_ratio_epoch=nan, seed_ratio_final=nan)
     return dict(seed_ratio_max=float(ratio.max()), seed_ratio_epoch=float(ratio.idxmax()),
                 seed_ratio_final=float(ratio.iloc[-1]))
+
+
+def seed_spread_words(noise):
+    """How far the seeds' noise-scale estimates differ (`seed_spread`), in a sentence; with one seed so far, that
+    it is not measured yet."""
+    spread = seed_spread(noise)
+    if not np.isfinite(spread["seed_ratio_max"]):
+        return "How far two seeds' estimates differ is not measured yet: one seed so far."
+    return (f"The estimates are noisy: the seeds' estimates differ by a factor of up to {spread['seed_ratio_max']:.1f} "
+            f"(at epoch {spread['seed_ratio_epoch']:.1f}) and by {spread['seed_ratio_final']:.1f} at the end of "
+            "training.")
 
 
 def held_word(batch, rule):
@@ -603,13 +615,16 @@ def noise_growth_verdict(noise):
     if len(per_epoch) < 2:
         return Verdict(NOT_RESOLVED, "Too few noise-scale estimates.", rule)
     growth = float(per_epoch.iloc[-1] / per_epoch.iloc[0])
-    number = f"{per_epoch.iloc[0]:,.0f} to {per_epoch.iloc[-1]:,.0f} ({growth:.0f}x; seeds differ up to {spread:.1f}x)"
-    word = (NOT_RESOLVED if not np.isfinite(spread) else CONFIRMED if growth > spread
+    one_seed = not np.isfinite(spread)
+    number = (f"{per_epoch.iloc[0]:,.0f} to {per_epoch.iloc[-1]:,.0f} ({growth:.0f}x; "
+              + ("one seed)" if one_seed else f"seeds differ up to {spread:.1f}x)"))
+    word = (NOT_RESOLVED if one_seed else CONFIRMED if growth > spread
             else CONTRADICTED if growth < 1 / spread else NOT_RESOLVED)
+    against = ("with one seed so far, the seeds' spread it must exceed is not measured." if one_seed
+               else f"two seeds' estimates differ by up to {spread:.1f} times.")
     return Verdict(word, f"The simple noise scale goes from {per_epoch.iloc[0]:,.0f} at the first measurement after "
                    f"initialisation (epoch {per_epoch.index[0]:.1f}) to {per_epoch.iloc[-1]:,.0f} at the end of training, "
-                   f"{growth:.0f} times; two seeds' estimates differ by up to {spread:.1f} times.",
-                   rule, number)
+                   f"{growth:.0f} times; {against}", rule, number)
 
 
 def verdicts(chapter):
@@ -662,8 +677,23 @@ def margin_table(batches, rule):
     SDs: the margin, in SDs, at which the break rule would call each batch held or broken."""
     import pandas as pd
     above = batches["mean"] - rule.reference
-    return pd.DataFrame({"batch": [f"{b:,}" for b in batches.batch], "error (%)": batches["mean"],
-                         "above the reference (points)": above, "in pooled SDs": above / rule.pooled_sd})
+    table = pd.DataFrame({"batch": [f"{b:,}" for b in batches.batch], "error (%)": batches["mean"],
+                          "above the reference (points)": above, "in pooled SDs": above / rule.pooled_sd})
+    # with one seed there is no SD to count in: the column would be all blanks, read as diverged runs
+    return table.drop(columns="in pooled SDs") if rule.one_seed else table
+
+
+def margin_size_words(rule):
+    """'a margin of 0.45 points' (the break rule's, `find_break`), or why there is none."""
+    return "no margin: one seed per batch so far" if rule.one_seed else f"a margin of {rule.threshold:.2f} points"
+
+
+def pooled_sd_words(rule):
+    """The exercise's solution on the margin it asks for, in a sentence: that many pooled SDs of how many points."""
+    if rule.one_seed:
+        return ("With one seed per batch so far there is no pooled SD, so no margin: the table gives each batch's "
+                "distance from the reference in points only.")
+    return f"The margin is {rule.sds:g} times the pooled SD of {rule.pooled_sd:.2f} points."
 
 
 def final_epochs_readings(records, epochs, sds=MARGIN_SDS):

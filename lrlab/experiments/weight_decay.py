@@ -563,12 +563,18 @@ def headline_verdict(h):
                    "SDs), and no improvement does not.", rule)
 
 
+def improvement_number(h):
+    """AdamW's relative improvement over Adam + L2 (a `headline`), '+4.1% ± 1.2' or '+4.1% (one seed)'."""
+    imp, sd = h["improvement"], h["improvement_sd"]
+    return f"{imp:+.1f}% ± {sd:.1f}" if np.isfinite(sd) else f"{imp:+.1f}% (one seed)"
+
+
 def better_verdict(h):
     """The articles' "AdamW generalises better than Adam" (no size given): confirmed when our improvement
     lies above 0 by more than two SDs, contradicted when below by more, not resolved between or with one seed."""
     rule = "AdamW's relative improvement over Adam + L2 in test error at LR 0.001, ± 2 SDs over seeds, against 0"
     imp, sd = h["improvement"], h["improvement_sd"]
-    number = f"{imp:+.1f}% ± {sd:.1f}" if np.isfinite(sd) else f"{imp:+.1f}% (one seed)"
+    number = improvement_number(h)
     if not np.isfinite(sd):
         return Verdict(NOT_RESOLVED, "With one seed per setting, better or worse is not resolved.", rule, number)
     lo, hi = imp - 2 * sd, imp + 2 * sd
@@ -682,7 +688,7 @@ def verdicts(chapter, signal=DECAY_SIGNAL):
                        f"move with the LR, its slope reading as decoupled: {coupling_rule(signal)}", slope)
     head_part = "headline_long" if chapter.has("headline_long") else "grid"
     head = headline(on_the_grid(chapter.runs(head_part)), cells)
-    paper = replace(headline_verdict(head), number=f"{head['improvement']:+.1f}% ± {head['improvement_sd']:.1f}")
+    paper = replace(headline_verdict(head), number=improvement_number(head))
     return {**at_profile({"coupling": coupling}, chapter.profile_of("grid")),
             **at_profile({"adamw_headline": paper, "adamw_better": better_verdict(head)}, chapter.profile_of(head_part))}
 

@@ -47,7 +47,7 @@ def width_curves(curve, ylabel, title, ymax=None):
 
 def optimum_against_width(gpt_optimum, mlp_optimum):
     """Left: our optimal LR against width, both sweeps; right, on its own axes: GPT-3's published LRs."""
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw=dict(wspace=0.42))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0))
     # SP's markers larger than muP's: at the base width the two are one network, and one point would hide the other
     for p, marker, size in (("sp", "o", 8), ("mup", "s", 5)):
         o = gpt_optimum[gpt_optimum.parameterization == p]
@@ -77,7 +77,7 @@ def decay_under_mup(curve, none, optimum, seed_optimum, test):
     colors = dict(zip(widths, plt.cm.viridis(np.linspace(0, 0.9, len(widths)))))
     grid = sorted(curve.log2_decay.unique())
     at_none = (grid[0] if grid else 0) - 1.5   # the no-decay point: log2 of 0 is off any axis, so its own tick
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0), gridspec_kw=dict(wspace=0.32))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.9, 4.0))
     for w in widths:
         cw = curve[curve.width == w].sort_values("log2_decay")
         ax.plot(cw.log2_decay, cw["mean"], marker="o", ms=3, color=colors[w], label=f"width {w}")
