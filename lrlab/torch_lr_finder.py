@@ -19,9 +19,13 @@ def run(config, device="cpu", data=None, data_root=None, progress=True, **_loop_
     smoothing, its stop at 5x the best loss). Returns a record body like `lrlab.train.train`'s,
     its trace holding the tool's own (smoothed) loss curve. `_loop_only`: what only lrlab's own loop
     takes (checkpoints, a deadline, compile): a range test of a few hundred steps needs none."""
+    import warnings
+
     import torch
     try:
-        from torch_lr_finder import LRFinder, TrainDataLoaderIter
+        with warnings.catch_warnings():   # its tqdm.autonotebook warns in a Jupyter kernel without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            from torch_lr_finder import LRFinder, TrainDataLoaderIter
     except ImportError as err:   # it also needs matplotlib, which a bare GPU box lacks
         raise LrlabError(f"run {config.id} compares with torch-lr-finder, which cannot be imported here "
                          f"({err}); pip install torch-lr-finder (it brings matplotlib)") from None

@@ -327,6 +327,9 @@ class RunState:
 
 
 def _progress(total, initial, config, enabled):
-    from tqdm.auto import tqdm
+    if enabled:
+        from tqdm.auto import tqdm
+    else:   # tqdm.auto warns on import in a Jupyter kernel without ipywidgets, even for a bar never shown
+        from tqdm import tqdm
     return tqdm(total=total, initial=initial, disable=not enabled, leave=False, unit="step",
                 desc=f"{config.model} lr={config.lr:g} {config.optimizer}")

@@ -14,7 +14,9 @@ def _steps_per_epoch(config):
     return max(1, n_train // config.batch_size)
 
 
-def fake_record(experiment, profile, config, device="NVIDIA H100 80GB HBM3 (made up)"):
+def fake_record(experiment, profile, config, device="NVIDIA H100 80GB HBM3 (made up)", diverged=False):
+    """`diverged`: the run blows up a third of the way in, as a real diverged record reads (its history
+    stops there, its final loss is huge, its accuracy chance)."""
     rng = random.Random(config.id)
     quality = math.exp(-((math.log2(config.lr) + 5) / 4) ** 2)   # best near LR 2^-5
     history = []
@@ -32,6 +34,12 @@ def fake_record(experiment, profile, config, device="NVIDIA H100 80GB HBM3 (made
                   env=dict(device=device, device_type="cuda", torch="made up", lrlab="test", python="3",
                            git="0" * 40, precision="bf16", compile=False),
                   wall_s=1.0)
+    if diverged:
+        kept = max(1, config.epochs // 3)
+        history = history[:kept]
+        history[-1].update(train_loss=40.0, test_loss=1e15, test_acc=0.1, train_acc=0.1)
+        record.update(status="diverged", diverged_at_step=max(1, steps // 3), history=history,
+                      final=dict(test_acc=0.1, test_loss=1e15, train_loss=40.0, steps=max(1, steps // 3) + 2))
     if config.trace_every:   # a range test: the loss falls, then blows up
         args, trace = config.schedule_args, []
         for step in range(1, steps + 1, config.trace_every):
@@ -46,11 +54,12 @@ def fake_record(experiment, profile, config, device="NVIDIA H100 80GB HBM3 (made
         record["noise_scale"] = [dict(epoch=e, step=e * _steps_per_epoch(config), b_simple=500.0 + 50 * e,
                                       grad_sq=1.0, trace_sigma=500.0 + 50 * e, small_batch=128,
                                       big_batch=1024, big_batches=config.noise_scale_batches, loss=2.0)
-                                 for e in range(0, config.epochs + 1, config.noise_scale_every)]
+                                 for e in range(0, len(history) + 1, config.noise_scale_every)]
     return record
 
 
-def fake_runs(results, experiment, profile, configs):
+def fake_runs(results, experiment, profile, configs, diverges=lambda config: False):
+    """Made-up records of `configs`; those `diverges` picks (a function of the config) diverged."""
     store = Store(results)
     for config in configs:
-        store.save(fake_record(experiment, profile, config))
+        store.save(fake_record(experiment, profile, config, diverged=diverges(config)))

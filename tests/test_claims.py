@@ -188,6 +188,17 @@ def test_linear_scaling_reads_the_rule_only_off_a_flat_stretch():
                           "diverged": [False, True]})
     assert ls.sqrt_stability_verdict(rules, [1024]).word == CONFIRMED
     assert ls.sqrt_stability_verdict(rules.assign(diverged=False), [1024]).word == NOT_RESOLVED
+    # the first GPU records' shape: linear diverged at both largest batches, the square root at the larger
+    nan = float("nan")
+    gpu = pd.DataFrame({"batch": [8192, 8192, 16384, 16384], "rule": ["sqrt", "linear"] * 2,
+                        "error": [57.4, nan, nan, nan], "diverged": [False, True, True, True]})
+    v = ls.sqrt_stability_verdict(gpu, [8192, 16384])
+    assert v.word == CONFIRMED and v.number == "diverged 1 vs 2; no error compared"
+    assert v.text.endswith("1 with the square root, 2 with the linear rule; no batch has both trained, so no error "
+                           "is compared.")
+    gpu.loc[1, ["error", "diverged"]] = [50.0, False]
+    assert ls.sqrt_stability_verdict(gpu, [8192, 16384]).text.endswith(
+        "the square root's error against linear, where both trained: +7.4 points at 8,192.")
 
 
 def test_the_noise_scale_grows_only_beyond_the_seeds_own_spread():
@@ -201,6 +212,9 @@ def test_the_noise_scale_grows_only_beyond_the_seeds_own_spread():
     one_seed = ls.noise_growth_verdict(noise[noise.seed == 0])      # 100 -> 2000, but no spread to beat
     assert one_seed.word == NOT_RESOLVED and one_seed.number == "100 to 2,000 (20x; one seed)"
     assert one_seed.text.endswith("20 times; with one seed so far, the seeds' spread it must exceed is not measured.")
+    late = ls.noise_growth_verdict(noise.assign(epoch=[0, 1, 1, 4, 5], seed=0, b_simple=[50.0, 100.0, 200.0, 900.0,
+                                                                                        float("nan")]))
+    assert "to 900 at epoch 4.0, the last measurement with a positive |G|² estimate, 6 times;" in late.text
 
 
 def test_the_width_exponent_says_smaller_when_larger_and_tests_the_square_root():

@@ -139,7 +139,8 @@ def test_the_warmup_verdict_counts_gaps_beyond_the_margin_and_names_the_best_per
     assert ls.divergence_claim(warm).word == "confirmed"                 # none diverged where gradual trained
     calm = ls.run_rows([r for r in records if r["status"] != "diverged"], 1)
     claim = ls.divergence_claim(calm)
-    assert claim.word == "contradicted" and "No run without warmup diverged, up to batch 512" in claim.text
+    assert claim.word == "contradicted"
+    assert "No run without warmup diverged where gradual warmup trains, up to batch 512" in claim.text
     assert ls.warmup_steps_words(warm).startswith("The warmup is the first 17% of each run")
     _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7]})
     verdict = ls.warmup_verdict(table, diverged, ls.find_break(batches))
@@ -147,6 +148,54 @@ def test_the_warmup_verdict_counts_gaps_beyond_the_margin_and_names_the_best_per
     assert "beats constant warmup by that margin at 0 of 2" in verdict
     assert "Lowest error per batch: gradual at 512, gradual at 1,024." in verdict
     assert "1 without warmup, 0 with constant warmup, 0 with gradual warmup" in verdict
+
+
+def test_where_every_warmup_diverged_nothing_is_compared_and_the_claim_is_not_resolved():
+    # the first GPU records' shape: gradual alone from 512 (the sweep), all three diverged at 8k and 16k
+    records = ([made_up(b, 20.0) for b in (512, 1024)]
+               + [made_up(b, 0.0, warmup=w, diverged=True) for b in (8192, 16384)
+                  for w in ("none", "constant", "gradual")])
+    warm = ls.run_rows(records, 1)
+    table, diverged, shown = ls.warmup_table(warm)
+    assert list(shown["batch (LR)"]) == ["8,192 (6.4)", "16,384 (12.8)"]          # the batches with all three
+    assert (shown.drop(columns="batch (LR)") == "diverged").all().all()
+    _, one_seed = sweep_of({128: [20.0], 256: [25.0]})
+    verdict = ls.warmup_verdict(table, diverged, ls.find_break(one_seed))
+    assert verdict.startswith("No batch size has gradual warmup and both others trained, so no gap between warmups "
+                              "is measured (batch sizes 8,192 and 16,384). Diverged runs count as losses: 2 without")
+    claim = ls.divergence_claim(warm)
+    assert claim.word == "not resolved" and "No run without warmup diverged" not in claim.text
+    assert "At batches 8,192 and 16,384 the runs diverged with gradual warmup too" in claim.text
+    # beside a batch where gradual warmup trains, the diverged pair is named but the verdict comes from the rest
+    trained_at_8k = ls.run_rows([made_up(8192, 25.0, warmup=w) for w in ("none", "constant", "gradual")], 1)
+    claim = ls.divergence_claim(pd.concat([warm[warm.batch != 8192], trained_at_8k]))
+    assert claim.word == "contradicted" and claim.text.startswith("No run without warmup diverged where gradual "
+                                                                   "warmup trains, up to batch 8,192")
+    assert "At batch 16,384 the runs diverged with gradual warmup too" in claim.text
+
+
+def test_the_rules_verdict_names_the_only_rule_that_trained():
+    records = [made_up(8192, 0.0, rule="linear", diverged=True), made_up(8192, 57.4, rule="sqrt"),
+               made_up(8192, 71.7, rule="none"), made_up(16384, 0.0, rule="linear", diverged=True),
+               made_up(16384, 0.0, rule="sqrt", diverged=True), made_up(16384, 23.2, rule="none")]
+    _, one_seed = sweep_of({128: [20.0], 256: [25.0]})
+    verdict = ls.rules_verdict(ls.run_rows(records, 1), (8192, 16384), ls.find_break(one_seed))
+    assert verdict.startswith("At 8,192 the square-root rule is best, 14.3 points ahead of the next")
+    assert "at 16,384 only the no-scaling rule trained, the others diverged." in verdict
+    assert ("No scaling's error against the linear rule's: not measured at 8,192 (the linear run diverged) and "
+            "not measured at 16,384 (the linear run diverged);") in verdict
+    assert "nan" not in verdict
+
+
+def test_fig_2_shows_a_batch_that_has_all_three_warmups():
+    # the GPU profile's shape: the gradual warmup from 512 (the sweep's own runs), all three at 8k and 16k only
+    warm = ls.run_rows([made_up(b, 20.0) for b in (512, 1024, 2048, 4096)]
+                       + [made_up(b, 20.0, warmup=w) for b in (8192, 16384) for w in ("none", "constant", "gradual")], 1)
+    holds_to_4k = ls.Break(20.0, 0.5, 8192, 4096, True)
+    batch, why = ls.warmup_batch(warm, holds_to_4k)
+    assert batch == 8192 and why.startswith("No batch with all three warmups (they run at every batch from 8,192 up)")
+    assert ls.warmup_batch(warm, ls.Break(20.0, 0.5, None, 16384, True))[0] == 16384
+    assert ls.warmup_batch(warm, ls.Break(20.0, 0.5, None, 16384, True))[1].startswith("Batch 16,384 is the largest")
 
 
 def test_the_rules_verdict_orders_the_rules_at_each_largest_batch():
@@ -201,9 +250,26 @@ def test_the_noise_scale_is_read_before_and_after_the_first_decay():
                               big_batch=1024, big_batches=8, batch_size=128, micro_batch=None))
     _, batches = sweep_of({128: [19.3, 20.7], 256: [19.3, 20.7], 512: [29.3, 30.7]})
     numbers, verdict = ls.noise_summary(noise, 10 / 3, ls.find_break(batches))
-    assert numbers["noise_init"] == 50.0 and numbers["noise_final"] == 4000.0 and numbers["noise_lo"] == 100.0
+    assert numbers["noise_lo"] == 100.0 and numbers["noise_hi"] == 4000.0
+    assert ls.noise_ends_words(noise) == "At initialisation B_simple is 50; at the end of training, 4,000."
     assert "the median of the 3 estimates is 100; after it, 3,000 (2 estimates)" in verdict
     assert verdict.endswith("Our curve starts to climb at batch 512, above the early noise scale and below the late one.")
+
+
+def test_an_undefined_noise_scale_at_either_end_is_said_and_the_nearest_estimate_given():
+    # the GPU's shape late in training: |G|²'s estimate comes out negative, B_simple is NaN
+    noise = pd.DataFrame(dict(epoch=[0, 3, 6, 9], seed=0, b_simple=[float("nan"), 900.0, 45000.0, float("nan")]))
+    said = ls.noise_ends_words(noise)
+    assert said.startswith("At initialisation B_simple is undefined (the estimate of |G|² came out negative); at "
+                           "epoch 3, its first measurement with one, it is 900; at the end of training it is "
+                           "undefined, and at epoch 6, the last measurement with a positive |G|² estimate, 45,000.")
+    assert said.endswith("2 of the 4 estimates are undefined: their |G|² came out negative, as it does when the "
+                         "true gradient is small beside the noise.")
+    assert "nan" not in said
+    # two seeds: a measurement where one seed has no estimate reads the other's
+    two = pd.DataFrame(dict(epoch=[0, 0, 9, 9], seed=[0, 1, 0, 1], b_simple=[100.0, 120.0, float("nan"), 5000.0]))
+    assert ls.noise_ends_words(two).startswith("At initialisation B_simple is 110; at the end of training, 5,000.")
+    assert "undefined" in ls.noise_ends_words(noise.assign(b_simple=float("nan")))
 
 
 def test_the_seed_spread_of_the_noise_scale_is_the_largest_ratio_per_measurement():
@@ -358,6 +424,21 @@ def test_the_fig_1_caption_counts_the_diverged_runs_or_says_there_are_none():
     assert ls.diverged_words(rows) == "no run diverged"
     rows, _ = sweep_of({128: [19.3, 20.7], 4096: [19.3, 20.7]}, diverged={(4096, 0), (4096, 1)})
     assert ls.diverged_words(rows) == "red crosses, above the curve: the 2 diverged runs (batch 4,096)"
+
+
+def test_the_fig_1_caption_and_figure_draw_no_band_or_margin_with_one_seed():
+    from lrlab.figures.linear_scaling import error_against_batch
+    rows, batches = sweep_of({128: [19.3, 20.7], 512: [19.3, 20.7]})
+    words = ls.fig1_lines_words(batches, rows, ls.find_break(batches))
+    assert words.startswith("Line: mean over 2 seeds at each batch;") and "dotted: that plus twice the pooled" in words
+    rows, batches = sweep_of({128: [19.3], 512: [25.0], 1024: [0.0]}, diverged={(1024, 0)})
+    rule = ls.find_break(batches)
+    assert ls.fig1_lines_words(batches, rows, rule) == (
+        "Line: one seed at each batch so far (the band of seed standard deviations and the noise margin need a "
+        "second); red crosses, above the curve: the 1 diverged run (batch 1,024). Dashed: the error at batch 128.")
+    fig = error_against_batch(batches, rows, rule)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert not any("SD" in label for label in labels) and "diverged" in labels
 
 
 def test_the_warmup_span_says_how_few_per_epoch_points_it_holds():

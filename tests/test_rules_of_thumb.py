@@ -241,6 +241,13 @@ def test_the_shared_rate_answer_says_where_warmup_moves_the_best_rate_and_what_i
     assert said["tuned"].endswith("the shared rate decides the answer.")
     alone = rot.shared_rate_words(frame[frame.warmup == 0.1], best.loc[[0.1]], 0.01, 2.0 ** -4)
     assert set(alone.values()) == {"No run without warmup or with 5-10% warmup is recorded."}
+    # at no warmup's own best rate (2^-5) the 10% run diverged: that gap is not measured, and says so
+    frame.loc[(frame.warmup == 0.1) & (frame.lr == 2.0 ** -5), ["status", "loss", "diverged_at_step"]] = \
+        ["diverged", np.nan, 7]
+    best = rot.best_cells(frame, "warmup", "loss", rot.WARMUPS, lower_is_better=True)
+    said = rot.shared_rate_words(frame, best, rot.seed_noise(frame, "warmup", "loss")[0], 2.0 ** -4)
+    assert "adding it cannot be measured: a run at that rate diverged (" in said["tuned"]
+    assert "nan" not in said["tuned"] and "nan" not in said["shared"]
 
 
 def test_the_batch_answer_scales_both_margins_and_reads_the_word_at_each():

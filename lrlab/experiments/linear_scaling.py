@@ -19,7 +19,7 @@ import numpy as np
 
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_chunks
-from lrlab.stats import NUMBER_WORDS, listed, number_word, plus_minus
+from lrlab.stats import NUMBER_WORDS, listed, number_word, plus_minus, times_words
 from lrlab.verdict import PaperClaim
 
 REFERENCE_BATCH, REFERENCE_LR = 128, 0.1
@@ -271,8 +271,9 @@ def steps_note(sweep, at_gpu_scale):
 
 def warmup_batch(warm, rule):
     """The batch Fig. 2 shows: the largest with all three warmups that holds the reference error, else
-    the smallest of them; and the sentence that says why."""
-    batches = sorted(warm.batch.unique())
+    the smallest of them; and the sentence that says why. (The gradual warmup is also the batch sweep's own
+    schedule, so its runs reach below the batches the other two run at.)"""
+    batches = sorted(with_all_warmups(warm).batch.unique())
     batch = max([b for b in batches if b <= rule.largest_ok], default=batches[0])
     why = (f"Batch {batch:,} is the largest batch that holds the reference error among those with all three "
            f"warmups (they run at every batch from {batches[0]:,} up)." if batch <= rule.largest_ok else
@@ -282,10 +283,20 @@ def warmup_batch(warm, rule):
     return batch, why
 
 
+def with_all_warmups(warm):
+    """The warmup runs (`run_rows`) at the batches that have all three warmups: the gradual one is also the
+    batch sweep's own schedule, so where the other two are pending it runs alone and compares with nothing."""
+    kinds = warm.groupby("batch").warmup.transform("nunique")
+    return warm[kinds == len(WARMUPS)]
+
+
 def warmup_table(warm):
     """(error per batch x warmup, diverged per batch x warmup, the table as shown: a "batch (LR)"
-    column, then one per warmup, "diverged" in its cells)."""
-    table = warm.pivot_table(index="batch", columns="warmup", values="error", aggfunc="first")[list(WARMUPS)]
+    column, then one per warmup, "diverged" in its cells), over the batches with all three warmups."""
+    warm = with_all_warmups(warm)
+    # a warmup whose every run diverged has no error: keep its column (pivot_table drops all-NaN ones)
+    table = warm.pivot_table(index="batch", columns="warmup", values="error", aggfunc="first",
+                             dropna=False).reindex(columns=list(WARMUPS))
     diverged = warm.pivot_table(index="batch", columns="warmup", values="diverged", aggfunc="first")
     shown = table.map(lambda v: f"{v:.2f}")
     shown[diverged[list(WARMUPS)].astype(bool)] = "diverged"
@@ -305,6 +316,19 @@ def diverged_words(sweep):
         return "no run diverged"
     batches = listed(f"{b:,}" for b in sorted(sweep[sweep.diverged].batch.unique()))
     return f"red crosses, above the curve: the {n} diverged run{'s' if n > 1 else ''} (batch {batches})"
+
+
+def fig1_lines_words(batches, sweep, rule):
+    """The Fig. 1 redrawing's caption on what it draws (`by_batch`, `run_rows` and `find_break` of the sweep):
+    with one seed per batch so far, no band and no margin line, and it says so."""
+    if rule.one_seed:
+        return (f"Line: one seed at each batch so far (the band of seed standard deviations and the noise margin "
+                f"need a second); {diverged_words(sweep)}. Dashed: the error at batch {REFERENCE_BATCH}.")
+    return (f"Line: mean over {int(batches.seeds.min())} seeds at each batch; dots: single seeds (hidden under the "
+            f"mean where the seeds agree); band: ± {FIG1_BAND_SDS:g} standard deviations, the paper's band; "
+            f"{diverged_words(sweep)}. Dashed: the error at batch {REFERENCE_BATCH}; dotted: that plus "
+            f"{times_words(rule.sds)} the pooled seed standard deviation.")
+
 
 def warmup_span_words(run, epochs):
     """The warmup's span in the Fig. 2 redrawing's caption: how many epochs it lasts and how many of the
@@ -329,20 +353,29 @@ def divergence_claim(warm):
     """The seed articles' "without warmup the large-batch run diverges in the first iterations",
     read off the warmup runs: contradicted when no run without warmup diverged at any batch, confirmed
     when one diverged where gradual warmup did not."""
-    from lrlab.verdict import CONFIRMED, CONTRADICTED, Verdict
+    from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, Verdict
     rule = "a run with no warmup at a scaled rate diverges, where the same batch with gradual warmup does not"
     cold = warm[warm.warmup == "none"]
     warm_ok = set(warm[(warm.warmup == "gradual") & ~warm.diverged].batch)
-    broke = sorted(set(cold[cold.diverged].batch) & warm_ok)
-    top = cold.loc[cold.batch.idxmax()]
+    compared = cold[cold.batch.isin(warm_ok)]          # where gradual warmup trains, the test of the claim
+    broke = sorted(compared[compared.diverged].batch)
+    # where gradual warmup diverged too, the rate itself is too large: those batches test nothing
+    both = sorted(set(cold[cold.diverged].batch) - warm_ok)
+    also = (f" At batch{'es' if len(both) > 1 else ''} {listed(f'{b:,}' for b in both)} the runs diverged with gradual warmup too: the rate itself "
+            "is too large there, so those batches do not test the claim.") if both else ""
+    number = f"{int(cold.diverged.sum())} of {len(cold)} runs without warmup diverged"
     if broke:
         return Verdict(CONFIRMED, f"Without warmup the run diverges at batch {broke[0]:,}, where gradual warmup "
                        "trains.", rule, f"diverges at batch {broke[0]:,}")
-    return Verdict(CONTRADICTED, f"No run without warmup diverged, up to batch {int(top.batch):,} at learning rate "
-                   f"{REFERENCE_LR * top.batch / REFERENCE_BATCH:g}: the claim that without warmup the large-batch "
-                   "run diverges in its first iterations does not hold at this scale. BatchNorm, and the "
+    if not len(compared):
+        return Verdict(NOT_RESOLVED, "No batch has a run without warmup beside a gradual warmup that trained, so "
+                       "nothing here tests the claim." + also, rule, number)
+    top = int(compared.batch.max())
+    return Verdict(CONTRADICTED, f"No run without warmup diverged where gradual warmup trains, up to batch {top:,} "
+                   f"at learning rate {REFERENCE_LR * top / REFERENCE_BATCH:g}: the claim that without warmup the "
+                   "large-batch run diverges in its first iterations does not hold at this scale. BatchNorm, and the "
                    "zero-initialised last BatchNorm scale of each residual block, are a likely reason (not tested "
-                   "here).", rule, f"{int(cold.diverged.sum())} of {len(cold)} runs without warmup diverged")
+                   "here)." + also, rule, number)
 
 
 def warmup_verdict(table, diverged, rule):
@@ -352,13 +385,19 @@ def warmup_verdict(table, diverged, rule):
 
     def clear(d):
         return int((d > rule.threshold).sum())
-    return (f"Gradual warmup beats no warmup by more than {rule.margin} at {clear(gap)} of {len(gap)} batch sizes "
-            f"(largest gap {np.nanmax(gap):+.1f} points, at {int(gap.idxmax()):,}) and beats constant warmup by that "
-            f"margin at {clear(const_gap)} of {len(const_gap)} (largest gap {np.nanmax(const_gap):+.1f}). "
-            "Lowest error per batch: " + ", ".join(
-                f"{'no warmup' if table.loc[b].idxmin() == 'none' else table.loc[b].idxmin()} at {b:,}"
-                for b in table.index if table.loc[b].notna().any()) + ". "
-            f"Diverged runs count as losses: {int(diverged['none'].sum())} without warmup, "
+    trained = [b for b in table.index if table.loc[b].notna().any()]
+    if gap.notna().any() and const_gap.notna().any():
+        said = (f"Gradual warmup beats no warmup by more than {rule.margin} at {clear(gap)} of {len(gap)} batch sizes "
+                f"(largest gap {np.nanmax(gap):+.1f} points, at {int(gap.idxmax()):,}) and beats constant warmup by "
+                f"that margin at {clear(const_gap)} of {len(const_gap)} (largest gap {np.nanmax(const_gap):+.1f}). ")
+    else:   # a gap needs both of its runs trained
+        said = (f"No batch size has gradual warmup and both others trained, so no gap between warmups is measured "
+                f"(batch sizes {listed(f'{b:,}' for b in table.index)}). ")
+    if trained:
+        said += "Lowest error per batch: " + ", ".join(
+            f"{'no warmup' if table.loc[b].idxmin() == 'none' else table.loc[b].idxmin()} at {b:,}"
+            for b in trained) + ". "
+    return (said + f"Diverged runs count as losses: {int(diverged['none'].sum())} without warmup, "
             f"{int(diverged['constant'].sum())} with constant warmup, {int(diverged['gradual'].sum())} "
             "with gradual warmup.")
 
@@ -394,6 +433,10 @@ def rules_verdict(rules, largest, rule):
 
     def at(b):
         e = rules[rules.batch == b].set_index("rule").error
+        if e.notna().sum() < 2:   # a diverged run has no error to lead
+            alone = [short[r] for r in e.index[e.notna()]]
+            return (f"at {b:,} only the {alone[0]} rule trained, the others diverged" if alone else
+                    f"at {b:,} every rule diverged")
         best = e.idxmin()
         lead = e.drop(best).min() - e[best]
         against = ("(no noise margin to read it against yet: one seed)" if rule.one_seed else
@@ -402,13 +445,18 @@ def rules_verdict(rules, largest, rule):
 
     def error(b, name):
         return rules[(rules.batch == b) & (rules.rule == name)].error.iloc[0]
+
+    def gap(b):
+        lost = [short[name] for name in ("none", "linear") if not np.isfinite(error(b, name))]
+        return (f"{error(b, 'none') - error(b, 'linear'):+.1f} points at {b:,}" if not lost else
+                f"not measured at {b:,} (the {' and '.join(lost)} run diverged)")
     text = "; ".join(at(b) for b in largest)
-    gaps = listed([f"{error(b, 'none') - error(b, 'linear'):+.1f}" for b in largest])
-    at_batches = listed([f"{b:,}" for b in largest])
+    gaps = [error(b, "none") - error(b, "linear") for b in largest]
+    gaps = (f"{listed([f'{g:+.1f}' for g in gaps])} points (at {listed([f'{b:,}' for b in largest])})"
+            if np.isfinite(gaps).all() else listed([gap(b) for b in largest]))
     paper = {name: float(PAPER_8K[name]) - float(PAPER_8K["linear"]) for name in ("sqrt", "none")}
-    return (text[0].upper() + text[1:] + f". No scaling's error against the linear rule's: {gaps} points "
-            f"(at {at_batches}); the paper's order at 8k is linear, then square root ({paper['sqrt']:+.1f}), "
-            f"then none ({paper['none']:+.1f}).")
+    return (text[0].upper() + text[1:] + f". No scaling's error against the linear rule's: {gaps}; the paper's "
+            f"order at 8k is linear, then square root ({paper['sqrt']:+.1f}), then none ({paper['none']:+.1f}).")
 
 
 def noise_summary(noise, first_decay, rule):
@@ -431,12 +479,29 @@ def noise_summary(noise, first_decay, rule):
                if len(early) and len(late) else
                "Too few noise-scale estimates survived (each needs a positive |G|² estimate).")
     return dict(noise_lo=float(trained.min()), noise_hi=float(trained.max()),
-                noise_init=float(noise[noise.epoch == 0].b_simple.median()),
-                noise_final=float(noise[noise.epoch == noise.epoch.max()].b_simple.median()),
                 noise_big=int(noise.big_batch.iloc[0]), noise_groups=int(noise.big_batches.iloc[0]),
                 noise_small=int(noise.micro_batch.fillna(noise.batch_size).iloc[0]),
                 noise_per_big=int(noise.big_batch.iloc[0] // noise.micro_batch.fillna(noise.batch_size).iloc[0]),
                 first_decay=float(first_decay)), verdict
+
+
+def noise_ends_words(noise):
+    """B_simple at initialisation and at the end of training (the seeds' median), in a sentence. Late in training
+    the estimate of |G|² can come out negative (the true gradient small beside the noise), and B_simple is then
+    undefined: the sentence says so and gives the nearest measurement that has one."""
+    median = noise.groupby("epoch").b_simple.median()   # a seed without an estimate leaves the other's
+    finite = median.dropna()
+    if finite.empty:
+        return "No measurement gave a positive |G|² estimate, so B_simple is undefined throughout."
+    start = (f"At initialisation B_simple is {finite.iloc[0]:,.0f}" if finite.index[0] == median.index[0] else
+             f"At initialisation B_simple is undefined (the estimate of |G|² came out negative); at epoch "
+             f"{finite.index[0]:g}, its first measurement with one, it is {finite.iloc[0]:,.0f}")
+    end = (f"at the end of training, {finite.iloc[-1]:,.0f}." if finite.index[-1] == median.index[-1] else
+           f"at the end of training it is undefined, and at epoch {finite.index[-1]:g}, the last measurement with a "
+           f"positive |G|² estimate, {finite.iloc[-1]:,.0f}.")
+    lost = int(noise.b_simple.isna().sum())
+    return f"{start}; {end}" + (f" {lost} of the {len(noise)} estimates are undefined: their |G|² came out negative, "
+                                "as it does when the true gradient is small beside the noise." if lost else "")
 
 
 def noise_beside(rule):
@@ -593,12 +658,24 @@ def sqrt_stability_verdict(rules, largest):
     top = rules[rules.batch.isin(largest)]
     n = {name: int(top[top.rule == name].diverged.sum()) for name in ("sqrt", "linear")}
     word = CONFIRMED if n["sqrt"] < n["linear"] else CONTRADICTED if n["sqrt"] > n["linear"] else NOT_RESOLVED
-    gaps = ", ".join(f"{top[(top.batch == b) & (top.rule == 'sqrt')].error.iloc[0] - top[(top.batch == b) & (top.rule == 'linear')].error.iloc[0]:+.1f}"
-                     for b in largest)
+    def gap(b):
+        errors = top[top.batch == b].set_index("rule").error
+        return errors["sqrt"] - errors["linear"]   # NaN where either run diverged
+    gaps = [gap(b) for b in largest]
+    compared = [f"{g:+.1f}" for g in gaps if np.isfinite(g)]
+    if len(compared) == len(gaps):
+        short = f"error {', '.join(compared)} points"
+        said = f"the square root's error against linear: {', '.join(compared)} points"
+    elif compared:
+        said = (f"the square root's error against linear, where both trained: "
+                f"{listed(f'{g:+.1f} points at {b:,}' for g, b in zip(gaps, largest) if np.isfinite(g))}")
+        short = f"error {', '.join(compared)} points where both trained"
+    else:
+        said, short = "no batch has both trained, so no error is compared", "no error compared"
     return Verdict(word, f"Diverged runs at batches {', '.join(f'{b:,}' for b in largest)}: {n['sqrt']} with the square "
-                   f"root, {n['linear']} with the linear rule; the square root's error against linear: {gaps} points.",
+                   f"root, {n['linear']} with the linear rule; {said}.",
                    "fewer diverged runs with the square-root rule than the linear one at the largest batches",
-                   f"diverged {n['sqrt']} vs {n['linear']}; error {gaps} points")
+                   f"diverged {n['sqrt']} vs {n['linear']}; {short}")
 
 
 def noise_growth_verdict(noise):
@@ -622,8 +699,10 @@ def noise_growth_verdict(noise):
             else CONTRADICTED if growth < 1 / spread else NOT_RESOLVED)
     against = ("with one seed so far, the seeds' spread it must exceed is not measured." if one_seed
                else f"two seeds' estimates differ by up to {spread:.1f} times.")
+    end = ("at the end of training" if per_epoch.index[-1] == noise.epoch.max() else
+           f"at epoch {per_epoch.index[-1]:.1f}, the last measurement with a positive |G|² estimate")
     return Verdict(word, f"The simple noise scale goes from {per_epoch.iloc[0]:,.0f} at the first measurement after "
-                   f"initialisation (epoch {per_epoch.index[0]:.1f}) to {per_epoch.iloc[-1]:,.0f} at the end of training, "
+                   f"initialisation (epoch {per_epoch.index[0]:.1f}) to {per_epoch.iloc[-1]:,.0f} {end}, "
                    f"{growth:.0f} times; {against}", rule, number)
 
 

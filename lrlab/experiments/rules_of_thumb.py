@@ -463,18 +463,23 @@ def shared_rate_words(frame, best, seed_sd, lr):
     none_lr = float(best.loc[0.0, "best lr"])
     (none_gap, none_margin), at_none = reading(none_lr)
     times = abs(gap) / abs(own_gap) if own_gap else float("inf")
+    lost = "cannot be measured: a run at that rate diverged"   # a diverged run has no loss to subtract
     shared_words = (f"At {lr:.3g} the best of 5% and 10% warmup against none is a gap of {gap:+.3f} in validation "
                     f"loss (negative: warmup lower), {times:.1f} times the {own_gap:+.3f} at each warmup's own best "
-                    f"rate, against a margin of {margin:.3f}: **{shared.word}**.")
+                    f"rate, against a margin of {margin:.3f}: **{shared.word}**." if np.isfinite(gap) and
+                    np.isfinite(own_gap) else
+                    f"At {lr:.3g} the gap between the best of 5% and 10% warmup and none {lost}: **{shared.word}**.")
     top = max(claimed, key=lambda w: best.loc[w, "best lr"])
     moved = best.loc[top, "best lr"] / none_lr
     moves = (f"Warmup moves Adam's best peak rate up here, from {none_lr:.3g} without it to "
              f"{best.loc[top, 'best lr']:.3g} with {top:.0%}" if moved > 1 else
              f"Warmup does not move Adam's best peak rate up here ({none_lr:.3g} without it, "
              f"{best.loc[top, 'best lr']:.3g} with {top:.0%})")
-    tuned = (f"At the rate tuned with warmup, {lr:.3g}, removing it costs {-gap:+.3f} ({shared.word}); at the rate "
-             f"tuned without it, {none_lr:.3g}, adding it changes the loss by {none_gap:+.3f} against a margin of "
-             f"{none_margin:.3f} ({at_none.word}): the shared rate "
+    removing = f"removing it costs {-gap:+.3f}" if np.isfinite(gap) else f"removing it {lost}"
+    adding = (f"adding it changes the loss by {none_gap:+.3f} against a margin of {none_margin:.3f}"
+              if np.isfinite(none_gap) else f"adding it {lost}")
+    tuned = (f"At the rate tuned with warmup, {lr:.3g}, {removing} ({shared.word}); at the rate tuned without it, "
+             f"{none_lr:.3g}, {adding} ({at_none.word}): the shared rate "
              + ("decides the answer." if shared.word != at_none.word else "does not change the answer."))
     return {"best_at": best_at, "shared": shared_words, "moves": moves, "tuned": tuned}
 

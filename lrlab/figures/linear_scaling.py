@@ -9,8 +9,9 @@ def error_against_batch(batches, sweep, rule):
     runs as crosses, the reference error and its noise margin, and where the curve climbs (`rule`: a Break)."""
     fig, ax = plt.subplots(figsize=(7.2, 3.8))
     band = FIG1_BAND_SDS * batches.sd
-    ax.fill_between(batches.batch, batches["mean"] - band, batches["mean"] + band,
-                    color="C0", alpha=0.2, lw=0, label=f"mean ± {FIG1_BAND_SDS:g} SD over seeds")
+    if not rule.one_seed:   # one seed per batch: no SD, so neither the band nor the margin's line
+        ax.fill_between(batches.batch, batches["mean"] - band, batches["mean"] + band,
+                        color="C0", alpha=0.2, lw=0, label=f"mean ± {FIG1_BAND_SDS:g} SD over seeds")
     ax.plot(batches.batch, batches["mean"], "o-", color="C0", label="gradual warmup, linear rule")
     ax.plot(sweep.batch, sweep.error, ".", color="C0", alpha=0.5, ms=4)
     diverged = sweep[sweep.diverged]
@@ -20,7 +21,8 @@ def error_against_batch(batches, sweep, rule):
         ax.plot(diverged.batch, [high + 0.08 * (high - low)] * len(diverged), "x", color="C3", ms=8, ls="none",
                 label="diverged")
     ax.axhline(rule.reference, color="0.4", ls="--", lw=1, label=f"batch {REFERENCE_BATCH}")
-    ax.axhline(rule.reference + rule.threshold, color="0.4", ls=":", lw=1, label=f"+ {rule.sds:g} pooled SD")
+    if not rule.one_seed:
+        ax.axhline(rule.reference + rule.threshold, color="0.4", ls=":", lw=1, label=f"+ {rule.sds:g} pooled SD")
     if rule.batch and rule.flat is not False:   # no flat stretch, no break to mark
         ax.axvline(rule.batch, color="C3", lw=1, alpha=0.7)
         ax.annotate(f"climbs at {rule.batch:,}", (rule.batch, ax.get_ylim()[1]), ha="right", va="top",
