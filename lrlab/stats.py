@@ -56,6 +56,12 @@ def with_error(value, error, fmt="+.2f"):
     return f"{value:{fmt}} ± {error:.2f}"
 
 
+def measured(value, fmt=".3f", before=""):
+    """A number as text after `before` ("of "), or "not measured" where it is not finite (a noise margin with no
+    seed noise to read it from)."""
+    return f"{before}{value:{fmt}}" if np.isfinite(value) else "not measured"
+
+
 def plain_number(x):
     """0.032 as "0.032", 3.2e-05 as "3.2 × 10⁻⁵": a number for glued Markdown, which has no maths."""
     if x == 0 or 1e-3 <= abs(x) < 1e5:

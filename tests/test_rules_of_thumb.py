@@ -264,6 +264,16 @@ def test_sd_range_is_the_chi_square_interval_of_a_measured_sd():
     assert lo == pytest.approx(0.60, abs=0.01) and hi == pytest.approx(2.87, abs=0.03)
     assert rot.sd_range(40)[1] < 1.3 < hi                    # more repeats, a tighter range
     assert all(math.isnan(x) for x in rot.sd_range(0))
+    assert rot.sd_range_sentence(4, lo, hi).startswith("With 4 degrees of freedom, the true SD lies between 0.60 and")
+    assert rot.sd_range_sentence(0, *rot.sd_range(0)).startswith("With no degree of freedom there is no measured SD")
+    assert rot.sd_range_words(None, {}, *rot.sd_range(0)) == ""        # nothing to scale, nothing read
+
+
+def test_a_seed_sd_in_words_or_why_there_is_none():
+    assert rot.seed_sd_words(0.0123, 4, "validation loss") == "seed SD 0.012 in validation loss (4 degrees of freedom)"
+    assert rot.seed_sd_words(0.0123, 1, "test accuracy").endswith("(1 degree of freedom)")
+    assert rot.seed_sd_words(float("nan"), 0, "validation loss") == ("no seed SD in validation loss: no cell has two "
+                                                                      "seeds that trained")
 
 
 def test_schedule_shapes_follow_the_closed_forms_and_the_cooldown_knob_moves_only_wsd():

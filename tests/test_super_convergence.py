@@ -146,6 +146,17 @@ def test_one_cycle_reaches_the_baseline_unless_it_falls_short_by_more_than_both_
     assert numbers["cycle_mean"] == pytest.approx(85.5) and numbers["base_sd"] == pytest.approx(0.7071, abs=1e-3)
 
 
+def test_a_diverged_baseline_leaves_the_cycle_nothing_to_reach():
+    cycle = [record(acc=a, seed=s) for s, a in enumerate((0.86, 0.87))]
+    diverged = [record(status="diverged", steps=4000)]
+    numbers, verdict = sc.headline(cycle, diverged, 500)
+    assert verdict.word == "not resolved" and "Every seed of the baseline **diverged**" in verdict.text
+    assert "nan" not in verdict.text and sc.mean_pm(diverged) == "diverged"
+    assert sc.headline_number(numbers, cycle, diverged).endswith("against diverged (4,000 steps, 1 seed), ResNet-8")
+    frame, said = sc.budget_against_baseline([record(acc=0.8, steps=250)], diverged, cycle)
+    assert frame is None and said.startswith("Every seed of the headline baseline diverged")
+
+
 def test_a_diverged_seed_is_left_out_of_the_mean_not_averaged_in():
     assert sc.mean_pm([record(acc=0.9), record(status="diverged")]) == "90.00%"
     assert sc.mean_pm([record(acc=0.9), record(acc=0.8), record(status="diverged")]) == "85.00 ± 7.07%"

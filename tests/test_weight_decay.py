@@ -160,10 +160,30 @@ def test_the_headline_compares_adam_and_adamw_at_their_best_decay_over_seeds():
     assert "(mean ± standard deviation over seeds)" in wd.headline_words(h)
 
 
+def test_where_every_adam_run_at_the_default_rate_diverged_the_headline_is_not_measured():
+    def error(o, k, j, s):
+        return None if (o == "adam" and k == -10) else 10.0 + s
+    runs = made_up_grid(error, optimizers=("adam", "adamw"), log2_lrs=(-11, -10, -9), seeds=(0, 1))
+    h = wd.headline(runs, wd.grid_cells(runs))
+    assert h["untrained"] == ["Adam + L2"] and math.isnan(h["improvement"]) and h["seeds"] == 2
+    said = "every run of Adam + L2 at this rate diverged, at every decay"
+    assert wd.headline_words(h) == "E" + said[1:] + ": there is no improvement to measure."
+    assert wd.headline_verdict(h).word == "not resolved" and said in wd.headline_verdict(h).text
+    assert wd.better_verdict(h).word == "not resolved" and wd.better_verdict(h).number == f"not measured ({said})"
+    assert wd.improvement_number(h) == f"not measured ({said})"
+
+
 def test_best_cells_show_the_best_decayed_cell_and_the_best_without_decay():
     best = wd.best_cells(wd.grid_cells(made_up_grid(coupled_or_not)))
     assert best["best test error (%)"]["sgdw"] == pytest.approx(20.0) and best["λ_norm"]["sgdw"] == "2^-5"
     assert best["best without decay (%)"]["adam"] == pytest.approx(20.0)
+
+
+def test_a_slope_that_cannot_be_fitted_says_so():
+    import pandas as pd
+    slopes = pd.DataFrame({"slope": [float("nan"), 0.5], "standard error": [float("nan"), 0.1]}, index=["sgd", "sgdw"])
+    assert wd.slope_text(slopes, "sgd") == "slope not measured (fewer than two rows with a best decay)"
+    assert wd.slope_text(slopes, "sgdw") == "slope +0.50 ± 0.10"
 
 
 def test_no_slope_is_read_while_decay_is_below_seed_noise():

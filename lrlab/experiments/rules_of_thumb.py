@@ -57,8 +57,8 @@ import numpy as np
 from lrlab.config import RunConfig
 from lrlab.experiments import Chunk, union_of_parts
 from lrlab.near_best import BAND_RULE, RATIO_RANGE_RULE, near_best_band, range_verdict, ratio_range_verdict
-from lrlab.stats import (BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, listed, mean_gap, mean_sd, number_word, pooled_sd,
-                         power_of_two)
+from lrlab.stats import (BEST_GAP_RULE, MEAN_GAP_RULE, best_gap, listed, mean_gap, mean_sd, measured, number_word,
+                         pooled_sd, power_of_two)
 from lrlab.verdict import CONFIRMED, CONTRADICTED, NOT_RESOLVED, PaperClaim, Verdict, at_profile
 
 # label -> (schedule, its arguments): the five policies of part 1, in the order the page draws them
@@ -386,8 +386,8 @@ def sd_range(dof, level=0.95, draws=200_000, seed=0):
     `dof` degrees of freedom from normal noise (the chi-square distribution, by simulation); NaNs for none."""
     if dof < 1:
         return float("nan"), float("nan")
-    measured = np.sqrt(np.random.default_rng(seed).chisquare(dof, draws) / dof)   # measured / true
-    lo, hi = np.quantile(measured, [(1 - level) / 2, (1 + level) / 2])
+    ratio = np.sqrt(np.random.default_rng(seed).chisquare(dof, draws) / dof)   # measured / true
+    lo, hi = np.quantile(ratio, [(1 - level) / 2, (1 + level) / 2])
     return float(1 / hi), float(1 / lo)
 
 
@@ -430,9 +430,29 @@ def changed_words(book, other):
     return f"The words that change: {'; '.join(changed)}. The other {len(other) - len(changed)} stay."
 
 
+def seed_sd_words(sd, dof, unit):
+    """'seed SD 0.012 in validation loss (4 degrees of freedom)', or that there is none: no cell has two seeds
+    that trained (their repeats diverged, or are not recorded yet)."""
+    if not (dof >= 1 and np.isfinite(sd)):
+        return f"no seed SD in {unit}: no cell has two seeds that trained"
+    return f"seed SD {sd:.3f} in {unit} ({dof:.0f} degree{'s' if dof != 1 else ''} of freedom)"
+
+
+def sd_range_sentence(dof, low, high):
+    """The exercise's solution on how far a seed SD measured with `dof` degrees of freedom can be off
+    (`sd_range`'s `low` and `high`), in a sentence."""
+    if not np.isfinite(low):
+        return "With no degree of freedom there is no measured SD to be off: no cell has two seeds that trained."
+    return (f"With {dof:.0f} degree{'s' if dof != 1 else ''} of freedom, the true SD lies between {low:.2f} and "
+            f"{high:.2f} times the measured one in 95% of such measurements (the chi-square distribution of a "
+            "variance estimated from normal noise).")
+
+
 def sd_range_words(chapter, book, low, high):
     """What the chapter's words do if every seed SD were `low` or `high` times the measured one (the ends of
     `sd_range`): how many of them would change at either end, and which."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return ""
     ends = {scale: verdicts(chapter, sd_scale=scale) for scale in (low, high)}
     moved = [(n, scale, v.word) for scale, found in ends.items() for n, v in found.items()
              if n in book and v.word != book[n].word]
@@ -466,8 +486,8 @@ def shared_rate_words(frame, best, seed_sd, lr):
     lost = "cannot be measured: a run at that rate diverged"   # a diverged run has no loss to subtract
     shared_words = (f"At {lr:.3g} the best of 5% and 10% warmup against none is a gap of {gap:+.3f} in validation "
                     f"loss (negative: warmup lower), {times:.1f} times the {own_gap:+.3f} at each warmup's own best "
-                    f"rate, against a margin of {margin:.3f}: **{shared.word}**." if np.isfinite(gap) and
-                    np.isfinite(own_gap) else
+                    f"rate, against a margin {measured(margin, '.3f', 'of ')}: **{shared.word}**."
+                    if np.isfinite(gap) and np.isfinite(own_gap) else
                     f"At {lr:.3g} the gap between the best of 5% and 10% warmup and none {lost}: **{shared.word}**.")
     top = max(claimed, key=lambda w: best.loc[w, "best lr"])
     moved = best.loc[top, "best lr"] / none_lr
@@ -476,7 +496,7 @@ def shared_rate_words(frame, best, seed_sd, lr):
              f"Warmup does not move Adam's best peak rate up here ({none_lr:.3g} without it, "
              f"{best.loc[top, 'best lr']:.3g} with {top:.0%})")
     removing = f"removing it costs {-gap:+.3f}" if np.isfinite(gap) else f"removing it {lost}"
-    adding = (f"adding it changes the loss by {none_gap:+.3f} against a margin of {none_margin:.3f}"
+    adding = (f"adding it changes the loss by {none_gap:+.3f} against a margin {measured(none_margin, '.3f', 'of ')}"
               if np.isfinite(none_gap) else f"adding it {lost}")
     tuned = (f"At the rate tuned with warmup, {lr:.3g}, {removing} ({shared.word}); at the rate tuned without it, "
              f"{none_lr:.3g}, {adding} ({at_none.word}): the shared rate "
@@ -597,10 +617,10 @@ def cosine_step_verdict(best, seed_sd):
     rates; cosine better beyond noise: confirmed; worse: contradicted; within it: not resolved."""
     compared = cos, step, gap, margin, _ = compare(best, "cosine", "step", "acc", seed_sd)
     return beats_verdict(compared, f"Cosine's best run reaches {cos:.1f}% test accuracy and step decay's {step:.1f}%: "
-                         f"a gap of {gap:+.1f} points against a noise margin of {margin:.1f}.",
+                         f"a gap of {gap:+.1f} points against a noise margin {measured(margin, '.1f', 'of ')}.",
                          "The two are within seed noise.", "Cosine and step decay are not both recorded with seed noise.",
                          f"each schedule at its best peak rate; {BEST_GAP_RULE}",
-                         f"test acc. {cos:.1f}% against {step:.1f}% (gap {gap:+.1f}, margin {margin:.1f})")
+                         f"test acc. {cos:.1f}% against {step:.1f}% (gap {gap:+.1f}, margin {measured(margin, '.1f')})")
 
 
 MATCHES_COSINE = {   # verdict name -> (policy, who says it matches or beats cosine)
@@ -614,13 +634,13 @@ def matches_cosine_verdict(best, seed_sd, policy, who):
     beyond noise: confirmed; below it: contradicted."""
     ours, cos, gap, margin, better = compare(best, policy, "cosine", "acc", seed_sd)
     rule = f"each schedule at its best peak rate; {BEST_GAP_RULE}; within the margin counts as matching"
-    number = f"test acc. {ours:.1f}% against {cos:.1f}% (gap {gap:+.1f}, margin {margin:.1f})"
+    number = f"test acc. {ours:.1f}% against {cos:.1f}% (gap {gap:+.1f}, margin {measured(margin, '.1f')})"
     if not (np.isfinite(gap) and np.isfinite(margin)):
         return Verdict(NOT_RESOLVED, f"{policy} and cosine are not both recorded with seed noise.", rule, number)
     return Verdict(CONTRADICTED if better < 0 else CONFIRMED,
                    f"{policy[0].upper() + policy[1:]} reaches {ours:.1f}% at its best rate, cosine {cos:.1f}%: a gap "
-                   f"of {gap:+.1f} points against a noise margin of {margin:.1f} ({who} find it matches or beats "
-                   "cosine)." + close_call(gap, margin), rule, number)
+                   f"of {gap:+.1f} points against a noise margin {measured(margin, '.1f', 'of ')} ({who} find it "
+                   "matches or beats cosine)." + close_call(gap, margin), rule, number)
 
 
 def warmup_verdict(best, seed_sd):
@@ -630,11 +650,12 @@ def warmup_verdict(best, seed_sd):
     compared = warm, none, gap, margin, _ = compare(best, list(CLAIMED_WARMUPS), 0.0, "loss", seed_sd,
                                                     lower_is_better=True)
     return beats_verdict(compared, f"With 5-10% warmup the best validation loss is {warm:.3f}, without warmup "
-                         f"{none:.3f}: a gap of {gap:+.3f} against a noise margin of {margin:.3f}.",
+                         f"{none:.3f}: a gap of {gap:+.3f} against a noise margin {measured(margin, '.3f', 'of ')}.",
                          "Warmup makes no difference beyond seed noise here.",
                          "The warmups are not all recorded with seed noise.",
                          f"the best of the 5% and 10% warmups against no warmup, each at its best peak rate; "
-                         f"{BEST_GAP_RULE}", f"val. loss {warm:.3f} against {none:.3f} (gap {gap:+.3f}, margin {margin:.3f})")
+                         f"{BEST_GAP_RULE}",
+                         f"val. loss {warm:.3f} against {none:.3f} (gap {gap:+.3f}, margin {measured(margin, '.3f')})")
 
 
 def adam_divergence_verdict(frame, best, seed_sd, total_steps):
@@ -718,8 +739,9 @@ def clipping_verdict(pairs, seed_sd):
     both = pairs[~pairs["clipped diverged"] & ~pairs["unclipped diverged"]]
     worse = both[both.unclipped - both.clipped > margin]      # unclipped worse: clipping helps
     better = both[both.clipped - both.unclipped > margin]     # unclipped better: clipping hurts
-    number = (f"{len(saved)} of {len(pairs)} rates saved from divergence; beyond the margin ({margin:.3f}), "
-              f"unclipped worse at {_n_rates(len(worse))} and better at {_n_rates(len(better))}")
+    number = (f"{len(saved)} of {len(pairs)} rates saved from divergence; beyond the margin "
+              f"({measured(margin, '.3f')}), unclipped worse at {_n_rates(len(worse))} and better at "
+              f"{_n_rates(len(better))}")
     hurts = ((f" Clipping diverges where the unclipped run does not at {_rates(lost)}." if len(lost) else "")
              + (f" Without clipping the loss is lower beyond the margin at {_rates(better)}." if len(better) else ""))
     if len(saved):
@@ -733,7 +755,8 @@ def clipping_verdict(pairs, seed_sd):
                                                                                   worse.clipped))
         higher = int((both.unclipped > both.clipped).sum())
         return Verdict(NOT_RESOLVED, f"No run without clipping diverges where the clipped one trains, but without "
-                       f"clipping the validation loss ends higher beyond the noise margin ({margin:.3f}) at {gaps}: "
+                       f"clipping the validation loss ends higher beyond the noise margin ({measured(margin, '.3f')}) "
+                       f"at {gaps}: "
                        f"clipping helps there without saving a run from divergence (the loss ends higher without "
                        f"it at {higher} of the {len(both)} rates both arms train)."
                        + close_call(float((worse.unclipped - worse.clipped).max()), margin) + hurts,
@@ -750,7 +773,8 @@ def clipping_verdict(pairs, seed_sd):
              f"at {top.lr:.3g} the validation loss ends at {top[['clipped', 'unclipped']].min():.3f} with or without "
              f"clipping, against the best {best:.3f}")
     return Verdict(CONTRADICTED, f"Clipping at {CLIP_NORM:.1f} saves no run: without it no rate diverges where the "
-                   f"clipped run trains, and none ends worse beyond the noise margin ({margin:.3f}), over a grid that reaches "
+                   f"clipped run trains, and none ends worse beyond the noise margin ({measured(margin, '.3f')}), over "
+                   "a grid that reaches "
                    f"rates where training fails ({fails})." + hurts, CLIPPING_RULE, number)
 
 
@@ -795,7 +819,7 @@ def best_loss_words(frame, seed_sd, a, b, said):
     if not np.isfinite(margin):
         return ""
     return (f"At its best rate {a} ends at a validation loss of {first:.3f}, {b} at {second:.3f}: a gap of "
-            f"{gap:+.3f} against a noise margin of {margin:.3f}, so {said[sign]}.")
+            f"{gap:+.3f} against a noise margin {measured(margin, '.3f', 'of ')}, so {said[sign]}.")
 
 
 LION_ARMS = ("Adam", "Lion")
@@ -966,7 +990,7 @@ def batch_growth_verdict(frame, sd_scale=1.0):
         return Verdict(NOT_RESOLVED, "The arms' seed noise is not measured.", BATCH_RULE)
     grow, decay = (frame.acc[frame.arm == arm].mean() for arm in ("grow the batch", "decay the rate"))
     updates = frame.groupby("arm").updates.max()
-    number = (f"test acc. {grow:.1f}% against {decay:.1f}% (gap {gap:+.1f}, margin {margin:.1f}; "
+    number = (f"test acc. {grow:.1f}% against {decay:.1f}% (gap {gap:+.1f}, margin {measured(margin, '.1f')}; "
               f"{updates['grow the batch']} updates against {updates['decay the rate']})")
     said = (f"Growing the batch reaches {grow:.1f}% test accuracy in {updates['grow the batch']} updates, decaying the "
             f"rate {decay:.1f}% in {updates['decay the rate']}: a gap of {gap:+.1f} points against a noise margin of "
@@ -976,10 +1000,12 @@ def batch_growth_verdict(frame, sd_scale=1.0):
                        f"{'better' if apart > 0 else 'worse'}.", BATCH_RULE, number)
     if not decay_matters:
         return Verdict(NOT_RESOLVED, said + f" But decaying the rate itself moves the result by only {effect:+.1f} "
-                       f"points against a constant rate and batch (margin {effect_margin:.1f}): at this scale the "
+                       f"points against a constant rate and batch (margin {measured(effect_margin, '.1f')}): at this "
+                       "scale the "
                        "test cannot tell the two apart from doing nothing.", BATCH_RULE, number)
     return Verdict(CONFIRMED, said + f" Decaying the rate moves the result by {effect:+.1f} points against the "
-                   f"control arm, constant rate and batch (margin {effect_margin:.1f}), and growing the batch does "
+                   f"control arm, constant rate and batch (margin {measured(effect_margin, '.1f')}), and growing the "
+                   "batch does "
                    "the same.", BATCH_RULE, number)
 
 
@@ -1027,10 +1053,10 @@ def layerwise_verdict(best, seed_sd):
     compared = ours, one, gap, margin, _ = compare(best, DISCRIMINATIVE, ONE_RATE, "acc", seed_sd)
     return beats_verdict(compared, f"With each layer group at 1/{ULMFIT_FACTOR:g} of the rate above it, the best "
                          f"fine-tuned run reaches {ours:.1f}% test accuracy, with one rate for every layer {one:.1f}%: "
-                         f"a gap of {gap:+.1f} points against a noise margin of {margin:.1f}.",
+                         f"a gap of {gap:+.1f} points against a noise margin {measured(margin, '.1f', 'of ')}.",
                          "Discriminative rates make no difference beyond seed noise here.",
                          "The two ways of fine-tuning are not both recorded with seed noise.", LAYERWISE_RULE,
-                         f"test acc. {ours:.1f}% against {one:.1f}% (gap {gap:+.1f}, margin {margin:.1f})")
+                         f"test acc. {ours:.1f}% against {one:.1f}% (gap {gap:+.1f}, margin {measured(margin, '.1f')})")
 
 
 def transfer_words(best, seed_sd, start):
@@ -1044,7 +1070,7 @@ def transfer_words(best, seed_sd, start):
         return said + "Fine-tuning and training from scratch are not both recorded with seed noise."
     how = {1: "beats", -1: "trails", 0: "is within seed noise of"}[better]
     return (said + f"Fine-tuned from it, the best run ({ours:.1f}%) {how} the best trained from scratch on the same "
-            f"images ({scratch:.1f}%): a gap of {gap:+.1f} points against a margin of {margin:.1f}.")
+            f"images ({scratch:.1f}%): a gap of {gap:+.1f} points against a margin {measured(margin, '.1f', 'of ')}.")
 
 
 def verdicts(chapter, sd_scale=1.0):

@@ -520,6 +520,9 @@ def headline(cycle, baseline, cycle_steps, noise_multiple=1.0):
     if trained == 0 and len(cycle_acc):   # a diverged cycle is a result: it reaches nothing
         verdict = Verdict(CONTRADICTED, f"So at this scale every seed of the {cycle_steps:,}-step cycle **diverged**.",
                           REACH_RULE)
+    elif not np.isfinite(base_mean):      # nor does a diverged baseline set anything to reach
+        verdict = Verdict(NOT_RESOLVED, "Every seed of the baseline **diverged**, so there is no accuracy for the "
+                          f"{cycle_steps:,}-step cycle to reach: not resolved.", REACH_RULE)
     elif trained < 2:   # no seed spread to measure the gap against
         verdict = Verdict(NOT_RESOLVED, f"With one trained seed of the {cycle_steps:,}-step cycle ({gap:+.2f} points "
                           "against the baseline) the gap has no seed noise to be read against: not resolved.", REACH_RULE)
@@ -547,6 +550,8 @@ def budget_against_baseline(budget, baseline, cycle, noise_multiple=1.0):
     base_acc = np.array([percent_or_nan(r) for r in baseline])
     cycle_acc = np.array([percent_or_nan(r) for r in cycle])
     base_mean, base_sd = mean_sd(base_acc)
+    if not np.isfinite(base_mean):
+        return None, "Every seed of the headline baseline diverged, so no budget cycle is compared with it."
     spreads = float(np.nansum([base_sd, mean_sd(cycle_acc)[1]]))
     noise = noise_multiple * spreads
     base_steps = baseline[0]["final"]["steps"]
@@ -572,9 +577,9 @@ def budget_against_baseline(budget, baseline, cycle, noise_multiple=1.0):
 
 
 def mean_pm(records):
-    """"91.20 ± 0.30%" over the records' seeds (diverged ones left out), or "91.20%" for one."""
+    """"91.20 ± 0.30%" over the records' seeds (diverged ones left out), "91.20%" for one, "diverged" for none."""
     mean, sd = mean_sd([percent_or_nan(r) for r in records])
-    return f"{mean:.2f} ± {sd:.2f}%" if np.isfinite(sd) else f"{mean:.2f}%"
+    return f"{mean:.2f} ± {sd:.2f}%" if np.isfinite(sd) else f"{mean:.2f}%" if np.isfinite(mean) else "diverged"
 
 
 def budget_curve(records):
@@ -1017,6 +1022,7 @@ def headline_number(numbers, cycle, baseline):
     """A headline pair in a few words: each side's mean ± SD, the model, the steps and the seeds."""
     def side(mean, sd, records):
         spread = f" ± {sd:.2f}" if np.isfinite(sd) else ""
-        return f"{mean:.2f}{spread}% ({records[0]['final']['steps']:,} steps, {len(records)} seed{'s' * (len(records) > 1)})"
+        value = f"{mean:.2f}{spread}%" if np.isfinite(mean) else "diverged"
+        return f"{value} ({records[0]['final']['steps']:,} steps, {len(records)} seed{'s' * (len(records) > 1)})"
     return (f"{side(numbers['cycle_mean'], numbers['cycle_sd'], cycle)} against "
             f"{side(numbers['base_mean'], numbers['base_sd'], baseline)}, {MODEL_LABELS[cycle[0]['config']['model']]}")

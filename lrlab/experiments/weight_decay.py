@@ -481,10 +481,14 @@ def best_cells(cells):
     for optimizer in OPTIMIZERS:
         mine = cells[cells.optimizer == optimizer]
         decayed = mine[np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"])
-        top = decayed.nsmallest(1, "error").iloc[0]
         none = mine[~np.isfinite(mine.log2_lambda_norm)].dropna(subset=["error"])
-        best.append({"optimizer": OPTIMIZER_LABELS[optimizer], "best test error (%)": top.error,
-                     "learning rate": f"2^{top.log2_lr:g}", "λ_norm": f"2^{top.log2_lambda_norm:g}",
+        if decayed.empty:   # every decayed run diverged: a result, with no cell to name
+            top = pd.Series(dict(error=np.nan, seeds=0))
+            where = dict.fromkeys(("learning rate", "λ_norm"), "every run diverged")
+        else:
+            top = decayed.nsmallest(1, "error").iloc[0]
+            where = {"learning rate": f"2^{top.log2_lr:g}", "λ_norm": f"2^{top.log2_lambda_norm:g}"}
+        best.append({"optimizer": OPTIMIZER_LABELS[optimizer], "best test error (%)": top.error, **where,
                      "seeds": int(top.seeds), "picked from": len(decayed),
                      "best without decay (%)": none.error.min() if len(none) else np.nan,
                      "picked from (no decay)": len(none)})
@@ -496,6 +500,11 @@ def best_cell_claims(best, seed_sd):
     decay (its best decayed cell is not better than its best undecayed one beyond noise) and AdamW
     rivals SGD and SGDW (not worse than either beyond noise). Returns {"adam": Verdict, "adamw": Verdict}."""
     err, n = best["best test error (%)"], best["picked from"]
+    lost = [OPTIMIZER_LABELS[o] for o in OPTIMIZERS if not np.isfinite(err[o])]
+    if lost:   # a best cell that is not there cannot be compared
+        said = f"every decayed run of {listed(lost)} diverged, so there is no best cell to compare"
+        return {"adam": Verdict(NOT_RESOLVED, f"Not resolved: {said}.", BEST_GAP_RULE),
+                "adamw": Verdict(NOT_RESOLVED, f"Not resolved: {said}.", BEST_GAP_RULE)}
     gap, margin, side = best_gap(err["adam"], n["adam"], best["best without decay (%)"]["adam"],
                                  best["picked from (no decay)"]["adam"], seed_sd)
     if not np.isfinite(margin) or not np.isfinite(gap):
@@ -524,18 +533,30 @@ def best_cell_claims(best, seed_sd):
 def headline(runs, cells):
     """The paper's headline: Adam and AdamW at the grid's LR nearest 2^HEADLINE_LOG2_LR (from `runs`,
     every seed), each at its best decay. Returns the two picks (mean, std, count, log2 lambda_norm),
-    AdamW's relative improvement in % and its SD, propagated from the seeds' spread."""
+    AdamW's relative improvement in % and its SD, propagated from the seeds' spread; `untrained`, the
+    optimizers whose every run there diverged (their pick and the improvement are then NaN)."""
+    import pandas as pd
     lrs = cells[cells.optimizer == "adam"].log2_lr.unique()
     head_lr = float(lrs[np.abs(lrs - HEADLINE_LOG2_LR).argmin()])
     head = runs[(runs.log2_lr == head_lr) & runs.optimizer.isin(["adam", "adamw"]) & np.isfinite(runs.log2_lambda_norm)]
     per_setting = head.groupby(["optimizer", "log2_lambda_norm"]).error.agg(["mean", "std", "count"]).reset_index()
-    pick = per_setting.loc[per_setting.groupby("optimizer")["mean"].idxmin()].set_index("optimizer")
-    adam, adamw = pick.loc["adam"], pick.loc["adamw"]
+    trained = per_setting.dropna(subset=["mean"])          # a setting whose every seed diverged has no error
+    pick = trained.loc[trained.groupby("optimizer")["mean"].idxmin()].set_index("optimizer")
+    nothing = pd.Series(dict(log2_lambda_norm=np.nan, mean=np.nan, std=np.nan, count=0))
+    adam, adamw = (pick.loc[o] if o in pick.index else nothing for o in ("adam", "adamw"))
     improvement = 100 * (adam["mean"] - adamw["mean"]) / adam["mean"]
     rel_sd = (100 * np.hypot(adamw["std"] / adam["mean"], adamw["mean"] * adam["std"] / adam["mean"] ** 2)
               if min(adam["count"], adamw["count"]) > 1 else np.nan)
     return dict(log2_lr=head_lr, adam=adam, adamw=adamw, improvement=improvement, improvement_sd=rel_sd,
-                seeds=int(min(adam["count"], adamw["count"])), epochs=int(head.epochs.iloc[0]))
+                seeds=int(min(adam["count"], adamw["count"])) or int(head.seed.nunique()),
+                epochs=int(head.epochs.iloc[0]),
+                untrained=[OPTIMIZER_LABELS[o] for o in ("adam", "adamw") if o not in pick.index])
+
+
+def untrained_words(h):
+    """'every run of Adam + L2 at this rate diverged': why a `headline` has no improvement, or ''."""
+    return (f"every run of {' and of '.join(h['untrained'])} at this rate diverged, at every decay"
+            if h.get("untrained") else "")
 
 
 PAPER_IMPROVEMENT = 15.0   # %: "AdamW ... 15% lower test error than Adam" at the default LR (its Fig. 4 and text)
@@ -550,6 +571,8 @@ def headline_verdict(h):
     15% lie within, or with one seed."""
     rule = "the paper's 15% against our improvement ± 2 SDs over seeds"
     imp, sd = h["improvement"], h["improvement_sd"]
+    if untrained_words(h):
+        return Verdict(NOT_RESOLVED, f"There is no improvement to measure: {untrained_words(h)}.", rule)
     if not np.isfinite(sd):
         return Verdict(NOT_RESOLVED, "With one seed per setting the headline is not resolved.", rule)
     lo, hi = imp - 2 * sd, imp + 2 * sd
@@ -566,6 +589,8 @@ def headline_verdict(h):
 def improvement_number(h):
     """AdamW's relative improvement over Adam + L2 (a `headline`), '+4.1% ± 1.2' or '+4.1% (one seed)'."""
     imp, sd = h["improvement"], h["improvement_sd"]
+    if untrained_words(h):
+        return f"not measured ({untrained_words(h)})"
     return f"{imp:+.1f}% ± {sd:.1f}" if np.isfinite(sd) else f"{imp:+.1f}% (one seed)"
 
 
@@ -575,6 +600,8 @@ def better_verdict(h):
     rule = "AdamW's relative improvement over Adam + L2 in test error at LR 0.001, ± 2 SDs over seeds, against 0"
     imp, sd = h["improvement"], h["improvement_sd"]
     number = improvement_number(h)
+    if untrained_words(h):
+        return Verdict(NOT_RESOLVED, f"Better or worse is not measured: {untrained_words(h)}.", rule, number)
     if not np.isfinite(sd):
         return Verdict(NOT_RESOLVED, "With one seed per setting, better or worse is not resolved.", rule, number)
     lo, hi = imp - 2 * sd, imp + 2 * sd
@@ -588,6 +615,8 @@ def better_verdict(h):
 def headline_words(h):
     """The headline comparison in a sentence (glued Markdown gets no $...$ maths: λ is written out)."""
     adam, adamw = h["adam"], h["adamw"]
+    if untrained_words(h):
+        return untrained_words(h)[0].upper() + untrained_words(h)[1:] + ": there is no improvement to measure."
     return (f"Adam + L2 at its best λ_norm (2^{adam.log2_lambda_norm:g}) reaches "
             f"{plus_minus(adam['mean'], adam['std'], '%')} test error and AdamW at its best "
             f"(2^{adamw.log2_lambda_norm:g}) {plus_minus(adamw['mean'], adamw['std'], '%')}"
@@ -609,6 +638,13 @@ def lambda_norm_word(best, resolved):
     return CONFIRMED if all(lo / 2 <= v <= hi * 2 for v in values) else CONTRADICTED
 
 
+def slope_text(slopes, optimizer):
+    """'slope -0.91 ± 0.12' (`coupling_slopes`'s table), or why there is none."""
+    if not np.isfinite(slopes.slope[optimizer]):
+        return "slope not measured (fewer than two rows with a best decay)"
+    return f"slope {with_error(slopes.slope[optimizer], slopes['standard error'][optimizer])}"
+
+
 def versus(slopes, best, h, resolved=True, claims=None):
     """The paper's claims beside our numbers, each with the verdict of its rule (`resolved`: decay's
     effect above seed noise, from decay_against_noise; `claims`: best_cell_claims)."""
@@ -616,26 +652,28 @@ def versus(slopes, best, h, resolved=True, claims=None):
     err, nodecay, lam = best["best test error (%)"], best["best without decay (%)"], best["λ_norm"]
     claims = claims or {}
 
-    def slope(o):
-        return f"slope {with_error(slopes.slope[o], slopes['standard error'][o])}"
+    def error(value):   # a best cell's error; none where every run diverged
+        return f"{value:.2f}%" if np.isfinite(value) else "every run diverged"
 
     def word(name):
         return claims[name].word if name in claims else NOT_RESOLVED
     return pd.DataFrame([
         {"claim": "SGD + L2: best λ on a diagonal (coupled)", "paper": "diagonal basin (Fig. 2, top left)",
-         "ours": slope("sgd"), "verdict": slope_word(slopes, "sgd", resolved)},
+         "ours": slope_text(slopes, "sgd"), "verdict": slope_word(slopes, "sgd", resolved)},
         {"claim": "SGDW: best λ independent of the LR", "paper": "axis-aligned (Fig. 2, top right)",
-         "ours": slope("sgdw"), "verdict": slope_word(slopes, "sgdw", resolved)},
+         "ours": slope_text(slopes, "sgdw"), "verdict": slope_word(slopes, "sgdw", resolved)},
         {"claim": "Adam + L2 gains little from decay", "paper": "best ≈ λ = 0 (Fig. 2, bottom left)",
-         "ours": f"{err['adam']:.2f}% with decay vs "
+         "ours": f"{error(err['adam'])} with decay vs "
                  + (f"{nodecay['adam']:.2f}% without" if np.isfinite(nodecay["adam"]) else "no run without decay yet"),
          "verdict": word("adam")},
         {"claim": "AdamW: best λ independent of the LR", "paper": "axis-aligned (Fig. 2, bottom right)",
-         "ours": slope("adamw"), "verdict": slope_word(slopes, "adamw", resolved)},
+         "ours": slope_text(slopes, "adamw"), "verdict": slope_word(slopes, "adamw", resolved)},
         {"claim": "AdamW rivals SGD and SGDW", "paper": "comparable (Fig. 2)",
-         "ours": f"AdamW {err['adamw']:.2f}%, SGD {err['sgd']:.2f}%, SGDW {err['sgdw']:.2f}%", "verdict": word("adamw")},
+         "ours": f"AdamW {error(err['adamw'])}, SGD {error(err['sgd'])}, SGDW {error(err['sgdw'])}",
+         "verdict": word("adamw")},
         {"claim": "AdamW vs Adam at LR 0.001", "paper": "15% lower test error (its headline claim, with Fig. 4)",
-         "ours": f"{plus_minus(h['improvement'], h['improvement_sd'], '%')} (LR 2^{h['log2_lr']:g})",
+         "ours": f"{plus_minus(h['improvement'], h['improvement_sd'], '%')} (LR 2^{h['log2_lr']:g})"
+                 if not untrained_words(h) else f"{improvement_number(h)} (LR 2^{h['log2_lr']:g})",
          "verdict": headline_verdict(h).word},
         {"claim": "best normalised decay, SGDW and AdamW", "paper": "λ_norm 0.025 to 0.05 (App. B.1)",
          "ours": f"SGDW {lam['sgdw']}, AdamW {lam['adamw']}", "verdict": lambda_norm_word(best, resolved)},
@@ -682,8 +720,7 @@ def verdicts(chapter, signal=DECAY_SIGNAL):
     words = {o: slope_word(slopes, o, noise["resolved"]) for o in ("sgdw", "adamw")}
     word = (CONTRADICTED if CONTRADICTED in words.values() else
             CONFIRMED if all(w == CONFIRMED for w in words.values()) else NOT_RESOLVED)
-    slope = "; ".join(f"{OPTIMIZER_LABELS[o]} slope {with_error(slopes.slope[o], slopes['standard error'][o])}"
-                      for o in ("sgd", "sgdw", "adam", "adamw"))
+    slope = "; ".join(f"{OPTIMIZER_LABELS[o]} {slope_text(slopes, o)}" for o in ("sgd", "sgdw", "adam", "adamw"))
     coupling = Verdict(word, slope_verdict(slopes, noise["resolved"]), "each decoupled optimizer's best λ does not "
                        f"move with the LR, its slope reading as decoupled: {coupling_rule(signal)}", slope)
     head_part = "headline_long" if chapter.has("headline_long") else "grid"
