@@ -1,6 +1,7 @@
 """Execute each chapter's MyST source with papermill into book/_generated/ for Jupyter Book."""
 import os
 import pathlib
+import re
 import tempfile
 
 from lrlab.errors import LrlabError, check_choice, check_int
@@ -202,7 +203,17 @@ def _run_page(name, src, out_dir, cwd, params):
     except Exception as e:   # papermill's error carries the whole traceback; keep one line
         (pathlib.Path(out_dir) / f"{name}.partial.ipynb").unlink(missing_ok=True)
         last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise LrlabError(f"chapter {name} failed: {last}") from None
+        raise LrlabError(f"chapter {name} failed{_failing_line(e)}: {last}") from None
+
+
+def _failing_line(error):
+    """' at `runs = ...`': the page's own line that raised, from papermill's traceback (its first '---->'
+    line is in the cell; later ones are in the code it called), or '' where there is none."""
+    for frame in getattr(error, "traceback", None) or []:
+        found = re.search(r"^-+> *\d+ (.+)$", re.sub(r"\x1b\[[0-9;]*m", "", frame), re.M)
+        if found:
+            return f" at `{found.group(1).strip()}`"
+    return ""
 
 
 def _waves(names, allow_training):

@@ -27,9 +27,10 @@ def test_pages_run_side_by_side_and_a_failing_one_is_named_once_the_others_have_
     # whole process there while a page runs: pages side by side need a process each)
     (pages / "02_starts.md").write_text(page(f"import os, pathlib\nassert os.getcwd() == {str(pages)!r}\n"
                                              "pathlib.Path('02.started').touch()"))
-    (pages / "03_fails.md").write_text(page("raise ValueError('no such thing')"))
+    (pages / "03_fails.md").write_text(page("x = 1\nraise ValueError('no such thing')"))
     monkeypatch.setattr(lrlab.notebooks, "NOTEBOOKS", pages)
-    with pytest.raises(LrlabError, match="chapter 03_fails failed: .*no such thing") as err:
+    # the one line names the page's line that raised
+    with pytest.raises(LrlabError, match="chapter 03_fails failed at `raise ValueError.*`: .*no such thing") as err:
         run_chapters([], "smoke", tmp_path / "results", out_dir=out, log=lambda m: None, jobs=2)
     assert "\n" not in str(err.value)
     assert sorted(p.name for p in out.iterdir()) == ["01_waits.ipynb", "02_starts.ipynb"]   # no partial page
