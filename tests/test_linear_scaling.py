@@ -190,7 +190,7 @@ def test_the_rules_verdict_names_the_only_rule_that_trained():
 def test_fig_2_shows_a_batch_that_has_all_three_warmups():
     # the GPU profile's shape: the gradual warmup from 512 (the sweep's own runs), all three at 8k and 16k only
     warm = ls.run_rows([made_up(b, 20.0) for b in (512, 1024, 2048, 4096)]
-                       + [made_up(b, 20.0, warmup=w) for b in (8192, 16384) for w in ("none", "constant", "gradual")], 1)
+                       + [made_up(b, 20.0, warmup=w) for b in (8192, 16384) for w in ls.WARMUPS], 1)
     holds_to_4k = ls.Break(20.0, 0.5, 8192, 4096, True)
     batch, why = ls.warmup_batch(warm, holds_to_4k)
     assert batch == 8192 and why.startswith("No batch with all three warmups (they run at every batch from 8,192 up)")

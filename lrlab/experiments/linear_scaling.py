@@ -361,8 +361,9 @@ def divergence_claim(warm):
     broke = sorted(compared[compared.diverged].batch)
     # where gradual warmup diverged too, the rate itself is too large: those batches test nothing
     both = sorted(set(cold[cold.diverged].batch) - warm_ok)
-    also = (f" At batch{'es' if len(both) > 1 else ''} {listed(f'{b:,}' for b in both)} the runs diverged with gradual warmup too: the rate itself "
-            "is too large there, so those batches do not test the claim.") if both else ""
+    also = (f" At batch{'es' if len(both) > 1 else ''} {listed(f'{b:,}' for b in both)} the runs diverged with "
+            "gradual warmup too: the rate itself is too large there, so those batches do not test the claim."
+            if both else "")
     number = f"{int(cold.diverged.sum())} of {len(cold)} runs without warmup diverged"
     if broke:
         return Verdict(CONFIRMED, f"Without warmup the run diverges at batch {broke[0]:,}, where gradual warmup "
